@@ -1,0 +1,6 @@
+"""``python -m eksaddon``."""
+
+from eksaddon.cli import main
+
+if __name__ == "__main__":
+    main()

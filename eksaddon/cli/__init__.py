@@ -1,0 +1,57 @@
+"""The command line: thin click commands that parse, call one domain function, render, exit.
+
+Nothing here, nor anything an offline command imports, may import boto3 or kubernetes: ``--help``
+and offline runs must start fast (a test checks ``sys.modules``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from eksaddon import __version__
+from eksaddon.cli.boundary import run
+from eksaddon.cli.check_compat_cmd import check_compat_command
+from eksaddon.cli.matrix_cmd import matrix_group
+from eksaddon.cli.options import GlobalOptions
+from eksaddon.cli.plan_cmd import plan_command
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(__version__, prog_name="eksaddon")
+@click.option(
+    "--matrix",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Matrix file to use instead of the bundled one (also $EKSADDON_MATRIX).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, matrix: Path | None, debug: bool) -> None:
+    """Plan, check and carry out safe Amazon EKS add-on upgrades (vpc-cni first).
+
+    Exit codes: 0 passed, 1 check failed, 2 usage or input error, 3 environment or API error,
+    4 upgrade stopped part-way (journal kept), 130 interrupted.
+    """
+    ctx.obj = GlobalOptions(matrix=matrix, debug=debug)
+
+
+cli.add_command(matrix_group)
+cli.add_command(plan_command)
+cli.add_command(check_compat_command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: run the CLI inside the error boundary and exit with its code."""
+    args = sys.argv[1:] if argv is None else argv
+
+    def invoke() -> int:
+        result = cli.main(args=args, prog_name="eksaddon", standalone_mode=False)
+        return int(result or 0)
+
+    sys.exit(run(invoke, args))

@@ -1,0 +1,58 @@
+"""The one error boundary (after pre-commit's ``error_handler``).
+
+Every way a run can end becomes an exit code from :class:`ExitCode` and, on failure, one line on
+stderr that names the problem and the next step. Tracebacks appear only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+import click
+
+from eksaddon.errors import EksAddonError, ExitCode
+
+PROGRAM = "eksaddon"
+
+
+def run(entry: Callable[[], int], argv: Sequence[str]) -> int:
+    """Call ``entry`` and turn whatever happens into an exit code."""
+    debug = "--debug" in argv
+    try:
+        return entry()
+    except EksAddonError as error:
+        return _fail(error.exit_code, error.one_line(), debug=debug)
+    except click.exceptions.Exit as done:  # --help, --version
+        return int(done.exit_code)
+    except click.UsageError as error:
+        command = error.ctx.command_path if error.ctx is not None else PROGRAM
+        hint = f" (see '{command} --help')"
+        return _fail(ExitCode.USAGE, f"{command}: {error.format_message()}{hint}", debug=debug)
+    except (KeyboardInterrupt, click.Abort):
+        return _fail(ExitCode.INTERRUPTED, "interrupted", debug=debug)
+    except BrokenPipeError:
+        # The reader went away (`eksaddon ... | head`): nothing left to say, nobody to say it to.
+        _silence_stdout()
+        return ExitCode.OK
+    except Exception as error:  # the boundary: anything else is a bug, still one line
+        message = (
+            f"internal error: {type(error).__name__}: {error}; rerun with --debug for the "
+            "traceback and report it"
+        )
+        return _fail(ExitCode.ENVIRONMENT, message, debug=debug)
+
+
+def _fail(code: ExitCode, message: str, *, debug: bool) -> int:
+    if debug:
+        traceback.print_exc(file=sys.stderr)
+    line = " ".join(message.split())
+    click.echo(f"{PROGRAM}: error: {line}", err=True)
+    return int(code)
+
+
+def _silence_stdout() -> None:
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())

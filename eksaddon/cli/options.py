@@ -1,0 +1,118 @@
+"""Options shared by several commands, and click types that parse with our own strict parsers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
+
+import click
+
+from eksaddon.errors import EksAddonError
+from eksaddon.matrix import Matrix, load_matrix
+from eksaddon.matrix.model import AddonType
+from eksaddon.reports import OutputFormat
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_ADDON = "vpc-cni"
+
+
+class GlobalOptions(NamedTuple):
+    """What the top-level group parsed, handed to every command through click's context."""
+
+    matrix: Path | None
+    debug: bool
+
+    def load(self, addon: str) -> Matrix:
+        return load_matrix(addon, self.matrix)
+
+
+if TYPE_CHECKING:  # click 8.5 made ParamType generic; older releases cannot be subscripted
+    _ParamType = click.ParamType[Any]
+else:
+    _ParamType = click.ParamType
+
+
+class _Parsed(_ParamType):
+    """A click type that delegates to one of our parsers, keeping its exact message."""
+
+    def __init__(self, name: str, parser: Callable[[str], Any]) -> None:
+        self.name = name
+        self._parser = parser
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value
+        try:
+            return self._parser(value)
+        except EksAddonError as error:
+            self.fail(error.message, param, ctx)
+
+
+ADDON_VERSION = _Parsed("VERSION", AddonVersion.parse)
+KUBERNETES_VERSION = _Parsed("K", KubernetesVersion.parse)
+
+
+def _target(text: str) -> str:
+    if text in ("latest", "default"):
+        return text
+    return str(AddonVersion.parse(text))
+
+
+TARGET = _Parsed("VERSION|latest|default", _target)
+
+
+def addon_option(function: F) -> F:
+    return click.option(
+        "--addon",
+        default=DEFAULT_ADDON,
+        show_default=True,
+        metavar="NAME",
+        help="Add-on whose matrix to use.",
+    )(function)
+
+
+def output_option(*formats: OutputFormat) -> Callable[[F], F]:
+    choices = [str(f) for f in formats]
+    return click.option(
+        "-o",
+        "--output",
+        type=click.Choice(choices),
+        default=choices[0],
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def type_option(function: F) -> F:
+    return click.option(
+        "--type",
+        "addon_type",
+        type=click.Choice(["auto", *(str(t) for t in AddonType)]),
+        default="auto",
+        show_default=True,
+        help="Installation type: managed (EKS add-on) or self-managed (manifest). "
+        "auto: an -eksbuild.N version is managed, a plain vX.Y.Z self-managed.",
+    )(function)
+
+
+def feature_option(function: F) -> F:
+    return click.option(
+        "--feature",
+        "features",
+        multiple=True,
+        metavar="NAME",
+        help="A feature in use (repeatable), e.g. prefix-delegation, ipv6, network-policy. "
+        "Its version floors then apply.",
+    )(function)
+
+
+def parse_type(value: str) -> AddonType | None:
+    return None if value == "auto" else AddonType(value)
+
+
+def global_options(ctx: click.Context) -> GlobalOptions:
+    options = ctx.find_object(GlobalOptions)
+    return options if options is not None else GlobalOptions(matrix=None, debug=False)

@@ -1,0 +1,357 @@
+"""``check-compat``: is this add-on version fine for this Kubernetes version, and what is the path?
+
+Pure: it reads the matrix and what the caller detected, and returns a report of findings. Each
+named check yields findings; a check with no warning or error is a passing check (one JUnit test
+case each), so CI sees exactly which question failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from enum import Enum
+from typing import TYPE_CHECKING, NamedTuple
+
+from eksaddon.errors import InputError, NoLegalPathError
+from eksaddon.matrix.model import AddonType, Feature, Matrix
+from eksaddon.planner import LATEST, Plan, infer_addon_type, plan, resolve_target
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+if TYPE_CHECKING:  # only --daemonset runs need the DaemonSet reader
+    from eksaddon.nodeside.detect import DetectedAddon
+
+
+class Severity(str, Enum):
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+
+    @property
+    def rank(self) -> int:
+        return {"info": 0, "warning": 1, "error": 2}[self.value]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Finding(NamedTuple):
+    check: str
+    code: str
+    severity: Severity
+    message: str
+
+
+class CompatReport(NamedTuple):
+    addon: str
+    matrix_origin: str
+    kubernetes: KubernetesVersion
+    target_kubernetes: KubernetesVersion | None
+    addon_version: AddonVersion
+    addon_type: AddonType
+    checks: tuple[str, ...]
+    findings: tuple[Finding, ...]
+    plan: Plan | None
+    detected: DetectedAddon | None
+    fail_on: Severity = Severity.ERROR
+
+    @property
+    def failed(self) -> bool:
+        """Whether any finding is at or above the ``--fail-on`` level."""
+        return any(self.fails(f) for f in self.findings)
+
+    def fails(self, finding: Finding) -> bool:
+        return finding.severity.rank >= self.fail_on.rank
+
+    def findings_for(self, check: str) -> list[Finding]:
+        return [f for f in self.findings if f.check == check]
+
+
+class _Context(NamedTuple):
+    matrix: Matrix
+    kubernetes: KubernetesVersion
+    target_kubernetes: KubernetesVersion | None
+    version: AddonVersion
+    addon_type: AddonType
+    features: tuple[Feature, ...]
+
+
+CHECKS = ("offered", "latest", "upgrade-path", "target-kubernetes", "features", "settings")
+
+
+def check_compat(
+    matrix: Matrix,
+    *,
+    kubernetes: KubernetesVersion,
+    addon_version: AddonVersion | None = None,
+    detected: DetectedAddon | None = None,
+    target_kubernetes: KubernetesVersion | None = None,
+    addon_type: AddonType | None = None,
+    features: Iterable[str] = (),
+    fail_on: Severity = Severity.ERROR,
+) -> CompatReport:
+    """Check an add-on version (given, or detected from a DaemonSet) against the matrix."""
+    version = detected.version if detected is not None else addon_version
+    if version is None:
+        raise ValueError("check_compat needs addon_version or detected")
+    matrix.entry(kubernetes)
+    if target_kubernetes is not None:
+        matrix.entry(target_kubernetes)
+    kind = addon_type or (detected.addon_type if detected else infer_addon_type(version))
+    names = set(features) | set(detected.features if detected else ())
+    unknown = sorted(names - set(matrix.features))
+    if unknown:
+        raise InputError(
+            f"unknown feature {unknown[0]!r} (known: {', '.join(sorted(matrix.features))})"
+        )
+    ctx = _Context(
+        matrix,
+        kubernetes,
+        target_kubernetes,
+        version,
+        kind,
+        tuple(matrix.features[n] for n in sorted(names)),
+    )
+    upgrade, path_findings = _upgrade_path(ctx)
+    findings = [
+        *_offered(ctx),
+        *_latest(ctx),
+        *path_findings,
+        *_target_kubernetes(ctx, upgrade),
+        *_features(ctx, upgrade),
+        *_settings(detected),
+    ]
+    return CompatReport(
+        addon=matrix.addon,
+        matrix_origin=matrix.origin,
+        kubernetes=kubernetes,
+        target_kubernetes=target_kubernetes,
+        addon_version=version,
+        addon_type=kind,
+        checks=CHECKS,
+        findings=tuple(findings),
+        plan=upgrade,
+        detected=detected,
+        fail_on=fail_on,
+    )
+
+
+def _is_offered(ctx: _Context, kubernetes: KubernetesVersion) -> bool:
+    return ctx.version in ctx.matrix.candidates(ctx.addon_type, kubernetes)
+
+
+def _offered(ctx: _Context) -> Iterator[Finding]:
+    yield from _offered_on(ctx, ctx.kubernetes, check="offered", role="the cluster's")
+
+
+def _offered_on(
+    ctx: _Context, kubernetes: KubernetesVersion, *, check: str, role: str
+) -> Iterator[Finding]:
+    addon, version = ctx.matrix.addon, ctx.version
+    if _is_offered(ctx, kubernetes):
+        yield Finding(
+            check,
+            "offered",
+            Severity.INFO,
+            f"{addon} {version} is offered for Kubernetes {kubernetes}",
+        )
+        return
+    if ctx.addon_type is AddonType.SELF_MANAGED:
+        yield from _release_not_offered(ctx, kubernetes, check)
+        return
+    complete = ctx.matrix.entry(kubernetes).catalogue_complete
+    known = ctx.matrix.find_build(version) is not None
+    if complete or (known and _minor_recorded(ctx, kubernetes)):
+        yield Finding(
+            check,
+            "version-not-offered",
+            Severity.ERROR,
+            f"{addon} {version} is not offered for {role} Kubernetes {kubernetes}; "
+            f"EKS will refuse it there",
+        )
+    else:
+        yield Finding(
+            check,
+            "version-not-recorded",
+            Severity.WARNING,
+            f"{addon} {version} is not recorded as offered for Kubernetes {kubernetes}; "
+            f"the matrix's catalogue for {kubernetes} is incomplete, so confirm with "
+            f"`aws eks describe-addon-versions --addon-name {addon} "
+            f"--kubernetes-version {kubernetes}`",
+        )
+
+
+def _minor_recorded(ctx: _Context, kubernetes: KubernetesVersion) -> bool:
+    """Whether the matrix lists other builds of the same minor for ``kubernetes``.
+
+    If it does, the catalogue covers that minor there, and this build's absence is a real answer.
+    """
+    line = ctx.version.minor_line
+    return any(b.minor_line == line for b in ctx.matrix.builds_for(kubernetes))
+
+
+def _release_not_offered(
+    ctx: _Context, kubernetes: KubernetesVersion, check: str
+) -> Iterator[Finding]:
+    release = ctx.matrix.find_release(ctx.version.release)
+    addon = ctx.matrix.addon
+    if release is None:
+        yield Finding(
+            check,
+            "unknown-release",
+            Severity.WARNING,
+            f"{addon} {ctx.version} is not a release the matrix knows",
+        )
+    else:
+        yield Finding(
+            check,
+            "version-not-offered",
+            Severity.ERROR,
+            f"{addon} {release.version} does not run on Kubernetes {kubernetes} "
+            f"(it needs {release.kubernetes_min} or later)",
+        )
+
+
+def _latest_for(ctx: _Context) -> AddonVersion | None:
+    try:
+        return resolve_target(
+            ctx.matrix, kubernetes=ctx.kubernetes, addon_type=ctx.addon_type, target=LATEST
+        )[0]
+    except NoLegalPathError:
+        return None
+
+
+def _latest(ctx: _Context) -> Iterator[Finding]:
+    latest = _latest_for(ctx)
+    addon, version, k8s = ctx.matrix.addon, ctx.version, ctx.kubernetes
+    if latest is None:
+        yield Finding(
+            "latest",
+            "latest-unknown",
+            Severity.WARNING,
+            f"the matrix has no latest {ctx.addon_type} version for Kubernetes {k8s}",
+        )
+    elif version < latest:
+        behind = latest.minor - version.minor if latest.major == version.major else None
+        distance = f" ({behind} minor versions)" if behind else ""
+        yield Finding(
+            "latest",
+            "behind-latest",
+            Severity.WARNING,
+            f"{addon} {version} is behind the latest {latest} for Kubernetes {k8s}{distance}",
+        )
+    elif version == latest:
+        yield Finding(
+            "latest",
+            "up-to-date",
+            Severity.INFO,
+            f"{addon} {version} is the latest for Kubernetes {k8s}",
+        )
+    else:
+        yield Finding(
+            "latest",
+            "newer-than-latest",
+            Severity.INFO,
+            f"{addon} {version} is newer than the matrix's latest {latest} for "
+            f"Kubernetes {k8s} (matrix as of {ctx.matrix.as_of or 'unknown'})",
+        )
+
+
+def _upgrade_path(ctx: _Context) -> tuple[Plan | None, list[Finding]]:
+    latest = _latest_for(ctx)
+    if latest is None or ctx.version >= latest:
+        return None, []
+    try:
+        upgrade = plan(
+            ctx.matrix,
+            kubernetes=ctx.kubernetes,
+            current=ctx.version,
+            target=LATEST,
+            addon_type=ctx.addon_type,
+            features=[f.name for f in ctx.features],
+        )
+    except NoLegalPathError as error:
+        return None, [Finding("upgrade-path", "no-upgrade-path", Severity.ERROR, error.one_line())]
+    path = " → ".join([str(upgrade.current), *(str(s.target) for s in upgrade.steps)])
+    findings = [
+        Finding(
+            "upgrade-path",
+            "upgrade-path",
+            Severity.INFO,
+            f"{len(upgrade.steps)} step(s), one minor version at a time: {path}",
+        )
+    ]
+    findings += [
+        Finding("upgrade-path", "stepping-stone", Severity.WARNING, f"{step.target}: {note}")
+        for step in upgrade.steps
+        for note in step.notes
+    ]
+    return upgrade, findings
+
+
+def _target_kubernetes(ctx: _Context, upgrade: Plan | None) -> Iterator[Finding]:
+    target = ctx.target_kubernetes
+    if target is None:
+        return
+    if _is_offered(ctx, target):
+        yield from _offered_on(ctx, target, check="target-kubernetes", role="the target")
+        return
+    findings = list(_offered_on(ctx, target, check="target-kubernetes", role="the target"))
+    yield from findings
+    end = upgrade.target if upgrade is not None else None
+    if end is not None and end in ctx.matrix.candidates(ctx.addon_type, target):
+        yield Finding(
+            "target-kubernetes",
+            "upgrade-addon-first",
+            max((f.severity for f in findings), key=lambda s: s.rank),
+            f"upgrade {ctx.matrix.addon} to {end} on Kubernetes {ctx.kubernetes} "
+            f"before upgrading the cluster to {target} (plan below)",
+        )
+
+
+def _features(ctx: _Context, upgrade: Plan | None) -> Iterator[Finding]:
+    for feature in ctx.features:
+        for kubernetes in filter(None, (ctx.kubernetes, ctx.target_kubernetes)):
+            needed = feature.requires_kubernetes
+            if needed is not None and kubernetes < needed:
+                yield Finding(
+                    "features",
+                    "feature-unsupported",
+                    Severity.ERROR,
+                    f"{feature.name} is in use but needs Kubernetes {needed} or later "
+                    f"(not {kubernetes})",
+                )
+        needed_addon = feature.requires_addon
+        for version in filter(None, (ctx.version, upgrade.target if upgrade else None)):
+            if needed_addon is not None and not version.at_least(needed_addon):
+                yield Finding(
+                    "features",
+                    "feature-unsupported",
+                    Severity.ERROR,
+                    f"{feature.name} is in use but needs {ctx.matrix.addon} "
+                    f"{needed_addon} or later (not {version})",
+                )
+        yield Finding(
+            "features",
+            "feature-in-use",
+            Severity.INFO,
+            f"{feature.name} is in use: {feature.description}",
+        )
+
+
+def _settings(detected: DetectedAddon | None) -> Iterator[Finding]:
+    if detected is None:
+        return
+    yield Finding(
+        "settings",
+        "addon-type",
+        Severity.INFO,
+        f"{detected.addon_type} add-on ({detected.type_basis})",
+    )
+    count = len(detected.customizations)
+    if count:
+        names = ", ".join(sorted({c.name for c in detected.customizations}))
+        yield Finding(
+            "settings",
+            "customizations",
+            Severity.INFO,
+            f"{count} custom setting(s) to carry across every step: {names}",
+        )

@@ -1,0 +1,76 @@
+"""The error tree and the exit-code contract.
+
+Every error eksaddon raises on purpose is an :class:`EksAddonError`. The CLI's single error
+boundary (``eksaddon.cli.boundary``) turns one into its exit code and one line on stderr; anything
+else is a bug and becomes exit 3 with a hint to rerun with ``--debug``.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The documented exit codes (docs/exit-codes.md). CI pipelines rely on them: never renumber."""
+
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    ENVIRONMENT = 3
+    UPGRADE_STOPPED = 4
+    INTERRUPTED = 130
+
+
+class EksAddonError(Exception):
+    """Base of every error eksaddon raises deliberately.
+
+    ``hint`` is the next step for the operator; it is appended to the one-line message.
+    """
+
+    exit_code: ExitCode = ExitCode.ENVIRONMENT
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The single line printed on stderr: the problem, then what to do about it."""
+        text = self.message if not self.hint else f"{self.message}; {self.hint}"
+        return " ".join(text.split())
+
+
+class InputError(EksAddonError):
+    """Bad input from the operator: flags, versions, files. Exit 2."""
+
+    exit_code = ExitCode.USAGE
+
+
+class InvalidVersionError(InputError):
+    """A version string that does not parse."""
+
+
+class UnknownKubernetesVersionError(InputError):
+    """A Kubernetes version the matrix does not cover."""
+
+
+class MatrixError(InputError):
+    """A matrix file that cannot be read or does not validate."""
+
+
+class InputFileError(InputError):
+    """A DaemonSet backup or other input file that cannot be used."""
+
+
+class NoLegalPathError(InputError):
+    """The planner found no path that EKS and the upgrade policy allow."""
+
+
+class TargetNotOfferedError(NoLegalPathError):
+    """The requested target is not offered for the cluster's Kubernetes version."""
+
+
+class EnvironmentProblemError(EksAddonError):
+    """The environment or an API failed: credentials, network, permissions. Exit 3."""
+
+    exit_code = ExitCode.ENVIRONMENT

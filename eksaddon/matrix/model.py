@@ -1,0 +1,200 @@
+"""The compatibility matrix as typed, immutable data: what the planner and the checks read.
+
+Records here (and in the other domain modules) are NamedTuples rather than dataclasses: every
+offline command defines all of them at start-up, and a NamedTuple costs about a seventh of a frozen
+dataclass to define (0.08 ms against 0.58 ms on CPython 3.11), which keeps ``check-compat``
+within its cold-start budget (bench/startup.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import NamedTuple
+
+from eksaddon.errors import UnknownKubernetesVersionError
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+
+class AddonType(str, Enum):
+    """How the add-on is installed: through the EKS add-on API, or by applying a manifest."""
+
+    MANAGED = "managed"
+    SELF_MANAGED = "self-managed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Build(NamedTuple):
+    """An EKS add-on build and the Kubernetes versions a source shows it offered for."""
+
+    version: AddonVersion
+    kubernetes_versions: frozenset[KubernetesVersion]
+    sources: tuple[str, ...] = ()
+    notes: str | None = None
+
+
+class Release(NamedTuple):
+    """A self-managed upstream release (a GitHub tag)."""
+
+    version: AddonVersion
+    date: str | None = None
+    kubernetes_min: KubernetesVersion | None = None
+    notes: str | None = None
+
+    def runs_on(self, kubernetes: KubernetesVersion) -> bool:
+        return self.kubernetes_min is None or kubernetes >= self.kubernetes_min
+
+
+class KubernetesEntry(NamedTuple):
+    """What the matrix knows about one Kubernetes version."""
+
+    version: KubernetesVersion
+    latest: AddonVersion
+    default: AddonVersion | None
+    default_as_of: str | None
+    catalogue_complete: bool
+    notes: str | None
+
+
+class Gate(NamedTuple):
+    """A stepping stone: reaching ``target_at_least`` needs ``requires_current_at_least`` first."""
+
+    id: str
+    target_at_least: AddonVersion
+    requires_current_at_least: AddonVersion
+    reason: str
+
+
+class DowngradeWarning(NamedTuple):
+    id: str
+    from_at_least: AddonVersion
+    to_below: AddonVersion
+    message: str
+
+
+class UpgradePolicy(NamedTuple):
+    max_minor_step: int
+    gates: tuple[Gate, ...] = ()
+    downgrade_warnings: tuple[DowngradeWarning, ...] = ()
+    source: str | None = None
+
+
+class Detector(NamedTuple):
+    """One way to see a feature is on: an env var or a ``--flag=value`` arg equal to ``equals``."""
+
+    container: str
+    equals: str
+    env: str | None = None
+    arg: str | None = None
+
+    @property
+    def setting(self) -> str:
+        return self.env if self.env is not None else str(self.arg)
+
+
+class Feature(NamedTuple):
+    name: str
+    description: str
+    detect: tuple[Detector, ...]
+    requires_addon: AddonVersion | None = None
+    requires_kubernetes: KubernetesVersion | None = None
+    downgrade_floor: AddonVersion | None = None
+    floor_reason: str | None = None
+    source: str | None = None
+
+
+class SettingDefault(NamedTuple):
+    """A default env var or arg of one container, and the releases whose manifest carries it."""
+
+    name: str
+    default: str | None
+    since: AddonVersion | None = None
+    until: AddonVersion | None = None
+    value_from: str | None = None
+
+    def applies_to(self, version: AddonVersion) -> bool:
+        release = version.release
+        if self.since is not None and release < self.since:
+            return False
+        return self.until is None or release <= self.until
+
+    def default_for(self, version: AddonVersion) -> str | None:
+        """The default value at ``version``; ``{version}`` stands for the release tag."""
+        if self.default is None:
+            return None
+        return self.default.replace("{version}", str(version.release))
+
+
+class ContainerDefaults(NamedTuple):
+    name: str
+    since: AddonVersion | None = None
+    env: tuple[SettingDefault, ...] = ()
+    args: tuple[SettingDefault, ...] = ()
+
+
+class DaemonSetSpec(NamedTuple):
+    """Where the add-on lives on the nodes, and its containers' defaults."""
+
+    name: str
+    namespace: str
+    version_container: str
+    version_image: str
+    managed_field_manager: str
+    containers: Mapping[str, ContainerDefaults]
+
+
+class Matrix(NamedTuple):
+    """One add-on's compatibility matrix. Builds and releases are held newest first."""
+
+    addon: str
+    display_name: str
+    as_of: str | None
+    origin: str
+    kubernetes: Mapping[KubernetesVersion, KubernetesEntry]
+    builds: tuple[Build, ...]
+    releases: tuple[Release, ...]
+    policy: UpgradePolicy
+    features: Mapping[str, Feature]
+    daemonset: DaemonSetSpec | None
+    notes: tuple[str, ...] = ()
+
+    @property
+    def kubernetes_versions(self) -> list[KubernetesVersion]:
+        """Covered Kubernetes versions, newest first."""
+        return sorted(self.kubernetes, reverse=True)
+
+    def entry(self, kubernetes: KubernetesVersion) -> KubernetesEntry:
+        """The entry for ``kubernetes``; an error naming the covered range when there is none."""
+        try:
+            return self.kubernetes[kubernetes]
+        except KeyError:
+            covered = self.kubernetes_versions
+            raise UnknownKubernetesVersionError(
+                f"Kubernetes {kubernetes} is not in the {self.addon} matrix "
+                f"(it covers {covered[-1]}–{covered[0]})",
+                hint="pass a covered version, or a newer matrix with --matrix FILE",
+            ) from None
+
+    def builds_for(self, kubernetes: KubernetesVersion) -> list[AddonVersion]:
+        """EKS add-on builds offered for ``kubernetes``, newest first."""
+        return [b.version for b in self.builds if kubernetes in b.kubernetes_versions]
+
+    def releases_for(self, kubernetes: KubernetesVersion) -> list[AddonVersion]:
+        """Self-managed releases that run on ``kubernetes``, newest first."""
+        return [r.version for r in self.releases if r.runs_on(kubernetes)]
+
+    def candidates(
+        self, addon_type: AddonType, kubernetes: KubernetesVersion
+    ) -> list[AddonVersion]:
+        """Versions an add-on of ``addon_type`` can move to on ``kubernetes``, newest first."""
+        if addon_type is AddonType.MANAGED:
+            return self.builds_for(kubernetes)
+        return self.releases_for(kubernetes)
+
+    def find_build(self, version: AddonVersion) -> Build | None:
+        return next((b for b in self.builds if b.version == version), None)
+
+    def find_release(self, version: AddonVersion) -> Release | None:
+        return next((r for r in self.releases if r.version == version), None)

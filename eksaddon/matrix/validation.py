@@ -1,0 +1,122 @@
+"""Checks a matrix file must pass: its schema first, then consistency a schema cannot express.
+
+Every message names the file and the key path, so an operator editing a pinned matrix in CI can go
+straight to the line.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from eksaddon.errors import MatrixError
+from eksaddon.matrix.model import Matrix
+from eksaddon.matrix.schema import MATRIX_SCHEMA
+
+
+@cache
+def _validator() -> Any:
+    # jsonschema-rs compiles this schema in about a millisecond and imports in a few; the
+    # pure-Python validators cost 40-70 ms per run, more than the rest of an offline check together.
+    import jsonschema_rs
+
+    return jsonschema_rs.validator_for(MATRIX_SCHEMA)
+
+
+def check_schema(raw: Any, *, label: str) -> None:
+    """Raise :class:`MatrixError` naming ``label`` and the key path if ``raw`` breaks the schema."""
+    if not isinstance(raw, dict):
+        raise MatrixError(
+            f"matrix file {label}: expected a mapping at the top level, found {_kind(raw)}"
+        )
+    error = next(iter(_validator().iter_errors(raw)), None)
+    if error is not None:
+        path = ".".join(str(part) for part in error.instance_path) or "(top level)"
+        raise MatrixError(f"matrix file {label}: {path}: {_shorten(error.message)}")
+
+
+def _shorten(message: str) -> str:
+    # jsonschema-rs quotes the whole offending value; a 10 MB list must not become the message.
+    return message if len(message) <= 300 else message[:297] + "..."
+
+
+def check_consistency(matrix: Matrix, *, label: str) -> None:
+    """Raise :class:`MatrixError` for the first inconsistency found in a schema-valid matrix."""
+    problem = next(_problems(matrix), None)
+    if problem is not None:
+        raise MatrixError(f"matrix file {label}: {problem}")
+
+
+def _problems(matrix: Matrix) -> Iterator[str]:
+    yield from _duplicates("builds", [str(b.version) for b in matrix.builds])
+    yield from _duplicates("self_managed.releases", [str(r.version) for r in matrix.releases])
+    for build in matrix.builds:
+        if not build.version.is_eksbuild:
+            yield f"builds: {build.version} is a plain release; EKS builds end in -eksbuild.N"
+        for kubernetes in sorted(build.kubernetes_versions):
+            if kubernetes not in matrix.kubernetes:
+                yield (
+                    f"builds: {build.version} is offered for Kubernetes {kubernetes}, "
+                    "which has no entry under kubernetes_versions"
+                )
+    for release in matrix.releases:
+        if release.version.is_eksbuild:
+            yield f"self_managed.releases: {release.version} is an EKS build, not a plain release"
+    yield from _kubernetes_problems(matrix)
+    yield from _policy_problems(matrix)
+    yield from _daemonset_problems(matrix)
+
+
+def _duplicates(where: str, versions: list[str]) -> Iterator[str]:
+    for version, count in Counter(versions).items():
+        if count > 1:
+            yield f"{where}: {version} is listed {count} times"
+
+
+def _kubernetes_problems(matrix: Matrix) -> Iterator[str]:
+    for kubernetes, entry in sorted(matrix.kubernetes.items()):
+        offered = matrix.builds_for(kubernetes)
+        for role, version in (("latest", entry.latest), ("default", entry.default)):
+            if version is not None and version not in offered:
+                yield (
+                    f"kubernetes_versions.{kubernetes}.{role}: {version} is not a build "
+                    f"offered for Kubernetes {kubernetes} under builds"
+                )
+        if offered and entry.latest < offered[0]:
+            yield (
+                f"kubernetes_versions.{kubernetes}.latest: {entry.latest} is older than "
+                f"{offered[0]}, which builds offers for Kubernetes {kubernetes}"
+            )
+
+
+def _policy_problems(matrix: Matrix) -> Iterator[str]:
+    for gate in matrix.policy.gates:
+        if not gate.requires_current_at_least < gate.target_at_least:
+            yield (
+                f"upgrade_policy.gates.{gate.id}: requires_current_at_least must be below "
+                "target_at_least"
+            )
+
+
+def _daemonset_problems(matrix: Matrix) -> Iterator[str]:
+    spec = matrix.daemonset
+    if spec is None:
+        return
+    if spec.version_container not in spec.containers:
+        yield f"daemonset.version_container: {spec.version_container!r} is not under containers"
+    for feature in matrix.features.values():
+        for detector in feature.detect:
+            if detector.container not in spec.containers:
+                yield (
+                    f"features.{feature.name}.detect: container {detector.container!r} "
+                    "is not under daemonset.containers"
+                )
+
+
+def _kind(value: Any) -> str:
+    names = {list: "a list", str: "a string", int: "a number", float: "a number"}
+    if value is None:
+        return "nothing"
+    return names.get(type(value), type(value).__name__)

@@ -1,0 +1,65 @@
+"""Renderers: one ``render(report, stream)`` per output format, chosen by ``-o/--output``.
+
+json and yaml render the documents of :mod:`eksaddon.reports.documents`; table (rich), markdown and
+junit are written for people and CI systems. Renderer modules are imported on use, so a json run
+never pays for rich.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any, TextIO, Union
+
+from eksaddon.compat import CompatReport
+from eksaddon.matrix.summary import MatrixSummary
+from eksaddon.planner import Plan
+
+Report = Union[MatrixSummary, Plan, CompatReport]  # noqa: UP007 - a runtime alias on 3.10
+
+
+class OutputFormat(str, Enum):
+    TABLE = "table"
+    JSON = "json"
+    YAML = "yaml"
+    JUNIT = "junit"
+    MARKDOWN = "markdown"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def document(report: Report) -> dict[str, Any]:
+    from eksaddon.reports import documents
+
+    if isinstance(report, MatrixSummary):
+        return documents.matrix_document(report)
+    if isinstance(report, Plan):
+        return documents.plan_document(report)
+    return documents.compat_document(report)
+
+
+def render(report: Report, output: OutputFormat, stream: TextIO) -> None:
+    """Write ``report`` to ``stream`` in ``output`` format."""
+    if output is OutputFormat.JSON:
+        import json
+
+        json.dump(document(report), stream, indent=2, ensure_ascii=False)
+        stream.write("\n")
+    elif output is OutputFormat.YAML:
+        from eksaddon.reports.yamlout import dump
+
+        dump(document(report), stream)
+    elif output is OutputFormat.TABLE:
+        from eksaddon.reports import table
+
+        table.render(report, stream)
+    elif output is OutputFormat.MARKDOWN and isinstance(report, CompatReport):
+        from eksaddon.reports import markdown
+
+        markdown.render(report, stream)
+    elif output is OutputFormat.JUNIT and isinstance(report, CompatReport):
+        from eksaddon.reports import junit
+
+        junit.render(report, stream)
+    else:  # the CLI offers only the formats each command supports
+        raise ValueError(f"{output} output is not available for this report")

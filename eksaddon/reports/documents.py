@@ -1,0 +1,105 @@
+"""Reports as plain JSON-ready documents: the machine contract behind ``-o json`` and ``-o yaml``.
+
+``schema_version`` changes only when a field is removed or changes meaning; new fields may appear.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from eksaddon.compat import CompatReport
+from eksaddon.matrix.summary import MatrixSummary
+from eksaddon.planner import Plan
+
+if TYPE_CHECKING:
+    from eksaddon.nodeside.detect import DetectedAddon
+
+SCHEMA_VERSION = 1
+
+
+def matrix_document(summary: MatrixSummary) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "addon": summary.addon,
+        "source": summary.origin,
+        "as_of": summary.as_of,
+        "kubernetes_versions": {
+            str(row.entry.version): {
+                "latest": str(row.entry.latest),
+                "default": _optional(row.entry.default),
+                "builds": [str(b) for b in row.builds],
+                "catalogue_complete": row.entry.catalogue_complete,
+            }
+            for row in summary.rows
+        },
+    }
+
+
+def plan_body(plan: Plan) -> dict[str, Any]:
+    """The plan fields shared by ``plan`` and the ``plan`` key of ``check-compat``."""
+    return {
+        "kubernetes_version": str(plan.kubernetes),
+        "addon_type": str(plan.addon_type),
+        "from": str(plan.current),
+        "to": str(plan.target),
+        "requested": plan.requested,
+        "direction": str(plan.direction),
+        "steps": [
+            {"from": str(s.source), "to": str(s.target), "notes": list(s.notes)} for s in plan.steps
+        ],
+        "notes": list(plan.notes),
+        "warnings": list(plan.warnings),
+    }
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    return {"schema_version": SCHEMA_VERSION, "addon": plan.addon, **plan_body(plan)}
+
+
+def compat_document(report: CompatReport) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "schema_version": SCHEMA_VERSION,
+        "addon": report.addon,
+        "matrix": report.matrix_origin,
+        "kubernetes_version": str(report.kubernetes),
+        "target_kubernetes_version": _optional(report.target_kubernetes),
+        "addon_version": str(report.addon_version),
+        "addon_type": str(report.addon_type),
+        "findings": [
+            {
+                "code": f.code,
+                "severity": str(f.severity),
+                "message": f.message,
+                "check": f.check,
+            }
+            for f in report.findings
+        ],
+        "plan": plan_body(report.plan) if report.plan is not None else None,
+    }
+    if report.detected is not None:
+        document["detected"] = detected_document(report.detected)
+    return document
+
+
+def detected_document(detected: DetectedAddon) -> dict[str, Any]:
+    return {
+        "version": str(detected.version),
+        "type": str(detected.addon_type),
+        "type_basis": detected.type_basis,
+        "images": dict(detected.images),
+        "customizations": [
+            {
+                "container": c.container,
+                "name": c.name,
+                "value": c.value,
+                "default": c.default,
+                "kind": c.kind,
+            }
+            for c in detected.customizations
+        ],
+        "features": list(detected.features),
+    }
+
+
+def _optional(value: object | None) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,50 @@
+"""Markdown for CI job summaries (GitHub's $GITHUB_STEP_SUMMARY, GitLab MR notes)."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from eksaddon.compat import CompatReport, Severity
+
+_ICON = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def render(report: CompatReport, stream: TextIO) -> None:
+    target = f" → {report.target_kubernetes}" if report.target_kubernetes else ""
+    verdict = f"failed (findings at or above {report.fail_on})" if report.failed else "passed"
+    lines = [
+        f"## {report.addon} {report.addon_version} on Kubernetes {report.kubernetes}{target}",
+        "",
+        f"**Result:** {verdict} · type: {report.addon_type} · matrix: `{report.matrix_origin}`",
+        "",
+        "| | Severity | Check | Finding |",
+        "|---|---|---|---|",
+    ]
+    lines += [
+        f"| {_ICON[f.severity]} | {f.severity} | {f.check} | {_cell(f.message)} |"
+        for f in report.findings
+    ]
+    if report.plan is not None and report.plan.steps:
+        lines += ["", "### Upgrade plan", "", "| Step | From | To | Notes |", "|---|---|---|---|"]
+        lines += [
+            f"| {n} | {s.source} | {s.target} | {_cell('; '.join(s.notes))} |"
+            for n, s in enumerate(report.plan.steps, start=1)
+        ]
+    if report.detected is not None and report.detected.customizations:
+        lines += [
+            "",
+            "### Custom settings",
+            "",
+            "| Container | Setting | Value | Default |",
+            "|---|---|---|---|",
+        ]
+        lines += [
+            f"| {c.container} | `{_cell(c.name)}` | `{_cell(str(c.value))}` | "
+            f"{_cell(str(c.default)) if c.default is not None else '—'} |"
+            for c in report.detected.customizations
+        ]
+    stream.write("\n".join(lines) + "\n")

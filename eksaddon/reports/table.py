@@ -1,0 +1,112 @@
+"""Tables for people, drawn with rich. On a pipe rich writes plain text without colour."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from eksaddon.compat import CompatReport, Severity
+from eksaddon.matrix.summary import MatrixSummary
+from eksaddon.planner import Plan
+from eksaddon.versions import AddonVersion
+
+_STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "green"}
+
+
+def render(report: MatrixSummary | Plan | CompatReport, stream: TextIO) -> None:
+    console = Console(file=stream, highlight=False, soft_wrap=False)
+    if isinstance(report, MatrixSummary):
+        _matrix(report, console)
+    elif isinstance(report, Plan):
+        _plan(report, console)
+    else:
+        _compat(report, console)
+
+
+def _matrix(summary: MatrixSummary, console: Console) -> None:
+    table = Table(title=f"{summary.display_name} ({summary.addon}) — {summary.origin}")
+    for column in ("Kubernetes", "Latest", "Default", "Builds offered (newest first)"):
+        table.add_column(column, overflow="fold")
+    for row in summary.rows:
+        entry = row.entry
+        builds = _builds(row.builds, every=len(summary.rows) == 1)
+        if not entry.catalogue_complete:
+            builds += " (catalogue incomplete)"
+        table.add_row(
+            str(entry.version), str(entry.latest), str(entry.default or "unknown"), builds
+        )
+    console.print(table)
+    if len(summary.rows) > 1:
+        console.print("Every build of one version: eksaddon matrix show -k VERSION (or -o json).")
+    if summary.as_of:
+        console.print(f"Matrix as of {summary.as_of}.")
+
+
+def _builds(builds: tuple[AddonVersion, ...], *, every: bool) -> str:
+    """Every build when one version is shown; else the count and the minors they span."""
+    if not builds:
+        return "none recorded"
+    if every:
+        return ", ".join(str(b) for b in builds)
+    oldest, newest = builds[-1], builds[0]
+    return f"{len(builds)} builds, v{oldest.major}.{oldest.minor}–v{newest.major}.{newest.minor}"
+
+
+def _plan(plan: Plan, console: Console) -> None:
+    console.print(
+        f"{plan.addon} ({plan.addon_type}) on Kubernetes {plan.kubernetes}: "
+        f"{plan.current} → {plan.target} ({plan.direction})"
+    )
+    _plan_steps(plan, console)
+
+
+def _plan_steps(plan: Plan, console: Console) -> None:
+    if not plan.steps:
+        console.print("Nothing to do: already at the target.")
+        return
+    table = Table()
+    for column in ("Step", "From", "To", "Notes"):
+        table.add_column(column, overflow="fold")
+    for number, step in enumerate(plan.steps, start=1):
+        table.add_row(str(number), str(step.source), str(step.target), "; ".join(step.notes))
+    console.print(table)
+    for note in plan.notes:
+        console.print(f"Note: {note}")
+    for warning in plan.warnings:
+        console.print(Text(f"Warning: {warning}", style="yellow"))
+
+
+def _compat(report: CompatReport, console: Console) -> None:
+    target = f" → {report.target_kubernetes}" if report.target_kubernetes else ""
+    console.print(
+        f"{report.addon} {report.addon_version} ({report.addon_type}) on Kubernetes "
+        f"{report.kubernetes}{target} — matrix: {report.matrix_origin}"
+    )
+    table = Table()
+    for column in ("Severity", "Check", "Finding"):
+        table.add_column(column, overflow="fold")
+    for finding in report.findings:
+        table.add_row(
+            Text(str(finding.severity), style=_STYLE[finding.severity]),
+            finding.check,
+            finding.message,
+        )
+    console.print(table)
+    if report.detected is not None and report.detected.customizations:
+        _customizations(report, console)
+    if report.plan is not None:
+        console.print("Upgrade plan:")
+        _plan_steps(report.plan, console)
+
+
+def _customizations(report: CompatReport, console: Console) -> None:
+    assert report.detected is not None
+    table = Table(title="Custom settings (differ from the manifest defaults)")
+    for column in ("Container", "Setting", "Value", "Default"):
+        table.add_column(column, overflow="fold")
+    for item in report.detected.customizations:
+        table.add_row(item.container, item.name, str(item.value), str(item.default or "—"))
+    console.print(table)
