@@ -1,1 +1,1 @@
-"""Bundled compatibility matrices, one YAML file per add-on (data only, read with importlib.resources)."""
+"""Bundled compatibility matrices: one YAML file per add-on, read with importlib.resources."""

@@ -61,9 +61,6 @@ def _problems(matrix: Matrix) -> Iterator[str]:
                     f"builds: {build.version} is offered for Kubernetes {kubernetes}, "
                     "which has no entry under kubernetes_versions"
                 )
-    for release in matrix.releases:
-        if release.version.is_eksbuild:
-            yield f"self_managed.releases: {release.version} is an EKS build, not a plain release"
     yield from _kubernetes_problems(matrix)
     yield from _policy_problems(matrix)
     yield from _daemonset_problems(matrix)

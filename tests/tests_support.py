@@ -1,0 +1,76 @@
+"""Helpers importable from any test module (conftest holds the fixtures)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+UPSTREAM_MANIFESTS = SHARED / "domain" / "upstream-manifests"
+
+
+def write_yaml(path: Path, document: Any) -> Path:
+    path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def upstream_daemonset(version: str) -> dict[str, Any]:
+    """The aws-node DaemonSet of an upstream manifest in ../shared (skips when absent)."""
+    path = UPSTREAM_MANIFESTS / f"aws-k8s-cni-{version}.yaml"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent: the upstream manifests live in ../shared, beside the repo")
+    documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    return next(d for d in documents if d.get("kind") == "DaemonSet")
+
+
+def daemonset(
+    tag: str = "v1.18.3-eksbuild.3",
+    *,
+    env: dict[str, str] | None = None,
+    agent_args: list[str] | None = None,
+    managers: list[str] | None = None,
+    registry: str = "602401143452.dkr.ecr.us-west-2.amazonaws.com",
+) -> dict[str, Any]:
+    """A minimal but well-formed aws-node DaemonSet as `kubectl get -o yaml` prints it."""
+    aws_node_env = [
+        {"name": "MY_NODE_NAME", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}}
+    ]
+    aws_node_env += [{"name": k, "value": v} for k, v in (env or {}).items()]
+    containers: list[dict[str, Any]] = [
+        {"name": "aws-node", "image": f"{registry}/amazon-k8s-cni:{tag}", "env": aws_node_env}
+    ]
+    if agent_args is not None:
+        containers.append(
+            {
+                "name": "aws-eks-nodeagent",
+                "image": f"{registry}/amazon/aws-network-policy-agent:v1.1.2-eksbuild.2",
+                "args": agent_args,
+            }
+        )
+    metadata: dict[str, Any] = {"name": "aws-node", "namespace": "kube-system"}
+    if managers is not None:
+        metadata["managedFields"] = [{"manager": m, "operation": "Apply"} for m in managers]
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": metadata,
+        "spec": {
+            "selector": {"matchLabels": {"k8s-app": "aws-node"}},
+            "template": {
+                "metadata": {"labels": {"k8s-app": "aws-node"}},
+                "spec": {
+                    "initContainers": [
+                        {
+                            "name": "aws-vpc-cni-init",
+                            "image": f"{registry}/amazon-k8s-cni-init:{tag}",
+                        }
+                    ],
+                    "containers": containers,
+                },
+            },
+        },
+    }
