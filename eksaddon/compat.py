@@ -157,15 +157,13 @@ def _offered_on(
     if ctx.addon_type is AddonType.SELF_MANAGED:
         yield from _release_not_offered(ctx, kubernetes, check)
         return
-    complete = ctx.matrix.entry(kubernetes).catalogue_complete
-    known = ctx.matrix.find_build(version) is not None
-    if complete or (known and _minor_recorded(ctx, kubernetes)):
+    if ctx.matrix.entry(kubernetes).knows_absence_of(version):
         yield Finding(
             check,
             "version-not-offered",
             Severity.ERROR,
             f"{addon} {version} is not offered for {role} Kubernetes {kubernetes}; "
-            f"EKS will refuse it there",
+            "EKS will refuse it there",
         )
     else:
         yield Finding(
@@ -177,15 +175,6 @@ def _offered_on(
             f"`aws eks describe-addon-versions --addon-name {addon} "
             f"--kubernetes-version {kubernetes}`",
         )
-
-
-def _minor_recorded(ctx: _Context, kubernetes: KubernetesVersion) -> bool:
-    """Whether the matrix lists other builds of the same minor for ``kubernetes``.
-
-    If it does, the catalogue covers that minor there, and this build's absence is a real answer.
-    """
-    line = ctx.version.minor_line
-    return any(b.minor_line == line for b in ctx.matrix.builds_for(kubernetes))
 
 
 def _release_not_offered(

@@ -51,7 +51,9 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
 
     def invoke() -> int:
-        result = cli.main(args=args, prog_name="eksaddon", standalone_mode=False)
-        return int(result or 0)
+        # Not cli.main(): it prints to stderr on Ctrl-C and on usage errors itself, and the error
+        # boundary must stay the only place that writes an error line.
+        with cli.make_context("eksaddon", list(args)) as ctx:
+            return int(cli.invoke(ctx) or 0)
 
     sys.exit(run(invoke, args))

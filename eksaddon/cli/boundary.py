@@ -28,6 +28,10 @@ def run(entry: Callable[[], int], argv: Sequence[str]) -> int:
     except click.exceptions.Exit as done:  # --help, --version
         return int(done.exit_code)
     except click.UsageError as error:
+        if type(error).__name__ == "NoArgsIsHelpError" and error.ctx is not None:
+            # A bare `eksaddon` or `eksaddon matrix`: the help is the answer, on stdout.
+            click.echo(error.ctx.get_help())
+            return int(ExitCode.USAGE)
         command = error.ctx.command_path if error.ctx is not None else PROGRAM
         hint = f" (see '{command} --help')"
         return _fail(ExitCode.USAGE, f"{command}: {error.format_message()}{hint}", debug=debug)

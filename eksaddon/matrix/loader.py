@@ -154,6 +154,7 @@ def _kubernetes_entry(key: str, value: Mapping[str, Any]) -> KubernetesEntry:
         default_as_of=value.get("default_as_of"),
         catalogue_complete=value["catalogue_complete"],
         notes=value.get("notes"),
+        complete_through=_optional_version(value.get("complete_through")),
     )
 
 

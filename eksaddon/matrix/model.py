@@ -56,6 +56,17 @@ class KubernetesEntry(NamedTuple):
     default_as_of: str | None
     catalogue_complete: bool
     notes: str | None
+    complete_through: AddonVersion | None = None
+
+    def knows_absence_of(self, version: AddonVersion) -> bool:
+        """Whether a build missing from this version's catalogue is known not to be offered.
+
+        True when the catalogue is complete, or complete up to a build (a full capture of
+        describe-addon-versions at some date lists every build up to its newest one).
+        """
+        if self.catalogue_complete:
+            return True
+        return self.complete_through is not None and version <= self.complete_through
 
 
 class Gate(NamedTuple):

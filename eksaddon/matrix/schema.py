@@ -48,6 +48,7 @@ _KUBERNETES_ENTRY = _strict_object(
         "default": _optional(_VERSION),
         "default_as_of": _OPTIONAL_TEXT,
         "catalogue_complete": {"type": "boolean"},
+        "complete_through": _optional(_VERSION),
         "notes": _OPTIONAL_TEXT,
     },
     required=["latest", "catalogue_complete"],

@@ -15,6 +15,8 @@ from eksaddon.errors import MatrixError
 from eksaddon.matrix.model import Matrix
 from eksaddon.matrix.schema import MATRIX_SCHEMA
 
+FORMAT_VERSION = 1
+
 
 @cache
 def _validator() -> Any:
@@ -30,6 +32,14 @@ def check_schema(raw: Any, *, label: str) -> None:
     if not isinstance(raw, dict):
         raise MatrixError(
             f"matrix file {label}: expected a mapping at the top level, found {_kind(raw)}"
+        )
+    version = raw.get("format_version")
+    if version != FORMAT_VERSION:
+        # Checked first: a file from a newer eksaddon fails every other rule too, for this reason.
+        raise MatrixError(
+            f"matrix file {label}: format_version: this eksaddon reads format {FORMAT_VERSION}, "
+            f"the file says {version!r}",
+            hint="use an eksaddon release that reads this format, or a format 1 matrix",
         )
     error = next(iter(_validator().iter_errors(raw)), None)
     if error is not None:
@@ -75,7 +85,12 @@ def _duplicates(where: str, versions: list[str]) -> Iterator[str]:
 def _kubernetes_problems(matrix: Matrix) -> Iterator[str]:
     for kubernetes, entry in sorted(matrix.kubernetes.items()):
         offered = matrix.builds_for(kubernetes)
-        for role, version in (("latest", entry.latest), ("default", entry.default)):
+        roles = (
+            ("latest", entry.latest),
+            ("default", entry.default),
+            ("complete_through", entry.complete_through),
+        )
+        for role, version in roles:
             if version is not None and version not in offered:
                 yield (
                     f"kubernetes_versions.{kubernetes}.{role}: {version} is not a build "

@@ -13,11 +13,14 @@ from eksaddon.matrix.summary import MatrixSummary
 from eksaddon.planner import Plan
 from eksaddon.versions import AddonVersion
 
+PIPE_WIDTH = 120
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "green"}
 
 
 def render(report: MatrixSummary | Plan | CompatReport, stream: TextIO) -> None:
-    console = Console(file=stream, highlight=False, soft_wrap=False)
+    # Off a terminal (CI logs, files) rich would assume 80 columns; logs are read wider.
+    width = None if stream.isatty() else PIPE_WIDTH
+    console = Console(file=stream, highlight=False, soft_wrap=False, width=width)
     if isinstance(report, MatrixSummary):
         _matrix(report, console)
     elif isinstance(report, Plan):

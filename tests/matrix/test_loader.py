@@ -86,7 +86,10 @@ def _delete(path: str) -> Mutation:
 @pytest.mark.parametrize(
     ("mutation", "expected"),
     [
-        (_set("format_version", 2), "format_version: 1 was expected"),
+        (
+            _set("format_version", 2),
+            "format_version: this eksaddon reads format 1, the file says 2",
+        ),
         (_set("kubernetes_versions/1.30/latest", "v1.18"), "kubernetes_versions.1.30.latest:"),
         (_set("kubernetes_versions/1.30/latest", 1.18), "kubernetes_versions.1.30.latest:"),
         (
