@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +21,7 @@ LEVELS = "abcdefghi"
 # "Billion laughs": nine levels of nine aliases expand to 9**9 strings if anything walks them.
 BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "\n".join(
     f"{level}: &{level} [{', '.join([f'*{below}'] * 9)}]"
-    for below, level in zip(LEVELS, LEVELS[1:], strict=False)
+    for below, level in itertools.pairwise(LEVELS)
 )
 
 

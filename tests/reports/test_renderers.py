@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 from typing import Any
 from xml.etree import ElementTree
@@ -91,7 +92,7 @@ def test_plan_json_document(upgrade_plan: Plan) -> None:
         "notes": ["stepping stone: v1.12.0 or later needs v1.7.0 or later first"],
     }
     assert [s["to"] for s in steps][-1] == "v1.18.3"
-    assert all(a["to"] == b["from"] for a, b in zip(steps, steps[1:], strict=False))
+    assert all(a["to"] == b["from"] for a, b in itertools.pairwise(steps))
 
 
 def test_plan_yaml_and_table(upgrade_plan: Plan) -> None:
