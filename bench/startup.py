@@ -1,0 +1,77 @@
+"""Cold-start benchmark for offline commands (not a test: run it by hand or in CI for figures).
+
+Each command runs in a new process; the median of several runs is compared with the floor any
+click + PyYAML tool pays, ``python3 -c "import click, yaml"``. The goal for an offline
+``check-compat`` is a ratio of at most 2.0 (issue: offline core, "Speed").
+
+    python bench/startup.py [--runs 21]
+
+"cold cache" runs give every process an empty matrix cache, so the YAML is parsed and the schema
+checked each time (a first run after install or after the matrix changed); "warm" runs reuse it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+CHECK = ["check-compat", "--kubernetes-version", "1.29", "--addon-version", "v1.15.0-eksbuild.2"]
+
+
+def eksaddon() -> str:
+    beside = Path(sys.executable).with_name("eksaddon")
+    found = str(beside) if beside.exists() else shutil.which("eksaddon")
+    if not found:
+        sys.exit("eksaddon is not installed in this environment: pip install -e .")
+    return found
+
+
+def median_ms(command: list[str], *, runs: int, cold: bool) -> float:
+    samples = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory() as cache:
+            env = {**os.environ, "EKSADDON_CACHE_DIR": cache if cold else warm_cache}
+            start = time.perf_counter()
+            subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                           check=False)
+            samples.append(time.perf_counter() - start)
+    return statistics.median(samples) * 1000
+
+
+warm_cache = tempfile.mkdtemp(prefix="eksaddon-bench-")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=21)
+    runs = parser.parse_args().runs
+    tool = eksaddon()
+    subprocess.run([tool, *CHECK], env={**os.environ, "EKSADDON_CACHE_DIR": warm_cache},
+                   stdout=subprocess.DEVNULL, check=False)  # fill the warm cache once
+    baseline = median_ms([sys.executable, "-c", "import click, yaml"], runs=runs, cold=False)
+    cases = [
+        ("check-compat (table), warm cache", [tool, *CHECK], False),
+        ("check-compat (table), cold cache", [tool, *CHECK], True),
+        ("check-compat -o json, warm cache", [tool, *CHECK, "-o", "json"], False),
+        ("check-compat -o json, cold cache", [tool, *CHECK, "-o", "json"], True),
+        ("plan -o json, warm cache", [tool, "plan", "-k", "1.23", "--from", "v1.6.3", "-o", "json"], False),
+        ("--help", [tool, "--help"], False),
+    ]
+    print(f"python {sys.version.split()[0]}, {runs} runs each, medians")
+    label = 'baseline: python3 -c "import click, yaml"'
+    print(f"{label:<45} {baseline:7.1f} ms   1.00")
+    for name, command, cold in cases:
+        ms = median_ms(command, runs=runs, cold=cold)
+        print(f"{name:<45} {ms:7.1f} ms   {ms / baseline:4.2f}")
+    shutil.rmtree(warm_cache, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

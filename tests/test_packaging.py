@@ -1,0 +1,62 @@
+"""The wheel carries the bundled matrix, and an installed eksaddon works from any directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests_support import REPO
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+         "-w", str(target), str(REPO)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (built,) = target.glob("eksaddon-*.whl")
+    return built
+
+
+def test_wheel_ships_the_matrix_and_every_module(wheel: Path) -> None:
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "version_matrix/vpc-cni.yaml" in names
+    assert "version_matrix/__init__.py" in names
+    sources = {p.relative_to(REPO).as_posix() for p in (REPO / "eksaddon").rglob("*.py")}
+    assert sources <= names
+    assert not any(n.startswith("tests/") for n in names)
+    entry_points = next(n for n in names if n.endswith("entry_points.txt"))
+    assert "eksaddon = eksaddon.cli:main" in zipfile.ZipFile(wheel).read(entry_points).decode()
+
+
+def test_installed_wheel_runs_from_another_directory(wheel: Path, tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
+        check=True, capture_output=True, timeout=300,
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(site), "EKSADDON_CACHE_DIR": str(tmp_path / "cache")}
+    completed = subprocess.run(
+        [sys.executable, "-m", "eksaddon", "check-compat", "-k", "1.30",
+         "--addon-version", "v1.18.3-eksbuild.3", "-o", "json"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, check=False, timeout=60,
+    )
+    assert completed.returncode == 0, completed.stderr
+    document = json.loads(completed.stdout)
+    assert document["matrix"] == "bundled vpc-cni.yaml"
+    located = subprocess.run(
+        [sys.executable, "-c", "import eksaddon, version_matrix; print(eksaddon.__file__); "
+         "print(version_matrix.__file__)"],
+        cwd=elsewhere, env=env, capture_output=True, text=True, check=True, timeout=60,
+    )
+    assert all(line.startswith(str(site)) for line in located.stdout.splitlines())
