@@ -33,19 +33,18 @@ def eksaddon() -> str:
     return found
 
 
-def median_ms(command: list[str], *, runs: int, cold: bool) -> float:
+def median_ms(command: list[str], *, runs: int, warm_cache: str | None) -> float:
+    """Median wall time; ``warm_cache`` None gives every run a fresh, empty matrix cache."""
     samples = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cache:
-            env = {**os.environ, "EKSADDON_CACHE_DIR": cache if cold else warm_cache}
+            env = {**os.environ, "EKSADDON_CACHE_DIR": warm_cache or cache}
             start = time.perf_counter()
-            subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           check=False)
+            subprocess.run(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+            )
             samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1000
-
-
-warm_cache = tempfile.mkdtemp(prefix="eksaddon-bench-")
 
 
 def main() -> None:
@@ -53,22 +52,31 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=21)
     runs = parser.parse_args().runs
     tool = eksaddon()
-    subprocess.run([tool, *CHECK], env={**os.environ, "EKSADDON_CACHE_DIR": warm_cache},
-                   stdout=subprocess.DEVNULL, check=False)  # fill the warm cache once
-    baseline = median_ms([sys.executable, "-c", "import click, yaml"], runs=runs, cold=False)
+    warm_cache = tempfile.mkdtemp(prefix="eksaddon-bench-")
+    subprocess.run(
+        [tool, *CHECK],
+        env={**os.environ, "EKSADDON_CACHE_DIR": warm_cache},
+        stdout=subprocess.DEVNULL,
+        check=False,
+    )  # fill the warm cache once
+    baseline = median_ms([sys.executable, "-c", "import click, yaml"], runs=runs, warm_cache=None)
     cases = [
         ("check-compat (table), warm cache", [tool, *CHECK], False),
         ("check-compat (table), cold cache", [tool, *CHECK], True),
         ("check-compat -o json, warm cache", [tool, *CHECK, "-o", "json"], False),
         ("check-compat -o json, cold cache", [tool, *CHECK, "-o", "json"], True),
-        ("plan -o json, warm cache", [tool, "plan", "-k", "1.23", "--from", "v1.6.3", "-o", "json"], False),
+        (
+            "plan -o json, warm cache",
+            [tool, "plan", "-k", "1.23", "--from", "v1.6.3", "-o", "json"],
+            False,
+        ),
         ("--help", [tool, "--help"], False),
     ]
     print(f"python {sys.version.split()[0]}, {runs} runs each, medians")
     label = 'baseline: python3 -c "import click, yaml"'
     print(f"{label:<45} {baseline:7.1f} ms   1.00")
     for name, command, cold in cases:
-        ms = median_ms(command, runs=runs, cold=cold)
+        ms = median_ms(command, runs=runs, warm_cache=None if cold else warm_cache)
         print(f"{name:<45} {ms:7.1f} ms   {ms / baseline:4.2f}")
     shutil.rmtree(warm_cache, ignore_errors=True)
 

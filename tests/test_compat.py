@@ -1,13 +1,13 @@
 from __future__ import annotations
 
 import pytest
-from tests_support import daemonset
 
 from eksaddon.compat import CompatReport, Severity, check_compat
 from eksaddon.errors import InputError, UnknownKubernetesVersionError
 from eksaddon.matrix import AddonType, Matrix
 from eksaddon.nodeside.detect import detect
 from eksaddon.versions import AddonVersion, KubernetesVersion
+from tests_support import daemonset
 
 V = AddonVersion.parse
 K = KubernetesVersion.parse

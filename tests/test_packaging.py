@@ -18,9 +18,21 @@ from tests_support import REPO
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("wheel")
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(target), str(REPO)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(target),
+            str(REPO),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     (built,) = target.glob("eksaddon-*.whl")
     return built
@@ -40,23 +52,59 @@ def test_wheel_ships_the_matrix_and_every_module(wheel: Path) -> None:
 def test_installed_wheel_runs_from_another_directory(wheel: Path, tmp_path: Path) -> None:
     site = tmp_path / "site"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site), str(wheel)],
-        check=True, capture_output=True, timeout=300,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(site),
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
     )
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(site), "EKSADDON_CACHE_DIR": str(tmp_path / "cache")}
     completed = subprocess.run(
-        [sys.executable, "-m", "eksaddon", "check-compat", "-k", "1.30",
-         "--addon-version", "v1.18.3-eksbuild.3", "-o", "json"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, check=False, timeout=60,
+        [
+            sys.executable,
+            "-m",
+            "eksaddon",
+            "check-compat",
+            "-k",
+            "1.30",
+            "--addon-version",
+            "v1.18.3-eksbuild.3",
+            "-o",
+            "json",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
     document = json.loads(completed.stdout)
     assert document["matrix"] == "bundled vpc-cni.yaml"
     located = subprocess.run(
-        [sys.executable, "-c", "import eksaddon, version_matrix; print(eksaddon.__file__); "
-         "print(version_matrix.__file__)"],
-        cwd=elsewhere, env=env, capture_output=True, text=True, check=True, timeout=60,
+        [
+            sys.executable,
+            "-c",
+            "import eksaddon, version_matrix; print(eksaddon.__file__); "
+            "print(version_matrix.__file__)",
+        ],
+        cwd=elsewhere,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     assert all(line.startswith(str(site)) for line in located.stdout.splitlines())

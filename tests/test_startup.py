@@ -37,18 +37,33 @@ sys.stderr.write("\\nPROBE " + json.dumps({{"code": code, "heavy": heavy}}) + "\
     ids=" ".join,
 )
 def test_offline_commands_do_not_import_cloud_sdks(args: list[str]) -> None:
-    backup = json.dumps({
-        "kind": "DaemonSet", "metadata": {"name": "aws-node"},
-        "spec": {"template": {"spec": {"containers": [{
-            "name": "aws-node",
-            "image": "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.18.3-eksbuild.3",
-        }]}}},
-    })
+    backup = json.dumps(
+        {
+            "kind": "DaemonSet",
+            "metadata": {"name": "aws-node"},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "containers": [
+                            {
+                                "name": "aws-node",
+                                "image": "602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.18.3-eksbuild.3",
+                            }
+                        ]
+                    }
+                }
+            },
+        }
+    )
     completed = subprocess.run(
         [sys.executable, "-c", PROBE.format(heavy=set(HEAVY)), *args],
-        input=backup, capture_output=True, text=True, check=False, timeout=60,
+        input=backup,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
     )
-    line = next(l for l in completed.stderr.splitlines() if l.startswith("PROBE "))
+    line = next(x for x in completed.stderr.splitlines() if x.startswith("PROBE "))
     probe = json.loads(line.removeprefix("PROBE "))
     assert probe["code"] in (0, 1), completed.stderr
     assert probe["heavy"] == []

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import Result
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from conftest import Result
 from tests_support import daemonset
 
 Run = Callable[..., Result]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import yaml
+
 from conftest import Result
 from tests_support import daemonset, write_yaml
 

@@ -5,11 +5,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests_support import write_yaml
 
 from eksaddon.errors import MatrixError
 from eksaddon.matrix import cache, load_matrix
 from eksaddon.matrix.loader import bundled_addons
+from tests_support import write_yaml
 
 
 def test_bundled_matrix_loads_from_the_package(bundled_raw: dict[str, Any]) -> None:

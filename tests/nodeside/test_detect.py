@@ -3,12 +3,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests_support import daemonset, upstream_daemonset
 
 from eksaddon.errors import InputFileError
 from eksaddon.matrix import AddonType, Matrix
 from eksaddon.nodeside.detect import Customization, detect
 from eksaddon.versions import AddonVersion
+from tests_support import daemonset, upstream_daemonset
 
 
 @pytest.mark.parametrize("version", ["v1.12.6", "v1.15.5", "v1.18.3"])

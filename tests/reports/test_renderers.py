@@ -10,7 +10,6 @@ from xml.etree import ElementTree
 
 import pytest
 import yaml
-from tests_support import daemonset
 
 from eksaddon.compat import CompatReport, Severity, check_compat
 from eksaddon.matrix import Matrix
@@ -19,6 +18,7 @@ from eksaddon.nodeside.detect import detect
 from eksaddon.planner import Plan, plan
 from eksaddon.reports import OutputFormat, Report, render
 from eksaddon.versions import AddonVersion, KubernetesVersion
+from tests_support import daemonset
 
 V = AddonVersion.parse
 K = KubernetesVersion.parse
