@@ -162,8 +162,8 @@ def _offered_on(
             check,
             "version-not-offered",
             Severity.ERROR,
-            f"{addon} {version} is not offered for {role} Kubernetes {kubernetes}; "
-            "EKS will refuse it there",
+            f"{addon} {version} is not offered for Kubernetes {kubernetes} ({role} version): "
+            "EKS does not support it there",
         )
     else:
         yield Finding(

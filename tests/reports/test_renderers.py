@@ -163,7 +163,7 @@ def test_compat_markdown_escapes_table_cells(failing_report: CompatReport) -> No
 def test_compat_table_names_findings(failing_report: CompatReport) -> None:
     text = rendered(failing_report, OutputFormat.TABLE)
     assert "version-not-offered" not in text  # people read messages; codes are for machines
-    assert "v1.15.0-eksbuild.2 is not offered for the cluster's" in text
+    assert "v1.15.0-eksbuild.2 is not offered for Kubernetes 1.29 (the cluster's" in text
     assert "WARM_IP_TARGET" in text
 
 
