@@ -74,3 +74,65 @@ class EnvironmentProblemError(EksAddonError):
     """The environment or an API failed: credentials, network, permissions. Exit 3."""
 
     exit_code = ExitCode.ENVIRONMENT
+
+
+class ApiError(EnvironmentProblemError):
+    """An AWS or Kubernetes API call failed. ``temporary`` errors are worth retrying."""
+
+    temporary = False
+
+
+class ClusterNotFoundError(ApiError):
+    pass
+
+
+class AddonNotFoundError(ApiError):
+    pass
+
+
+class AccessDeniedError(ApiError):
+    pass
+
+
+class UpdateInProgressError(ApiError):
+    """EKS refused because another update of the add-on is running (ResourceInUseException)."""
+
+    temporary = True
+
+
+class InvalidParameterError(ApiError):
+    """EKS refused the request's parameters; the message is AWS's own."""
+
+
+class CredentialsError(ApiError):
+    pass
+
+
+class EndpointUnreachableError(ApiError):
+    temporary = True
+
+
+class ThrottledError(ApiError):
+    temporary = True
+
+
+class ServiceError(ApiError):
+    """A 5xx from the service."""
+
+    temporary = True
+
+
+class UpgradeStoppedError(EksAddonError):
+    """An upgrade stopped part-way; its journal is kept so a rerun resumes. Exit 4."""
+
+    exit_code = ExitCode.UPGRADE_STOPPED
+
+
+class UpgradeInterruptedError(EksAddonError):
+    """Ctrl-C or SIGTERM during an upgrade; the journal says where to resume. Exit 130."""
+
+    exit_code = ExitCode.INTERRUPTED
+
+
+class JournalMismatchError(InputError):
+    """A journal whose plan no longer matches the cluster."""

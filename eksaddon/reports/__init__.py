@@ -8,13 +8,13 @@ never pays for rich.
 from __future__ import annotations
 
 from enum import Enum
-from typing import Any, TextIO, Union
+from typing import Any, TextIO
 
 from eksaddon.compat import CompatReport
 from eksaddon.matrix.summary import MatrixSummary
 from eksaddon.planner import Plan
 
-Report = Union[MatrixSummary, Plan, CompatReport]  # noqa: UP007 - a runtime alias on 3.10
+Report = MatrixSummary | Plan | CompatReport
 
 
 class OutputFormat(str, Enum):

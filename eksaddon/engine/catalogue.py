@@ -1,0 +1,43 @@
+"""Overlay the live EKS catalogue on a matrix: live data decides which builds exist."""
+
+from __future__ import annotations
+
+from eksaddon.gateways.protocols import CatalogueEntry
+from eksaddon.matrix.model import Build, KubernetesEntry, Matrix
+from eksaddon.versions import KubernetesVersion
+
+
+def with_live_catalogue(
+    matrix: Matrix, kubernetes: KubernetesVersion, entries: list[CatalogueEntry], *, origin: str
+) -> Matrix:
+    """``matrix`` with the builds offered for ``kubernetes`` replaced by ``entries`` (complete).
+
+    Other Kubernetes versions keep the matrix's data. The policy, features and DaemonSet
+    defaults always come from the matrix: the API does not describe them.
+    """
+    if not entries:
+        return matrix
+    live = {e.version for e in entries}
+    builds = {b.version: b for b in matrix.builds}
+    for version in live - builds.keys():
+        builds[version] = Build(version, frozenset(), ("eks:DescribeAddonVersions",))
+    updated = []
+    for version, build in builds.items():
+        offered = set(build.kubernetes_versions) - {kubernetes}
+        if version in live:
+            offered.add(kubernetes)
+        updated.append(build._replace(kubernetes_versions=frozenset(offered)))
+    default = next((e.version for e in entries if e.default), None)
+    entry = KubernetesEntry(
+        version=kubernetes,
+        latest=max(live),
+        default=default,
+        default_as_of="live",
+        catalogue_complete=True,
+        notes="from eks:DescribeAddonVersions",
+    )
+    return matrix._replace(
+        origin=origin,
+        builds=tuple(sorted(updated, key=lambda b: b.version, reverse=True)),
+        kubernetes={**matrix.kubernetes, kubernetes: entry},
+    )

@@ -1,0 +1,169 @@
+"""The upgrade journal: the plan, its fingerprint, and each step's state, saved after every change.
+
+A journal lets a rerun pick up where a stopped or killed upgrade left off: finished steps are
+skipped and an in-flight update is followed by its id (or re-sent with the same
+clientRequestToken, which EKS answers with the same update), never issued twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from eksaddon.engine.state import write_json_atomically
+from eksaddon.errors import JournalMismatchError
+from eksaddon.planner import Plan
+
+JOURNAL_VERSION = 1
+
+PENDING = "pending"
+SENDING = "sending"  # update_addon sent or about to be; its response may not have been recorded
+IN_FLIGHT = "in-flight"
+SUCCEEDED = "succeeded"
+FAILED = "failed"
+
+RUNNING = "running"
+STOPPED = "stopped"
+FINISHED = "finished"
+
+
+def now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def journal_path(directory: Path, *, region: str, cluster: str, addon: str) -> Path:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{region}_{cluster}_{addon}")
+    return directory / "journals" / f"{safe}.json"
+
+
+def fingerprint(document: dict[str, Any]) -> str:
+    """SHA-256 of what identifies an upgrade: where, what, and the exact steps."""
+    identity = {k: document[k] for k in ("region", "cluster", "addon")}
+    identity["steps"] = [[s["from"], s["to"]] for s in document["steps"]]
+    identity["kubernetes_version"] = document["plan"]["kubernetes_version"]
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Journal:
+    """One upgrade's journal on disk. Every mutation is saved before it returns."""
+
+    def __init__(self, path: Path, document: dict[str, Any]) -> None:
+        self.path = path
+        self.document = document
+
+    @classmethod
+    def create(
+        cls, path: Path, *, plan: Plan, region: str, cluster: str, settings: dict[str, Any]
+    ) -> Journal:
+        document: dict[str, Any] = {
+            "journal_version": JOURNAL_VERSION,
+            "region": region,
+            "cluster": cluster,
+            "addon": plan.addon,
+            "state": RUNNING,
+            "created_at": now(),
+            "updated_at": now(),
+            "plan": {
+                "kubernetes_version": str(plan.kubernetes),
+                "addon_type": str(plan.addon_type),
+                "from": str(plan.current),
+                "to": str(plan.target),
+                "requested": plan.requested,
+            },
+            "settings": settings,
+            "backup": None,
+            "steps": [
+                {
+                    "index": number,
+                    "from": str(step.source),
+                    "to": str(step.target),
+                    "state": PENDING,
+                    "update_id": None,
+                    "attempt": 1,
+                    "started_at": None,
+                    "finished_at": None,
+                    "errors": [],
+                }
+                for number, step in enumerate(plan.steps, start=1)
+            ],
+            "last_error": None,
+        }
+        document["fingerprint"] = fingerprint(document)
+        journal = cls(path, document)
+        journal.save()
+        return journal
+
+    @classmethod
+    def load(cls, path: Path) -> Journal | None:
+        """The journal at ``path``, None if there is none; refuses a corrupt or altered one."""
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as error:
+            raise JournalMismatchError(
+                f"journal {path} cannot be read ({error})",
+                hint="move it aside, or rerun with --discard-journal to plan afresh",
+            ) from None
+        if not _well_formed(document) or fingerprint(document) != document.get("fingerprint"):
+            raise JournalMismatchError(
+                f"journal {path} is damaged or was edited (its fingerprint does not match "
+                "its plan)",
+                hint="move it aside, or rerun with --discard-journal to plan afresh",
+            )
+        return cls(path, document)
+
+    @property
+    def state(self) -> str:
+        return str(self.document["state"])
+
+    @property
+    def steps(self) -> list[dict[str, Any]]:
+        steps: list[dict[str, Any]] = self.document["steps"]
+        return steps
+
+    def token(self, step: dict[str, Any]) -> str:
+        """The step's clientRequestToken: the same on every rerun of the same attempt, so EKS
+        answers a re-sent request with the update it already started instead of a second one;
+        a new attempt (after a failed update) gets a new token."""
+        return (
+            f"eksaddon-{self.document['fingerprint'][:24]}-{step['index']}.{step.get('attempt', 1)}"
+        )
+
+    def next_step(self) -> dict[str, Any] | None:
+        return next((s for s in self.steps if s["state"] != SUCCEEDED), None)
+
+    def update_step(self, step: dict[str, Any], **changes: Any) -> None:
+        step.update(changes)
+        self.save()
+
+    def set(self, **changes: Any) -> None:
+        self.document.update(changes)
+        self.save()
+
+    def save(self) -> None:
+        self.document["updated_at"] = now()
+        write_json_atomically(self.path, self.document)
+
+    def archive(self) -> Path:
+        """Move the journal aside (kept for the record) so a new upgrade can start."""
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        target = self.path.with_name(f"{self.path.stem}.{stamp}.{self.state}.json")
+        self.path.replace(target)
+        return target
+
+
+def _well_formed(document: Any) -> bool:
+    if not isinstance(document, dict) or document.get("journal_version") != JOURNAL_VERSION:
+        return False
+    steps = document.get("steps")
+    return (
+        all(isinstance(document.get(k), str) for k in ("region", "cluster", "addon", "state"))
+        and isinstance(document.get("plan"), dict)
+        and isinstance(steps, list)
+        and all(isinstance(s, dict) and {"from", "to", "state"} <= s.keys() for s in steps)
+    )

@@ -1,0 +1,45 @@
+"""Where eksaddon keeps journals and backups, and how it writes them (atomically, owner-only)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+ENV_STATE_DIR = "EKSADDON_STATE_DIR"
+
+
+def state_dir() -> Path:
+    """Where journals and backups live.
+
+    ``$EKSADDON_STATE_DIR``, else ``$XDG_STATE_HOME/eksaddon``, else ``~/.local/state/eksaddon``.
+    """
+    configured = os.environ.get(ENV_STATE_DIR)
+    if configured:
+        return Path(configured)
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(base) / "eksaddon"
+
+
+def write_json_atomically(path: Path, document: Any) -> None:
+    """Write ``document`` so that a reader sees the old file or the new one, never half of one.
+
+    The temporary file is fsynced and renamed over the target; files are created 0600 and their
+    directory 0700 (journals and backups describe the cluster's configuration).
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            json.dump(document, stream, indent=2, sort_keys=False)
+            stream.write("\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

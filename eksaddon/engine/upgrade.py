@@ -1,0 +1,439 @@
+"""``upgrade`` and ``install``: carry a managed add-on along a plan, one confirmed step at a time.
+
+Order of work, so that nothing is lost and nothing runs twice:
+1. read the cluster, the add-on and (once) the live catalogue; plan, or resume the journal's plan;
+2. check the configuration values against every target version's schema before sending anything;
+3. back up the add-on's version, configuration values and role;
+4. per step: record "sending", update_addon with a per-step clientRequestToken, record the update
+   id, follow the update, wait for ACTIVE with no health issues, run the node-side hook, record
+   "succeeded". The journal is rewritten atomically after every change.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from eksaddon import configvalues, planner
+from eksaddon.engine import journal as journals
+from eksaddon.engine.catalogue import with_live_catalogue
+from eksaddon.engine.events import (
+    BackupWritten,
+    Notice,
+    PlanReady,
+    Progress,
+    StepFinished,
+    StepStarted,
+)
+from eksaddon.engine.journal import Journal
+from eksaddon.engine.state import write_json_atomically
+from eksaddon.engine.waiting import Clock, StepContext, follow_update, wait_healthy
+from eksaddon.errors import (
+    AddonNotFoundError,
+    EksAddonError,
+    InputError,
+    JournalMismatchError,
+    UpdateInProgressError,
+    UpgradeInterruptedError,
+    UpgradeStoppedError,
+)
+from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
+from eksaddon.matrix.model import AddonType, Matrix
+from eksaddon.planner import Plan, Step
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+RESOLVE_CONFLICTS = ("NONE", "PRESERVE", "OVERWRITE")
+
+
+class UpgradeOptions(NamedTuple):
+    cluster: str
+    addon: str
+    target: str = planner.LATEST
+    resolve_conflicts: str = "PRESERVE"
+    configuration_values: str | None = None
+    service_account_role_arn: str | None = None
+    timeout: float = 1200.0
+    poll_interval: float = 10.0
+    dry_run: bool = False
+    discard_journal: bool = False
+
+
+class UpgradeResult(NamedTuple):
+    cluster: str
+    region: str
+    plan: Plan
+    resumed: bool
+    dry_run: bool
+    steps_done: int
+    journal: Path | None
+    backup: Path | None
+    final: AddonState | None
+
+
+class SystemClock:
+    def now(self) -> float:
+        return time.monotonic()
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+
+AfterStep = Callable[[StepContext, Step], None]
+
+
+def no_rollout_check(ctx: StepContext, step: Step) -> None:
+    """The node-side rollout check plugs in here (after EKS reports the step healthy)."""
+
+
+class Upgrader:
+    """One run of ``eksaddon upgrade`` against one cluster's add-on."""
+
+    def __init__(
+        self,
+        *,
+        gateway: EksGateway,
+        matrix: Matrix,
+        options: UpgradeOptions,
+        state_directory: Path,
+        progress: Progress,
+        confirm: Callable[[Plan], bool],
+        clock: Clock | None = None,
+        after_step: AfterStep = no_rollout_check,
+    ) -> None:
+        self.gateway = gateway
+        self.matrix = matrix
+        self.options = options
+        self.state_directory = state_directory
+        self.progress = progress
+        self.confirm = confirm
+        self.clock = clock or SystemClock()
+        self.after_step = after_step
+
+    def run(self) -> UpgradeResult:
+        options = self.options
+        if options.resolve_conflicts not in RESOLVE_CONFLICTS:
+            raise InputError(f"--resolve-conflicts must be one of {', '.join(RESOLVE_CONFLICTS)}")
+        cluster = self.gateway.describe_cluster(options.cluster)
+        addon = self._managed_addon(cluster)
+        path = journals.journal_path(
+            self.state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
+        )
+        journal = self._existing_journal(path)
+        plan = self._resume_plan(journal, addon) if journal else self._new_plan(cluster, addon)
+        self.progress(
+            PlanReady(
+                plan,
+                journal is not None,
+                path if journal else None,
+                self._settings(journal, addon)["resolve_conflicts"],
+            )
+        )
+        if options.dry_run or not plan.steps:
+            return UpgradeResult(
+                cluster.name,
+                cluster.region,
+                plan,
+                journal is not None,
+                options.dry_run,
+                0,
+                path if journal else None,
+                None,
+                addon,
+            )
+        if journal is None:
+            if not self.confirm(plan):
+                raise InputError("upgrade not confirmed; nothing was changed")
+            journal = self._start(path, plan, cluster, addon)
+        return self._carry_out(journal, plan, cluster)
+
+    # -- planning -----------------------------------------------------------------------------
+
+    def _managed_addon(self, cluster: ClusterInfo) -> AddonState:
+        addon = self.gateway.describe_addon(cluster.name, self.options.addon)
+        if addon is None:
+            raise AddonNotFoundError(
+                f"{self.options.addon} is not an EKS add-on on cluster {cluster.name} "
+                "(it is self-managed or absent)",
+                hint=f"create it with `eksaddon install --cluster {cluster.name}`",
+            )
+        return addon
+
+    def _existing_journal(self, path: Path) -> Journal | None:
+        journal = Journal.load(path)
+        if journal is None:
+            return None
+        if journal.state == journals.FINISHED or self.options.discard_journal:
+            archived = journal.archive()
+            self.progress(Notice(f"previous journal moved to {archived}"))
+            return None
+        return journal
+
+    def _new_plan(self, cluster: ClusterInfo, addon: AddonState) -> Plan:
+        entries = self.gateway.addon_versions(self.options.addon, cluster.version)
+        live = with_live_catalogue(
+            self.matrix, cluster.version, entries, origin="eks:DescribeAddonVersions"
+        )
+        return planner.plan(
+            live,
+            kubernetes=cluster.version,
+            current=addon.version,
+            target=self.options.target,
+            addon_type=AddonType.MANAGED,
+        )
+
+    def _resume_plan(self, journal: Journal, addon: AddonState) -> Plan:
+        document = journal.document
+        requested = document["plan"]["requested"]
+        if self.options.target not in (planner.LATEST, requested):
+            raise JournalMismatchError(
+                f"journal {journal.path} is carrying {self.options.addon} to {requested}, "
+                f"not {self.options.target}",
+                hint="rerun without --to to finish it, or with --discard-journal to plan afresh",
+            )
+        self._check_position(journal, addon.version)
+        steps = tuple(
+            Step(AddonVersion.parse(s["from"]), AddonVersion.parse(s["to"])) for s in journal.steps
+        )
+        return Plan(
+            addon=document["addon"],
+            addon_type=AddonType(document["plan"]["addon_type"]),
+            kubernetes=KubernetesVersion.parse(document["plan"]["kubernetes_version"]),
+            current=AddonVersion.parse(document["plan"]["from"]),
+            target=AddonVersion.parse(document["plan"]["to"]),
+            requested=requested,
+            steps=steps,
+            notes=(f"resuming the journal at {journal.path}",),
+        )
+
+    def _check_position(self, journal: Journal, live: AddonVersion) -> None:
+        """Refuse a journal whose next step does not start where the cluster is."""
+        step = journal.next_step()
+        if step is None:
+            return
+        expected = {step["from"]}
+        if step["state"] in (journals.SENDING, journals.IN_FLIGHT):
+            expected.add(step["to"])  # the update may have finished while we were away
+        if str(live) not in expected:
+            raise JournalMismatchError(
+                f"journal {journal.path} expects {self.options.addon} at "
+                f"{' or '.join(sorted(expected))} for step {step['index']} of "
+                f"{len(journal.steps)}, but cluster {journal.document['cluster']} runs {live}",
+                hint="someone changed the add-on meanwhile: check it, then rerun with "
+                "--discard-journal to plan afresh",
+            )
+
+    # -- starting -----------------------------------------------------------------------------
+
+    def _settings(self, journal: Journal | None, addon: AddonState) -> dict[str, Any]:
+        if journal is not None:
+            settings: dict[str, Any] = journal.document["settings"]
+            return settings
+        options = self.options
+        return {
+            "resolve_conflicts": options.resolve_conflicts,
+            # Send the values in use on every step unless new ones are given: PRESERVE keeps
+            # them anyway, and an explicit value means no step can fall back to defaults.
+            "configuration_values": options.configuration_values or addon.configuration_values,
+            "service_account_role_arn": options.service_account_role_arn
+            or addon.service_account_role_arn,
+        }
+
+    def _start(self, path: Path, plan: Plan, cluster: ClusterInfo, addon: AddonState) -> Journal:
+        settings = self._settings(None, addon)
+        self._validate_configuration(settings["configuration_values"], plan)
+        backup = self._backup(cluster, addon)
+        journal = Journal.create(
+            path, plan=plan, region=cluster.region, cluster=cluster.name, settings=settings
+        )
+        journal.set(backup=str(backup))
+        return journal
+
+    def _validate_configuration(self, text: str | None, plan: Plan) -> None:
+        if not text:
+            return
+        label = "the configuration values"
+        document = configvalues.parse(text, label=label)
+        for target in dict.fromkeys(step.target for step in plan.steps):
+            schema = self.gateway.configuration_schema(self.options.addon, target)
+            if schema is not None:
+                configvalues.validate(
+                    document, schema, addon=self.options.addon, version=target, label=label
+                )
+
+    def _backup(self, cluster: ClusterInfo, addon: AddonState) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        path = (
+            self.state_directory
+            / "backups"
+            / f"{cluster.region}_{cluster.name}_{addon.name}_{stamp}.json"
+        )
+        write_json_atomically(
+            path,
+            {
+                "backup_version": 1,
+                "taken_at": journals.now(),
+                "region": cluster.region,
+                "cluster": cluster.name,
+                "kubernetes_version": str(cluster.version),
+                "addon": addon.name,
+                "addon_version": str(addon.version),
+                "status": addon.status,
+                "configuration_values": addon.configuration_values,
+                "service_account_role_arn": addon.service_account_role_arn,
+                "arn": addon.arn,
+            },
+        )
+        self.progress(BackupWritten(path))
+        return path
+
+    # -- carrying out -------------------------------------------------------------------------
+
+    def _carry_out(self, journal: Journal, plan: Plan, cluster: ClusterInfo) -> UpgradeResult:
+        journal.set(state=journals.RUNNING, last_error=None)
+        resumed = journal.document["created_at"] != journal.document["updated_at"]
+        final: AddonState | None = None
+        try:
+            for step in journal.steps:
+                if step["state"] != journals.SUCCEEDED:
+                    final = self._step(journal, step, cluster)
+        except KeyboardInterrupt:
+            journal.set(state=journals.STOPPED, last_error="interrupted")
+            raise UpgradeInterruptedError(
+                f"upgrade of {self.options.addon} on cluster {cluster.name} interrupted at "
+                f"{self._position(journal)}",
+                hint=f"the journal is kept at {journal.path}; rerun `eksaddon upgrade --cluster "
+                f"{cluster.name}` to resume",
+            ) from None
+        except EksAddonError as error:
+            journal.set(state=journals.STOPPED, last_error=error.one_line())
+            if isinstance(error, UpgradeStoppedError):
+                raise
+            raise UpgradeStoppedError(
+                f"upgrade of {self.options.addon} on cluster {cluster.name} stopped at "
+                f"{self._position(journal)}: {error.message}",
+                hint=self._resume_hint(journal, cluster),
+            ) from error
+        journal.set(state=journals.FINISHED)
+        done = sum(1 for s in journal.steps if s["state"] == journals.SUCCEEDED)
+        return UpgradeResult(
+            cluster.name,
+            cluster.region,
+            plan,
+            resumed,
+            False,
+            done,
+            journal.path,
+            Path(journal.document["backup"]),
+            final,
+        )
+
+    def _step(self, journal: Journal, step: dict[str, Any], cluster: ClusterInfo) -> AddonState:
+        total = len(journal.steps)
+        started = self.clock.now()
+        ctx = StepContext(
+            self.gateway,
+            cluster.name,
+            self.options.addon,
+            step["index"],
+            total,
+            started,
+            started + self.options.timeout,
+            self.options.poll_interval,
+            self.clock,
+            self.progress,
+        )
+        hint = self._resume_hint(journal, cluster)
+        if step["state"] == journals.FAILED:
+            # The failed update's token would return that same update: a retry is a new attempt.
+            journal.update_step(
+                step,
+                state=journals.PENDING,
+                update_id=None,
+                errors=[],
+                attempt=int(step.get("attempt", 1)) + 1,
+            )
+        resumed = step["state"] != journals.PENDING
+        if step["state"] == journals.IN_FLIGHT:
+            update_id: str | None = step["update_id"]
+        else:
+            update_id = self._send(journal, step, cluster)
+        if update_id is not None:
+            self.progress(
+                StepStarted(
+                    step["index"],
+                    total,
+                    AddonVersion.parse(step["from"]),
+                    AddonVersion.parse(step["to"]),
+                    update_id,
+                    resumed,
+                )
+            )
+            update = follow_update(ctx, update_id, resume_hint=hint)
+            if update.status != "Successful":
+                errors = [
+                    {"code": e.code, "message": e.message, "resource_ids": list(e.resource_ids)}
+                    for e in update.errors
+                ]
+                journal.update_step(
+                    step, state=journals.FAILED, errors=errors, finished_at=journals.now()
+                )
+                detail = "; ".join(f"{e.code}: {e.message}" for e in update.errors) or "no details"
+                raise UpgradeStoppedError(
+                    f"update {update_id} of {self.options.addon} on cluster {cluster.name} to "
+                    f"{step['to']} (step {step['index']} of {total}) ended {update.status}: "
+                    f"{detail}",
+                    hint=hint,
+                )
+        state = wait_healthy(ctx, resume_hint=hint)
+        if str(state.version) != step["to"]:
+            raise UpgradeStoppedError(
+                f"after step {step['index']} {self.options.addon} on cluster {cluster.name} runs "
+                f"{state.version}, not {step['to']}",
+                hint=hint,
+            )
+        self.after_step(ctx, Step(AddonVersion.parse(step["from"]), AddonVersion.parse(step["to"])))
+        journal.update_step(step, state=journals.SUCCEEDED, finished_at=journals.now())
+        self.progress(StepFinished(step["index"], total, state.version, self.clock.now() - started))
+        return state
+
+    def _send(self, journal: Journal, step: dict[str, Any], cluster: ClusterInfo) -> str | None:
+        """Start the step's update; None when a crash left it already done."""
+        if step["state"] == journals.SENDING:
+            live = self.gateway.describe_addon(cluster.name, self.options.addon)
+            if live is not None and str(live.version) == step["to"]:
+                return None  # sent and finished before the crash: only health is left to check
+        journal.update_step(step, state=journals.SENDING, started_at=journals.now())
+        settings = journal.document["settings"]
+        request = AddonRequest(
+            cluster=cluster.name,
+            addon=self.options.addon,
+            version=AddonVersion.parse(step["to"]),
+            resolve_conflicts=settings["resolve_conflicts"],
+            client_request_token=journal.token(step),
+            configuration_values=settings["configuration_values"],
+            service_account_role_arn=settings["service_account_role_arn"],
+        )
+        try:
+            update = self.gateway.update_addon(request)
+        except UpdateInProgressError as error:
+            raise UpgradeStoppedError(error.message, hint=error.hint) from error
+        journal.update_step(step, state=journals.IN_FLIGHT, update_id=update.id)
+        return update.id
+
+    def _position(self, journal: Journal) -> str:
+        step = journal.next_step()
+        if step is None:
+            return "the end of the plan"
+        in_flight = step["state"] == journals.IN_FLIGHT and step.get("update_id")
+        flight = f", update {step['update_id']} in flight" if in_flight else ""
+        return (
+            f"step {step['index']} of {len(journal.steps)} ({step['from']} → {step['to']}{flight})"
+        )
+
+    def _resume_hint(self, journal: Journal, cluster: ClusterInfo) -> str:
+        return (
+            f"the journal is kept at {journal.path}; fix the cause, then rerun "
+            f"`eksaddon upgrade --cluster {cluster.name}` to resume"
+        )
