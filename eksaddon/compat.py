@@ -95,6 +95,11 @@ def check_compat(
     matrix.entry(kubernetes)
     if target_kubernetes is not None:
         matrix.entry(target_kubernetes)
+        if target_kubernetes < kubernetes:
+            raise InputError(
+                f"--target-kubernetes-version {target_kubernetes} is below the cluster's "
+                f"{kubernetes}: EKS clusters cannot be downgraded"
+            )
     kind = addon_type or (detected.addon_type if detected else infer_addon_type(version))
     names = set(features) | set(detected.features if detected else ())
     unknown = sorted(names - set(matrix.features))
@@ -147,17 +152,17 @@ def _offered_on(
 ) -> Iterator[Finding]:
     addon, version = ctx.matrix.addon, ctx.version
     if _is_offered(ctx, kubernetes):
-        yield Finding(
-            check,
-            "offered",
-            Severity.INFO,
-            f"{addon} {version} is offered for Kubernetes {kubernetes}",
+        text = (
+            f"{addon} {version} is offered for Kubernetes {kubernetes}"
+            if ctx.addon_type is AddonType.MANAGED
+            else f"{addon} {version} has no known incompatibility with Kubernetes {kubernetes}"
         )
+        yield Finding(check, "offered", Severity.INFO, text)
         return
     if ctx.addon_type is AddonType.SELF_MANAGED:
         yield from _release_not_offered(ctx, kubernetes, check)
         return
-    if ctx.matrix.entry(kubernetes).knows_absence_of(version):
+    if ctx.matrix.known_not_offered(version, kubernetes):
         yield Finding(
             check,
             "version-not-offered",
@@ -220,7 +225,7 @@ def _latest(ctx: _Context) -> Iterator[Finding]:
         )
     elif version < latest:
         behind = latest.minor - version.minor if latest.major == version.major else None
-        distance = f" ({behind} minor versions)" if behind else ""
+        distance = f" ({behind} minor version{'s' if behind > 1 else ''})" if behind else ""
         yield Finding(
             "latest",
             "behind-latest",

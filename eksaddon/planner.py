@@ -158,7 +158,7 @@ def _self_managed_target(
         raise TargetNotOfferedError(
             f"{matrix.addon} {version.release} is not a known self-managed release "
             f"in the matrix ({matrix.origin})",
-            hint="name a release listed by `eksaddon matrix show`",
+            hint="name a release listed under self_managed.releases in the matrix file",
         )
     if not release.runs_on(kubernetes):
         raise TargetNotOfferedError(
@@ -190,12 +190,14 @@ def _check_floors(current: AddonVersion, target: AddonVersion, features: list[Fe
 
 
 def _floors(feature: Feature) -> list[tuple[AddonVersion, str]]:
+    # The downgrade floor comes first: where both are the same version its reason says more
+    # (what breaks, and what the operator must do to go lower).
     floors = []
-    if feature.requires_addon is not None:
-        floors.append((feature.requires_addon, f"{feature.name} needs {feature.requires_addon}"))
     if feature.downgrade_floor is not None:
         reason = (feature.floor_reason or "it cannot be downgraded").rstrip(".")
         floors.append((feature.downgrade_floor, f"{reason} (floor {feature.downgrade_floor})"))
+    if feature.requires_addon is not None:
+        floors.append((feature.requires_addon, f"{feature.name} needs {feature.requires_addon}"))
     return floors
 
 

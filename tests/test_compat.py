@@ -160,3 +160,31 @@ def test_newer_than_the_matrix_is_information(bundled: Matrix) -> None:
         bundled, kubernetes=K("1.30"), addon_version=V("v1.19.0"), addon_type=AddonType.SELF_MANAGED
     )
     assert codes(report)["newer-than-latest"] is Severity.INFO
+
+
+def test_a_withdrawn_build_is_known_not_offered(bundled: Matrix) -> None:
+    # v1.16.0 uses CNI spec 1.0.0, which Kubernetes <= 1.23 cannot run: a real error, not a gap.
+    report = check_compat(bundled, kubernetes=K("1.23"), addon_version=V("v1.16.0-eksbuild.1"))
+    assert codes(report)["version-not-offered"] is Severity.ERROR
+
+
+def test_target_kubernetes_below_the_cluster_is_refused(bundled: Matrix) -> None:
+    with pytest.raises(InputError, match="EKS clusters cannot be downgraded"):
+        check_compat(
+            bundled,
+            kubernetes=K("1.29"),
+            addon_version=V("v1.18.3-eksbuild.3"),
+            target_kubernetes=K("1.23"),
+        )
+
+
+def test_one_minor_behind_is_singular(bundled: Matrix) -> None:
+    report = check_compat(bundled, kubernetes=K("1.29"), addon_version=V("v1.17.1-eksbuild.1"))
+    behind = next(f for f in report.findings if f.code == "behind-latest")
+    assert behind.message.endswith("(1 minor version)")
+
+
+def test_self_managed_release_wording(bundled: Matrix) -> None:
+    report = check_compat(bundled, kubernetes=K("1.23"), addon_version=V("v1.6.3"))
+    offered = next(f for f in report.findings if f.code == "offered")
+    assert offered.message == "vpc-cni v1.6.3 has no known incompatibility with Kubernetes 1.23"

@@ -20,7 +20,7 @@ PROGRAM = "eksaddon"
 
 def run(entry: Callable[[], int], argv: Sequence[str]) -> int:
     """Call ``entry`` and turn whatever happens into an exit code."""
-    debug = "--debug" in argv
+    debug = _global_flag("--debug", argv)
     try:
         return entry()
     except EksAddonError as error:
@@ -47,6 +47,22 @@ def run(entry: Callable[[], int], argv: Sequence[str]) -> int:
             "traceback and report it"
         )
         return _fail(ExitCode.ENVIRONMENT, message, debug=debug)
+
+
+def _global_flag(flag: str, argv: Sequence[str]) -> bool:
+    """Whether ``flag`` appears among the global options, before the first command word."""
+    takes_value = {"--matrix"}
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == flag:
+            return True
+        elif arg in takes_value:
+            skip = True
+        elif not arg.startswith("-"):
+            return False
+    return False
 
 
 def _fail(code: ExitCode, message: str, *, debug: bool) -> int:

@@ -56,8 +56,8 @@ KUBERNETES_VERSION = _Parsed("K", KubernetesVersion.parse)
 
 
 def _target(text: str) -> str:
-    if text in ("latest", "default"):
-        return text
+    if text.strip().lower() in ("latest", "default"):
+        return text.strip().lower()
     return str(AddonVersion.parse(text))
 
 

@@ -24,6 +24,7 @@ from eksaddon import __version__
 from eksaddon.matrix.schema import MATRIX_SCHEMA
 
 ENV_CACHE_DIR = "EKSADDON_CACHE_DIR"
+KEEP = 8
 
 
 def cache_dir() -> Path | None:
@@ -65,5 +66,13 @@ def store(data: bytes, document: dict[str, Any]) -> None:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             json.dump(document, stream)
         os.replace(temporary, directory / f"matrix-{_key(data)}.json")
+        _prune(directory)
     except (OSError, TypeError, ValueError):
         return
+
+
+def _prune(directory: Path) -> None:
+    """Keep the newest entries only: each distinct matrix (or eksaddon release) adds one."""
+    entries = sorted(directory.glob("matrix-*.json"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in entries[KEEP:]:
+        stale.unlink(missing_ok=True)

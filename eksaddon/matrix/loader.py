@@ -164,6 +164,7 @@ def _build_entry(value: Mapping[str, Any]) -> Build:
         kubernetes_versions=frozenset(_kubernetes_list(value["kubernetes_versions"])),
         sources=tuple(value.get("sources", [])),
         notes=value.get("notes"),
+        not_offered_for=frozenset(_kubernetes_list(value.get("not_offered_for", []))),
     )
 
 

@@ -33,6 +33,8 @@ class Build(NamedTuple):
     kubernetes_versions: frozenset[KubernetesVersion]
     sources: tuple[str, ...] = ()
     notes: str | None = None
+    # Known NOT offered (withdrawn, or absent from a full capture): absence here is evidence.
+    not_offered_for: frozenset[KubernetesVersion] = frozenset()
 
 
 class Release(NamedTuple):
@@ -203,6 +205,15 @@ class Matrix(NamedTuple):
         if addon_type is AddonType.MANAGED:
             return self.builds_for(kubernetes)
         return self.releases_for(kubernetes)
+
+    def known_not_offered(self, version: AddonVersion, kubernetes: KubernetesVersion) -> bool:
+        """Whether the matrix knows ``version`` is not offered for ``kubernetes``."""
+        if version in self.builds_for(kubernetes):
+            return False
+        build = self.find_build(version)
+        if build is not None and kubernetes in build.not_offered_for:
+            return True
+        return self.entry(kubernetes).knows_absence_of(version)
 
     def find_build(self, version: AddonVersion) -> Build | None:
         return next((b for b in self.builds if b.version == version), None)

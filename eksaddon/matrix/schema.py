@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-ADDON_VERSION_PATTERN = r"^v[0-9]+\.[0-9]+\.[0-9]+(-eksbuild\.[0-9]+)?$"
-RELEASE_PATTERN = r"^v[0-9]+\.[0-9]+\.[0-9]+$"
-KUBERNETES_PATTERN = r"^[0-9]+\.[0-9]+$"
+_N = "(0|[1-9][0-9]{0,8})"
+ADDON_VERSION_PATTERN = rf"^v{_N}\.{_N}\.{_N}(-eksbuild\.{_N})?$"
+RELEASE_PATTERN = rf"^v{_N}\.{_N}\.{_N}$"
+KUBERNETES_PATTERN = rf"^{_N}\.{_N}$"
 
 
 def _ref(name: str) -> dict[str, Any]:
@@ -58,6 +59,7 @@ _BUILD = _strict_object(
     {
         "version": _VERSION,
         "kubernetes_versions": {"type": "array", "items": _KUBERNETES, "maxItems": 100},
+        "not_offered_for": {"type": "array", "items": _KUBERNETES, "maxItems": 100},
         "sources": {"type": "array", "items": _NAME, "maxItems": 50},
         "notes": _OPTIONAL_TEXT,
     },

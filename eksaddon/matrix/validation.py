@@ -41,10 +41,38 @@ def check_schema(raw: Any, *, label: str) -> None:
             f"the file says {version!r}",
             hint="use an eksaddon release that reads this format, or a format 1 matrix",
         )
+    problem = _non_json_value(raw)
+    if problem is not None:
+        raise MatrixError(f"matrix file {label}: {problem}")
     error = next(iter(_validator().iter_errors(raw)), None)
     if error is not None:
         path = ".".join(str(part) for part in error.instance_path) or "(top level)"
         raise MatrixError(f"matrix file {label}: {path}: {_shorten(error.message)}")
+
+
+def _non_json_value(document: Any) -> str | None:
+    """Where YAML produced something JSON has no word for (a date, a number as a key).
+
+    YAML reads ``as_of: 2024-09-12`` as a date and ``1.30:`` as the number 1.3; the schema speaks
+    JSON, so name the key and say how to fix it rather than fail inside the validator.
+    """
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        path, node = stack.pop()
+        where = path or "(top level)"
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if not isinstance(key, str):
+                    return (
+                        f"{where}: the key {key!r} is a {type(key).__name__}, not a string; "
+                        f'quote it ("{key}")'
+                    )
+                stack.append((f"{path}.{key}" if path else key, value))
+        elif isinstance(node, list):
+            stack.extend((f"{path}.{index}", value) for index, value in enumerate(node))
+        elif not isinstance(node, (str, int, float, bool)) and node is not None:
+            return f"{where}: {node!r} is a {type(node).__name__}; quote it to make it a string"
+    return None
 
 
 def _shorten(message: str) -> str:
@@ -71,6 +99,11 @@ def _problems(matrix: Matrix) -> Iterator[str]:
                     f"builds: {build.version} is offered for Kubernetes {kubernetes}, "
                     "which has no entry under kubernetes_versions"
                 )
+        for kubernetes in sorted(build.kubernetes_versions & build.not_offered_for):
+            yield (
+                f"builds: {build.version} is listed both as offered and as not offered for "
+                f"Kubernetes {kubernetes}"
+            )
     yield from _kubernetes_problems(matrix)
     yield from _policy_problems(matrix)
     yield from _daemonset_problems(matrix)

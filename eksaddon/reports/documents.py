@@ -29,6 +29,7 @@ def matrix_document(summary: MatrixSummary) -> dict[str, Any]:
                 "default": _optional(row.entry.default),
                 "builds": [str(b) for b in row.builds],
                 "catalogue_complete": row.entry.catalogue_complete,
+                "complete_through": _optional(row.entry.complete_through),
             }
             for row in summary.rows
         },

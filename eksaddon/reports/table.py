@@ -55,6 +55,8 @@ def _builds(builds: tuple[AddonVersion, ...], *, every: bool) -> str:
     if every:
         return ", ".join(str(b) for b in builds)
     oldest, newest = builds[-1], builds[0]
+    if oldest.minor_line == newest.minor_line:
+        return f"{len(builds)} builds, all v{newest.major}.{newest.minor}"
     return f"{len(builds)} builds, v{oldest.major}.{oldest.minor}–v{newest.major}.{newest.minor}"
 
 

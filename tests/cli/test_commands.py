@@ -184,3 +184,24 @@ def test_interrupt_is_exit_130(run: Run, monkeypatch: pytest.MonkeyPatch) -> Non
     result = run("plan", "-k", "1.30", "--from", "v1.18.3-eksbuild.3")
     assert result.code == 130
     assert result.err == "eksaddon: error: interrupted\n"
+
+
+def test_latest_and_default_are_case_insensitive(run: Run) -> None:
+    result = run(
+        "plan", "-k", "1.29", "--from", "v1.16.0-eksbuild.1", "--to", "LATEST", "-o", "json"
+    )
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["to"] == "v1.18.3-eksbuild.3"
+
+
+def test_debug_after_the_command_is_a_usage_error_not_a_traceback(run: Run) -> None:
+    result = run("matrix", "show", "--debug")
+    assert result.code == 2
+    assert "Traceback" not in result.err
+    assert "No such option '--debug'" in result.err
+
+
+def test_matrix_show_json_says_how_far_absence_is_known(run: Run) -> None:
+    document = json.loads(run("matrix", "show", "-o", "json").out)
+    assert document["kubernetes_versions"]["1.29"]["complete_through"] == "v1.18.0-eksbuild.1"
+    assert document["kubernetes_versions"]["1.30"]["complete_through"] is None

@@ -164,13 +164,47 @@ def test_consistency_errors_name_the_file_and_what_is_wrong(
     assert expected in caught.value.message
 
 
-def test_version_passing_the_pattern_but_not_the_parser_is_a_matrix_error(
+def test_leading_zeros_are_refused_with_the_key_path(
     tmp_path: Path, raw_matrix: dict[str, Any]
 ) -> None:
-    raw_matrix["builds"][0]["version"] = "v01.18.3-eksbuild.3"
+    raw_matrix["builds"][0]["version"] = "v1.18.3-eksbuild.03"
     path = write_yaml(tmp_path / "m.yaml", raw_matrix)
-    with pytest.raises(MatrixError, match=f"matrix file {path}: invalid add-on version"):
+    with pytest.raises(MatrixError, match=f"matrix file {path}: builds.0.version: "):
         load_matrix("vpc-cni", path)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (
+            ('as_of: "2024-09-12"', "as_of: 2024-09-12"),
+            "as_of: datetime.date(2024, 9, 12) is a date; quote it",
+        ),
+        (
+            ('"1.30":', "1.30:"),
+            "kubernetes_versions: the key 1.3 is a float, not a string; quote it",
+        ),
+    ],
+)
+def test_yaml_types_json_cannot_hold_are_named(
+    tmp_path: Path, edit: tuple[str, str], expected: str
+) -> None:
+    from importlib import resources
+
+    text = resources.files("version_matrix").joinpath("vpc-cni.yaml").read_text(encoding="utf-8")
+    assert edit[0] in text
+    path = tmp_path / "edited.yaml"
+    path.write_text(text.replace(edit[0], edit[1], 1), encoding="utf-8")
+    with pytest.raises(MatrixError) as caught:
+        load_matrix("vpc-cni", path)
+    assert expected in caught.value.message
+
+
+def test_cache_keeps_only_the_newest_entries(tmp_path: Path, raw_matrix: dict[str, Any]) -> None:
+    for number in range(cache.KEEP + 3):
+        raw_matrix["as_of"] = f"revision {number}"
+        load_matrix("vpc-cni", write_yaml(tmp_path / f"m{number}.yaml", raw_matrix))
+    assert len(list((tmp_path / "cache").glob("matrix-*.json"))) == cache.KEEP
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,176 @@
+"""``status`` and live ``check-compat``: what EKS says about a cluster's add-on, and what it
+means.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from eksaddon import planner
+from eksaddon.compat import CompatReport, Finding, Severity, check_compat
+from eksaddon.engine.catalogue import with_live_catalogue
+from eksaddon.errors import ApiError, EksAddonError
+from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway, NodegroupInfo
+from eksaddon.matrix.model import AddonType, Matrix
+from eksaddon.planner import Plan
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+LIVE_CATALOGUE = "eks:DescribeAddonVersions"
+
+
+class LiveCatalogue(NamedTuple):
+    matrix: Matrix
+    source: str
+    warning: str | None
+
+
+class StatusReport(NamedTuple):
+    cluster: ClusterInfo
+    addon_name: str
+    addon: AddonState | None
+    latest: AddonVersion | None
+    default: AddonVersion | None
+    catalogue_source: str
+    catalogue_warning: str | None
+    plan: Plan | None
+    plan_problem: str | None
+    nodegroups: tuple[NodegroupInfo, ...]
+    fargate_profiles: tuple[str, ...]
+
+    @property
+    def addon_type(self) -> str:
+        return (
+            "managed" if self.addon is not None else "not managed by EKS (self-managed or absent)"
+        )
+
+    @property
+    def update_available(self) -> bool:
+        return self.plan is not None and bool(self.plan.steps)
+
+
+def live_catalogue(
+    gateway: EksGateway, matrix: Matrix, addon: str, kubernetes: KubernetesVersion
+) -> LiveCatalogue:
+    """The matrix with EKS's own catalogue for ``kubernetes``, or the matrix alone, with a warning,
+    when the catalogue cannot be read (permissions, network)."""
+    try:
+        entries = gateway.addon_versions(addon, kubernetes)
+    except ApiError as error:
+        return LiveCatalogue(
+            matrix,
+            matrix.origin,
+            f"could not read the live catalogue ({error.one_line()}); using {matrix.origin}",
+        )
+    if not entries:
+        return LiveCatalogue(
+            matrix,
+            matrix.origin,
+            f"EKS lists no {addon} versions for Kubernetes {kubernetes}; using {matrix.origin}",
+        )
+    return LiveCatalogue(
+        with_live_catalogue(matrix, kubernetes, entries, origin=LIVE_CATALOGUE),
+        LIVE_CATALOGUE,
+        None,
+    )
+
+
+def collect_status(
+    gateway: EksGateway, matrix: Matrix, *, cluster: str, addon: str
+) -> StatusReport:
+    info = gateway.describe_cluster(cluster)
+    state = gateway.describe_addon(cluster, addon)
+    catalogue = live_catalogue(gateway, matrix, addon, info.version)
+    latest = default = None
+    if info.version in catalogue.matrix.kubernetes:
+        entry = catalogue.matrix.entry(info.version)
+        latest, default = entry.latest, entry.default
+    upgrade, problem = _plan(catalogue.matrix, info.version, state)
+    return StatusReport(
+        cluster=info,
+        addon_name=addon,
+        addon=state,
+        latest=latest,
+        default=default,
+        catalogue_source=catalogue.source,
+        catalogue_warning=catalogue.warning,
+        plan=upgrade,
+        plan_problem=problem,
+        nodegroups=tuple(gateway.nodegroups(cluster)),
+        fargate_profiles=tuple(gateway.fargate_profiles(cluster)),
+    )
+
+
+def _plan(
+    matrix: Matrix, kubernetes: KubernetesVersion, state: AddonState | None
+) -> tuple[Plan | None, str | None]:
+    if state is None:
+        return None, None
+    try:
+        return planner.plan(
+            matrix,
+            kubernetes=kubernetes,
+            current=state.version,
+            target=planner.LATEST,
+            addon_type=AddonType.MANAGED,
+        ), None
+    except EksAddonError as error:
+        return None, error.one_line()
+
+
+def live_check_compat(
+    gateway: EksGateway,
+    matrix: Matrix,
+    *,
+    cluster: str,
+    addon: str,
+    target_kubernetes: KubernetesVersion | None,
+    features: tuple[str, ...],
+    fail_on: Severity,
+) -> CompatReport:
+    """``check-compat --cluster``: the offline checks fed with live facts, each with its source."""
+    info = gateway.describe_cluster(cluster)
+    state = gateway.describe_addon(cluster, addon)
+    if state is None:
+        raise EksAddonError(
+            f"{addon} is not an EKS add-on on cluster {cluster}: its version cannot be read "
+            "from the EKS API",
+            hint="pass --daemonset with a `kubectl get daemonset aws-node -n kube-system -o yaml` "
+            "backup, or --addon-version",
+        )
+    catalogue = live_catalogue(gateway, matrix, addon, info.version)
+    report = check_compat(
+        catalogue.matrix,
+        kubernetes=info.version,
+        addon_version=state.version,
+        target_kubernetes=target_kubernetes,
+        addon_type=AddonType.MANAGED,
+        features=features,
+        fail_on=fail_on,
+    )
+    sources = [
+        Finding(
+            "sources",
+            "source",
+            Severity.INFO,
+            f"Kubernetes {info.version} from eks:DescribeCluster ({cluster}, {info.region})",
+        ),
+        Finding(
+            "sources",
+            "source",
+            Severity.INFO,
+            f"{addon} {state.version} ({state.status}) from eks:DescribeAddon",
+        ),
+        Finding("sources", "source", Severity.INFO, f"version catalogue from {catalogue.source}"),
+    ]
+    if catalogue.warning:
+        sources.append(
+            Finding("sources", "catalogue-fallback", Severity.WARNING, catalogue.warning)
+        )
+    health = [
+        Finding("health", "health-issue", Severity.ERROR, f"{issue.code}: {issue.message}")
+        for issue in state.issues
+    ]
+    return report._replace(
+        checks=("sources", *report.checks, "health"),
+        findings=(*sources, *report.findings, *health),
+    )
