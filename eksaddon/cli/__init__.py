@@ -17,6 +17,8 @@ from eksaddon.cli.check_compat_cmd import check_compat_command
 from eksaddon.cli.matrix_cmd import matrix_group
 from eksaddon.cli.options import GlobalOptions
 from eksaddon.cli.plan_cmd import plan_command
+from eksaddon.cli.status_cmd import status_command
+from eksaddon.cli.upgrade_cmd import install_command, upgrade_command
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -44,6 +46,9 @@ def cli(ctx: click.Context, matrix: Path | None, debug: bool) -> None:
 cli.add_command(matrix_group)
 cli.add_command(plan_command)
 cli.add_command(check_compat_command)
+cli.add_command(status_command)
+cli.add_command(upgrade_command)
+cli.add_command(install_command)
 
 
 def main(argv: list[str] | None = None) -> None:

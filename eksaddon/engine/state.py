@@ -28,17 +28,22 @@ def state_dir() -> Path:
 def write_json_atomically(path: Path, document: Any) -> None:
     """Write ``document`` so that a reader sees the old file or the new one, never half of one.
 
-    The temporary file is fsynced and renamed over the target; files are created 0600 and their
-    directory 0700 (journals and backups describe the cluster's configuration).
+    Journals and backups describe the cluster's configuration: owner-only (0600, directory 0700).
     """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    write_text_atomically(path, json.dumps(document, indent=2) + "\n", mode=0o600)
+
+
+def write_text_atomically(path: Path, text: str, *, mode: int) -> None:
+    """Write ``text`` to a fsynced temporary file beside ``path``, then rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2, sort_keys=False)
-            stream.write("\n")
+            stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(temporary, mode)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -37,18 +37,23 @@ BUNDLED_PACKAGE = "version_matrix"
 
 def load_matrix(addon: str, override: str | Path | None = None) -> Matrix:
     """Load and validate the matrix for ``addon`` (``override`` is the ``--matrix`` option)."""
+    return load_document(addon, override)[1]
+
+
+def load_document(addon: str, override: str | Path | None = None) -> tuple[dict[str, Any], Matrix]:
+    """The validated raw document and the typed matrix (``matrix refresh`` edits the former)."""
     source = override or os.environ.get(ENV_OVERRIDE) or None
     if source is not None:
         label, data = str(source), _read(source)
     else:
         label, data = _read_bundled(addon)
-    matrix = _from_bytes(data, label=label)
+    raw, matrix = _from_bytes(data, label=label)
     if matrix.addon != addon:
         raise MatrixError(
             f"matrix file {label} describes add-on {matrix.addon!r}, not {addon!r}",
             hint=f"pass --addon {matrix.addon} or a matrix file for {addon}",
         )
-    return matrix
+    return raw, matrix
 
 
 def bundled_addons() -> list[str]:
@@ -75,7 +80,7 @@ def _read_bundled(addon: str) -> tuple[str, bytes]:
     return f"bundled {addon}.yaml", resource.read_bytes()
 
 
-def _from_bytes(data: bytes, *, label: str) -> Matrix:
+def _from_bytes(data: bytes, *, label: str) -> tuple[dict[str, Any], Matrix]:
     raw = cache.load(data)
     if raw is None:
         try:
@@ -84,7 +89,7 @@ def _from_bytes(data: bytes, *, label: str) -> Matrix:
             raise MatrixError(error.message, hint=error.hint) from None
         validation.check_schema(raw, label=label)
         cache.store(data, raw)
-    return _checked(raw, label=label)
+    return raw, _checked(raw, label=label)
 
 
 def build_matrix(raw: Any, *, label: str) -> Matrix:

@@ -28,17 +28,35 @@ class OutputFormat(str, Enum):
         return self.value
 
 
-def document(report: Report) -> dict[str, Any]:
+def document(report: object) -> dict[str, Any]:
     from eksaddon.reports import documents
 
     if isinstance(report, MatrixSummary):
         return documents.matrix_document(report)
     if isinstance(report, Plan):
         return documents.plan_document(report)
-    return documents.compat_document(report)
+    if isinstance(report, CompatReport):
+        return documents.compat_document(report)
+    # The live commands' reports: imported only when one of them renders.
+    from eksaddon.engine.refresh import MatrixDiff
+    from eksaddon.engine.status import StatusReport
+    from eksaddon.reports import live
+
+    if isinstance(report, StatusReport):
+        return live.status_document(report)
+    if isinstance(report, MatrixDiff):
+        return live.diff_document(report)
+    from eksaddon.engine.install import InstallResult
+    from eksaddon.engine.upgrade import UpgradeResult
+
+    if isinstance(report, UpgradeResult):
+        return live.upgrade_document(report)
+    if isinstance(report, InstallResult):
+        return live.install_document(report)
+    raise TypeError(f"no document for {type(report).__name__}")
 
 
-def render(report: Report, output: OutputFormat, stream: TextIO) -> None:
+def render(report: object, output: OutputFormat, stream: TextIO) -> None:
     """Write ``report`` to ``stream`` in ``output`` format."""
     if output is OutputFormat.JSON:
         import json

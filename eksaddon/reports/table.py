@@ -17,16 +17,39 @@ PIPE_WIDTH = 120
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "green"}
 
 
-def render(report: MatrixSummary | Plan | CompatReport, stream: TextIO) -> None:
+def console_for(stream: TextIO) -> Console:
     # Off a terminal (CI logs, files) rich would assume 80 columns; logs are read wider.
     width = None if stream.isatty() else PIPE_WIDTH
-    console = Console(file=stream, highlight=False, soft_wrap=False, width=width)
+    return Console(file=stream, highlight=False, soft_wrap=False, width=width)
+
+
+def render(report: object, stream: TextIO) -> None:
+    console = console_for(stream)
     if isinstance(report, MatrixSummary):
         _matrix(report, console)
     elif isinstance(report, Plan):
         _plan(report, console)
-    else:
+    elif isinstance(report, CompatReport):
         _compat(report, console)
+    else:
+        from eksaddon.engine.refresh import MatrixDiff
+        from eksaddon.engine.status import StatusReport
+        from eksaddon.reports import live_table
+
+        if isinstance(report, StatusReport):
+            live_table.status(report, console)
+        elif isinstance(report, MatrixDiff):
+            live_table.diff(report, console)
+        else:
+            from eksaddon.engine.install import InstallResult
+            from eksaddon.engine.upgrade import UpgradeResult
+
+            if isinstance(report, UpgradeResult):
+                live_table.upgrade(report, console)
+            elif isinstance(report, InstallResult):
+                live_table.install(report, console)
+            else:
+                raise TypeError(f"no table for {type(report).__name__}")
 
 
 def _matrix(summary: MatrixSummary, console: Console) -> None:
@@ -65,10 +88,10 @@ def _plan(plan: Plan, console: Console) -> None:
         f"{plan.addon} ({plan.addon_type}) on Kubernetes {plan.kubernetes}: "
         f"{plan.current} → {plan.target} ({plan.direction})"
     )
-    _plan_steps(plan, console)
+    plan_steps(plan, console)
 
 
-def _plan_steps(plan: Plan, console: Console) -> None:
+def plan_steps(plan: Plan, console: Console) -> None:
     if not plan.steps:
         console.print("Nothing to do: already at the target.")
         return
@@ -104,7 +127,7 @@ def _compat(report: CompatReport, console: Console) -> None:
         _customizations(report, console)
     if report.plan is not None:
         console.print("Upgrade plan:")
-        _plan_steps(report.plan, console)
+        plan_steps(report.plan, console)
 
 
 def _customizations(report: CompatReport, console: Console) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
 from typing import Any, TextIO
 
 import yaml
@@ -21,3 +23,13 @@ def dump(document: Any, stream: TextIO) -> None:
         default_flow_style=False,
         allow_unicode=True,
     )
+
+
+def write_yaml_file(path: Path, document: Any, *, header: str) -> None:
+    """Write ``document`` as YAML, atomically, with a comment line saying where it came from."""
+    from eksaddon.engine.state import write_text_atomically
+
+    stream = io.StringIO()
+    stream.write(f"# {header}\n")
+    dump(document, stream)
+    write_text_atomically(path, stream.getvalue(), mode=0o644)

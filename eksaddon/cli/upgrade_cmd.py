@@ -1,0 +1,232 @@
+"""``eksaddon upgrade`` and ``eksaddon install``: change a cluster's add-on, step by step."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import Any, TypeVar
+
+import click
+
+from eksaddon import configvalues
+from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
+from eksaddon.cli.options import TARGET, addon_option, global_options, output_option
+from eksaddon.cli.progress import ProgressPrinter
+from eksaddon.engine.install import InstallOptions, install
+from eksaddon.engine.state import state_dir
+from eksaddon.engine.upgrade import SystemClock, UpgradeOptions, Upgrader
+from eksaddon.errors import ExitCode, InputError
+from eksaddon.planner import Plan
+from eksaddon.reports import OutputFormat, render
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def change_options(function: F) -> F:
+    """Options shared by upgrade and install."""
+    for decorator in reversed(
+        [
+            cluster_option(),
+            addon_option,
+            aws_options,
+            click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing."),
+            click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation."),
+            click.option(
+                "--configuration-values",
+                metavar="@FILE|JSON",
+                help="Configuration values (JSON or YAML), checked against each target "
+                "version's schema before anything is sent. Default: keep the values in use.",
+            ),
+            click.option(
+                "--service-account-role-arn",
+                metavar="ARN",
+                help="IAM role for the add-on's service account (default: keep the current).",
+            ),
+            click.option(
+                "--timeout",
+                type=click.FloatRange(min=1),
+                default=1200,
+                show_default=True,
+                help="Seconds each step may take before the run stops (exit 4).",
+            ),
+            click.option(
+                "--poll-interval",
+                type=click.FloatRange(min=0.05),
+                default=10,
+                show_default=True,
+                help="Seconds between status polls.",
+            ),
+            click.option(
+                "--state-dir",
+                type=click.Path(file_okay=False, path_type=Path),
+                help="Where journals and backups go (default $EKSADDON_STATE_DIR or "
+                "~/.local/state/eksaddon).",
+            ),
+            output_option(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.YAML),
+        ]
+    ):
+        function = decorator(function)
+    return function
+
+
+def confirmer(yes: bool, what: Callable[[Any], str]) -> Callable[[Any], bool]:
+    def confirm(subject: Any) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise InputError(
+                f"refusing to {what(subject)} without confirmation: standard input is not a "
+                "terminal",
+                hint="pass --yes to run unattended, or --dry-run to only see the plan",
+            )
+        return click.confirm(f"{what(subject)}?", default=False, err=True)
+
+    return confirm
+
+
+def _describe(plan: Plan) -> str:
+    return f"update {plan.addon} {plan.current} → {plan.target} in {len(plan.steps)} step(s)"
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, a pod evicted) stops a run like Ctrl-C: journal kept."""
+
+    def interrupt(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@click.command("upgrade")
+@change_options
+@click.option(
+    "--to",
+    "target",
+    type=TARGET,
+    default="latest",
+    show_default=True,
+    help="Target: a version, latest or default.",
+)
+@click.option(
+    "--resolve-conflicts",
+    type=click.Choice(["none", "preserve", "overwrite"], case_sensitive=False),
+    default="preserve",
+    show_default=True,
+    help="How EKS treats settings changed outside it. OVERWRITE resets them.",
+)
+@click.option(
+    "--discard-journal", is_flag=True, help="Set aside an unfinished journal and plan afresh."
+)
+@click.pass_context
+def upgrade_command(
+    ctx: click.Context,
+    cluster: str,
+    addon: str,
+    region: str | None,
+    profile: str | None,
+    dry_run: bool,
+    yes: bool,
+    configuration_values: str | None,
+    service_account_role_arn: str | None,
+    timeout: float,
+    poll_interval: float,
+    state_dir: Path | None,
+    output: str,
+    target: str,
+    resolve_conflicts: str,
+    discard_journal: bool,
+) -> int:
+    """Carry a managed add-on to a version one minor step at a time; resumable."""
+    options = UpgradeOptions(
+        cluster=cluster,
+        addon=addon,
+        target=target,
+        resolve_conflicts=resolve_conflicts.upper(),
+        configuration_values=configvalues.load_option(configuration_values)
+        if configuration_values
+        else None,
+        service_account_role_arn=service_account_role_arn,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        dry_run=dry_run,
+        discard_journal=discard_journal,
+    )
+    upgrader = Upgrader(
+        gateway=make_gateway(profile, region),
+        matrix=global_options(ctx).load(addon),
+        options=options,
+        state_directory=state_dir or _default_state_dir(),
+        progress=ProgressPrinter(),
+        confirm=confirmer(yes, _describe),
+    )
+    with sigterm_as_interrupt():
+        result = upgrader.run()
+    render(result, OutputFormat(output), sys.stdout)
+    return ExitCode.OK
+
+
+@click.command("install")
+@change_options
+@click.option(
+    "--version",
+    "version",
+    type=TARGET,
+    default="default",
+    show_default=True,
+    help="Version to create: a version, latest or default (EKS's default build).",
+)
+@click.pass_context
+def install_command(
+    ctx: click.Context,
+    cluster: str,
+    addon: str,
+    region: str | None,
+    profile: str | None,
+    dry_run: bool,
+    yes: bool,
+    configuration_values: str | None,
+    service_account_role_arn: str | None,
+    timeout: float,
+    poll_interval: float,
+    state_dir: Path | None,
+    output: str,
+    version: str,
+) -> int:
+    """Create the EKS add-on on a cluster that has none."""
+    options = InstallOptions(
+        cluster=cluster,
+        addon=addon,
+        version=version,
+        configuration_values=configvalues.load_option(configuration_values)
+        if configuration_values
+        else None,
+        service_account_role_arn=service_account_role_arn,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        dry_run=dry_run,
+    )
+    with sigterm_as_interrupt():
+        result = install(
+            gateway=make_gateway(profile, region),
+            matrix=global_options(ctx).load(addon),
+            options=options,
+            state_directory=state_dir or _default_state_dir(),
+            progress=ProgressPrinter(),
+            confirm=confirmer(yes, str),
+            clock=SystemClock(),
+        )
+    render(result, OutputFormat(output), sys.stdout)
+    return ExitCode.OK
+
+
+def _default_state_dir() -> Path:
+    return state_dir()

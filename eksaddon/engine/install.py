@@ -1,0 +1,133 @@
+"""``install``: create the EKS add-on where there is none, with the upgrade's care."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple
+
+from eksaddon import configvalues, planner
+from eksaddon.engine import journal as journals
+from eksaddon.engine.catalogue import with_live_catalogue
+from eksaddon.engine.events import BackupWritten, Progress
+from eksaddon.engine.state import write_json_atomically
+from eksaddon.engine.waiting import Clock, StepContext, wait_healthy
+from eksaddon.errors import InputError
+from eksaddon.gateways.protocols import AddonRequest, AddonState, EksGateway
+from eksaddon.matrix.model import AddonType, Matrix
+from eksaddon.versions import AddonVersion
+
+
+class InstallOptions(NamedTuple):
+    cluster: str
+    addon: str
+    version: str = planner.DEFAULT
+    resolve_conflicts: str = "NONE"
+    configuration_values: str | None = None
+    service_account_role_arn: str | None = None
+    timeout: float = 1200.0
+    poll_interval: float = 10.0
+    dry_run: bool = False
+
+
+class InstallResult(NamedTuple):
+    cluster: str
+    region: str
+    addon: str
+    version: AddonVersion
+    dry_run: bool
+    backup: Path | None
+    final: AddonState | None
+
+
+def install(
+    *,
+    gateway: EksGateway,
+    matrix: Matrix,
+    options: InstallOptions,
+    state_directory: Path,
+    progress: Progress,
+    confirm: Callable[[str], bool],
+    clock: Clock,
+) -> InstallResult:
+    cluster = gateway.describe_cluster(options.cluster)
+    existing = gateway.describe_addon(cluster.name, options.addon)
+    if existing is not None:
+        raise InputError(
+            f"{options.addon} is already an EKS add-on on cluster {cluster.name} "
+            f"({existing.version}, {existing.status})",
+            hint=f"use `eksaddon upgrade --cluster {cluster.name}`",
+        )
+    entries = gateway.addon_versions(options.addon, cluster.version)
+    live = with_live_catalogue(matrix, cluster.version, entries, origin="eks:DescribeAddonVersions")
+    version, _ = planner.resolve_target(
+        live, kubernetes=cluster.version, addon_type=AddonType.MANAGED, target=options.version
+    )
+    if options.configuration_values:
+        document = configvalues.parse(
+            options.configuration_values, label="the configuration values"
+        )
+        schema = gateway.configuration_schema(options.addon, version)
+        if schema is not None:
+            configvalues.validate(
+                document,
+                schema,
+                addon=options.addon,
+                version=version,
+                label="the configuration values",
+            )
+    if options.dry_run:
+        return InstallResult(cluster.name, cluster.region, options.addon, version, True, None, None)
+    if not confirm(f"create {options.addon} {version} on cluster {cluster.name}"):
+        raise InputError("install not confirmed; nothing was changed")
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    backup = (
+        state_directory
+        / "backups"
+        / f"{cluster.region}_{cluster.name}_{options.addon}_{stamp}.json"
+    )
+    # Nothing to restore yet, but the record says what was there (nothing) and when.
+    write_json_atomically(
+        backup,
+        {
+            "backup_version": 1,
+            "taken_at": journals.now(),
+            "region": cluster.region,
+            "cluster": cluster.name,
+            "kubernetes_version": str(cluster.version),
+            "addon": options.addon,
+            "addon_version": None,
+            "status": "ABSENT",
+            "configuration_values": None,
+            "service_account_role_arn": None,
+            "arn": None,
+        },
+    )
+    progress(BackupWritten(backup))
+    gateway.create_addon(
+        AddonRequest(
+            cluster=cluster.name,
+            addon=options.addon,
+            version=version,
+            resolve_conflicts=options.resolve_conflicts,
+            client_request_token=f"eksaddon-install-{cluster.name}-{options.addon}-{version}"[:64],
+            configuration_values=options.configuration_values,
+            service_account_role_arn=options.service_account_role_arn,
+        )
+    )
+    started = clock.now()
+    ctx = StepContext(
+        gateway,
+        cluster.name,
+        options.addon,
+        1,
+        1,
+        started,
+        started + options.timeout,
+        options.poll_interval,
+        clock,
+        progress,
+    )
+    final = wait_healthy(ctx, resume_hint=f"check `eksaddon status --cluster {cluster.name}`")
+    return InstallResult(cluster.name, cluster.region, options.addon, version, False, backup, final)
