@@ -1,0 +1,242 @@
+"""An in-memory EKS that honours the gateway protocol's contract, for fast engine tests.
+
+It behaves like the EKS API as eksaddon relies on it: one-minor updates only, versions offered per
+Kubernetes version, InProgress → Successful after a number of polls, clientRequestToken
+idempotency, ResourceInUse while an update runs. Faults are set per test. Calls are counted.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from typing import Any
+
+from eksaddon.errors import (
+    AddonNotFoundError,
+    ClusterNotFoundError,
+    InvalidParameterError,
+    ServiceError,
+    UpdateInProgressError,
+)
+from eksaddon.gateways.protocols import (
+    AddonRequest,
+    AddonState,
+    CatalogueEntry,
+    ClusterInfo,
+    HealthIssue,
+    NodegroupInfo,
+    UpdateError,
+    UpdateState,
+)
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+V = AddonVersion.parse
+
+CATALOGUE = [
+    "v1.18.3-eksbuild.3",
+    "v1.18.0-eksbuild.1",
+    "v1.17.1-eksbuild.1",
+    "v1.16.4-eksbuild.2",
+    "v1.15.5-eksbuild.1",
+    "v1.14.1-eksbuild.1",
+    "v1.13.4-eksbuild.1",
+    "v1.12.6-eksbuild.2",
+    "v1.11.4-eksbuild.3",
+    "v1.10.4-eksbuild.3",
+    "v1.9.3-eksbuild.3",
+    "v1.8.0-eksbuild.3",
+    "v1.7.10-eksbuild.2",
+    "v1.6.3-eksbuild.2",
+]
+SCHEMA = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"env": {"type": "object", "additionalProperties": {"type": "string"}}},
+}
+
+
+class FakeClock:
+    """Time that moves only when the code under test sleeps."""
+
+    def __init__(self) -> None:
+        self.time = 0.0
+
+    def now(self) -> float:
+        return self.time
+
+    def sleep(self, seconds: float) -> None:
+        self.time += seconds
+
+
+class FakeEks:
+    def __init__(
+        self,
+        *,
+        kubernetes: str = "1.29",
+        version: str | None = "v1.15.5-eksbuild.1",
+        cluster: str = "prod",
+        polls_per_update: int = 2,
+    ) -> None:
+        self.cluster = cluster
+        self.kubernetes = KubernetesVersion.parse(kubernetes)
+        self.catalogue = [V(v) for v in CATALOGUE]
+        self.default = V("v1.16.4-eksbuild.2")
+        self.polls_per_update = polls_per_update
+        self.addon: dict[str, Any] | None = (
+            None
+            if version is None
+            else {
+                "version": V(version),
+                "status": "ACTIVE",
+                "issues": (),
+                "configuration_values": None,
+                "role": None,
+            }
+        )
+        self.updates: dict[str, dict[str, Any]] = {}
+        self.tokens: dict[str, str] = {}
+        self.calls: Counter[str] = Counter()
+        self.requests: list[AddonRequest] = []
+        self._ids = itertools.count(1)
+        # Faults: set by tests.
+        self.fail_next_update: str | None = None  # "Failed" or "Cancelled"
+        self.degrade_after_update = False
+        self.transient_errors: Counter[str] = Counter()
+        self.interrupt_after: tuple[str, int] | None = None  # (operation, nth call) -> Ctrl-C
+
+    @property
+    def region(self) -> str:
+        return "us-west-2"
+
+    def _count(self, operation: str) -> None:
+        self.calls[operation] += 1
+        if self.transient_errors[operation] > 0:
+            self.transient_errors[operation] -= 1
+            raise ServiceError(f"{operation}: ServerException")
+        if self.interrupt_after == (operation, self.calls[operation]):
+            raise KeyboardInterrupt
+
+    def describe_cluster(self, cluster: str) -> ClusterInfo:
+        self._count("DescribeCluster")
+        if cluster != self.cluster:
+            raise ClusterNotFoundError(f"cluster {cluster}: No cluster found for name: {cluster}.")
+        return ClusterInfo(cluster, self.kubernetes, "eks.7", "ACTIVE", self.region)
+
+    def describe_addon(self, cluster: str, addon: str) -> AddonState | None:
+        self._count("DescribeAddon")
+        self._advance()
+        if self.addon is None:
+            return None
+        a = self.addon
+        return AddonState(
+            addon,
+            cluster,
+            a["version"],
+            a["status"],
+            a["issues"],
+            a["configuration_values"],
+            a["role"],
+            "arn:aws:eks:addon",
+        )
+
+    def addon_versions(self, addon: str, kubernetes: KubernetesVersion) -> list[CatalogueEntry]:
+        self._count("DescribeAddonVersions")
+        if kubernetes != self.kubernetes:
+            return []
+        return [CatalogueEntry(v, v == self.default) for v in sorted(self.catalogue, reverse=True)]
+
+    def configuration_schema(self, addon: str, version: AddonVersion) -> dict[str, Any] | None:
+        self._count("DescribeAddonConfiguration")
+        return SCHEMA
+
+    def create_addon(self, request: AddonRequest) -> AddonState:
+        self._count("CreateAddon")
+        self.requests.append(request)
+        if request.version not in self.catalogue:
+            raise InvalidParameterError("Addon version specified is not supported")
+        self.addon = {
+            "version": request.version,
+            "status": "ACTIVE",
+            "issues": (),
+            "configuration_values": request.configuration_values,
+            "role": request.service_account_role_arn,
+        }
+        state = self.describe_addon(request.cluster, request.addon)
+        assert state is not None
+        return state
+
+    def update_addon(self, request: AddonRequest) -> UpdateState:
+        self._count("UpdateAddon")
+        if request.client_request_token in self.tokens:  # idempotent, like EKS
+            return self._update_state(self.tokens[request.client_request_token])
+        if self.addon is None:
+            raise AddonNotFoundError("No addon: vpc-cni found in cluster: prod")
+        if any(u["status"] == "InProgress" for u in self.updates.values()):
+            raise UpdateInProgressError("UpdateAddon refused: another update is in progress")
+        if request.version not in self.catalogue:
+            raise InvalidParameterError("Addon version specified is not supported")
+        if request.version.minor_distance(self.addon["version"]) > 1:
+            raise InvalidParameterError(
+                "Updating VPC-CNI can only go up or down 1 minor version at a time"
+            )
+        self.requests.append(request)
+        update_id = f"update-{next(self._ids)}"
+        outcome = self.fail_next_update or "Successful"
+        self.fail_next_update = None
+        self.updates[update_id] = {
+            "status": "InProgress",
+            "polls": 0,
+            "outcome": outcome,
+            "version": request.version,
+            "request": request,
+        }
+        self.tokens[request.client_request_token] = update_id
+        self.addon["status"] = "UPDATING"
+        return self._update_state(update_id)
+
+    def describe_update(self, cluster: str, addon: str, update_id: str) -> UpdateState:
+        self._count("DescribeUpdate")
+        update = self.updates[update_id]
+        if update["status"] == "InProgress":
+            update["polls"] += 1
+        self._advance()
+        return self._update_state(update_id)
+
+    def _advance(self) -> None:
+        for update in self.updates.values():
+            if update["status"] == "InProgress" and update["polls"] >= self.polls_per_update:
+                update["status"] = update["outcome"]
+                assert self.addon is not None
+                if update["outcome"] == "Successful":
+                    self.addon["version"] = update["version"]
+                    request = update["request"]
+                    if request.configuration_values is not None:
+                        self.addon["configuration_values"] = request.configuration_values
+                    if self.degrade_after_update:
+                        self.addon["status"] = "DEGRADED"
+                        self.addon["issues"] = (
+                            HealthIssue(
+                                "InsufficientNumberOfReplicas", "aws-node pods are not ready"
+                            ),
+                        )
+                    else:
+                        self.addon["status"] = "ACTIVE"
+                else:
+                    self.addon["status"] = "ACTIVE"
+
+    def _update_state(self, update_id: str) -> UpdateState:
+        update = self.updates[update_id]
+        errors = (
+            ()
+            if update["status"] != "Failed"
+            else (UpdateError("ConfigurationConflict", "Conflicts found when trying to apply"),)
+        )
+        return UpdateState(update_id, update["status"], "AddonUpdate", errors)
+
+    def nodegroups(self, cluster: str) -> list[NodegroupInfo]:
+        self._count("ListNodegroups")
+        return [NodegroupInfo("workers", str(self.kubernetes), "1.29.0-20240101", "ACTIVE")]
+
+    def fargate_profiles(self, cluster: str) -> list[str]:
+        self._count("ListFargateProfiles")
+        return ["kube-system"]
