@@ -59,7 +59,13 @@ _THROTTLING = {
 class AwsEksGateway:
     """:class:`~eksaddon.gateways.protocols.EksGateway` over boto3."""
 
-    def __init__(self, *, profile: str | None = None, region: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        profile: str | None = None,
+        region: str | None = None,
+        max_attempts: int = RETRY_ATTEMPTS,
+    ) -> None:
         with _translated("create the EKS client", subject="AWS"):
             session = boto3.Session(profile_name=profile, region_name=region)
             if session.region_name is None:
@@ -69,7 +75,7 @@ class AwsEksGateway:
                 )
             self._region: str = session.region_name
             config = botocore.config.Config(
-                retries={"mode": "standard", "max_attempts": RETRY_ATTEMPTS},
+                retries={"mode": "standard", "max_attempts": max_attempts},
                 connect_timeout=10,
                 read_timeout=30,
                 user_agent_extra="eksaddon",
@@ -315,8 +321,7 @@ def _client_error(error: botocore.exceptions.ClientError, operation: str, subjec
         return factory(operation, subject, message)
     if code in _THROTTLING or status == 429:
         return ThrottledError(
-            f"EKS kept throttling {operation} on {subject} after {RETRY_ATTEMPTS} attempts "
-            f"({code}: {message})",
+            f"EKS kept throttling {operation} on {subject} after retrying ({code}: {message})",
             hint="rerun later, or lower concurrency",
         )
     if status >= 500 or code in ("ServerException", "ServiceUnavailableException"):

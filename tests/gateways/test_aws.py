@@ -1,0 +1,258 @@
+"""The boto3 gateway, with botocore's Stubber: requests checked against the service model."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from eksaddon.engine.upgrade import RESOLVE_CONFLICTS
+from eksaddon.errors import (
+    AccessDeniedError,
+    ApiError,
+    ClusterNotFoundError,
+    CredentialsError,
+    EndpointUnreachableError,
+    InvalidParameterError,
+    ServiceError,
+    ThrottledError,
+    UpdateInProgressError,
+)
+from eksaddon.gateways.aws import AwsEksGateway
+from eksaddon.gateways.protocols import AddonRequest
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+V = AddonVersion.parse
+K = KubernetesVersion.parse
+
+
+@pytest.fixture
+def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EKS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture
+def gateway(credentials: None) -> AwsEksGateway:
+    return AwsEksGateway(region="us-west-2", max_attempts=1)
+
+
+@pytest.fixture
+def stub(gateway: AwsEksGateway) -> Iterator[Stubber]:
+    with Stubber(gateway._client) as stubber:
+        yield stubber
+        stubber.assert_no_pending_responses()
+
+
+def _entry(version: str, *clusters: tuple[str, bool]) -> dict[str, Any]:
+    return {
+        "addonVersion": version,
+        "architecture": ["amd64", "arm64"],
+        "compatibilities": [
+            {"clusterVersion": c, "platformVersions": ["*"], "defaultVersion": d}
+            for c, d in clusters
+        ],
+        "requiresConfiguration": False,
+    }
+
+
+def test_catalogue_is_paginated_filtered_by_cluster_version_and_sorted(
+    gateway: AwsEksGateway, stub: Stubber
+) -> None:
+    params = {"addonName": "vpc-cni", "kubernetesVersion": "1.29"}
+    stub.add_response(
+        "describe_addon_versions",
+        {
+            "addons": [
+                {
+                    "addonName": "vpc-cni",
+                    "type": "networking",
+                    "addonVersions": [
+                        _entry("v1.16.0-eksbuild.1", ("1.28", False), ("1.29", True)),
+                        _entry("v1.18.3-eksbuild.3", ("1.29", False)),
+                        _entry("v1.12.6-eksbuild.2", ("1.27", True)),  # not for 1.29: dropped
+                    ],
+                }
+            ],
+            "nextToken": "page-2",
+        },
+        params,
+    )
+    stub.add_response(
+        "describe_addon_versions",
+        {
+            "addons": [
+                {
+                    "addonName": "vpc-cni",
+                    "addonVersions": [
+                        _entry("v1.17.1-eksbuild.1", ("1.28", True), ("1.29", False)),
+                        _entry("not-a-version", ("1.29", False)),
+                    ],
+                }
+            ],
+        },
+        {**params, "nextToken": "page-2"},
+    )
+    entries = gateway.addon_versions("vpc-cni", K("1.29"))
+    assert [(str(e.version), e.default) for e in entries] == [
+        ("v1.18.3-eksbuild.3", False),
+        ("v1.17.1-eksbuild.1", False),
+        ("v1.16.0-eksbuild.1", True),
+    ]
+
+
+def test_describe_addon_maps_the_response(gateway: AwsEksGateway, stub: Stubber) -> None:
+    stub.add_response(
+        "describe_addon",
+        {
+            "addon": {
+                "addonName": "vpc-cni",
+                "clusterName": "prod",
+                "status": "DEGRADED",
+                "addonVersion": "v1.16.4-eksbuild.2",
+                "health": {
+                    "issues": [
+                        {
+                            "code": "InsufficientNumberOfReplicas",
+                            "message": "m",
+                            "resourceIds": ["aws-node"],
+                        }
+                    ]
+                },
+                "configurationValues": '{"env":{"WARM_IP_TARGET":"5"}}',
+                "serviceAccountRoleArn": "arn:aws:iam::111122223333:role/cni",
+            }
+        },
+        {"clusterName": "prod", "addonName": "vpc-cni"},
+    )
+    state = gateway.describe_addon("prod", "vpc-cni")
+    assert state is not None
+    assert state.version == V("v1.16.4-eksbuild.2")
+    assert not state.healthy
+    assert state.issues[0].code == "InsufficientNumberOfReplicas"
+    assert state.configuration_values == '{"env":{"WARM_IP_TARGET":"5"}}'
+
+
+def test_missing_addon_is_none_and_missing_cluster_an_error(
+    gateway: AwsEksGateway, stub: Stubber
+) -> None:
+    stub.add_client_error(
+        "describe_addon",
+        "ResourceNotFoundException",
+        "No addon: vpc-cni found in cluster: prod",
+        404,
+    )
+    assert gateway.describe_addon("prod", "vpc-cni") is None
+    stub.add_client_error(
+        "describe_cluster", "ResourceNotFoundException", "No cluster found for name: nope.", 404
+    )
+    with pytest.raises(ClusterNotFoundError, match="cluster nope: No cluster found") as caught:
+        gateway.describe_cluster("nope")
+    assert caught.value.hint is not None and "--region" in caught.value.hint
+
+
+def test_update_request_matches_the_service_model(gateway: AwsEksGateway, stub: Stubber) -> None:
+    request = AddonRequest(
+        "prod",
+        "vpc-cni",
+        V("v1.17.1-eksbuild.1"),
+        "PRESERVE",
+        "token-1",
+        '{"env":{}}',
+        "arn:aws:iam::111122223333:role/cni",
+    )
+    stub.add_response(
+        "update_addon",
+        {"update": {"id": "u-1", "status": "InProgress", "type": "AddonUpdate", "errors": []}},
+        {
+            "clusterName": "prod",
+            "addonName": "vpc-cni",
+            "addonVersion": "v1.17.1-eksbuild.1",
+            "resolveConflicts": "PRESERVE",
+            "clientRequestToken": "token-1",
+            "configurationValues": '{"env":{}}',
+            "serviceAccountRoleArn": "arn:aws:iam::111122223333:role/cni",
+        },
+    )
+    update = gateway.update_addon(request)
+    assert (update.id, update.status, update.finished) == ("u-1", "InProgress", False)
+
+
+def test_enum_values_we_send_are_in_the_service_model() -> None:
+    # Stubber does not check enums: do it against botocore's model directly.
+    model = boto3.client("eks", region_name="us-west-2").meta.service_model
+    assert set(RESOLVE_CONFLICTS) <= set(model.shape_for("ResolveConflicts").enum)
+    statuses = set(model.shape_for("UpdateStatus").enum)
+    assert {"Successful", "Failed", "Cancelled", "InProgress"} <= statuses
+    assert {"ACTIVE", "DEGRADED", "UPDATE_FAILED"} <= set(model.shape_for("AddonStatus").enum)
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "error", "text"),
+    [
+        ("AccessDeniedException", 403, AccessDeniedError, "access denied to eks:UpdateAddon"),
+        ("ResourceInUseException", 409, UpdateInProgressError, "another update is in progress"),
+        (
+            "InvalidParameterException",
+            400,
+            InvalidParameterError,
+            "Updating VPC-CNI can only go up or down 1 minor version at a time",
+        ),
+        ("ThrottlingException", 429, ThrottledError, "kept throttling UpdateAddon"),
+        ("ServerException", 500, ServiceError, "EKS failed UpdateAddon"),
+        ("ExpiredTokenException", 400, CredentialsError, "session expired"),
+        ("SomethingNew", 400, ApiError, "SomethingNew"),
+    ],
+)
+def test_client_errors_become_typed_errors(
+    gateway: AwsEksGateway, stub: Stubber, code: str, status: int, error: type[ApiError], text: str
+) -> None:
+    message = "Updating VPC-CNI can only go up or down 1 minor version at a time"
+    stub.add_client_error("update_addon", code, message, status)
+    request = AddonRequest("prod", "vpc-cni", V("v1.18.3-eksbuild.3"), "PRESERVE", "t")
+    with pytest.raises(error) as caught:
+        gateway.update_addon(request)
+    assert type(caught.value) is error
+    assert text in caught.value.message
+    assert "vpc-cni on cluster prod" in caught.value.message
+
+
+def test_missing_credentials_say_how_to_provide_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    gateway = AwsEksGateway(region="us-west-2", max_attempts=1)
+    with pytest.raises(CredentialsError) as caught:
+        gateway.describe_cluster("prod")
+    assert caught.value.hint is not None and "--profile" in caught.value.hint
+
+
+def test_no_region_is_an_environment_error(
+    monkeypatch: pytest.MonkeyPatch, credentials: None
+) -> None:
+    monkeypatch.delenv("AWS_REGION", raising=False)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)
+    with pytest.raises(Exception, match="no AWS region is configured") as caught:
+        AwsEksGateway()
+    assert caught.value.exit_code == 3  # type: ignore[attr-defined]
+
+
+def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch, credentials: None) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL_EKS", "http://127.0.0.1:9")  # discard port: refused
+    gateway = AwsEksGateway(region="us-west-2", max_attempts=1)
+    with pytest.raises(EndpointUnreachableError) as caught:
+        gateway.describe_cluster("prod")
+    assert caught.value.temporary
+    assert "AWS_ENDPOINT_URL_EKS" in (caught.value.hint or "")
