@@ -27,6 +27,10 @@ sys.stderr.write("\\nPROBE " + json.dumps({{"code": code, "heavy": heavy}}) + "\
     [
         ["--help"],
         ["plan", "--help"],
+        ["status", "--help"],
+        ["upgrade", "--help"],
+        ["install", "--help"],
+        ["matrix", "refresh", "--help"],
         ["matrix", "show"],
         ["matrix", "show", "-o", "json"],
         ["plan", "-k", "1.23", "--from", "v1.6.3"],
