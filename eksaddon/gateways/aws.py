@@ -46,7 +46,7 @@ from eksaddon.versions import AddonVersion, KubernetesVersion
 T = TypeVar("T")
 
 # Standard mode retries throttling and 5xx with exponential backoff and a retry quota; 8 attempts
-# ride out a burst of throttling without hiding a real outage for minutes.
+# in all ride out a burst of throttling without hiding a real outage for minutes.
 RETRY_ATTEMPTS = 8
 _THROTTLING = {
     "ThrottlingException",
@@ -75,7 +75,8 @@ class AwsEksGateway:
                 )
             self._region: str = session.region_name
             config = botocore.config.Config(
-                retries={"mode": "standard", "max_attempts": max_attempts},
+                # total_max_attempts counts the first try too (max_attempts would count retries).
+                retries={"mode": "standard", "total_max_attempts": max_attempts},
                 connect_timeout=10,
                 read_timeout=30,
                 user_agent_extra="eksaddon",

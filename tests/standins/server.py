@@ -1,0 +1,200 @@
+"""A moto server on 127.0.0.1 with the EKS add-on stand-in, for boto3 clients and CLI subprocesses.
+
+The server runs in a thread of the test process, so the stand-in's state, fault controls and
+counters are plain Python objects the test reads and sets directly, while a CLI started as a
+subprocess reaches the same state over HTTP through `AWS_ENDPOINT_URL_EKS` (see `env()`).
+
+Fixtures (import them into a test module, or list this module in a conftest's imports):
+  eks_server   session-wide StandInServer (one moto server for the whole run)
+  eks_standin  the same server with a fresh StandIn and empty moto EKS backends for one test
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import boto3  # type: ignore[import-untyped, unused-ignore]
+import pytest
+from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
+from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.eks.models import eks_backends
+from moto.server import ThreadedMotoServer
+
+from .eks_addons import (
+    DEFAULT_REGION,
+    VPC_CNI,
+    AddonRecord,
+    StandIn,
+    install,
+    moto_backend_reset,
+    uninstall,
+)
+
+ACCESS_KEY_ID = "testing"
+SECRET_ACCESS_KEY = "testing"
+CLUSTER_ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/eks-standin-cluster"
+
+# Variables that would point a subprocess somewhere else than the stand-in.
+_FOREIGN_AWS_VARIABLES = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+)
+
+
+class StandInServer:
+    """A running moto server with the add-on extension, and the StandIn it serves."""
+
+    def __init__(
+        self,
+        server: ThreadedMotoServer,
+        url: str,
+        standin: StandIn,
+        *,
+        region: str = DEFAULT_REGION,
+        account_id: str = DEFAULT_ACCOUNT_ID,
+    ) -> None:
+        self._server = server
+        self.url = url
+        self.standin = standin
+        self.region = region
+        self.account_id = account_id
+
+    def client(self, *, retries: Mapping[str, Any] | None = None, **config: Any) -> Any:
+        """A boto3 EKS client for this server (retries: e.g. {"mode": "standard", "max_attempts": 5})."""
+        options: dict[str, Any] = dict(config)
+        if retries is not None:
+            options["retries"] = dict(retries)
+        return boto3.client(
+            "eks",
+            region_name=self.region,
+            endpoint_url=self.url,
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+            config=Config(**options),
+        )
+
+    def env(self, base: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Environment for a subprocess (e.g. the CLI) that must talk to this server only."""
+        environment = dict(os.environ if base is None else base)
+        for name in _FOREIGN_AWS_VARIABLES:
+            environment.pop(name, None)
+        environment.update(
+            {
+                "AWS_ENDPOINT_URL_EKS": self.url,
+                "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+                "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }
+        )
+        return environment
+
+    def create_cluster(
+        self,
+        name: str,
+        kubernetes_version: str = "1.29",
+        *,
+        tags: Mapping[str, str] | None = None,
+    ) -> None:
+        """An ACTIVE moto cluster at this Kubernetes version (made in the backend: no request counted)."""
+        with self.standin.lock:
+            eks_backends[self.account_id][self.region].create_cluster(
+                name=name,
+                role_arn=CLUSTER_ROLE_ARN,
+                resources_vpc_config={
+                    "subnetIds": [],
+                    "securityGroupIds": [],
+                    "endpointPublicAccess": True,
+                    "endpointPrivateAccess": False,
+                },
+                version=kubernetes_version,
+                tags=dict(tags or {}),
+            )
+
+    def put_addon(
+        self,
+        cluster_name: str,
+        version: str,
+        *,
+        addon_name: str = VPC_CNI,
+        status: str = "ACTIVE",
+        configuration_values: str | None = None,
+        service_account_role_arn: str | None = None,
+        health_issues: Sequence[Mapping[str, Any]] = (),
+    ) -> AddonRecord:
+        """An add-on at any version on an existing cluster, bypassing CreateAddon's checks."""
+        cluster = eks_backends[self.account_id][self.region].clusters.get(cluster_name)
+        if cluster is None:
+            raise LookupError(f"no cluster {cluster_name!r}: call create_cluster() first")
+        return self.standin.put_addon(
+            cluster_name,
+            version,
+            addon_name=addon_name,
+            status=status,
+            account_id=self.account_id,
+            region=self.region,
+            configuration_values=configuration_values,
+            service_account_role_arn=service_account_role_arn,
+            health_issues=health_issues,
+            cluster=cluster,
+        )
+
+    def fresh(self, standin: StandIn | None = None) -> StandIn:
+        """Serve a new StandIn from now on and empty moto's EKS backends (clusters and all)."""
+        with self.standin.lock:
+            moto_backend_reset()
+            self.standin = install(standin if standin is not None else StandIn())
+        return self.standin
+
+    def stop(self) -> None:
+        self._server.stop()
+
+
+def start_server(
+    standin: StandIn | None = None, *, host: str = "127.0.0.1", quiet: bool = True
+) -> StandInServer:
+    """Install the extension, start moto's ThreadedMotoServer on a free port, return its handle."""
+    if quiet:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    installed = install(standin)
+    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+    server.start()
+    bound_host, port = server.get_host_and_port()
+    return StandInServer(server, f"http://{bound_host}:{port}", installed)
+
+
+@contextmanager
+def running_server(standin: StandIn | None = None) -> Iterator[StandInServer]:
+    """start_server() … stop(), and uninstall the extension afterwards."""
+    handle = start_server(standin)
+    try:
+        yield handle
+    finally:
+        handle.stop()
+        uninstall()
+
+
+@pytest.fixture(scope="session")
+def eks_server() -> Iterator[StandInServer]:
+    """One stand-in server for the whole session (use `eks_standin` for per-test isolation)."""
+    with running_server() as handle:
+        yield handle
+
+
+@pytest.fixture
+def eks_standin(eks_server: StandInServer) -> StandInServer:
+    """The session's server with a fresh StandIn and no clusters: set faults on `.standin`."""
+    eks_server.fresh()
+    return eks_server
