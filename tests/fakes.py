@@ -116,9 +116,13 @@ class FakeEks:
         if self.interrupt_after == (operation, self.calls[operation]):
             raise KeyboardInterrupt
 
+    def list_clusters(self) -> list[str]:
+        self._count("ListClusters")
+        return [self.cluster]
+
     def describe_cluster(self, cluster: str) -> ClusterInfo:
         self._count("DescribeCluster")
-        if cluster != self.cluster:
+        if cluster != self.cluster and self.cluster != "*":
             raise ClusterNotFoundError(f"cluster {cluster}: No cluster found for name: {cluster}.")
         return ClusterInfo(cluster, self.kubernetes, "eks.7", "ACTIVE", self.region)
 
@@ -240,3 +244,56 @@ class FakeEks:
     def fargate_profiles(self, cluster: str) -> list[str]:
         self._count("ListFargateProfiles")
         return ["kube-system"]
+
+
+class FakeRegion:
+    """Several FakeEks clusters behind one gateway, as one region of an account looks."""
+
+    def __init__(self, region: str, clusters: dict[str, FakeEks]) -> None:
+        self._region = region
+        self.clusters = clusters
+        self.calls: Counter[str] = Counter()
+
+    @property
+    def region(self) -> str:
+        return self._region
+
+    def _cluster(self, name: str) -> FakeEks:
+        if name not in self.clusters:
+            raise ClusterNotFoundError(f"cluster {name}: No cluster found for name: {name}.")
+        return self.clusters[name]
+
+    def list_clusters(self) -> list[str]:
+        self.calls["ListClusters"] += 1
+        return sorted(self.clusters)
+
+    def describe_cluster(self, cluster: str) -> ClusterInfo:
+        self.calls["DescribeCluster"] += 1
+        info = self._cluster(cluster).describe_cluster(cluster)
+        return info._replace(region=self._region)
+
+    def describe_addon(self, cluster: str, addon: str) -> AddonState | None:
+        self.calls["DescribeAddon"] += 1
+        return self._cluster(cluster).describe_addon(cluster, addon)
+
+    def addon_versions(self, addon: str, kubernetes: KubernetesVersion) -> list[CatalogueEntry]:
+        self.calls["DescribeAddonVersions"] += 1
+        return FakeEks(kubernetes=str(kubernetes)).addon_versions(addon, kubernetes)
+
+    def configuration_schema(self, addon: str, version: AddonVersion) -> dict[str, Any] | None:
+        return SCHEMA
+
+    def create_addon(self, request: AddonRequest) -> AddonState:
+        return self._cluster(request.cluster).create_addon(request)
+
+    def update_addon(self, request: AddonRequest) -> UpdateState:
+        return self._cluster(request.cluster).update_addon(request)
+
+    def describe_update(self, cluster: str, addon: str, update_id: str) -> UpdateState:
+        return self._cluster(cluster).describe_update(cluster, addon, update_id)
+
+    def nodegroups(self, cluster: str) -> list[NodegroupInfo]:
+        return self._cluster(cluster).nodegroups(cluster)
+
+    def fargate_profiles(self, cluster: str) -> list[str]:
+        return self._cluster(cluster).fargate_profiles(cluster)

@@ -1,12 +1,16 @@
-"""``eksaddon check-compat``: gate a cluster or add-on upgrade in CI, offline or live."""
+"""``eksaddon check-compat``: gate a cluster or add-on upgrade in CI; offline, live, or a fleet."""
 
 from __future__ import annotations
 
+import io
+import os
 import sys
+from pathlib import Path
+from typing import TextIO
 
 import click
 
-from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
+from eksaddon.cli.aws_options import cluster_option, make_gateway
 from eksaddon.cli.options import (
     ADDON_VERSION,
     KUBERNETES_VERSION,
@@ -24,11 +28,45 @@ from eksaddon.matrix import Matrix
 from eksaddon.reports import OutputFormat, render
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
+FORMATS = (
+    OutputFormat.TABLE,
+    OutputFormat.JSON,
+    OutputFormat.YAML,
+    OutputFormat.JUNIT,
+    OutputFormat.MARKDOWN,
+)
+
 
 @click.command("check-compat")
 @addon_option
 @cluster_option(required=False)
-@aws_options
+@click.option("--all-clusters", is_flag=True, help="Check every cluster of each --region.")
+@click.option(
+    "--clusters",
+    "clusters_file",
+    metavar="FILE",
+    help="YAML list of clusters: name, region, optional profile or role_arn.",
+)
+@click.option(
+    "--region",
+    "regions",
+    metavar="REGION",
+    multiple=True,
+    help="AWS region (repeatable with --all-clusters).",
+)
+@click.option("--profile", metavar="NAME", help="AWS profile (default: the credential chain).")
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    default=16,
+    show_default=True,
+    help="Clusters checked at once in a fleet.",
+)
+@click.option(
+    "--shard",
+    metavar="I/N",
+    help="Check only shard I of N (stable; shards cover every cluster exactly once).",
+)
 @click.option(
     "-k",
     "--kubernetes-version",
@@ -56,20 +94,28 @@ from eksaddon.versions import AddonVersion, KubernetesVersion
     show_default=True,
     help="Exit 1 when a finding is at or above this severity.",
 )
-@output_option(
-    OutputFormat.TABLE,
-    OutputFormat.JSON,
-    OutputFormat.YAML,
-    OutputFormat.JUNIT,
-    OutputFormat.MARKDOWN,
+@output_option(*FORMATS)
+@click.option(
+    "--report-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the report here instead of stdout (then stdout carries annotations).",
+)
+@click.option(
+    "--annotations",
+    type=click.Choice(["github"]),
+    help="Also print GitHub Actions annotations for warnings and errors.",
 )
 @click.pass_context
 def check_compat_command(
     ctx: click.Context,
     addon: str,
     cluster: str | None,
-    region: str | None,
+    all_clusters: bool,
+    clusters_file: str | None,
+    regions: tuple[str, ...],
     profile: str | None,
+    concurrency: int,
+    shard: str | None,
     kubernetes_version: KubernetesVersion | None,
     addon_version: AddonVersion | None,
     daemonset: str | None,
@@ -78,13 +124,46 @@ def check_compat_command(
     features: tuple[str, ...],
     fail_on: str,
     output: str,
+    report_file: Path | None,
+    annotations: str | None,
 ) -> int:
     """Check an add-on version against a Kubernetes version (and the one you move to).
 
     Offline: -k with --addon-version or --daemonset. Live: --cluster reads both from EKS.
+    Fleet: --all-clusters or --clusters FILE checks many clusters; the exit code is the worst.
     """
+    modes = sum(bool(m) for m in (cluster, all_clusters, clusters_file))
+    if modes > 1:
+        raise InputError("choose one of --cluster, --all-clusters and --clusters")
+    if annotations and report_file is None and output != "table":
+        raise InputError(
+            f"--annotations share stdout with the report: add --report-file FILE for -o {output}"
+        )
     matrix = global_options(ctx).load(addon)
     threshold = Severity(fail_on)
+    if all_clusters or clusters_file:
+        from eksaddon.cli.fleet_run import run_fleet
+
+        return run_fleet(
+            matrix=matrix,
+            addon=addon,
+            all_clusters=all_clusters,
+            clusters_file=clusters_file,
+            regions=regions,
+            profile=profile,
+            concurrency=concurrency,
+            shard=shard,
+            target=target_kubernetes_version,
+            features=features,
+            threshold=threshold,
+            output=output,
+            report_file=report_file,
+            annotations=annotations,
+        )
+    if shard:
+        raise InputError("--shard applies to fleets (--all-clusters or --clusters)")
+    if len(regions) > 1:
+        raise InputError("one --region for a single cluster (several go with --all-clusters)")
     if cluster is not None:
         if kubernetes_version or addon_version or daemonset:
             raise InputError(
@@ -94,7 +173,7 @@ def check_compat_command(
         from eksaddon.engine.status import live_check_compat
 
         report = live_check_compat(
-            make_gateway(profile, region),
+            make_gateway(profile, regions[0] if regions else None),
             matrix,
             cluster=cluster,
             addon=addon,
@@ -113,8 +192,46 @@ def check_compat_command(
             features,
             threshold,
         )
-    render(report, OutputFormat(output), sys.stdout)
+    emit(report, output, report_file, annotations)
     return ExitCode.CHECK_FAILED if report.failed else ExitCode.OK
+
+
+def emit(report: object, output: str, report_file: Path | None, annotations: str | None) -> None:
+    """The report to stdout or --report-file; annotations to stdout; the step summary file."""
+    from eksaddon.engine.fleet import FleetReport
+
+    buffer = io.StringIO()
+    if isinstance(report, FleetReport):
+        from eksaddon.reports import fleet
+
+        fleet.render(report, output, buffer)
+        lines = fleet.github_annotations(report) if annotations else []
+    else:
+        render(report, OutputFormat(output), buffer)
+        lines = _single_annotations(report) if annotations else []
+    for line in lines:
+        sys.stdout.write(line + "\n")
+    if report_file is not None:
+        from eksaddon.engine.state import write_text_atomically
+
+        write_text_atomically(report_file, buffer.getvalue(), mode=0o644)
+    else:
+        sys.stdout.write(buffer.getvalue())
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if output == "markdown" and summary:
+        with open(summary, "a", encoding="utf-8") as stream:  # GitHub's job summary file
+            _append(stream, buffer.getvalue())
+
+
+def _append(stream: TextIO, text: str) -> None:
+    stream.write(text if text.endswith("\n") else text + "\n")
+
+
+def _single_annotations(report: object) -> list[str]:
+    from eksaddon.reports.fleet import compat_annotations
+
+    assert isinstance(report, CompatReport)
+    return compat_annotations(report, f"eksaddon {report.addon} on Kubernetes {report.kubernetes}")
 
 
 def _offline(
@@ -129,7 +246,8 @@ def _offline(
 ) -> CompatReport:
     if kubernetes is None:
         raise InputError(
-            "give --kubernetes-version (offline) or --cluster (live)",
+            "give --kubernetes-version (offline), --cluster (live), or "
+            "--all-clusters / --clusters (fleet)",
             hint="see 'eksaddon check-compat --help'",
         )
     if (addon_version is None) == (daemonset is None):

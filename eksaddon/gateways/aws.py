@@ -64,10 +64,13 @@ class AwsEksGateway:
         *,
         profile: str | None = None,
         region: str | None = None,
+        role_arn: str | None = None,
         max_attempts: int = RETRY_ATTEMPTS,
     ) -> None:
         with _translated("create the EKS client", subject="AWS"):
             session = boto3.Session(profile_name=profile, region_name=region)
+            if role_arn is not None:
+                session = _assumed(session, role_arn, region)
             if session.region_name is None:
                 raise EnvironmentProblemError(
                     "no AWS region is configured",
@@ -91,6 +94,11 @@ class AwsEksGateway:
         with _translated(operation, subject=subject):
             result: dict[str, Any] = getattr(self._client, _snake(operation))(**params)
             return result
+
+    def list_clusters(self) -> list[str]:
+        with _translated("ListClusters", subject=f"the clusters in {self._region}"):
+            pages = self._client.get_paginator("list_clusters").paginate()
+            return sorted(name for page in pages for name in page.get("clusters", []))
 
     def describe_cluster(self, cluster: str) -> ClusterInfo:
         data = self._call("DescribeCluster", subject=f"cluster {cluster}", name=cluster)["cluster"]
@@ -200,6 +208,20 @@ class AwsEksGateway:
                 clusterName=cluster
             )
             return sorted(name for page in pages for name in page.get("fargateProfileNames", []))
+
+
+def _assumed(session: Any, role_arn: str, region: str | None) -> Any:
+    """A session with the role's temporary credentials (fleets span accounts)."""
+    with _translated("AssumeRole", subject=f"role {role_arn}"):
+        credentials = session.client("sts").assume_role(
+            RoleArn=role_arn, RoleSessionName="eksaddon"
+        )["Credentials"]
+    return boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region or session.region_name,
+    )
 
 
 def _snake(operation: str) -> str:
@@ -348,9 +370,10 @@ def _not_found(operation: str, subject: str, message: str) -> ApiError:
 
 
 def _access_denied(operation: str, subject: str, message: str) -> ApiError:
+    service = "sts" if operation == "AssumeRole" else "eks"
     return AccessDeniedError(
-        f"access denied to eks:{operation} on {subject}: {message}",
-        hint=f"grant eks:{operation} to the caller (see docs/iam.md)",
+        f"access denied to {service}:{operation} on {subject}: {message}",
+        hint=f"grant {service}:{operation} to the caller (see docs/iam.md)",
     )
 
 

@@ -87,6 +87,9 @@ class EksGateway(Protocol):
     @property
     def region(self) -> str: ...
 
+    def list_clusters(self) -> list[str]:
+        """Every cluster name in the gateway's account and region."""
+
     def describe_cluster(self, cluster: str) -> ClusterInfo: ...
 
     def describe_addon(self, cluster: str, addon: str) -> AddonState | None:

@@ -1,0 +1,86 @@
+"""The fleet branch of ``check-compat`` (imported only when a fleet is checked)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from eksaddon.cli.aws_options import make_gateway
+from eksaddon.compat import Severity
+from eksaddon.engine.fleet import (
+    GatewayPool,
+    check_fleet,
+    discover,
+    in_shard,
+    load_fleet_file,
+    parse_shard,
+)
+from eksaddon.errors import InputError
+from eksaddon.gateways.protocols import EksGateway
+from eksaddon.matrix import Matrix
+from eksaddon.versions import KubernetesVersion
+
+
+def _factory(region: str | None, profile: str | None, role_arn: str | None) -> EksGateway:
+    if role_arn is None:
+        return make_gateway(profile, region)
+    from eksaddon.gateways.aws import AwsEksGateway
+
+    return AwsEksGateway(profile=profile, region=region, role_arn=role_arn)
+
+
+def _progress(done: int, total: int) -> None:
+    # A terminal sees clusters done out of total; a pipe or a CI log sees nothing but the report.
+    if sys.stderr.isatty():
+        end = "\n" if done == total else ""
+        sys.stderr.write(f"\rchecked {done}/{total} clusters{end}")
+        sys.stderr.flush()
+
+
+def run_fleet(
+    *,
+    matrix: Matrix,
+    addon: str,
+    all_clusters: bool,
+    clusters_file: str | None,
+    regions: tuple[str, ...],
+    profile: str | None,
+    concurrency: int,
+    shard: str | None,
+    target: KubernetesVersion | None,
+    features: tuple[str, ...],
+    threshold: Severity,
+    output: str,
+    report_file: Path | None,
+    annotations: str | None,
+) -> int:
+    from eksaddon.cli.check_compat_cmd import emit
+
+    pool = GatewayPool(_factory)
+    if clusters_file is not None:
+        targets = load_fleet_file(clusters_file)
+        if profile is not None:
+            targets = [
+                t if t.profile or t.role_arn else t._replace(profile=profile) for t in targets
+            ]
+    else:
+        targets = discover(pool, regions or (None,), profile=profile)
+    if shard is not None:
+        index, count = parse_shard(shard)
+        targets = [t for t in targets if in_shard(t, index, count)]
+    if not targets and shard is None:
+        raise InputError("no clusters to check: the fleet is empty")
+    report = check_fleet(
+        targets,
+        pool=pool,
+        matrix=matrix,
+        addon=addon,
+        target_kubernetes=target,
+        features=features,
+        fail_on=threshold,
+        concurrency=concurrency,
+        shard=shard,
+        progress=_progress,
+    )
+    emit(report, output, report_file, annotations)
+    return int(report.exit_code)

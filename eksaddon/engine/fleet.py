@@ -1,0 +1,257 @@
+"""Fleet checks: ``check-compat`` over many clusters, concurrently, for CI gates.
+
+One unreachable or forbidden cluster is an outcome in the report, never a crash. The version
+catalogue is read once per (region, Kubernetes version), whatever the number of clusters, and one
+boto3 client serves every cluster of the same region and credentials (clients are thread-safe).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from eksaddon.compat import CompatReport, Severity
+from eksaddon.datafiles import read_document
+from eksaddon.engine.status import live_check_compat
+from eksaddon.errors import EksAddonError, ExitCode, InputError, InputFileError
+from eksaddon.gateways.protocols import (
+    AddonRequest,
+    AddonState,
+    CatalogueEntry,
+    ClusterInfo,
+    EksGateway,
+    NodegroupInfo,
+    UpdateState,
+)
+from eksaddon.matrix.model import Matrix
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+
+class FleetTarget(NamedTuple):
+    name: str
+    region: str | None = None
+    profile: str | None = None
+    role_arn: str | None = None
+
+    @property
+    def key(self) -> str:
+        return f"{self.region or '-'}/{self.name}"
+
+    @property
+    def credentials(self) -> tuple[str | None, str | None, str | None]:
+        return (self.region, self.profile, self.role_arn)
+
+
+class ClusterOutcome(NamedTuple):
+    target: FleetTarget
+    report: CompatReport | None
+    error: str | None
+    exit_code: ExitCode
+
+
+class FleetReport(NamedTuple):
+    addon: str
+    outcomes: tuple[ClusterOutcome, ...]
+    fail_on: Severity
+    shard: str | None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The worst result across the fleet: 3 (unreachable) > 1 (check failed) > 0."""
+        return max((o.exit_code for o in self.outcomes), default=ExitCode.OK)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``I/N`` (1-based) → (I, N); InputError for anything else."""
+    index, slash, count = text.partition("/")
+    if slash and index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count) <= 10_000:
+        return int(index), int(count)
+    raise InputError(f"--shard {text!r} is not I/N with 1 <= I <= N (for example 2/8)")
+
+
+def in_shard(target: FleetTarget, index: int, count: int) -> bool:
+    """A cluster's shard depends only on its own region and name: adding one moves no other."""
+    digest = hashlib.sha256(target.key.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % count == index - 1
+
+
+def load_fleet_file(path: str | Path) -> list[FleetTarget]:
+    """``--clusters FILE``: a YAML list (or ``clusters:`` list) of name/region/profile/role_arn."""
+    document = read_document(path, what="clusters file")
+    entries = document.get("clusters") if isinstance(document, dict) else document
+    if not isinstance(entries, list) or not entries:
+        raise InputFileError(f"clusters file {path} must hold a non-empty list of clusters")
+    targets = [_target(entry, index, path) for index, entry in enumerate(entries)]
+    seen: set[str] = set()
+    for target in targets:
+        if target.key in seen:
+            raise InputFileError(f"clusters file {path}: {target.key} is listed twice")
+        seen.add(target.key)
+    return targets
+
+
+def _target(entry: Any, index: int, path: str | Path) -> FleetTarget:
+    where = f"clusters file {path}: entry {index}"
+    if isinstance(entry, str):
+        entry = {"name": entry}
+    if not isinstance(entry, dict):
+        raise InputFileError(f"{where} is not a mapping with a name")
+    unknown = sorted(set(entry) - {"name", "region", "profile", "role_arn"})
+    if unknown:
+        raise InputFileError(
+            f"{where} has unknown key {unknown[0]!r} (known: name, region, profile, role_arn)"
+        )
+    name = entry.get("name")
+    if not isinstance(name, str) or not name:
+        raise InputFileError(f"{where} has no name")
+    optional = {k: entry.get(k) for k in ("region", "profile", "role_arn")}
+    for key, value in optional.items():
+        if value is not None and not isinstance(value, str):
+            raise InputFileError(f"{where}: {key} must be a string")
+    return FleetTarget(name, optional["region"], optional["profile"], optional["role_arn"])
+
+
+class SharedCatalogue:
+    """describe_addon_versions answers shared by every cluster of a region (single flight)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[tuple[str, str, KubernetesVersion], list[CatalogueEntry]] = {}
+        self._locks: dict[tuple[str, str, KubernetesVersion], threading.Lock] = {}
+
+    def get(
+        self,
+        region: str,
+        addon: str,
+        kubernetes: KubernetesVersion,
+        fetch: Callable[[], list[CatalogueEntry]],
+    ) -> list[CatalogueEntry]:
+        key = (region, addon, kubernetes)
+        with self._lock:
+            key_lock = self._locks.setdefault(key, threading.Lock())
+        with key_lock:  # the first caller fetches; the others wait for its answer
+            if key not in self._entries:
+                self._entries[key] = fetch()
+            return self._entries[key]
+
+
+class CachingGateway:
+    """An EksGateway whose catalogue reads go through a :class:`SharedCatalogue`."""
+
+    def __init__(self, inner: EksGateway, catalogue: SharedCatalogue) -> None:
+        self._inner = inner
+        self._catalogue = catalogue
+
+    @property
+    def region(self) -> str:
+        return self._inner.region
+
+    def addon_versions(self, addon: str, kubernetes: KubernetesVersion) -> list[CatalogueEntry]:
+        return self._catalogue.get(
+            self.region, addon, kubernetes, lambda: self._inner.addon_versions(addon, kubernetes)
+        )
+
+    def list_clusters(self) -> list[str]:
+        return self._inner.list_clusters()
+
+    def describe_cluster(self, cluster: str) -> ClusterInfo:
+        return self._inner.describe_cluster(cluster)
+
+    def describe_addon(self, cluster: str, addon: str) -> AddonState | None:
+        return self._inner.describe_addon(cluster, addon)
+
+    def configuration_schema(self, addon: str, version: AddonVersion) -> dict[str, Any] | None:
+        return self._inner.configuration_schema(addon, version)
+
+    def create_addon(self, request: AddonRequest) -> AddonState:
+        return self._inner.create_addon(request)
+
+    def update_addon(self, request: AddonRequest) -> UpdateState:
+        return self._inner.update_addon(request)
+
+    def describe_update(self, cluster: str, addon: str, update_id: str) -> UpdateState:
+        return self._inner.describe_update(cluster, addon, update_id)
+
+    def nodegroups(self, cluster: str) -> list[NodegroupInfo]:
+        return self._inner.nodegroups(cluster)
+
+    def fargate_profiles(self, cluster: str) -> list[str]:
+        return self._inner.fargate_profiles(cluster)
+
+
+GatewayFactory = Callable[[str | None, str | None, str | None], EksGateway]
+
+
+class GatewayPool:
+    """One gateway per (region, profile, role), created on first use, shared across threads."""
+
+    def __init__(self, factory: GatewayFactory) -> None:
+        self._factory = factory
+        self._lock = threading.Lock()
+        self._gateways: dict[tuple[str | None, str | None, str | None], EksGateway] = {}
+        self.catalogue = SharedCatalogue()
+
+    def get(self, target: FleetTarget) -> EksGateway:
+        with self._lock:
+            gateway = self._gateways.get(target.credentials)
+            if gateway is None:
+                gateway = CachingGateway(self._factory(*target.credentials), self.catalogue)
+                self._gateways[target.credentials] = gateway
+            return gateway
+
+
+def discover(
+    pool: GatewayPool, regions: Iterable[str | None], *, profile: str | None = None
+) -> list[FleetTarget]:
+    """``--all-clusters``: every cluster of each region."""
+    targets = []
+    for region in regions:
+        gateway = pool.get(FleetTarget("", region, profile))
+        targets += [FleetTarget(name, gateway.region, profile) for name in gateway.list_clusters()]
+    return targets
+
+
+def check_fleet(
+    targets: list[FleetTarget],
+    *,
+    pool: GatewayPool,
+    matrix: Matrix,
+    addon: str,
+    target_kubernetes: KubernetesVersion | None,
+    features: tuple[str, ...],
+    fail_on: Severity,
+    concurrency: int,
+    shard: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> FleetReport:
+    """check-compat every target with at most ``concurrency`` clusters in flight."""
+
+    def check(target: FleetTarget) -> ClusterOutcome:
+        try:
+            report = live_check_compat(
+                pool.get(target),
+                matrix,
+                cluster=target.name,
+                addon=addon,
+                target_kubernetes=target_kubernetes,
+                features=features,
+                fail_on=fail_on,
+            )
+        except EksAddonError as error:
+            return ClusterOutcome(target, None, error.one_line(), error.exit_code)
+        code = ExitCode.CHECK_FAILED if report.failed else ExitCode.OK
+        return ClusterOutcome(target, report, None, code)
+
+    outcomes: list[ClusterOutcome] = []
+    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
+        futures = [executor.submit(check, target) for target in targets]
+        for done, future in enumerate(as_completed(futures), start=1):
+            outcomes.append(future.result())
+            if progress is not None:
+                progress(done, len(targets))
+    outcomes.sort(key=lambda o: o.target.key)
+    return FleetReport(addon, tuple(outcomes), fail_on, shard)

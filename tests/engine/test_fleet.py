@@ -1,0 +1,201 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fakes import FakeEks, FakeRegion
+from hypothesis import given
+from hypothesis import strategies as st
+
+from eksaddon.compat import Severity
+from eksaddon.engine.fleet import (
+    FleetReport,
+    FleetTarget,
+    GatewayPool,
+    check_fleet,
+    discover,
+    in_shard,
+    load_fleet_file,
+    parse_shard,
+)
+from eksaddon.errors import AccessDeniedError, ExitCode, InputError, InputFileError
+from eksaddon.gateways.protocols import EksGateway
+from eksaddon.matrix import Matrix
+from eksaddon.versions import KubernetesVersion
+
+
+def fleet(regions: dict[str, dict[str, str | None]]) -> dict[str, FakeRegion]:
+    """{region: {cluster: add-on version or None}} → fake regions (Kubernetes 1.29)."""
+    return {
+        region: FakeRegion(
+            region,
+            {name: FakeEks(cluster=name, version=version) for name, version in clusters.items()},
+        )
+        for region, clusters in regions.items()
+    }
+
+
+def pool_for(regions: dict[str, FakeRegion]) -> GatewayPool:
+    def factory(region: str | None, profile: str | None, role: str | None) -> EksGateway:
+        if role == "arn:aws:iam::1:role/denied":
+            raise AccessDeniedError(
+                "access denied to sts:AssumeRole on role arn:aws:iam::1:role/denied"
+            )
+        return regions[region or "us-west-2"]
+
+    return GatewayPool(factory)
+
+
+def run(
+    bundled: Matrix,
+    regions: dict[str, FakeRegion],
+    targets: list[FleetTarget],
+    progress: Callable[[int, int], None] | None = None,
+) -> FleetReport:
+    return check_fleet(
+        targets,
+        pool=pool_for(regions),
+        matrix=bundled,
+        addon="vpc-cni",
+        target_kubernetes=None,
+        features=(),
+        fail_on=Severity.ERROR,
+        concurrency=4,
+        progress=progress,
+    )
+
+
+def test_fleet_results_and_worst_exit_code(bundled: Matrix) -> None:
+    regions = fleet(
+        {
+            "us-west-2": {"a": "v1.18.3-eksbuild.3", "b": "v1.15.0-eksbuild.2"},
+            "eu-west-1": {"c": "v1.18.3-eksbuild.3"},
+        }
+    )
+    targets = discover(pool_for(regions), ["us-west-2", "eu-west-1"])
+    report = check_fleet(
+        targets,
+        pool=pool_for(regions),
+        matrix=bundled,
+        addon="vpc-cni",
+        target_kubernetes=KubernetesVersion.parse("1.30"),
+        features=(),
+        fail_on=Severity.ERROR,
+        concurrency=2,
+    )
+    results = {o.target.key: o.exit_code for o in report.outcomes}
+    assert results == {
+        "eu-west-1/c": ExitCode.OK,
+        "us-west-2/a": ExitCode.OK,
+        "us-west-2/b": ExitCode.CHECK_FAILED,
+    }
+    assert report.exit_code is ExitCode.CHECK_FAILED
+
+
+def test_an_unreachable_cluster_is_an_outcome_not_a_crash(bundled: Matrix) -> None:
+    regions = fleet({"us-west-2": {"a": "v1.18.3-eksbuild.3"}})
+    targets = [
+        FleetTarget("a", "us-west-2"),
+        FleetTarget("gone", "us-west-2"),
+        FleetTarget("x", "us-west-2", role_arn="arn:aws:iam::1:role/denied"),
+    ]
+    report = run(bundled, regions, targets)
+    by_key = {o.target.key: o for o in report.outcomes}
+    assert by_key["us-west-2/a"].exit_code is ExitCode.OK
+    assert by_key["us-west-2/gone"].exit_code is ExitCode.ENVIRONMENT
+    assert "No cluster found for name: gone" in str(by_key["us-west-2/gone"].error)
+    assert "sts:AssumeRole" in str(by_key["us-west-2/x"].error)
+    assert report.exit_code is ExitCode.ENVIRONMENT
+
+
+def test_the_catalogue_is_read_once_per_region_and_kubernetes_version(bundled: Matrix) -> None:
+    regions = fleet(
+        {
+            "us-west-2": {f"c{i}": "v1.17.1-eksbuild.1" for i in range(30)},
+            "eu-west-1": {f"d{i}": "v1.17.1-eksbuild.1" for i in range(10)},
+        }
+    )
+    pool = pool_for(regions)
+    targets = discover(pool, ["us-west-2", "eu-west-1"])
+    check_fleet(
+        targets,
+        pool=pool,
+        matrix=bundled,
+        addon="vpc-cni",
+        target_kubernetes=None,
+        features=(),
+        fail_on=Severity.ERROR,
+        concurrency=16,
+    )
+    assert regions["us-west-2"].calls["DescribeAddonVersions"] == 1
+    assert regions["eu-west-1"].calls["DescribeAddonVersions"] == 1
+    assert regions["us-west-2"].calls["DescribeCluster"] == 30
+
+
+def test_progress_counts_every_cluster(bundled: Matrix) -> None:
+    regions = fleet({"us-west-2": {f"c{i}": "v1.18.3-eksbuild.3" for i in range(5)}})
+    seen: list[tuple[int, int]] = []
+    run(
+        bundled,
+        regions,
+        discover(pool_for(regions), ["us-west-2"]),
+        progress=lambda done, total: seen.append((done, total)),
+    )
+    assert seen == [(n, 5) for n in range(1, 6)]
+
+
+@given(
+    st.lists(st.text(min_size=1, max_size=12), min_size=1, max_size=60, unique=True),
+    st.integers(1, 12),
+)
+def test_shards_cover_every_cluster_exactly_once(names: list[str], count: int) -> None:
+    targets = [FleetTarget(name, "us-west-2") for name in names]
+    placed = [[t for t in targets if in_shard(t, index, count)] for index in range(1, count + 1)]
+    flat = [t for shard in placed for t in shard]
+    assert sorted(flat) == sorted(targets)
+
+
+def test_a_clusters_shard_does_not_move_when_the_fleet_grows() -> None:
+    target = FleetTarget("payments", "eu-west-1")
+    before = [i for i in range(1, 9) if in_shard(target, i, 8)]
+    assert len(before) == 1
+    assert before == [i for i in range(1, 9) if in_shard(target, i, 8)]
+
+
+@pytest.mark.parametrize("text", ["0/4", "5/4", "1", "a/b", "1/0", "-1/3", "2/3/4", ""])
+def test_bad_shards(text: str) -> None:
+    with pytest.raises(InputError, match="is not I/N"):
+        parse_shard(text)
+
+
+def test_fleet_file(tmp_path: Path) -> None:
+    path = tmp_path / "clusters.yaml"
+    path.write_text(
+        "clusters:\n  - name: a\n    region: us-west-2\n  - b\n"
+        "  - {name: c, region: eu-west-1, role_arn: arn:aws:iam::1:role/r}\n"
+    )
+    assert load_fleet_file(path) == [
+        FleetTarget("a", "us-west-2"),
+        FleetTarget("b"),
+        FleetTarget("c", "eu-west-1", role_arn="arn:aws:iam::1:role/r"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        ("[]", "non-empty list"),
+        ("clusters: {a: 1}", "non-empty list"),
+        ("- {region: us-west-2}", "entry 0 has no name"),
+        ("- {name: a, zone: x}", "entry 0 has unknown key 'zone'"),
+        ("- {name: a, region: 5}", "entry 0: region must be a string"),
+        ("- a\n- a", "-/a is listed twice"),
+        ("- [a]", "entry 0 is not a mapping"),
+    ],
+)
+def test_bad_fleet_files(tmp_path: Path, content: str, expected: str) -> None:
+    path = tmp_path / "clusters.yaml"
+    path.write_text(content)
+    with pytest.raises(InputFileError, match=expected):
+        load_fleet_file(path)
