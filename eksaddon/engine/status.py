@@ -138,8 +138,12 @@ def live_check_compat(
             "backup, or --addon-version",
         )
     catalogue = live_catalogue(gateway, matrix, addon, info.version)
+    target = None
+    if target_kubernetes is not None and target_kubernetes != info.version:
+        # The cluster is about to run the target version: what EKS offers there counts too.
+        target = live_catalogue(gateway, catalogue.matrix, addon, target_kubernetes)
     report = check_compat(
-        catalogue.matrix,
+        target.matrix if target is not None else catalogue.matrix,
         kubernetes=info.version,
         addon_version=state.version,
         target_kubernetes=target_kubernetes,
@@ -162,10 +166,18 @@ def live_check_compat(
         ),
         Finding("sources", "source", Severity.INFO, f"version catalogue from {catalogue.source}"),
     ]
-    if catalogue.warning:
+    if target is not None:
         sources.append(
-            Finding("sources", "catalogue-fallback", Severity.WARNING, catalogue.warning)
+            Finding(
+                "sources",
+                "source",
+                Severity.INFO,
+                f"Kubernetes {target_kubernetes} catalogue from {target.source}",
+            )
         )
+    for warning in (catalogue.warning, target.warning if target is not None else None):
+        if warning:
+            sources.append(Finding("sources", "catalogue-fallback", Severity.WARNING, warning))
     health = [
         Finding("health", "health-issue", Severity.ERROR, f"{issue.code}: {issue.message}")
         for issue in state.issues

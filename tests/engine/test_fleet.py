@@ -4,7 +4,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fakes import FakeEks, FakeRegion
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,6 +22,7 @@ from eksaddon.errors import AccessDeniedError, ExitCode, InputError, InputFileEr
 from eksaddon.gateways.protocols import EksGateway
 from eksaddon.matrix import Matrix
 from eksaddon.versions import KubernetesVersion
+from fakes import FakeEks, FakeRegion
 
 
 def fleet(regions: dict[str, dict[str, str | None]]) -> dict[str, FakeRegion]:

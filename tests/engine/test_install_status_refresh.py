@@ -4,7 +4,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fakes import FakeClock, FakeEks
 
 from eksaddon.compat import Severity
 from eksaddon.engine.install import InstallOptions, install
@@ -15,6 +14,7 @@ from eksaddon.gateways.protocols import HealthIssue
 from eksaddon.matrix import Matrix
 from eksaddon.matrix.loader import build_matrix
 from eksaddon.versions import AddonVersion, KubernetesVersion
+from fakes import FakeClock, FakeEks
 
 K = KubernetesVersion.parse
 V = AddonVersion.parse

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from fakes import FakeClock, FakeEks
 
 from eksaddon.engine import journal as journals
 from eksaddon.engine.events import Event, StepStarted
@@ -22,6 +21,7 @@ from eksaddon.errors import (
     UpgradeStoppedError,
 )
 from eksaddon.matrix import Matrix
+from fakes import FakeClock, FakeEks
 
 Runner = Callable[..., UpgradeResult]
 

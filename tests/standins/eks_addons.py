@@ -27,6 +27,7 @@ import hashlib
 import json
 import re
 import threading
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -522,6 +523,7 @@ class StandIn:
       one_minor_rule      add-ons whose UpdateAddon refuses to move more than one minor version
       configuration_schemas  add-on name → configurationSchema text
       validate_configuration also check configurationValues against that schema (off by default)
+      latency             seconds slept before serving every request (benchmarks; default 0)
 
     Counters: `calls` (every request per API operation name, injected faults included),
     `faulted` (requests answered by an injected fault), `history` (operation names in order);
@@ -547,6 +549,7 @@ class StandIn:
         self.one_minor_rule: set[str] = {VPC_CNI}
         self.configuration_schemas: dict[str, str] = {VPC_CNI: load_vpc_cni_schema()}
         self.validate_configuration = False
+        self.latency = 0.0  # seconds added to every request (benchmarks)
         self.calls: Counter[str] = Counter()
         self.faulted: Counter[str] = Counter()
         self.history: list[str] = []
@@ -1282,6 +1285,9 @@ def _call_action(self: EKSResponse) -> TYPE_RESPONSE:
     if standin is None:
         return _original_call_action(self)
     operation = self._get_action() or "Unknown"
+    if standin.latency > 0:
+        # Outside the lock: concurrent requests overlap as they would against a real endpoint.
+        time.sleep(standin.latency)
     fault = standin.take_fault(operation)
     if fault is not None and not fault.after_processing:
         return fault.response()
