@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,9 @@ def daemonset(
             },
         },
     }
+
+
+def eksaddon_command() -> list[str]:
+    """The installed console script beside this Python, or ``python -m eksaddon``."""
+    script = Path(sys.executable).with_name("eksaddon")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "eksaddon"]

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from standins.server import StandInServer
-from test_live_cli import eksaddon_command
+from tests_support import eksaddon_command
 
 FLEET = 200
 

@@ -9,20 +9,15 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from standins.server import StandInServer
+from tests_support import eksaddon_command
 
 CLUSTER = "prod"
-
-
-def eksaddon_command() -> list[str]:
-    script = Path(sys.executable).with_name("eksaddon")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "eksaddon"]
 
 
 class Cli:
