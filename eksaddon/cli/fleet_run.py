@@ -56,6 +56,7 @@ def run_fleet(
 ) -> int:
     from eksaddon.cli.check_compat_cmd import emit
 
+    selected = parse_shard(shard) if shard is not None else None  # refuse a bad --shard first
     pool = GatewayPool(_factory)
     if clusters_file is not None:
         targets = load_fleet_file(clusters_file)
@@ -65,9 +66,8 @@ def run_fleet(
             ]
     else:
         targets = discover(pool, regions or (None,), profile=profile)
-    if shard is not None:
-        index, count = parse_shard(shard)
-        targets = [t for t in targets if in_shard(t, index, count)]
+    if selected is not None:
+        targets = [t for t in targets if in_shard(t, *selected)]
     if not targets and shard is None:
         raise InputError("no clusters to check: the fleet is empty")
     report = check_fleet(
