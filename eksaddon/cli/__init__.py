@@ -1,11 +1,13 @@
 """The command line: thin click commands that parse, call one domain function, render, exit.
 
 Nothing here, nor anything an offline command imports, may import boto3 or kubernetes: ``--help``
-and offline runs must start fast (a test checks ``sys.modules``).
+and offline runs must start fast (a test checks ``sys.modules``). Commands are loaded on demand,
+so an offline ``check-compat`` never pays for the upgrade engine's modules.
 """
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -13,17 +15,38 @@ import click
 
 from eksaddon import __version__
 from eksaddon.cli.boundary import run
-from eksaddon.cli.check_compat_cmd import check_compat_command
-from eksaddon.cli.matrix_cmd import matrix_group
 from eksaddon.cli.options import GlobalOptions
-from eksaddon.cli.plan_cmd import plan_command
-from eksaddon.cli.status_cmd import status_command
-from eksaddon.cli.upgrade_cmd import install_command, upgrade_command
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# name -> "module:attribute"; the order is the order of --help.
+COMMANDS = {
+    "check-compat": "eksaddon.cli.check_compat_cmd:check_compat_command",
+    "install": "eksaddon.cli.upgrade_cmd:install_command",
+    "matrix": "eksaddon.cli.matrix_cmd:matrix_group",
+    "plan": "eksaddon.cli.plan_cmd:plan_command",
+    "status": "eksaddon.cli.status_cmd:status_command",
+    "upgrade": "eksaddon.cli.upgrade_cmd:upgrade_command",
+}
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+class LazyGroup(click.Group):
+    """A group that imports a command's module only when that command is used (or listed)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        command = getattr(importlib.import_module(module), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, prog_name="eksaddon")
 @click.option(
     "--matrix",
@@ -41,14 +64,6 @@ def cli(ctx: click.Context, matrix: Path | None, debug: bool) -> None:
     4 upgrade stopped part-way (journal kept), 130 interrupted.
     """
     ctx.obj = GlobalOptions(matrix=matrix, debug=debug)
-
-
-cli.add_command(matrix_group)
-cli.add_command(plan_command)
-cli.add_command(check_compat_command)
-cli.add_command(status_command)
-cli.add_command(upgrade_command)
-cli.add_command(install_command)
 
 
 def main(argv: list[str] | None = None) -> None:

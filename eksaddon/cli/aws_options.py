@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from eksaddon.gateways.protocols import EksGateway
+if TYPE_CHECKING:
+    from eksaddon.gateways.protocols import EksGateway
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -192,45 +192,35 @@ def check_compat_command(
             features,
             threshold,
         )
-    emit(report, output, report_file, annotations)
+    buffer = io.StringIO()
+    render(report, OutputFormat(output), buffer)
+    emit(buffer.getvalue(), _single_annotations(report) if annotations else [], output, report_file)
     return ExitCode.CHECK_FAILED if report.failed else ExitCode.OK
 
 
-def emit(report: object, output: str, report_file: Path | None, annotations: str | None) -> None:
-    """The report to stdout or --report-file; annotations to stdout; the step summary file."""
-    from eksaddon.engine.fleet import FleetReport
-
-    buffer = io.StringIO()
-    if isinstance(report, FleetReport):
-        from eksaddon.reports import fleet
-
-        fleet.render(report, output, buffer)
-        lines = fleet.github_annotations(report) if annotations else []
-    else:
-        render(report, OutputFormat(output), buffer)
-        lines = _single_annotations(report) if annotations else []
-    for line in lines:
+def emit(text: str, annotations: list[str], output: str, report_file: Path | None) -> None:
+    """The report to stdout or --report-file; annotations to stdout; the GitHub job summary."""
+    for line in annotations:
         sys.stdout.write(line + "\n")
     if report_file is not None:
         from eksaddon.engine.state import write_text_atomically
 
-        write_text_atomically(report_file, buffer.getvalue(), mode=0o644)
+        write_text_atomically(report_file, text, mode=0o644)
     else:
-        sys.stdout.write(buffer.getvalue())
+        sys.stdout.write(text)
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if output == "markdown" and summary:
         with open(summary, "a", encoding="utf-8") as stream:  # GitHub's job summary file
-            _append(stream, buffer.getvalue())
+            _append(stream, text)
 
 
 def _append(stream: TextIO, text: str) -> None:
     stream.write(text if text.endswith("\n") else text + "\n")
 
 
-def _single_annotations(report: object) -> list[str]:
-    from eksaddon.reports.fleet import compat_annotations
+def _single_annotations(report: CompatReport) -> list[str]:
+    from eksaddon.reports.annotations import compat_annotations
 
-    assert isinstance(report, CompatReport)
     return compat_annotations(report, f"eksaddon {report.addon} on Kubernetes {report.kubernetes}")
 
 

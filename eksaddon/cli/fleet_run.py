@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import sys
 from pathlib import Path
 
@@ -82,5 +83,10 @@ def run_fleet(
         shard=shard,
         progress=_progress,
     )
-    emit(report, output, report_file, annotations)
+    from eksaddon.reports import fleet
+
+    buffer = io.StringIO()
+    fleet.render(report, output, buffer)
+    lines = fleet.github_annotations(report) if annotations else []
+    emit(buffer.getvalue(), lines, output, report_file)
     return int(report.exit_code)

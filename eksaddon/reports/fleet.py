@@ -6,9 +6,10 @@ import json
 from typing import Any, TextIO
 from xml.etree import ElementTree
 
-from eksaddon.compat import CompatReport, Severity
+from eksaddon.compat import Severity
 from eksaddon.engine.fleet import ClusterOutcome, FleetReport
 from eksaddon.errors import ExitCode
+from eksaddon.reports.annotations import compat_annotations, error_annotation
 from eksaddon.reports.documents import SCHEMA_VERSION, compat_document
 
 RESULTS = {ExitCode.OK: "passed", ExitCode.CHECK_FAILED: "failed"}
@@ -152,30 +153,13 @@ def render(report: FleetReport, output: str, stream: TextIO) -> None:
         table(report, stream)
 
 
-def _escape(text: str, *, property_value: bool = False) -> str:
-    # GitHub's workflow-command escaping: data escapes % CR LF; property values also : and ,.
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
-
-
 def github_annotations(report: FleetReport) -> list[str]:
     """``::error``/``::warning`` workflow commands for every warning and error, per cluster."""
     lines = []
     for o in report.outcomes:
         subject = f"eksaddon {report.addon} on {o.target.key}"
         if o.report is None:
-            title = _escape(subject, property_value=True)
-            lines.append(f"::error title={title}::{_escape(o.error or 'could not be checked')}")
+            lines.append(error_annotation(subject, o.error or "could not be checked"))
         else:
             lines += compat_annotations(o.report, subject)
     return lines
-
-
-def compat_annotations(report: CompatReport, subject: str) -> list[str]:
-    title = _escape(subject, property_value=True)
-    return [
-        f"::{'error' if f.severity is Severity.ERROR else 'warning'} title={title}::"
-        f"{_escape(f.message)}"
-        for f in report.findings
-        if f.severity is not Severity.INFO
-    ]

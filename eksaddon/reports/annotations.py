@@ -1,0 +1,26 @@
+"""GitHub Actions workflow commands (``::error``/``::warning``) for findings."""
+
+from __future__ import annotations
+
+from eksaddon.compat import CompatReport, Severity
+
+
+def _escape(text: str, *, property_value: bool = False) -> str:
+    # GitHub's workflow-command escaping: data escapes % CR LF; property values also : and ,.
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
+
+
+def error_annotation(subject: str, message: str) -> str:
+    return f"::error title={_escape(subject, property_value=True)}::{_escape(message)}"
+
+
+def compat_annotations(report: CompatReport, subject: str) -> list[str]:
+    """One annotation per warning or error finding, titled with ``subject``."""
+    title = _escape(subject, property_value=True)
+    return [
+        f"::{'error' if f.severity is Severity.ERROR else 'warning'} title={title}::"
+        f"{_escape(f.message)}"
+        for f in report.findings
+        if f.severity is not Severity.INFO
+    ]
