@@ -6,9 +6,9 @@ import io
 import sys
 from pathlib import Path
 
-from eksaddon.cli.aws_options import make_gateway
 from eksaddon.compat import Severity
 from eksaddon.engine.fleet import (
+    GatewayFactory,
     GatewayPool,
     check_fleet,
     discover,
@@ -22,12 +22,15 @@ from eksaddon.matrix import Matrix
 from eksaddon.versions import KubernetesVersion
 
 
-def _factory(region: str | None, profile: str | None, role_arn: str | None) -> EksGateway:
-    if role_arn is None:
-        return make_gateway(profile, region)
-    from eksaddon.gateways.aws import AwsEksGateway
+def _factory(concurrency: int) -> GatewayFactory:
+    def make(region: str | None, profile: str | None, role_arn: str | None) -> EksGateway:
+        from eksaddon.gateways.aws import AwsEksGateway
 
-    return AwsEksGateway(profile=profile, region=region, role_arn=role_arn)
+        return AwsEksGateway(
+            profile=profile, region=region, role_arn=role_arn, max_connections=concurrency
+        )
+
+    return make
 
 
 def _progress(done: int, total: int) -> None:
@@ -58,7 +61,7 @@ def run_fleet(
     from eksaddon.cli.check_compat_cmd import emit
 
     selected = parse_shard(shard) if shard is not None else None  # refuse a bad --shard first
-    pool = GatewayPool(_factory)
+    pool = GatewayPool(_factory(concurrency))
     if clusters_file is not None:
         targets = load_fleet_file(clusters_file)
         if profile is not None:

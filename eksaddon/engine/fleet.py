@@ -201,6 +201,9 @@ class GatewayPool:
             if gateway is None:
                 gateway = CachingGateway(self._factory(*target.credentials), self.catalogue)
                 self._gateways[target.credentials] = gateway
+                # A gateway made for "the default region" also serves that region by name.
+                named = (gateway.region, target.profile, target.role_arn)
+                self._gateways.setdefault(named, gateway)
             return gateway
 
 

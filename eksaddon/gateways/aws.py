@@ -66,6 +66,7 @@ class AwsEksGateway:
         region: str | None = None,
         role_arn: str | None = None,
         max_attempts: int = RETRY_ATTEMPTS,
+        max_connections: int = 10,
     ) -> None:
         with _translated("create the EKS client", subject="AWS"):
             session = boto3.Session(profile_name=profile, region_name=region)
@@ -82,6 +83,9 @@ class AwsEksGateway:
                 retries={"mode": "standard", "total_max_attempts": max_attempts},
                 connect_timeout=10,
                 read_timeout=30,
+                # One connection per concurrent caller: a fleet check shares this client
+                # across its workers, and a short pool would reconnect (TLS) on every call.
+                max_pool_connections=max_connections,
                 user_agent_extra="eksaddon",
             )
             self._client: Any = session.client("eks", config=config)
