@@ -20,7 +20,11 @@ _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO:
 def console_for(stream: TextIO) -> Console:
     # Off a terminal (CI logs, files) rich would assume 80 columns; logs are read wider.
     width = None if stream.isatty() else PIPE_WIDTH
-    return Console(file=stream, highlight=False, soft_wrap=False, width=width)
+    # markup and emoji off: findings and versions are our text, and "[1/12]" or ":warning:" in a
+    # message must print as written, not be read as rich markup.
+    return Console(
+        file=stream, highlight=False, soft_wrap=False, width=width, markup=False, emoji=False
+    )
 
 
 def render(report: object, stream: TextIO) -> None:

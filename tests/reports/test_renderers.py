@@ -171,3 +171,11 @@ def test_compat_table_names_findings(failing_report: CompatReport) -> None:
 def test_ci_formats_are_only_for_compat_reports(upgrade_plan: Plan, output: OutputFormat) -> None:
     with pytest.raises(ValueError, match="not available"):
         rendered(upgrade_plan, output)
+
+
+def test_table_prints_messages_literally(failing_report: CompatReport) -> None:
+    from eksaddon.compat import Finding
+
+    odd = Finding("latest", "x", Severity.WARNING, "[bold]not markup[/bold] :warning: [1/12]")
+    report = failing_report._replace(findings=(odd,))
+    assert "[bold]not markup[/bold] :warning: [1/12]" in rendered(report, OutputFormat.TABLE)
