@@ -62,6 +62,7 @@ def change_options(function: F) -> F:
             ),
             click.option(
                 "--state-dir",
+                "state_directory",
                 type=click.Path(file_okay=False, path_type=Path),
                 help="Where journals and backups go (default $EKSADDON_STATE_DIR or "
                 "~/.local/state/eksaddon).",
@@ -139,7 +140,7 @@ def upgrade_command(
     service_account_role_arn: str | None,
     timeout: float,
     poll_interval: float,
-    state_dir: Path | None,
+    state_directory: Path | None,
     output: str,
     target: str,
     resolve_conflicts: str,
@@ -164,7 +165,7 @@ def upgrade_command(
         gateway=make_gateway(profile, region),
         matrix=global_options(ctx).load(addon),
         options=options,
-        state_directory=state_dir or _default_state_dir(),
+        state_directory=state_directory or state_dir(),
         progress=ProgressPrinter(),
         confirm=confirmer(yes, _describe),
     )
@@ -197,7 +198,7 @@ def install_command(
     service_account_role_arn: str | None,
     timeout: float,
     poll_interval: float,
-    state_dir: Path | None,
+    state_directory: Path | None,
     output: str,
     version: str,
 ) -> int:
@@ -219,14 +220,10 @@ def install_command(
             gateway=make_gateway(profile, region),
             matrix=global_options(ctx).load(addon),
             options=options,
-            state_directory=state_dir or _default_state_dir(),
+            state_directory=state_directory or state_dir(),
             progress=ProgressPrinter(),
             confirm=confirmer(yes, str),
             clock=SystemClock(),
         )
     render(result, OutputFormat(output), sys.stdout)
     return ExitCode.OK
-
-
-def _default_state_dir() -> Path:
-    return state_dir()
