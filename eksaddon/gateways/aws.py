@@ -336,6 +336,15 @@ def _translated(operation: str, *, subject: str) -> Iterator[None]:
         ) from error
     except botocore.exceptions.BotoCoreError as error:
         raise ApiError(f"{operation} on {subject} failed: {_first_line(error)}") from error
+    except EksAddonError:
+        raise
+    except Exception as error:
+        # Only the SDK call runs in here, and botocore's credential providers can raise plain
+        # ValueErrors (a malformed AWS_CONTAINER_CREDENTIALS_FULL_URI, say): none may escape.
+        raise ApiError(
+            f"{operation} on {subject} failed inside the AWS SDK: {type(error).__name__}: "
+            f"{_first_line(error)}"
+        ) from error
 
 
 def _client_error(error: botocore.exceptions.ClientError, operation: str, subject: str) -> ApiError:

@@ -85,8 +85,10 @@ def test_at_most_one_describe_call_of_each_kind_per_poll(run: Runner, events: li
     eks = FakeEks(version="v1.16.4-eksbuild.2", polls_per_update=3)
     run(eks)
     polls = sum(1 for e in events if type(e).__name__ == "UpdatePolled")
+    addon_polls = sum(1 for e in events if type(e).__name__ == "AddonPolled")
     assert eks.calls["DescribeUpdate"] == polls
     assert eks.calls["DescribeUpdate"] == 2 * 3  # two steps, three polls each
+    assert eks.calls["DescribeAddon"] == addon_polls + 1  # one per poll, plus the first read
 
 
 def test_backup_is_written_first_and_owner_only(run: Runner) -> None:

@@ -256,3 +256,15 @@ def test_unreachable_endpoint(monkeypatch: pytest.MonkeyPatch, credentials: None
         gateway.describe_cluster("prod")
     assert caught.value.temporary
     assert "AWS_ENDPOINT_URL_EKS" in (caught.value.hint or "")
+
+
+def test_sdk_internal_errors_do_not_escape(
+    monkeypatch: pytest.MonkeyPatch, credentials: None
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    # botocore refuses this host with a plain ValueError before any connection is made.
+    monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://metadata.invalid/creds")
+    with pytest.raises(ApiError, match="failed inside the AWS SDK: ValueError: Unsupported host"):
+        AwsEksGateway(region="us-west-2", max_attempts=1)
