@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from eksaddon.nodeside.rollout import NodeFacts, PodFacts, assess, describe_stall, template_images
+from tests_support import daemonset
+
+NEW = "v1.18.3-eksbuild.3"
+OLD = "v1.17.1-eksbuild.1"
+
+
+def ds(
+    *,
+    generation: int = 2,
+    observed: int = 2,
+    desired: int = 3,
+    updated: int = 3,
+    available: int = 3,
+) -> dict[str, Any]:
+    document = daemonset(NEW)
+    document["metadata"]["generation"] = generation
+    document["status"] = {
+        "observedGeneration": observed,
+        "desiredNumberScheduled": desired,
+        "updatedNumberScheduled": updated,
+        "numberAvailable": available,
+    }
+    return document
+
+
+def pod(node: str, tag: str = NEW, *, waiting: dict[str, str] | None = None) -> PodFacts:
+    images = {
+        name: image.rsplit(":", 1)[0] + f":{tag}" for name, image in template_images(ds()).items()
+    }
+    return PodFacts(f"aws-node-{node}", node, images, waiting or {})
+
+
+NODES = [NodeFacts(f"ip-10-0-0-{n}", {}) for n in (1, 2, 3)]
+
+
+def test_a_finished_rollout() -> None:
+    rollout = assess(ds(), [pod(n.name) for n in NODES], NODES)
+    assert rollout.done
+    assert rollout.progress == "3/3 nodes updated"
+
+
+def test_a_node_still_on_the_old_images_is_named() -> None:
+    pods = [pod("ip-10-0-0-1"), pod("ip-10-0-0-2", OLD), pod("ip-10-0-0-3")]
+    rollout = assess(ds(updated=2), pods, NODES)
+    assert not rollout.done
+    assert rollout.behind == ("ip-10-0-0-2",)
+    assert rollout.progress == "2/3 nodes updated"
+    assert describe_stall(rollout).startswith("nodes behind: ip-10-0-0-2")
+
+
+def test_a_node_without_a_pod_is_behind() -> None:
+    rollout = assess(ds(), [pod("ip-10-0-0-1"), pod("ip-10-0-0-2")], NODES)
+    assert rollout.behind == ("ip-10-0-0-3",)
+
+
+def test_fargate_nodes_are_excluded() -> None:
+    fargate = NodeFacts("fargate-ip-10-0-9-9", {"eks.amazonaws.com/compute-type": "fargate"})
+    rollout = assess(ds(), [pod(n.name) for n in NODES], [*NODES, fargate])
+    assert rollout.done
+    assert "fargate-ip-10-0-9-9" not in rollout.nodes
+
+
+def test_crashloopbackoff_blocks_the_step() -> None:
+    pods = [pod(n.name) for n in NODES[:2]]
+    pods.append(pod("ip-10-0-0-3", waiting={"aws-node": "CrashLoopBackOff"}))
+    rollout = assess(ds(), pods, NODES)
+    assert not rollout.done
+    assert rollout.crashlooping == ("aws-node-ip-10-0-0-3/aws-node on ip-10-0-0-3",)
+    assert "CrashLoopBackOff: aws-node-ip-10-0-0-3/aws-node" in describe_stall(rollout)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        ({"observed": 1}, "has not seen the new generation"),
+        ({"available": 2}, "updated 3, available 2, desired 3"),
+        ({"desired": 4}, "updated 3, available 3, desired 4"),
+    ],
+)
+def test_status_counts_must_agree(status: dict[str, int], expected: str) -> None:
+    rollout = assess(ds(**status), [pod(n.name) for n in NODES], NODES)
+    assert not rollout.done
+    assert expected in describe_stall(rollout)
+
+
+def test_long_lists_of_nodes_are_shortened() -> None:
+    nodes = [NodeFacts(f"n{i:02d}", {}) for i in range(25)]
+    rollout = assess(ds(desired=25, updated=0, available=25), [], nodes)
+    assert describe_stall(rollout).startswith("nodes behind: n00, n01")
+    assert "and 15 more" in describe_stall(rollout)
