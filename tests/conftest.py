@@ -19,9 +19,14 @@ from eksaddon.matrix.loader import BUNDLED_PACKAGE
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """No test may read the developer's $EKSADDON_MATRIX or share a matrix cache with another."""
+    """No test may read the developer's settings or share a cache or state directory with another."""
     monkeypatch.delenv("EKSADDON_MATRIX", raising=False)
     monkeypatch.setenv("EKSADDON_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("EKSADDON_STATE_DIR", str(tmp_path / "state"))
+    # No test may look for credentials on the network (EC2 instance metadata is not ours to ask).
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EKS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(scope="session")
