@@ -102,14 +102,19 @@ def _parse(text: str, *, what: str, label: str) -> Any:
             raise InputFileError(
                 f"{what} {label} holds more than one YAML document; expected exactly one"
             ) from None
-        raise InputFileError(f"{what} {label} is not valid YAML: {_describe(error)}") from None
+        raise InputFileError(
+            f"{what} {label} is not valid YAML: {describe_yaml_error(error)}"
+        ) from None
     except yaml.YAMLError as error:
-        raise InputFileError(f"{what} {label} is not valid YAML: {_describe(error)}") from None
+        raise InputFileError(
+            f"{what} {label} is not valid YAML: {describe_yaml_error(error)}"
+        ) from None
     finally:
         loader.dispose()
 
 
-def _describe(error: yaml.YAMLError) -> str:
+def describe_yaml_error(error: yaml.YAMLError) -> str:
+    """The problem and its line and column, on one line."""
     if isinstance(error, yaml.MarkedYAMLError):
         mark = error.problem_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""

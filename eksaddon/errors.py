@@ -36,7 +36,8 @@ class EksAddonError(Exception):
 
     def one_line(self) -> str:
         """The single line printed on stderr: the problem, then what to do about it."""
-        text = self.message if not self.hint else f"{self.message}; {self.hint}"
+        message = self.message.rstrip(" .") if self.hint else self.message
+        text = message if not self.hint else f"{message}; {self.hint}"
         return " ".join(text.split())
 
 

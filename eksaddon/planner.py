@@ -195,6 +195,7 @@ def _floors(feature: Feature) -> list[tuple[AddonVersion, str]]:
     floors = []
     if feature.downgrade_floor is not None:
         reason = (feature.floor_reason or "it cannot be downgraded").rstrip(".")
+        reason = reason[:1].lower() + reason[1:]  # it follows a semicolon in the message
         floors.append((feature.downgrade_floor, f"{reason} (floor {feature.downgrade_floor})"))
     if feature.requires_addon is not None:
         floors.append((feature.requires_addon, f"{feature.name} needs {feature.requires_addon}"))
@@ -267,7 +268,10 @@ def _downgrade_warnings(matrix: Matrix, current: AddonVersion, target: AddonVers
 
 def _catalogue_hint(matrix: Matrix, kubernetes: KubernetesVersion) -> str:
     if matrix.entry(kubernetes).catalogue_complete:
-        return "pick a build offered for that Kubernetes version (`eksaddon matrix show`)"
+        return (
+            f"pick a build offered for Kubernetes {kubernetes} (`aws eks describe-addon-versions "
+            f"--addon-name {matrix.addon} --kubernetes-version {kubernetes}`)"
+        )
     return (
         f"the matrix's catalogue for Kubernetes {kubernetes} is incomplete: check "
         f"`aws eks describe-addon-versions --addon-name {matrix.addon} --kubernetes-version "

@@ -32,10 +32,12 @@ class ProgressPrinter:
             plan = event.plan
             mode = "resuming" if event.resumed else "plan"
             path = " → ".join([str(plan.current), *(str(s.target) for s in plan.steps)])
-            return (
+            lines = [
                 f"{mode}: {plan.addon} {plan.current} → {plan.target} in {len(plan.steps)} "
-                f"step(s) [{path}] with resolveConflicts={event.resolve_conflicts}"
-            )
+                f"step(s) [{path}] with resolveConflicts={event.resolve_conflicts}",
+                *(f"warning: {warning}" for warning in plan.warnings),
+            ]
+            return "\n".join(lines)
         if isinstance(event, BackupWritten):
             return f"backup written: {event.path}"
         if isinstance(event, StepStarted):

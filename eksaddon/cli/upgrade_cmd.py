@@ -39,7 +39,8 @@ def change_options(function: F) -> F:
                 "--configuration-values",
                 metavar="@FILE|JSON",
                 help="Configuration values (JSON or YAML), checked against each target "
-                "version's schema before anything is sent. Default: keep the values in use.",
+                "version's schema before anything is sent. Default: the values in use "
+                "(upgrade), none (install).",
             ),
             click.option(
                 "--service-account-role-arn",
@@ -90,7 +91,10 @@ def confirmer(yes: bool, what: Callable[[Any], str]) -> Callable[[Any], bool]:
 
 
 def _describe(plan: Plan) -> str:
-    return f"update {plan.addon} {plan.current} → {plan.target} in {len(plan.steps)} step(s)"
+    warnings = "".join(f" (warning: {w})" for w in plan.warnings)
+    return (
+        f"update {plan.addon} {plan.current} → {plan.target} in {len(plan.steps)} step(s){warnings}"
+    )
 
 
 @contextmanager

@@ -6,6 +6,7 @@ import copy
 import time
 from typing import Any, NamedTuple
 
+from eksaddon.errors import InputError
 from eksaddon.gateways.protocols import CatalogueEntry, EksGateway
 from eksaddon.matrix.loader import build_matrix
 from eksaddon.matrix.model import Matrix
@@ -86,9 +87,14 @@ def refreshed_document(
         f"eks:DescribeAddonVersions in {region}, {today} (eksaddon matrix refresh)"
     )
     builds = {b["version"]: b for b in document["builds"]}
+    empty = sorted(str(k) for k, entries in catalogues.items() if not entries)
+    if empty:
+        raise InputError(
+            f"EKS lists no {document['addon']} versions for Kubernetes {', '.join(empty)} in "
+            f"{region}; nothing to write for it",
+            hint="drop that -k, or check the version and --region",
+        )
     for kubernetes, entries in catalogues.items():
-        if not entries:
-            continue
         key = str(kubernetes)
         live = {str(e.version) for e in entries}
         for version in live - builds.keys():

@@ -29,10 +29,17 @@ from eksaddon.engine.events import (
 )
 from eksaddon.engine.journal import Journal
 from eksaddon.engine.state import write_json_atomically
-from eksaddon.engine.waiting import Clock, StepContext, follow_update, wait_healthy
+from eksaddon.engine.waiting import (
+    BAD_ADDON_STATES,
+    Clock,
+    StepContext,
+    follow_update,
+    wait_healthy,
+)
 from eksaddon.errors import (
     AddonNotFoundError,
     EksAddonError,
+    EnvironmentProblemError,
     InputError,
     JournalMismatchError,
     UpdateInProgressError,
@@ -41,6 +48,7 @@ from eksaddon.errors import (
 )
 from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
+from eksaddon.nodeside.features import features_in_configuration
 from eksaddon.planner import Plan, Step
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
@@ -142,11 +150,13 @@ class Upgrader:
                 None,
                 addon,
             )
+        resumed = journal is not None
         if journal is None:
+            self._check_health(cluster, addon)
             if not self.confirm(plan):
                 raise InputError("upgrade not confirmed; nothing was changed")
             journal = self._start(path, plan, cluster, addon)
-        return self._carry_out(journal, plan, cluster)
+        return self._carry_out(journal, plan, cluster, resumed=resumed)
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -170,10 +180,30 @@ class Upgrader:
             return None
         return journal
 
+    def _check_health(self, cluster: ClusterInfo, addon: AddonState) -> None:
+        """Never start from a broken add-on: updating a DEGRADED one hides the first problem.
+
+        UPDATING is left to EKS, which refuses a second update (ResourceInUseException).
+        """
+        if addon.status not in BAD_ADDON_STATES and not addon.issues:
+            return
+        issues = (
+            "; ".join(f"{i.code}: {i.message}" for i in addon.issues) or "no health issues listed"
+        )
+        raise EnvironmentProblemError(
+            f"{addon.name} on cluster {cluster.name} is {addon.status} ({issues})",
+            hint="fix the add-on first (eksaddon status shows it), then rerun",
+        )
+
     def _new_plan(self, cluster: ClusterInfo, addon: AddonState) -> Plan:
         entries = self.gateway.addon_versions(self.options.addon, cluster.version)
         live = with_live_catalogue(
             self.matrix, cluster.version, entries, origin="eks:DescribeAddonVersions"
+        )
+        values = self.options.configuration_values or addon.configuration_values
+        in_use = features_in_configuration(
+            self.matrix,
+            configvalues.parse(values, label="the configuration values") if values else {},
         )
         return planner.plan(
             live,
@@ -181,6 +211,7 @@ class Upgrader:
             current=addon.version,
             target=self.options.target,
             addon_type=AddonType.MANAGED,
+            features=in_use,
         )
 
     def _resume_plan(self, journal: Journal, addon: AddonState) -> Plan:
@@ -290,9 +321,10 @@ class Upgrader:
 
     # -- carrying out -------------------------------------------------------------------------
 
-    def _carry_out(self, journal: Journal, plan: Plan, cluster: ClusterInfo) -> UpgradeResult:
+    def _carry_out(
+        self, journal: Journal, plan: Plan, cluster: ClusterInfo, *, resumed: bool
+    ) -> UpgradeResult:
         journal.set(state=journals.RUNNING, last_error=None)
-        resumed = journal.document["created_at"] != journal.document["updated_at"]
         final: AddonState | None = None
         try:
             for step in journal.steps:

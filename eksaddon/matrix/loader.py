@@ -214,6 +214,7 @@ def _feature(name: str, value: Mapping[str, Any]) -> Feature:
         downgrade_floor=_optional_version(value.get("downgrade_floor")),
         floor_reason=value.get("floor_reason"),
         source=value.get("source"),
+        configuration=tuple((c["path"], c["equals"]) for c in value.get("configuration", [])),
     )
 
 

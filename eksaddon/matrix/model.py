@@ -116,6 +116,8 @@ class Feature(NamedTuple):
     downgrade_floor: AddonVersion | None = None
     floor_reason: str | None = None
     source: str | None = None
+    # (dotted path into the EKS add-on's configuration values, value that turns the feature on)
+    configuration: tuple[tuple[str, str], ...] = ()
 
 
 class SettingDefault(NamedTuple):

@@ -104,6 +104,17 @@ _FEATURE = _strict_object(
         "downgrade_floor": _optional(_VERSION),
         "floor_reason": _OPTIONAL_TEXT,
         "detect": {"type": "array", "items": _ref("detector"), "minItems": 1, "maxItems": 20},
+        # Where the EKS add-on's configuration values turn the feature on (dotted key path).
+        "configuration": {
+            "type": "array",
+            "maxItems": 20,
+            "items": _strict_object(
+                {
+                    "path": {"type": "string", "pattern": r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)*$"},
+                    "equals": {"type": "string"},
+                }
+            ),
+        },
         "source": _OPTIONAL_TEXT,
     },
     required=["description", "detect"],

@@ -65,13 +65,14 @@ def _non_json_value(document: Any) -> str | None:
                 if not isinstance(key, str):
                     return (
                         f"{where}: the key {key!r} is a {type(key).__name__}, not a string; "
-                        f'quote it ("{key}")'
+                        'quote versions and dates as written ("1.30", "2024-09-12")'
                     )
                 stack.append((f"{path}.{key}" if path else key, value))
         elif isinstance(node, list):
             stack.extend((f"{path}.{index}", value) for index, value in enumerate(node))
         elif not isinstance(node, (str, int, float, bool)) and node is not None:
-            return f"{where}: {node!r} is a {type(node).__name__}; quote it to make it a string"
+            shown = node.isoformat() if hasattr(node, "isoformat") else repr(node)
+            return f"{where}: {shown} is a {type(node).__name__}; quote it to make it a string"
     return None
 
 

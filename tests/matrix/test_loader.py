@@ -178,11 +178,11 @@ def test_leading_zeros_are_refused_with_the_key_path(
     [
         (
             ('as_of: "2024-09-12"', "as_of: 2024-09-12"),
-            "as_of: datetime.date(2024, 9, 12) is a date; quote it",
+            "as_of: 2024-09-12 is a date; quote it",
         ),
         (
             ('"1.30":', "1.30:"),
-            "kubernetes_versions: the key 1.3 is a float, not a string; quote it",
+            "kubernetes_versions: the key 1.3 is a float, not a string; quote versions and dates as written",
         ),
     ],
 )
