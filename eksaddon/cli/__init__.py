@@ -25,6 +25,7 @@ COMMANDS = {
     "install": "eksaddon.cli.upgrade_cmd:install_command",
     "matrix": "eksaddon.cli.matrix_cmd:matrix_group",
     "plan": "eksaddon.cli.plan_cmd:plan_command",
+    "render": "eksaddon.cli.render_cmd:render_command",
     "status": "eksaddon.cli.status_cmd:status_command",
     "upgrade": "eksaddon.cli.upgrade_cmd:upgrade_command",
 }

@@ -9,17 +9,20 @@ from pathlib import Path
 import pytest
 
 from eksaddon.engine import journal as journals
-from eksaddon.engine.events import Event, StepStarted
+from eksaddon.engine.events import Event, PlanReady, StepStarted
 from eksaddon.engine.journal import Journal
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader, UpgradeResult
 from eksaddon.errors import (
     AddonNotFoundError,
+    EnvironmentProblemError,
     ExitCode,
     InputError,
     JournalMismatchError,
+    NoLegalPathError,
     UpgradeInterruptedError,
     UpgradeStoppedError,
 )
+from eksaddon.gateways.protocols import HealthIssue
 from eksaddon.matrix import Matrix
 from fakes import FakeClock, FakeEks
 
@@ -298,3 +301,38 @@ def test_another_update_in_progress_stops_the_run(run: Runner) -> None:
     }
     with pytest.raises(UpgradeStoppedError, match="another update is in progress"):
         run(eks)
+
+
+def test_features_in_the_configuration_values_put_floors_under_the_plan(run: Runner) -> None:
+    eks = FakeEks(version="v1.10.4-eksbuild.3")
+    eks.addon["configuration_values"] = '{"env":{"ENABLE_PREFIX_DELEGATION":"true"}}'  # type: ignore[index]
+    with pytest.raises(NoLegalPathError, match="prefix-delegation is in use"):
+        run(eks, target="v1.8.0-eksbuild.3", dry_run=True)
+    assert eks.calls["UpdateAddon"] == 0
+
+
+def test_a_degraded_addon_is_not_upgraded(run: Runner) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    eks.addon["status"] = "DEGRADED"  # type: ignore[index]
+    eks.addon["issues"] = (HealthIssue("InsufficientNumberOfReplicas", "2 of 3 ready"),)  # type: ignore[index]
+    with pytest.raises(EnvironmentProblemError, match="is DEGRADED .InsufficientNumberOfReplicas"):
+        run(eks)
+    assert eks.calls["UpdateAddon"] == 0
+
+
+def test_downgrade_warnings_reach_the_progress_events(run: Runner, events: list[Event]) -> None:
+    eks = FakeEks(version="v1.12.6-eksbuild.2")
+    run(eks, target="v1.11.4-eksbuild.3", dry_run=True)
+    ready = next(e for e in events if isinstance(e, PlanReady))
+    assert any("pod deletion" in w for w in ready.plan.warnings)
+
+
+def test_resumed_is_reported_only_for_a_resumed_run(run: Runner) -> None:
+    eks = FakeEks(version="v1.16.4-eksbuild.2")
+    eks.interrupt_after = ("DescribeUpdate", 1)
+    with pytest.raises(UpgradeInterruptedError):
+        run(eks)
+    eks.interrupt_after = None
+    assert run(eks).resumed
+    fresh = FakeEks(version="v1.17.1-eksbuild.1")
+    assert not run(fresh, discard_journal=True).resumed
