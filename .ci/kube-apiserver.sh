@@ -13,9 +13,10 @@
 # `--version`, it prints their paths and exits 0 at once. Otherwise it builds them there: progress
 # on stderr, the two paths on stdout, non-zero exit with a message on failure.
 #
-# apt runs with a private configuration under $KUBE_CACHE/apt: the machine's configured Debian
+# apt runs with a private configuration under $KUBE_CACHE/work/apt: the machine's configured Debian
 # sources (deb.debian.org, security, mirrors...) with deb-src enabled, private lists and archives.
-# /etc/apt and /var/lib/apt are never written.
+# /etc/apt and /var/lib/apt are never written; nothing is installed system-wide unless dpkg-dev,
+# make, xz-utils or patch is missing (then, as root, `apt-get install` adds them).
 #
 # Environment:
 #   KUBE_CACHE        cache directory (default: $HOME/.cache/eksaddon-kube)
@@ -91,7 +92,7 @@ if [ "${mem_kb:-0}" -lt 2000000 ]; then
 fi
 
 # --- Private apt configuration: the machine's Debian sources, with deb-src ------------------------
-APT_DIR=$KUBE_CACHE/apt
+APT_DIR=$WORK/apt
 mkdir -p "$APT_DIR/sources.list.d" "$APT_DIR/preferences.d" "$APT_DIR/lists/partial" \
     "$APT_DIR/archives/partial"
 SOURCES=$APT_DIR/sources.list.d/debian.sources
@@ -172,7 +173,7 @@ with open(out_path, "w", encoding="utf-8") as out:
         out.write("\n")
 PY
 fi
-log "apt sources (deb + deb-src), from the machine's Debian sources:"
+log "apt sources (deb + deb-src):"
 sed 's/^/    /' "$SOURCES" >&2
 
 APT_OPTS=(
@@ -189,24 +190,28 @@ APT_OPTS=(
 [ "$(id -u)" -ne 0 ] || APT_OPTS+=(-o "APT::Sandbox::User=root")
 
 log "apt-get update (private lists in $APT_DIR/lists)"
-apt-get "${APT_OPTS[@]}" -qq update >&2 || die "apt-get update failed (are Debian's mirrors reachable?)"
+apt-get "${APT_OPTS[@]}" -qq --error-on=any update >&2 \
+    || die "apt-get update failed (are Debian's mirrors reachable?)"
 
 # --- Sources: Debian's kubernetes package -------------------------------------------------------
 mkdir -p "$WORK/src"
-k8s_version=$(apt-cache "${APT_OPTS[@]}" showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2; exit}')
+k8s_version=$(apt-cache "${APT_OPTS[@]}" showsrc kubernetes 2>/dev/null |
+    awk '/^Version:/ {print $2; exit}' || true)
 [ -n "$k8s_version" ] || die "Debian's apt sources offer no 'kubernetes' source package"
 log "kubernetes source package: $k8s_version"
-dsc=$(ls "$WORK/src"/kubernetes_*.dsc 2>/dev/null | grep -F "_${k8s_version#*:}.dsc" || true)
-if [ -z "$dsc" ]; then
+dsc=$WORK/src/kubernetes_${k8s_version#*:}.dsc
+if [ ! -f "$dsc" ]; then
     log "apt-get source --download-only kubernetes=$k8s_version"
     (cd "$WORK/src" && apt-get "${APT_OPTS[@]}" -qq source --download-only "kubernetes=$k8s_version") >&2 \
         || die "apt-get source --download-only kubernetes failed"
-    dsc=$(ls "$WORK/src"/kubernetes_*.dsc | grep -F "_${k8s_version#*:}.dsc")
+    [ -f "$dsc" ] || die "apt-get source did not produce $dsc"
 fi
 TREE=$WORK/src/kubernetes-${k8s_version#*:}
 if [ ! -e "$TREE/.unpacked" ]; then
     rm -rf "$TREE"
     log "dpkg-source -x $(basename "$dsc")"
+    log "(a gpgv 'No public key' warning is expected without debian-keyring: apt-get source has" \
+        "already checked these files against the archive's signed Sources index)"
     dpkg-source -x "$dsc" "$TREE" >&2 || die "dpkg-source -x $dsc failed"
     touch "$TREE/.unpacked"
 fi
@@ -231,6 +236,7 @@ if ! command -v rsync >/dev/null; then
     RSYNC_FROM_DEB=1
 fi
 mkdir -p "$WORK/debs"
+rm -f "$WORK/debs"/*.deb
 log "apt-get download ${packages[*]}"
 (cd "$WORK/debs" && apt-get "${APT_OPTS[@]}" -qq download "${packages[@]}") >&2 \
     || die "apt-get download ${packages[*]} failed"
@@ -238,13 +244,18 @@ ROOT=$WORK/root
 rm -rf "$ROOT"
 mkdir -p "$ROOT"
 for package in "${packages[@]}"; do
-    deb=$(ls -t "$WORK/debs/${package}"_*.deb | head -n1)
+    debs=("$WORK/debs/${package}"_*.deb)
+    deb=${debs[0]}
+    [ -f "$deb" ] || die "apt-get download did not produce ${package}_*.deb"
     log "dpkg -x $(basename "$deb")"
     dpkg -x "$deb" "$ROOT" || die "dpkg -x $deb failed"
 done
 
-GOROOT=$(ls -d "$ROOT"/usr/lib/go-1.* 2>/dev/null | head -n1)
-[ -x "$GOROOT/bin/go" ] || die "no Go toolchain in $ROOT/usr/lib after unpacking $go_package"
+GOROOT=
+for candidate in "$ROOT"/usr/lib/go-1.*; do
+    if [ -x "$candidate/bin/go" ]; then GOROOT=$candidate; fi
+done
+[ -n "$GOROOT" ] || die "no Go toolchain in $ROOT/usr/lib after unpacking $go_package"
 TOOLS=$WORK/tools
 mkdir -p "$TOOLS"
 if [ "$RSYNC_FROM_DEB" = 1 ]; then
@@ -257,7 +268,8 @@ EOF
     chmod +x "$TOOLS/rsync"
     PATH=$TOOLS:$PATH rsync --version >/dev/null 2>&1 || die "the unpacked rsync does not run"
 fi
-log "go: $(GOROOT=$GOROOT "$GOROOT/bin/go" version)"
+export GOROOT
+log "go: $("$GOROOT/bin/go" version)"
 "$ROOT/usr/bin/etcd" --version >/dev/null 2>&1 || die "the unpacked etcd does not run"
 
 # --- Build --------------------------------------------------------------------------------------
@@ -266,7 +278,7 @@ start=$(date +%s)
 if ! (
     cd "$TREE"
     unset GOFLAGS GOOS GOARCH GOBIN GOTOOLCHAIN GOENV
-    export GOROOT PATH="$TOOLS:$GOROOT/bin:$PATH" GOPATH="$WORK/gopath"
+    export PATH="$TOOLS:$GOROOT/bin:$PATH" GOPATH="$WORK/gopath"
     export GOPROXY=off CGO_ENABLED=0 GO111MODULE=on
     make WHAT=cmd/kube-apiserver
 ) >"$WORK/build.log" 2>&1; then
@@ -275,7 +287,7 @@ if ! (
 fi
 log "built in $(($(date +%s) - start)) s"
 
-built=$TREE/_output/local/bin/linux/$(GOROOT=$GOROOT "$GOROOT/bin/go" env GOARCH)/kube-apiserver
+built=$TREE/_output/local/bin/linux/$("$GOROOT/bin/go" env GOARCH)/kube-apiserver
 [ -x "$built" ] || built=$TREE/_output/bin/kube-apiserver
 [ -x "$built" ] || die "the build produced no kube-apiserver binary"
 

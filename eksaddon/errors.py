@@ -137,3 +137,19 @@ class UpgradeInterruptedError(EksAddonError):
 
 class JournalMismatchError(InputError):
     """A journal whose plan no longer matches the cluster."""
+
+
+class KubernetesForbiddenError(ApiError):
+    """RBAC refused a verb on a resource."""
+
+
+class KubernetesNotFoundError(ApiError):
+    pass
+
+
+class KubernetesUnauthorizedError(ApiError):
+    pass
+
+
+class KubernetesUnreachableError(ApiError):
+    temporary = True

@@ -1,0 +1,184 @@
+"""The Kubernetes gateway: the only module that imports the kubernetes client.
+
+Objects cross this line as plain JSON documents (what the API server sends), never as the client's
+strict models, so a DaemonSet with fields the client does not know still reads and writes whole.
+Writes use server-side apply under the field manager ``eksaddon``. Every client exception becomes
+an :mod:`eksaddon.errors` type naming the verb and resource, so RBAC gaps are obvious.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import kubernetes.client
+import kubernetes.config
+import urllib3.exceptions
+from kubernetes.client import exceptions as kube_errors
+
+from eksaddon.errors import (
+    ApiError,
+    EnvironmentProblemError,
+    KubernetesForbiddenError,
+    KubernetesNotFoundError,
+    KubernetesUnauthorizedError,
+    KubernetesUnreachableError,
+)
+from eksaddon.nodeside.rollout import NodeFacts, PodFacts
+
+FIELD_MANAGER = "eksaddon"
+
+
+class KubeGateway:
+    """The cluster's API server, through the kubernetes client, for the node-side checks."""
+
+    def __init__(
+        self, *, kubeconfig: str | None = None, context: str | None = None, in_cluster: bool = False
+    ) -> None:
+        try:
+            if in_cluster:
+                kubernetes.config.load_incluster_config()
+                client = kubernetes.client.ApiClient()
+            else:
+                client = kubernetes.config.new_client_from_config(
+                    config_file=kubeconfig, context=context, persist_config=False
+                )
+        except (kubernetes.config.ConfigException, OSError, ValueError) as error:
+            raise EnvironmentProblemError(
+                f"cannot load the Kubernetes configuration: {_first_line(error)}",
+                hint="pass --kubeconfig and --context, or run `aws eks update-kubeconfig`",
+            ) from error
+        self._client = client
+        self._core = kubernetes.client.CoreV1Api(client)
+        self._apps = kubernetes.client.AppsV1Api(client)
+
+    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._json(
+                "get",
+                f"daemonsets {namespace}/{name}",
+                lambda: self._apps.read_namespaced_daemon_set(
+                    name, namespace, _preload_content=False
+                ),
+            )
+        except KubernetesNotFoundError:
+            return None
+
+    def daemonsets(self, namespace: str) -> list[dict[str, Any]]:
+        document = self._json(
+            "list",
+            f"daemonsets in {namespace}",
+            lambda: self._apps.list_namespaced_daemon_set(namespace, _preload_content=False),
+        )
+        return list(document.get("items", []))
+
+    def nodes(self) -> list[NodeFacts]:
+        document = self._json("list", "nodes", lambda: self._core.list_node(_preload_content=False))
+        return [
+            NodeFacts(item["metadata"]["name"], item["metadata"].get("labels") or {})
+            for item in document.get("items", [])
+        ]
+
+    def pods(self, namespace: str, selector: str) -> list[PodFacts]:
+        document = self._json(
+            "list",
+            f"pods in {namespace} ({selector})",
+            lambda: self._core.list_namespaced_pod(
+                namespace, label_selector=selector, _preload_content=False
+            ),
+        )
+        return [_pod_facts(item) for item in document.get("items", [])]
+
+    def apply_daemonset(self, document: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
+        """Server-side apply of a DaemonSet as field manager ``eksaddon``."""
+        metadata = document["metadata"]
+        return self._json(
+            "patch",
+            f"daemonsets {metadata['namespace']}/{metadata['name']}",
+            lambda: self._apps.patch_namespaced_daemon_set(
+                metadata["name"],
+                metadata["namespace"],
+                document,
+                field_manager=FIELD_MANAGER,
+                force=force,
+                _content_type="application/apply-patch+yaml",
+                _preload_content=False,
+            ),
+        )
+
+    def _json(self, verb: str, resource: str, call: Callable[[], Any]) -> dict[str, Any]:
+        with _translated(verb, resource):
+            response = call()
+            data = response.data if hasattr(response, "data") else response.read()
+        try:
+            document = json.loads(data)
+        except ValueError:
+            raise ApiError(f"the API server's answer to {verb} {resource} is not JSON") from None
+        return document if isinstance(document, dict) else {}
+
+
+def _pod_facts(item: dict[str, Any]) -> PodFacts:
+    spec = item.get("spec", {})
+    containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
+    statuses = [
+        *item.get("status", {}).get("initContainerStatuses", []),
+        *item.get("status", {}).get("containerStatuses", []),
+    ]
+    waiting = {
+        s["name"]: s.get("state", {}).get("waiting", {}).get("reason", "")
+        for s in statuses
+        if s.get("state", {}).get("waiting")
+    }
+    return PodFacts(
+        item["metadata"]["name"],
+        spec.get("nodeName"),
+        {c["name"]: c["image"] for c in containers},
+        waiting,
+    )
+
+
+@contextmanager
+def _translated(verb: str, resource: str) -> Iterator[None]:
+    try:
+        yield
+    except kube_errors.ApiException as error:
+        raise _api_error(error, verb, resource) from error
+    except (urllib3.exceptions.HTTPError, OSError) as error:
+        raise KubernetesUnreachableError(
+            f"cannot reach the Kubernetes API server to {verb} {resource}: {_first_line(error)}",
+            hint="check the network and --kubeconfig / --context",
+        ) from error
+
+
+def _api_error(error: kube_errors.ApiException, verb: str, resource: str) -> ApiError:
+    status = int(getattr(error, "status", 0) or 0)
+    reason = _message(error)
+    if status == 403:
+        return KubernetesForbiddenError(
+            f"Kubernetes RBAC forbids {verb} on {resource}: {reason}",
+            hint=f"grant the '{verb}' verb on that resource (see docs/iam.md)",
+        )
+    if status == 401:
+        return KubernetesUnauthorizedError(
+            f"the Kubernetes API server rejected the credentials for {verb} {resource}",
+            hint="refresh the kubeconfig token (aws eks update-kubeconfig)",
+        )
+    if status == 404:
+        return KubernetesNotFoundError(f"{resource} not found: {reason}")
+    return ApiError(f"Kubernetes {verb} {resource} failed ({status}): {reason}")
+
+
+def _message(error: kube_errors.ApiException) -> str:
+    body = getattr(error, "body", None)
+    try:
+        message = json.loads(body).get("message") if body else None
+    except (ValueError, AttributeError):
+        message = None
+    return str(message or getattr(error, "reason", "") or "no details")
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

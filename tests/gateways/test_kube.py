@@ -1,0 +1,129 @@
+"""The Kubernetes gateway against a real kube-apiserver (tests/standins/kube.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import kubernetes.client as k8s
+import pytest
+
+from eksaddon.errors import (
+    EnvironmentProblemError,
+    KubernetesForbiddenError,
+    KubernetesUnreachableError,
+)
+from eksaddon.gateways.kube import KubeGateway
+from eksaddon.nodeside.rollout import assess
+from standins.kube import KubeApiServer, make_node, make_pod, set_daemonset_status
+from tests_support import daemonset
+
+NEW = "v1.18.3-eksbuild.3"
+
+
+def gateway(server: KubeApiServer, context: str | None = None) -> KubeGateway:
+    return KubeGateway(kubeconfig=server.kubeconfig_path, context=context or server.context)
+
+
+def create_daemonset(server: KubeApiServer, tag: str = NEW) -> dict[str, Any]:
+    document = daemonset(tag)
+    template = document["spec"]["template"]["spec"]
+    for container in template["containers"] + template["initContainers"]:
+        container.setdefault("imagePullPolicy", "IfNotPresent")
+    # The client's strict models are not ours to build: a plain JSON body is what the API takes.
+    k8s.AppsV1Api(server.client()).create_namespaced_daemon_set(
+        "kube-system",
+        document,  # type: ignore[arg-type]
+    )
+    return document
+
+
+def test_read_missing_and_present_daemonsets(kube_fresh: KubeApiServer) -> None:
+    kube = gateway(kube_fresh)
+    assert kube.read_daemonset("kube-system", "aws-node") is None
+    create_daemonset(kube_fresh)
+    found = kube.read_daemonset("kube-system", "aws-node")
+    assert found is not None
+    assert found["kind"] == "DaemonSet"
+    image = found["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image.endswith(f"amazon-k8s-cni:{NEW}")
+    assert [d["metadata"]["name"] for d in kube.daemonsets("kube-system")] == ["aws-node"]
+
+
+def test_server_side_apply_as_eksaddon(kube_fresh: KubeApiServer) -> None:
+    kube = gateway(kube_fresh)
+    document = create_daemonset(kube_fresh)
+    document["spec"]["template"]["spec"]["containers"][0]["env"].append(
+        {"name": "WARM_IP_TARGET", "value": "5"}
+    )
+    applied = kube.apply_daemonset(document, force=True)
+    managers = {f["manager"] for f in applied["metadata"]["managedFields"]}
+    assert "eksaddon" in managers
+    env = applied["spec"]["template"]["spec"]["containers"][0]["env"]
+    assert {"name": "WARM_IP_TARGET", "value": "5"} in env
+
+
+def test_nodes_pods_and_a_rollout(kube_fresh: KubeApiServer) -> None:
+    api = kube_fresh.client()
+    create_daemonset(kube_fresh)
+    for name in ("node-a", "node-b"):
+        make_node(api, name)
+    make_node(api, "fargate-x", labels={"eks.amazonaws.com/compute-type": "fargate"})
+    image = f"602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:{NEW}"
+    make_pod(
+        api,
+        "kube-system",
+        "aws-node-a",
+        labels={"k8s-app": "aws-node"},
+        node_name="node-a",
+        image=image,
+    )
+    kube = gateway(kube_fresh)
+    nodes = kube.nodes()
+    assert {n.name: n.fargate for n in nodes} == {
+        "node-a": False,
+        "node-b": False,
+        "fargate-x": True,
+    }
+    pods = kube.pods("kube-system", "k8s-app=aws-node")
+    assert [(p.name, p.node) for p in pods] == [("aws-node-a", "node-a")]
+    set_daemonset_status(
+        api,
+        "kube-system",
+        "aws-node",
+        observed_generation="current",
+        desired_number_scheduled=2,
+        updated_number_scheduled=1,
+        number_available=1,
+        current_number_scheduled=2,
+        number_misscheduled=0,
+        number_ready=1,
+    )
+    rollout = assess(kube.read_daemonset("kube-system", "aws-node") or {}, pods, nodes)
+    assert not rollout.done
+    assert rollout.nodes == ("node-a", "node-b")
+    assert "node-b" in rollout.behind
+
+
+def test_forbidden_names_the_verb_and_resource(kube_fresh: KubeApiServer) -> None:
+    kube = gateway(kube_fresh, context=kube_fresh.forbidden_context)
+    with pytest.raises(KubernetesForbiddenError) as caught:
+        kube.nodes()
+    assert "RBAC forbids list on nodes" in caught.value.message
+    assert caught.value.hint is not None and "'list'" in caught.value.hint
+
+
+def test_unreachable_api_server(tmp_path: Path, kube_apiserver: KubeApiServer) -> None:
+    config = Path(kube_apiserver.kubeconfig_path).read_text()
+    moved = tmp_path / "kubeconfig"
+    moved.write_text(config.replace(kube_apiserver.url, "https://127.0.0.1:9"))
+    kube = KubeGateway(kubeconfig=str(moved), context=kube_apiserver.context)
+    with pytest.raises(KubernetesUnreachableError, match="cannot reach the Kubernetes API server"):
+        kube.nodes()
+
+
+def test_a_broken_kubeconfig(tmp_path: Path) -> None:
+    path = tmp_path / "kubeconfig"
+    path.write_text("apiVersion: v1\nkind: Config\n")
+    with pytest.raises(EnvironmentProblemError, match="cannot load the Kubernetes configuration"):
+        KubeGateway(kubeconfig=str(path), context="nope")
