@@ -28,6 +28,7 @@ from eksaddon.gateways.protocols import (
     UpdateError,
     UpdateState,
 )
+from eksaddon.nodeside.rollout import NodeFacts, PodFacts
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 V = AddonVersion.parse
@@ -297,3 +298,82 @@ class FakeRegion:
 
     def fargate_profiles(self, cluster: str) -> list[str]:
         return self._cluster(cluster).fargate_profiles(cluster)
+
+
+class FakeKube:
+    """The aws-node DaemonSet, its pods and the nodes, moving as a DaemonSet controller would.
+
+    ``follow(eks)`` makes every successful EKS update rewrite the template's image tags (as EKS
+    does); each read then moves one more node's pod to the template, except ``stuck`` nodes.
+    """
+
+    def __init__(
+        self, nodes: list[str], *, fargate: tuple[str, ...] = (), tag: str = "v1.15.5-eksbuild.1"
+    ) -> None:
+        self.node_names = nodes
+        self.fargate = fargate
+        self.stuck: set[str] = set()
+        self.tag = tag
+        self.generation = 1
+        self.pod_tags = dict.fromkeys(nodes, tag)
+        self.reads = 0
+
+    def follow(self, eks: FakeEks) -> None:
+        original = eks._advance
+
+        def advance() -> None:
+            before = eks.addon["version"] if eks.addon else None
+            original()
+            after = eks.addon["version"] if eks.addon else None
+            if after is not None and after != before:
+                self.tag = str(after)
+                self.generation += 1
+
+        eks._advance = advance  # type: ignore[method-assign]
+
+    def _images(self, tag: str) -> dict[str, str]:
+        registry = "602401143452.dkr.ecr.us-west-2.amazonaws.com"
+        return {
+            "aws-vpc-cni-init": f"{registry}/amazon-k8s-cni-init:{tag}",
+            "aws-node": f"{registry}/amazon-k8s-cni:{tag}",
+        }
+
+    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
+        self.reads += 1
+        behind = [
+            n for n in self.node_names if self.pod_tags[n] != self.tag and n not in self.stuck
+        ]
+        if behind:
+            self.pod_tags[behind[0]] = self.tag  # the controller replaces one pod per look
+        images = self._images(self.tag)
+        updated = sum(1 for n in self.node_names if self.pod_tags[n] == self.tag)
+        return {
+            "metadata": {"name": name, "namespace": namespace, "generation": self.generation},
+            "spec": {
+                "template": {
+                    "spec": {
+                        "initContainers": [
+                            {"name": "aws-vpc-cni-init", "image": images["aws-vpc-cni-init"]}
+                        ],
+                        "containers": [{"name": "aws-node", "image": images["aws-node"]}],
+                    }
+                }
+            },
+            "status": {
+                "observedGeneration": self.generation,
+                "desiredNumberScheduled": len(self.node_names),
+                "updatedNumberScheduled": updated,
+                "numberAvailable": len(self.node_names),
+            },
+        }
+
+    def nodes(self) -> list[NodeFacts]:
+        labels = {"eks.amazonaws.com/compute-type": "fargate"}
+        return [NodeFacts(n, {}) for n in self.node_names] + [
+            NodeFacts(n, labels) for n in self.fargate
+        ]
+
+    def pods(self, namespace: str, selector: str) -> list[PodFacts]:
+        return [
+            PodFacts(f"aws-node-{n}", n, self._images(tag), {}) for n, tag in self.pod_tags.items()
+        ]

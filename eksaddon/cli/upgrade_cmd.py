@@ -18,7 +18,13 @@ from eksaddon.cli.options import TARGET, addon_option, global_options, output_op
 from eksaddon.cli.progress import ProgressPrinter
 from eksaddon.engine.install import InstallOptions, install
 from eksaddon.engine.state import state_dir
-from eksaddon.engine.upgrade import SystemClock, UpgradeOptions, Upgrader
+from eksaddon.engine.upgrade import (
+    AfterStep,
+    SystemClock,
+    UpgradeOptions,
+    Upgrader,
+    no_rollout_check,
+)
 from eksaddon.errors import ExitCode, InputError
 from eksaddon.planner import Plan
 from eksaddon.reports import OutputFormat, render
@@ -97,6 +103,20 @@ def _describe(plan: Plan) -> str:
     )
 
 
+def _rollout_check(kubeconfig: str | None, context: str | None) -> AfterStep:
+    from eksaddon.engine.rollout_check import RolloutCheck
+    from eksaddon.errors import EksAddonError
+    from eksaddon.gateways.kube import KubeGateway
+
+    try:
+        return RolloutCheck(KubeGateway(kubeconfig=kubeconfig, context=context))
+    except EksAddonError as error:
+        raise type(error)(
+            error.message,
+            hint="pass --kubeconfig/--context for the node-side check, or --skip-rollout-check",
+        ) from error
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (a CI job cancelled, a pod evicted) stops a run like Ctrl-C: journal kept."""
@@ -131,6 +151,17 @@ def sigterm_as_interrupt() -> Iterator[None]:
 @click.option(
     "--discard-journal", is_flag=True, help="Set aside an unfinished journal and plan afresh."
 )
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    help="kubeconfig for the node-side rollout check (default: $KUBECONFIG or ~/.kube/config).",
+)
+@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context to use.")
+@click.option(
+    "--skip-rollout-check",
+    is_flag=True,
+    help="Trust EKS's ACTIVE alone; do not check the aws-node pods on every node.",
+)
 @click.pass_context
 def upgrade_command(
     ctx: click.Context,
@@ -149,6 +180,9 @@ def upgrade_command(
     target: str,
     resolve_conflicts: str,
     discard_journal: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    skip_rollout_check: bool,
 ) -> int:
     """Carry a managed add-on to a version one minor step at a time; resumable."""
     options = UpgradeOptions(
@@ -172,6 +206,9 @@ def upgrade_command(
         state_directory=state_directory or state_dir(),
         progress=ProgressPrinter(),
         confirm=confirmer(yes, _describe),
+        after_step=no_rollout_check
+        if skip_rollout_check or dry_run
+        else _rollout_check(kubeconfig, kube_context),
     )
     with sigterm_as_interrupt():
         result = upgrader.run()

@@ -62,7 +62,18 @@ def cli(eks_standin: StandInServer, tmp_path: Path) -> Cli:
     return Cli(eks_standin, tmp_path)
 
 
-UPGRADE = ("upgrade", "--cluster", CLUSTER, "--yes", "--poll-interval", "0.05", "--timeout", "20")
+# No Kubernetes API here: the node-side rollout check has its own tests (tests/engine, gateways).
+UPGRADE = (
+    "upgrade",
+    "--cluster",
+    CLUSTER,
+    "--skip-rollout-check",
+    "--yes",
+    "--poll-interval",
+    "0.05",
+    "--timeout",
+    "20",
+)
 
 
 def test_v1_6_3_reaches_v1_18_3_through_every_minor(cli: Cli) -> None:
@@ -161,7 +172,15 @@ def test_timeout_is_exit_4(cli: Cli) -> None:
     cli.server.put_addon(CLUSTER, "v1.17.1-eksbuild.1")
     cli.server.standin.update_polls = 10_000
     result = cli.run(
-        "upgrade", "--cluster", CLUSTER, "--yes", "--poll-interval", "0.1", "--timeout", "1"
+        "upgrade",
+        "--cluster",
+        CLUSTER,
+        "--skip-rollout-check",
+        "--yes",
+        "--poll-interval",
+        "0.1",
+        "--timeout",
+        "1",
     )
     assert result.returncode == 4
     assert "timed out waiting for update" in result.stderr
@@ -193,7 +212,7 @@ def test_dry_run_and_unconfirmed_runs_change_nothing(cli: Cli) -> None:
     dry = cli.run("upgrade", "--cluster", CLUSTER, "--dry-run", "-o", "json")
     assert dry.returncode == 0, dry.stderr
     assert len(json.loads(dry.stdout)["plan"]["steps"]) == 2
-    unattended = cli.run("upgrade", "--cluster", CLUSTER)
+    unattended = cli.run("upgrade", "--cluster", CLUSTER, "--skip-rollout-check")
     assert unattended.returncode == 2
     assert "pass --yes to run unattended" in unattended.stderr
     assert cli.server.standin.count("UpdateAddon") == 0
@@ -253,3 +272,13 @@ def test_matrix_refresh_writes_a_pinnable_matrix_and_diff_exits_1(cli: Cli, tmp_
     drift = cli.run("matrix", "diff", "-k", "1.30", "-o", "json")
     assert drift.returncode == 1
     assert json.loads(drift.stdout)["changed"] is True
+
+
+def test_the_rollout_check_needs_kubernetes_access(cli: Cli, tmp_path: Path) -> None:
+    cli.server.put_addon(CLUSTER, "v1.17.1-eksbuild.1")
+    cli.env["KUBECONFIG"] = str(tmp_path / "no-such-kubeconfig")
+    result = cli.run("upgrade", "--cluster", CLUSTER, "--yes")
+    assert result.returncode == 3
+    assert "cannot load the Kubernetes configuration" in result.stderr
+    assert "--skip-rollout-check" in result.stderr
+    assert cli.server.standin.count("UpdateAddon") == 0

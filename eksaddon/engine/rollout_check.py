@@ -1,0 +1,88 @@
+"""The node-side check after every upgrade step: the aws-node rollout reached every node.
+
+EKS reports a step ACTIVE when its own work is done; the pods on the nodes may still be rolling
+(or stuck). This hook waits, within the step's deadline, for the DaemonSet's rollout to finish on
+every non-Fargate node, and stops the run naming the nodes that are behind.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from eksaddon.engine.events import Notice
+from eksaddon.engine.waiting import StepContext
+from eksaddon.errors import ApiError, UpgradeStoppedError
+from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess, describe_stall
+from eksaddon.planner import Step
+
+
+class KubeReader(Protocol):
+    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def nodes(self) -> list[NodeFacts]: ...
+
+    def pods(self, namespace: str, selector: str) -> list[PodFacts]: ...
+
+
+class RolloutCheck:
+    """``after_step`` for :class:`~eksaddon.engine.upgrade.Upgrader`."""
+
+    def __init__(
+        self,
+        kube: KubeReader,
+        *,
+        namespace: str = "kube-system",
+        name: str = "aws-node",
+        selector: str = "k8s-app=aws-node",
+    ) -> None:
+        self.kube = kube
+        self.namespace = namespace
+        self.name = name
+        self.selector = selector
+
+    def __call__(self, ctx: StepContext, step: Step) -> None:
+        last = ""
+        rollout: Rollout | None = None
+        while True:
+            try:
+                rollout = self._assess(ctx, step)
+            except ApiError as error:
+                if not error.temporary:
+                    raise
+            else:
+                if rollout.progress != last:
+                    last = rollout.progress
+                    ctx.progress(
+                        Notice(f"[{ctx.number}/{ctx.total}] aws-node rollout: {rollout.progress}")
+                    )
+                if rollout.done:
+                    return
+            if ctx.clock.now() + ctx.poll_interval > ctx.deadline:
+                stall = describe_stall(rollout) if rollout is not None else "no answer"
+                raise UpgradeStoppedError(
+                    f"the aws-node rollout of {step.target} did not finish on cluster "
+                    f"{ctx.cluster} within the step's timeout (step {ctx.number} of "
+                    f"{ctx.total}): {stall}",
+                    hint="check those nodes (kubectl describe pod -n kube-system -l "
+                    "k8s-app=aws-node), then rerun to resume",
+                )
+            ctx.clock.sleep(ctx.poll_interval)
+
+    def _assess(self, ctx: StepContext, step: Step) -> Rollout:
+        daemonset = self.kube.read_daemonset(self.namespace, self.name)
+        if daemonset is None:
+            raise UpgradeStoppedError(
+                f"DaemonSet {self.namespace}/{self.name} is missing on cluster {ctx.cluster} "
+                f"after step {ctx.number}"
+            )
+        tag = _tag(daemonset)
+        if tag is not None and tag != str(step.target):
+            # EKS has not rewritten the DaemonSet yet: nothing on the nodes can be current.
+            return assess({**daemonset, "status": {}}, [], self.kube.nodes())
+        return assess(daemonset, self.kube.pods(self.namespace, self.selector), self.kube.nodes())
+
+
+def _tag(daemonset: dict[str, Any]) -> str | None:
+    containers = daemonset.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
+    image = next((c.get("image", "") for c in containers if c.get("name") == "aws-node"), "")
+    return image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else None

@@ -1,0 +1,66 @@
+"""Every upgrade step waits for the aws-node rollout on every node (in-memory EKS and Kubernetes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from eksaddon.engine.events import Event, Notice
+from eksaddon.engine.rollout_check import RolloutCheck
+from eksaddon.engine.upgrade import UpgradeOptions, Upgrader, UpgradeResult
+from eksaddon.errors import ExitCode, UpgradeStoppedError
+from eksaddon.matrix import Matrix
+from fakes import FakeClock, FakeEks, FakeKube
+
+NODES = ["node-a", "node-b", "node-c"]
+
+
+def upgrade(
+    bundled: Matrix,
+    tmp_path: Path,
+    eks: FakeEks,
+    kube: FakeKube,
+    events: list[Event],
+    **options: object,
+) -> UpgradeResult:
+    chosen: dict[str, object] = {"poll_interval": 5, "timeout": 120, **options}
+    return Upgrader(
+        gateway=eks,
+        matrix=bundled,
+        options=UpgradeOptions(cluster="prod", addon="vpc-cni", **chosen),  # type: ignore[arg-type]
+        state_directory=tmp_path,
+        progress=events.append,
+        confirm=lambda plan: True,
+        clock=FakeClock(),
+        after_step=RolloutCheck(kube),
+    ).run()
+
+
+def test_each_step_waits_for_every_node(bundled: Matrix, tmp_path: Path) -> None:
+    eks = FakeEks(version="v1.16.4-eksbuild.2")
+    kube = FakeKube(NODES, fargate=("fargate-1",), tag="v1.16.4-eksbuild.2")
+    kube.follow(eks)
+    events: list[Event] = []
+    result = upgrade(bundled, tmp_path, eks, kube, events)
+    assert result.steps_done == 2
+    notices = [e.text for e in events if isinstance(e, Notice)]
+    assert "[1/2] aws-node rollout: 3/3 nodes updated" in notices
+    assert "[2/2] aws-node rollout: 3/3 nodes updated" in notices
+    assert all(tag == "v1.18.3-eksbuild.3" for tag in kube.pod_tags.values())
+
+
+def test_a_stuck_node_stops_the_run_and_is_named(bundled: Matrix, tmp_path: Path) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    kube = FakeKube(NODES, tag="v1.17.1-eksbuild.1")
+    kube.follow(eks)
+    kube.stuck.add("node-b")
+    with pytest.raises(UpgradeStoppedError) as caught:
+        upgrade(bundled, tmp_path, eks, kube, [], timeout=60)
+    assert caught.value.exit_code is ExitCode.UPGRADE_STOPPED
+    assert "did not finish on cluster prod" in caught.value.message
+    assert "nodes behind: node-b" in caught.value.message
+    kube.stuck.clear()
+    result = upgrade(bundled, tmp_path, eks, kube, [])  # the node recovered: the rerun finishes
+    assert result.steps_done == 1
+    assert eks.calls["UpdateAddon"] == 1
