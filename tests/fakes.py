@@ -79,6 +79,7 @@ class FakeEks:
         polls_per_update: int = 2,
     ) -> None:
         self.cluster = cluster
+        self.endpoint: str | None = None
         self.kubernetes = KubernetesVersion.parse(kubernetes)
         self.catalogue = [V(v) for v in CATALOGUE]
         self.default = V("v1.16.4-eksbuild.2")
@@ -125,7 +126,7 @@ class FakeEks:
         self._count("DescribeCluster")
         if cluster != self.cluster and self.cluster != "*":
             raise ClusterNotFoundError(f"cluster {cluster}: No cluster found for name: {cluster}.")
-        return ClusterInfo(cluster, self.kubernetes, "eks.7", "ACTIVE", self.region)
+        return ClusterInfo(cluster, self.kubernetes, "eks.7", "ACTIVE", self.region, self.endpoint)
 
     def describe_addon(self, cluster: str, addon: str) -> AddonState | None:
         self._count("DescribeAddon")
@@ -310,6 +311,7 @@ class FakeKube:
     def __init__(
         self, nodes: list[str], *, fargate: tuple[str, ...] = (), tag: str = "v1.15.5-eksbuild.1"
     ) -> None:
+        self.host = "https://prod.gr7.us-west-2.eks.amazonaws.com"
         self.node_names = nodes
         self.fargate = fargate
         self.stuck: set[str] = set()

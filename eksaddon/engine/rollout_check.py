@@ -8,15 +8,20 @@ every non-Fargate node, and stops the run naming the nodes that are behind.
 from __future__ import annotations
 
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 from eksaddon.engine.events import Notice
 from eksaddon.engine.waiting import StepContext
-from eksaddon.errors import ApiError, UpgradeStoppedError
+from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
+from eksaddon.gateways.protocols import ClusterInfo
 from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess, describe_stall
 from eksaddon.planner import Step
 
 
 class KubeReader(Protocol):
+    @property
+    def host(self) -> str: ...
+
     def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     def nodes(self) -> list[NodeFacts]: ...
@@ -39,6 +44,22 @@ class RolloutCheck:
         self.namespace = namespace
         self.name = name
         self.selector = selector
+
+    def check_target(self, cluster: ClusterInfo) -> None:
+        """Refuse a kubeconfig that points at another cluster than the one being upgraded.
+
+        The current context is easy to leave on staging while upgrading production: reading the
+        wrong cluster's DaemonSet would "verify" the wrong rollout.
+        """
+        if cluster.endpoint is None:
+            return
+        if _origin(cluster.endpoint) != _origin(self.kube.host):
+            raise InputError(
+                f"the kubeconfig context points at {self.kube.host}, not at cluster "
+                f"{cluster.name}'s API server {cluster.endpoint}",
+                hint=f"pass --context for {cluster.name} (aws eks update-kubeconfig --name "
+                f"{cluster.name}), or --skip-rollout-check",
+            )
 
     def __call__(self, ctx: StepContext, step: Step) -> None:
         last = ""
@@ -80,6 +101,12 @@ class RolloutCheck:
             # EKS has not rewritten the DaemonSet yet: nothing on the nodes can be current.
             return assess({**daemonset, "status": {}}, [], self.kube.nodes())
         return assess(daemonset, self.kube.pods(self.namespace, self.selector), self.kube.nodes())
+
+
+def _origin(url: str) -> tuple[str, int]:
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower()
+    return host, parts.port or (443 if parts.scheme in ("https", "") else 80)
 
 
 def _tag(daemonset: dict[str, Any]) -> str | None:

@@ -151,6 +151,9 @@ class Upgrader:
                 addon,
             )
         resumed = journal is not None
+        check_target = getattr(self.after_step, "check_target", None)
+        if check_target is not None:  # before any change: the node-side check must see this cluster
+            check_target(cluster)
         if journal is None:
             self._check_health(cluster, addon)
             if not self.confirm(plan):

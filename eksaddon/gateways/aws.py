@@ -112,6 +112,7 @@ class AwsEksGateway:
             platform_version=data.get("platformVersion"),
             status=data.get("status"),
             region=self._region,
+            endpoint=data.get("endpoint"),
         )
 
     def describe_addon(self, cluster: str, addon: str) -> AddonState | None:

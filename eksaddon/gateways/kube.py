@@ -51,6 +51,7 @@ class KubeGateway:
                 hint="pass --kubeconfig and --context, or run `aws eks update-kubeconfig`",
             ) from error
         self._client = client
+        self.host: str = str(client.configuration.host)
         self._core = kubernetes.client.CoreV1Api(client)
         self._apps = kubernetes.client.AppsV1Api(client)
 

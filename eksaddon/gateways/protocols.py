@@ -13,6 +13,7 @@ class ClusterInfo(NamedTuple):
     platform_version: str | None
     status: str | None
     region: str
+    endpoint: str | None = None  # the API server URL, to match a kubeconfig against
 
 
 class HealthIssue(NamedTuple):

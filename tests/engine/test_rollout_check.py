@@ -9,7 +9,7 @@ import pytest
 from eksaddon.engine.events import Event, Notice
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader, UpgradeResult
-from eksaddon.errors import ExitCode, UpgradeStoppedError
+from eksaddon.errors import ExitCode, InputError, UpgradeStoppedError
 from eksaddon.matrix import Matrix
 from fakes import FakeClock, FakeEks, FakeKube
 
@@ -64,3 +64,22 @@ def test_a_stuck_node_stops_the_run_and_is_named(bundled: Matrix, tmp_path: Path
     result = upgrade(bundled, tmp_path, eks, kube, [])  # the node recovered: the rerun finishes
     assert result.steps_done == 1
     assert eks.calls["UpdateAddon"] == 1
+
+
+def test_a_kubeconfig_for_another_cluster_is_refused_before_any_change(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    eks.endpoint = "https://PROD.gr7.us-west-2.eks.amazonaws.com:443"  # same server, other spelling
+    kube = FakeKube(NODES, tag="v1.17.1-eksbuild.1")
+    kube.follow(eks)
+    assert upgrade(bundled, tmp_path / "ok", eks, kube, []).steps_done == 1
+    other = FakeEks(version="v1.17.1-eksbuild.1")
+    other.endpoint = "https://staging.gr7.us-west-2.eks.amazonaws.com"
+    with pytest.raises(
+        InputError,
+        match="points at https://prod.gr7.us-west-2.eks.amazonaws.com, "
+        "not at cluster prod's API server https://staging",
+    ):
+        upgrade(bundled, tmp_path / "refused", other, FakeKube(NODES), [])
+    assert other.calls["UpdateAddon"] == 0
