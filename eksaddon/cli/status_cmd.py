@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,11 +14,22 @@ from eksaddon.engine.status import collect_status
 from eksaddon.errors import ExitCode
 from eksaddon.reports import OutputFormat, render
 
+if TYPE_CHECKING:
+    from eksaddon.engine.nodeside_status import ClusterReader
+    from eksaddon.gateways.protocols import ClusterInfo
+
 
 @click.command("status")
 @cluster_option()
 @addon_option
 @aws_options
+@click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    help="kubeconfig for the node side (default: $KUBECONFIG or ~/.kube/config).",
+)
+@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context to use.")
+@click.option("--skip-node-side", is_flag=True, help="Report only what EKS says.")
 @output_option(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.YAML)
 @click.pass_context
 def status_command(
@@ -25,11 +38,32 @@ def status_command(
     addon: str,
     region: str | None,
     profile: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    skip_node_side: bool,
     output: str,
 ) -> int:
-    """The cluster's version, the add-on's type, version, health and settings, and its path."""
+    """The add-on as EKS and the nodes see it: type, version, health, settings, the path on."""
     report = collect_status(
-        make_gateway(profile, region), global_options(ctx).load(addon), cluster=cluster, addon=addon
+        make_gateway(profile, region),
+        global_options(ctx).load(addon),
+        cluster=cluster,
+        addon=addon,
+        kube=None if skip_node_side else _kube_reader(kubeconfig, kube_context),
     )
     render(report, OutputFormat(output), sys.stdout)
     return ExitCode.OK
+
+
+def _kube_reader(
+    kubeconfig: str | None, context: str | None
+) -> Callable[[ClusterInfo], ClusterReader]:
+    def connect(cluster: ClusterInfo) -> ClusterReader:
+        from eksaddon.engine.rollout_check import ensure_same_cluster
+        from eksaddon.gateways.kube import KubeGateway
+
+        kube = KubeGateway(kubeconfig=kubeconfig, context=context)
+        ensure_same_cluster(kube.host, cluster)
+        return kube
+
+    return connect

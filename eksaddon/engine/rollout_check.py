@@ -46,20 +46,7 @@ class RolloutCheck:
         self.selector = selector
 
     def check_target(self, cluster: ClusterInfo) -> None:
-        """Refuse a kubeconfig that points at another cluster than the one being upgraded.
-
-        The current context is easy to leave on staging while upgrading production: reading the
-        wrong cluster's DaemonSet would "verify" the wrong rollout.
-        """
-        if cluster.endpoint is None:
-            return
-        if _origin(cluster.endpoint) != _origin(self.kube.host):
-            raise InputError(
-                f"the kubeconfig context points at {self.kube.host}, not at cluster "
-                f"{cluster.name}'s API server {cluster.endpoint}",
-                hint=f"pass --context for {cluster.name} (aws eks update-kubeconfig --name "
-                f"{cluster.name}), or --skip-rollout-check",
-            )
+        ensure_same_cluster(self.kube.host, cluster)
 
     def __call__(self, ctx: StepContext, step: Step) -> None:
         last = ""
@@ -101,6 +88,23 @@ class RolloutCheck:
             # EKS has not rewritten the DaemonSet yet: nothing on the nodes can be current.
             return assess({**daemonset, "status": {}}, [], self.kube.nodes())
         return assess(daemonset, self.kube.pods(self.namespace, self.selector), self.kube.nodes())
+
+
+def ensure_same_cluster(kube_host: str, cluster: ClusterInfo) -> None:
+    """Refuse a kubeconfig that points at another cluster than ``cluster``.
+
+    The current context is easy to leave on staging while working on production: reading the
+    wrong cluster's DaemonSet would "verify" the wrong rollout.
+    """
+    if cluster.endpoint is None:
+        return
+    if _origin(cluster.endpoint) != _origin(kube_host):
+        raise InputError(
+            f"the kubeconfig context points at {kube_host}, not at cluster "
+            f"{cluster.name}'s API server {cluster.endpoint}",
+            hint=f"pass --context for {cluster.name} (aws eks update-kubeconfig --name "
+            f"{cluster.name}), or skip the node side (--skip-rollout-check, --skip-node-side)",
+        )
 
 
 def _origin(url: str) -> tuple[str, int]:

@@ -4,11 +4,13 @@ means.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from eksaddon import planner
 from eksaddon.compat import CompatReport, Finding, Severity, check_compat
 from eksaddon.engine.catalogue import with_live_catalogue
+from eksaddon.engine.nodeside_status import ClusterReader, NodeSide, read_node_side
 from eksaddon.errors import ApiError, EksAddonError
 from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway, NodegroupInfo
 from eksaddon.matrix.model import AddonType, Matrix
@@ -36,6 +38,8 @@ class StatusReport(NamedTuple):
     plan_problem: str | None
     nodegroups: tuple[NodegroupInfo, ...]
     fargate_profiles: tuple[str, ...]
+    node_side: NodeSide | None = None
+    node_side_note: str | None = None
 
     @property
     def addon_type(self) -> str:
@@ -75,7 +79,12 @@ def live_catalogue(
 
 
 def collect_status(
-    gateway: EksGateway, matrix: Matrix, *, cluster: str, addon: str
+    gateway: EksGateway,
+    matrix: Matrix,
+    *,
+    cluster: str,
+    addon: str,
+    kube: Callable[[ClusterInfo], ClusterReader] | None = None,
 ) -> StatusReport:
     info = gateway.describe_cluster(cluster)
     state = gateway.describe_addon(cluster, addon)
@@ -97,7 +106,27 @@ def collect_status(
         plan_problem=problem,
         nodegroups=tuple(gateway.nodegroups(cluster)),
         fargate_profiles=tuple(gateway.fargate_profiles(cluster)),
+        **_node_side(kube, matrix, info, eks_managed=state is not None),
     )
+
+
+def _node_side(
+    kube: Callable[[ClusterInfo], ClusterReader] | None,
+    matrix: Matrix,
+    info: ClusterInfo,
+    *,
+    eks_managed: bool,
+) -> dict[str, Any]:
+    """The node side when Kubernetes can be read; otherwise one line saying why not."""
+    if kube is None:
+        return {"node_side_note": "node side not read (--skip-node-side)"}
+    try:
+        reader = kube(info)
+        return {
+            "node_side": read_node_side(reader, matrix, region=info.region, eks_managed=eks_managed)
+        }
+    except EksAddonError as error:
+        return {"node_side_note": f"node side not read: {error.one_line()}"}
 
 
 def _plan(

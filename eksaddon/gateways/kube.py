@@ -75,6 +75,15 @@ class KubeGateway:
         )
         return list(document.get("items", []))
 
+    def all_daemonsets(self) -> list[dict[str, Any]]:
+        """Every DaemonSet in the cluster (another CNI may live in its own namespace)."""
+        document = self._json(
+            "list",
+            "daemonsets in all namespaces",
+            lambda: self._apps.list_daemon_set_for_all_namespaces(_preload_content=False),
+        )
+        return list(document.get("items", []))
+
     def nodes(self) -> list[NodeFacts]:
         document = self._json("list", "nodes", lambda: self._core.list_node(_preload_content=False))
         return [

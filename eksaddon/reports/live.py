@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from eksaddon.engine.install import InstallResult
+from eksaddon.engine.nodeside_status import NodeSide
 from eksaddon.engine.refresh import MatrixDiff
 from eksaddon.engine.status import StatusReport
 from eksaddon.engine.upgrade import UpgradeResult
 from eksaddon.gateways.protocols import AddonState
-from eksaddon.reports.documents import SCHEMA_VERSION, plan_body
+from eksaddon.reports.documents import SCHEMA_VERSION, detected_document, plan_body
 
 
 def _optional(value: object | None) -> str | None:
@@ -60,6 +61,32 @@ def status_document(report: StatusReport) -> dict[str, Any]:
             for g in report.nodegroups
         ],
         "fargate_profiles": list(report.fargate_profiles),
+        "node_side": node_side_document(report.node_side),
+        "node_side_note": report.node_side_note,
+    }
+
+
+def node_side_document(side: NodeSide | None) -> dict[str, Any] | None:
+    if side is None:
+        return None
+    rollout = side.rollout
+    return {
+        "state": side.state,
+        "other_cni": side.other_cni,
+        "detected": detected_document(side.detected) if side.detected is not None else None,
+        "rollout": None
+        if rollout is None
+        else {
+            "done": rollout.done,
+            "nodes": list(rollout.nodes),
+            "behind": list(rollout.behind),
+            "crashlooping": list(rollout.crashlooping),
+            "desired": rollout.desired,
+            "updated": rollout.updated,
+            "available": rollout.available,
+        },
+        "fargate_nodes": list(side.fargate_nodes),
+        "findings": list(side.findings),
     }
 
 

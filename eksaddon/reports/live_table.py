@@ -42,6 +42,7 @@ def status(report: StatusReport, console: Console) -> None:
     table.add_row(
         "Fargate profiles", f"{fargate} (their CNI is not updated)" if fargate else "none"
     )
+    _node_side_rows(report, table)
     console.print(table)
     if report.plan is not None and report.plan.steps:
         console.print("Path to the latest build:")
@@ -106,3 +107,29 @@ def install(result: InstallResult, console: Console) -> None:
         f"{result.addon} {result.version} created on cluster {result.cluster} ({status})."
     )
     console.print(f"Backup: {result.backup}")
+
+
+def _node_side_rows(report: StatusReport, table: Table) -> None:
+    side = report.node_side
+    if side is None:
+        table.add_row("Node side", report.node_side_note or "not read")
+        return
+    if side.state != "running" or side.detected is None:
+        state = f"aws-node {side.state}" + (
+            f", replaced by {side.other_cni}" if side.other_cni else ""
+        )
+        table.add_row("Node side", state)
+        return
+    detected = side.detected
+    table.add_row("Nodes run", f"{detected.version} ({detected.addon_type}: {detected.type_basis})")
+    custom = ", ".join(f"{c.container}/{c.name}={c.value}" for c in detected.customizations)
+    table.add_row("Custom settings", custom or "none (manifest defaults)")
+    if side.rollout is not None:
+        state = "complete" if side.rollout.done else f"in progress ({side.rollout.progress})"
+        table.add_row("Rollout", state)
+    if side.fargate_nodes:
+        table.add_row("Fargate nodes", f"{len(side.fargate_nodes)} (own CNI, excluded)")
+    for finding in side.findings:
+        table.add_row("Warning", finding)
+    if side.other_cni:
+        table.add_row("Other CNI", side.other_cni)

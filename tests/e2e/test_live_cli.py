@@ -26,7 +26,12 @@ class Cli:
         self.state = tmp_path / "state"
         self.env = server.env()
         self.env.update(
-            {"EKSADDON_STATE_DIR": str(self.state), "EKSADDON_CACHE_DIR": str(tmp_path / "cache")}
+            {
+                "EKSADDON_STATE_DIR": str(self.state),
+                "EKSADDON_CACHE_DIR": str(tmp_path / "cache"),
+                # Never a real cluster from the developer's kubeconfig.
+                "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
+            }
         )
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -237,6 +242,8 @@ def test_status_json(cli: Cli) -> None:
     assert document["update_available"] is True
     assert [s["to"] for s in document["plan"]["steps"]][-1] == "v1.18.3-eksbuild.3"
     assert document["catalogue_source"] == "eks:DescribeAddonVersions"
+    assert document["node_side"] is None
+    assert "cannot load the Kubernetes configuration" in document["node_side_note"]
 
 
 def test_live_check_compat(cli: Cli) -> None:
