@@ -8,6 +8,7 @@ idempotency, ResourceInUse while an update runs. Faults are set per test. Calls 
 from __future__ import annotations
 
 import itertools
+import json
 from collections import Counter
 from typing import Any
 
@@ -312,6 +313,8 @@ class FakeKube:
         self, nodes: list[str], *, fargate: tuple[str, ...] = (), tag: str = "v1.15.5-eksbuild.1"
     ) -> None:
         self.host = "https://prod.gr7.us-west-2.eks.amazonaws.com"
+        self.env: dict[str, str] = {}  # aws-node env beyond the manifest defaults
+        self.apply_configuration = True  # EKS writes configurationValues' env into the DaemonSet
         self.node_names = nodes
         self.fargate = fargate
         self.stuck: set[str] = set()
@@ -330,6 +333,11 @@ class FakeKube:
             if after is not None and after != before:
                 self.tag = str(after)
                 self.generation += 1
+                values = eks.addon["configuration_values"] if eks.addon else None
+                if self.apply_configuration and values:
+                    self.env = dict(json.loads(values).get("env", {}))
+                elif not self.apply_configuration:
+                    self.env = {}
 
         eks._advance = advance  # type: ignore[method-assign]
 
@@ -350,6 +358,8 @@ class FakeKube:
         images = self._images(self.tag)
         updated = sum(1 for n in self.node_names if self.pod_tags[n] == self.tag)
         return {
+            "apiVersion": "apps/v1",
+            "kind": "DaemonSet",
             "metadata": {"name": name, "namespace": namespace, "generation": self.generation},
             "spec": {
                 "template": {
@@ -357,7 +367,13 @@ class FakeKube:
                         "initContainers": [
                             {"name": "aws-vpc-cni-init", "image": images["aws-vpc-cni-init"]}
                         ],
-                        "containers": [{"name": "aws-node", "image": images["aws-node"]}],
+                        "containers": [
+                            {
+                                "name": "aws-node",
+                                "image": images["aws-node"],
+                                "env": [{"name": k, "value": v} for k, v in self.env.items()],
+                            }
+                        ],
                     }
                 }
             },

@@ -7,13 +7,17 @@ every non-Fargate node, and stops the run naming the nodes that are behind.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from eksaddon.engine.events import Notice
+from eksaddon.engine.settings import drifted
 from eksaddon.engine.waiting import StepContext
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo
+from eksaddon.matrix.model import Matrix
+from eksaddon.nodeside.detect import Customization, detect
 from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess, describe_stall
 from eksaddon.planner import Step
 
@@ -44,9 +48,25 @@ class RolloutCheck:
         self.namespace = namespace
         self.name = name
         self.selector = selector
+        self.matrix: Matrix | None = None
+        self.expected: tuple[Customization, ...] = ()
 
     def check_target(self, cluster: ClusterInfo) -> None:
         ensure_same_cluster(self.kube.host, cluster)
+
+    def customizations(self, matrix: Matrix) -> tuple[Customization, ...]:
+        """The settings running on the nodes now (differences from the version's defaults)."""
+        daemonset = self.kube.read_daemonset(self.namespace, self.name)
+        if daemonset is None:
+            return ()
+        return detect(
+            daemonset, matrix, label=f"DaemonSet {self.namespace}/{self.name}"
+        ).customizations
+
+    def expect(self, matrix: Matrix, settings: Iterable[Customization]) -> None:
+        """After each rollout, these settings must run on the nodes, or the run stops."""
+        self.matrix = matrix
+        self.expected = tuple(settings)
 
     def __call__(self, ctx: StepContext, step: Step) -> None:
         last = ""
@@ -64,6 +84,7 @@ class RolloutCheck:
                         Notice(f"[{ctx.number}/{ctx.total}] aws-node rollout: {rollout.progress}")
                     )
                 if rollout.done:
+                    self._check_settings(ctx, step)
                     return
             if ctx.clock.now() + ctx.poll_interval > ctx.deadline:
                 stall = describe_stall(rollout) if rollout is not None else "no answer"
@@ -75,6 +96,17 @@ class RolloutCheck:
                     "k8s-app=aws-node), then rerun to resume",
                 )
             ctx.clock.sleep(ctx.poll_interval)
+
+    def _check_settings(self, ctx: StepContext, step: Step) -> None:
+        if not self.expected or self.matrix is None:
+            return
+        lost = drifted(self.expected, self.customizations(self.matrix))
+        if lost:
+            raise UpgradeStoppedError(
+                f"after step {ctx.number} of {ctx.total} ({step.target}) on cluster {ctx.cluster} "
+                f"the nodes do not run the carried settings: {'; '.join(lost)}",
+                hint="restore them (the backup has the configuration values), then rerun",
+            )
 
     def _assess(self, ctx: StepContext, step: Step) -> Rollout:
         daemonset = self.kube.read_daemonset(self.namespace, self.name)

@@ -11,6 +11,7 @@ Order of work, so that nothing is lost and nothing runs twice:
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -28,6 +29,7 @@ from eksaddon.engine.events import (
     StepStarted,
 )
 from eksaddon.engine.journal import Journal
+from eksaddon.engine.settings import carry
 from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.waiting import (
     BAD_ADDON_STATES,
@@ -48,6 +50,7 @@ from eksaddon.errors import (
 )
 from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
+from eksaddon.nodeside.detect import Customization
 from eksaddon.nodeside.features import features_in_configuration
 from eksaddon.planner import Plan, Step
 from eksaddon.versions import AddonVersion, KubernetesVersion
@@ -118,6 +121,7 @@ class Upgrader:
         self.confirm = confirm
         self.clock = clock or SystemClock()
         self.after_step = after_step
+        self._node_settings: tuple[Customization, ...] = ()
 
     def run(self) -> UpgradeResult:
         options = self.options
@@ -154,6 +158,8 @@ class Upgrader:
         check_target = getattr(self.after_step, "check_target", None)
         if check_target is not None:  # before any change: the node-side check must see this cluster
             check_target(cluster)
+        if journal is None and not options.dry_run:
+            self._carry_node_settings()
         if journal is None:
             self._check_health(cluster, addon)
             if not self.confirm(plan):
@@ -182,6 +188,13 @@ class Upgrader:
             self.progress(Notice(f"previous journal moved to {archived}"))
             return None
         return journal
+
+    def _carry_node_settings(self) -> None:
+        """Settings running on the nodes go into the configuration values sent on every step."""
+        read = getattr(self.after_step, "customizations", None)
+        if read is None:
+            return
+        self._node_settings = tuple(read(self.matrix))
 
     def _check_health(self, cluster: ClusterInfo, addon: AddonState) -> None:
         """Never start from a broken add-on: updating a DEGRADED one hides the first problem.
@@ -265,17 +278,38 @@ class Upgrader:
             settings: dict[str, Any] = journal.document["settings"]
             return settings
         options = self.options
+        values = options.configuration_values or addon.configuration_values
+        carried: tuple[Customization, ...] = ()
+        if self._node_settings:
+            document = (
+                configvalues.parse(values, label="the configuration values") if values else {}
+            )
+            result = carry(document, self._node_settings)
+            carried = result.carried
+            if carried:
+                values = json.dumps(result.values, sort_keys=True)
         return {
             "resolve_conflicts": options.resolve_conflicts,
             # Send the values in use on every step unless new ones are given: PRESERVE keeps
             # them anyway, and an explicit value means no step can fall back to defaults.
-            "configuration_values": options.configuration_values or addon.configuration_values,
+            "configuration_values": values,
             "service_account_role_arn": options.service_account_role_arn
             or addon.service_account_role_arn,
+            "carried_settings": [
+                {"container": c.container, "name": c.name, "value": c.value} for c in carried
+            ],
         }
 
     def _start(self, path: Path, plan: Plan, cluster: ClusterInfo, addon: AddonState) -> Journal:
         settings = self._settings(None, addon)
+        if settings["carried_settings"]:
+            names = ", ".join(c["name"] for c in settings["carried_settings"])
+            self.progress(
+                Notice(
+                    f"carrying settings from the nodes into the configuration "
+                    f"values of every step: {names}"
+                )
+            )
         self._validate_configuration(settings["configuration_values"], plan)
         backup = self._backup(cluster, addon)
         journal = Journal.create(
@@ -328,6 +362,13 @@ class Upgrader:
         self, journal: Journal, plan: Plan, cluster: ClusterInfo, *, resumed: bool
     ) -> UpgradeResult:
         journal.set(state=journals.RUNNING, last_error=None)
+        expect = getattr(self.after_step, "expect", None)
+        if expect is not None:  # every carried setting must be back on the nodes after each step
+            carried = journal.document["settings"].get("carried_settings", [])
+            expect(
+                self.matrix,
+                [Customization(c["container"], c["name"], c["value"], None) for c in carried],
+            )
         final: AddonState | None = None
         try:
             for step in journal.steps:

@@ -83,3 +83,35 @@ def test_a_kubeconfig_for_another_cluster_is_refused_before_any_change(
     ):
         upgrade(bundled, tmp_path / "refused", other, FakeKube(NODES), [])
     assert other.calls["UpdateAddon"] == 0
+
+
+def test_settings_on_the_nodes_are_carried_and_proven_after_each_step(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    eks = FakeEks(version="v1.16.4-eksbuild.2")
+    kube = FakeKube(NODES, tag="v1.16.4-eksbuild.2")
+    kube.env = {"WARM_IP_TARGET": "5"}  # set with kubectl: not in the configuration values
+    kube.follow(eks)
+    events: list[Event] = []
+    upgrade(bundled, tmp_path, eks, kube, events)
+    assert {r.configuration_values for r in eks.requests} == {'{"env": {"WARM_IP_TARGET": "5"}}'}
+    assert any(
+        "carrying settings from the nodes" in e.text and "WARM_IP_TARGET" in e.text
+        for e in events
+        if isinstance(e, Notice)
+    )
+    assert kube.env == {"WARM_IP_TARGET": "5"}
+
+
+def test_a_setting_lost_on_the_nodes_stops_the_run(bundled: Matrix, tmp_path: Path) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    kube = FakeKube(NODES, tag="v1.17.1-eksbuild.1")
+    kube.env = {"WARM_IP_TARGET": "5"}
+    kube.apply_configuration = False  # the update rewrote the DaemonSet without it
+    kube.follow(eks)
+    with pytest.raises(UpgradeStoppedError) as caught:
+        upgrade(bundled, tmp_path, eks, kube, [])
+    assert (
+        "do not run the carried settings: aws-node/WARM_IP_TARGET: expected '5', found "
+        "'the default'" in caught.value.message
+    )
