@@ -56,6 +56,13 @@ FORMATS = (
 )
 @click.option("--profile", metavar="NAME", help="AWS profile (default: the credential chain).")
 @click.option(
+    "--kubeconfig",
+    type=click.Path(dir_okay=False),
+    help="With --cluster: kubeconfig for the node side (default: $KUBECONFIG).",
+)
+@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context to use.")
+@click.option("--skip-node-side", is_flag=True, help="With --cluster: only what EKS says.")
+@click.option(
     "--concurrency",
     type=click.IntRange(1, 256),
     default=16,
@@ -114,6 +121,9 @@ def check_compat_command(
     clusters_file: str | None,
     regions: tuple[str, ...],
     profile: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    skip_node_side: bool,
     concurrency: int,
     shard: str | None,
     kubernetes_version: KubernetesVersion | None,
@@ -170,6 +180,7 @@ def check_compat_command(
                 "--cluster reads the versions from EKS: drop -k, --addon-version "
                 "and --daemonset, or drop --cluster to check offline"
             )
+        from eksaddon.cli.status_cmd import kube_reader
         from eksaddon.engine.status import live_check_compat
 
         report = live_check_compat(
@@ -180,6 +191,7 @@ def check_compat_command(
             target_kubernetes=target_kubernetes_version,
             features=features,
             fail_on=threshold,
+            kube=None if skip_node_side else kube_reader(kubeconfig, kube_context),
         )
     else:
         report = _offline(

@@ -49,13 +49,13 @@ def status_command(
         global_options(ctx).load(addon),
         cluster=cluster,
         addon=addon,
-        kube=None if skip_node_side else _kube_reader(kubeconfig, kube_context),
+        kube=None if skip_node_side else kube_reader(kubeconfig, kube_context),
     )
     render(report, OutputFormat(output), sys.stdout)
     return ExitCode.OK
 
 
-def _kube_reader(
+def kube_reader(
     kubeconfig: str | None, context: str | None
 ) -> Callable[[ClusterInfo], ClusterReader]:
     def connect(cluster: ClusterInfo) -> ClusterReader:

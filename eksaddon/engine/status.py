@@ -155,8 +155,12 @@ def live_check_compat(
     target_kubernetes: KubernetesVersion | None,
     features: tuple[str, ...],
     fail_on: Severity,
+    kube: Callable[[ClusterInfo], ClusterReader] | None = None,
 ) -> CompatReport:
-    """``check-compat --cluster``: the offline checks fed with live facts, each with its source."""
+    """``check-compat --cluster``: the offline checks fed with live facts, each with its source.
+
+    With ``kube``, the node side adds what the nodes run and the settings to carry.
+    """
     info = gateway.describe_cluster(cluster)
     state = gateway.describe_addon(cluster, addon)
     if state is None:
@@ -211,7 +215,70 @@ def live_check_compat(
         Finding("health", "health-issue", Severity.ERROR, f"{issue.code}: {issue.message}")
         for issue in state.issues
     ]
+    nodes = _node_findings(kube, matrix, info, state) if kube is not None else []
     return report._replace(
-        checks=("sources", *report.checks, "health"),
-        findings=(*sources, *report.findings, *health),
+        checks=("sources", *report.checks, "health", *(("node-side",) if kube else ())),
+        findings=(*sources, *report.findings, *health, *nodes),
     )
+
+
+def _node_findings(
+    kube: Callable[[ClusterInfo], ClusterReader],
+    matrix: Matrix,
+    info: ClusterInfo,
+    state: AddonState,
+) -> list[Finding]:
+    read = _node_side(kube, matrix, info, eks_managed=True)
+    side: NodeSide | None = read.get("node_side")
+    if side is None:
+        return [Finding("node-side", "node-side-unread", Severity.WARNING, read["node_side_note"])]
+    if side.state != "running" or side.detected is None:
+        other = f", replaced by {side.other_cni}" if side.other_cni else ""
+        return [
+            Finding(
+                "node-side",
+                "cni-not-running",
+                Severity.ERROR,
+                f"the aws-node DaemonSet is {side.state}{other}",
+            )
+        ]
+    detected = side.detected
+    findings = [
+        Finding(
+            "node-side",
+            "nodes-run",
+            Severity.INFO,
+            f"the nodes run {detected.version} (from the aws-node image)",
+        )
+    ]
+    if detected.version != state.version:
+        findings.append(
+            Finding(
+                "node-side",
+                "version-drift",
+                Severity.WARNING,
+                f"EKS reports {state.version} but the aws-node DaemonSet runs {detected.version}",
+            )
+        )
+    if detected.customizations:
+        names = ", ".join(sorted({c.name for c in detected.customizations}))
+        findings.append(
+            Finding(
+                "node-side",
+                "customizations",
+                Severity.INFO,
+                f"{len(detected.customizations)} custom setting(s) on the nodes, "
+                f"carried by `eksaddon upgrade`: {names}",
+            )
+        )
+    findings += [Finding("node-side", "image-registry", Severity.WARNING, f) for f in side.findings]
+    if side.rollout is not None and not side.rollout.done:
+        findings.append(
+            Finding(
+                "node-side",
+                "rollout-in-progress",
+                Severity.WARNING,
+                f"aws-node rollout not finished: {side.rollout.progress}",
+            )
+        )
+    return findings

@@ -104,3 +104,34 @@ def test_status_reads_the_node_side_of_the_same_cluster_only(
     assert "not at cluster prod's API server https://another-cluster.example" in (
         elsewhere.node_side_note
     )
+
+
+def test_live_check_compat_adds_the_node_side(kube_fresh: KubeApiServer, bundled: Matrix) -> None:
+    from eksaddon.compat import Severity
+    from eksaddon.engine.status import live_check_compat
+    from eksaddon.gateways.protocols import ClusterInfo
+    from fakes import FakeEks
+
+    create(kube_fresh, daemonset("v1.16.4-eksbuild.2", env={"WARM_IP_TARGET": "5"}))
+
+    def connect(cluster: ClusterInfo) -> KubeGateway:
+        return gateway(kube_fresh)
+
+    eks = FakeEks(version="v1.17.1-eksbuild.1")  # EKS says v1.17; the nodes still run v1.16
+    report = live_check_compat(
+        eks,
+        bundled,
+        cluster="prod",
+        addon="vpc-cni",
+        target_kubernetes=None,
+        features=(),
+        fail_on=Severity.ERROR,
+        kube=connect,
+    )
+    codes = {f.code: f for f in report.findings if f.check == "node-side"}
+    assert (
+        codes["nodes-run"].message == "the nodes run v1.16.4-eksbuild.2 (from the aws-node image)"
+    )
+    assert codes["version-drift"].severity is Severity.WARNING
+    assert "WARM_IP_TARGET" in codes["customizations"].message
+    assert "node-side" in report.checks
