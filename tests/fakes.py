@@ -314,6 +314,8 @@ class FakeKube:
     ) -> None:
         self.host = "https://prod.gr7.us-west-2.eks.amazonaws.com"
         self.env: dict[str, str] = {}  # aws-node env beyond the manifest defaults
+        self.others: list[str] = []  # names of other CNI DaemonSets (cilium, calico-node, …)
+        self.present = True  # whether the aws-node DaemonSet exists
         self.apply_configuration = True  # EKS writes configurationValues' env into the DaemonSet
         self.node_names = nodes
         self.fargate = fargate
@@ -350,6 +352,8 @@ class FakeKube:
 
     def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
         self.reads += 1
+        if not self.present:
+            return None
         behind = [
             n for n in self.node_names if self.pod_tags[n] != self.tag and n not in self.stuck
         ]
@@ -384,6 +388,9 @@ class FakeKube:
                 "numberAvailable": len(self.node_names),
             },
         }
+
+    def all_daemonsets(self) -> list[dict[str, Any]]:
+        return [{"metadata": {"name": name, "namespace": "kube-system"}} for name in self.others]
 
     def nodes(self) -> list[NodeFacts]:
         labels = {"eks.amazonaws.com/compute-type": "fargate"}

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from eksaddon.engine.events import Notice
+from eksaddon.engine.nodeside_status import OTHER_CNIS
 from eksaddon.engine.settings import drifted
 from eksaddon.engine.waiting import StepContext
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
@@ -25,6 +26,8 @@ from eksaddon.planner import Step
 class KubeReader(Protocol):
     @property
     def host(self) -> str: ...
+
+    def all_daemonsets(self) -> list[dict[str, Any]]: ...
 
     def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
@@ -52,7 +55,25 @@ class RolloutCheck:
         self.expected: tuple[Customization, ...] = ()
 
     def check_target(self, cluster: ClusterInfo) -> None:
+        """Before any change: the right cluster, and a VPC CNI that actually runs on its nodes."""
         ensure_same_cluster(self.kube.host, cluster)
+        daemonset = self.kube.read_daemonset(self.namespace, self.name)
+        others = sorted(
+            {
+                OTHER_CNIS[n]
+                for d in self.kube.all_daemonsets()
+                if (n := d.get("metadata", {}).get("name")) in OTHER_CNIS
+            }
+        )
+        scheduled = int(((daemonset or {}).get("status") or {}).get("desiredNumberScheduled", 1))
+        if daemonset is None or (scheduled == 0 and others):
+            replaced = f"; {', '.join(others)} runs instead" if others else ""
+            where = "is absent" if daemonset is None else "runs on no node"
+            raise InputError(
+                f"the {self.name} DaemonSet {where} on cluster {cluster.name}{replaced}: "
+                "eksaddon changes nothing",
+                hint="the VPC CNI is not what this cluster's pods use; nothing to upgrade",
+            )
 
     def customizations(self, matrix: Matrix) -> tuple[Customization, ...]:
         """The settings running on the nodes now (differences from the version's defaults)."""

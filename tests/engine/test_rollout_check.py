@@ -115,3 +115,15 @@ def test_a_setting_lost_on_the_nodes_stops_the_run(bundled: Matrix, tmp_path: Pa
         "do not run the carried settings: aws-node/WARM_IP_TARGET: expected '5', found "
         "'the default'" in caught.value.message
     )
+
+
+def test_a_cluster_whose_cni_was_replaced_is_left_alone(bundled: Matrix, tmp_path: Path) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    kube = FakeKube(NODES, tag="v1.17.1-eksbuild.1")
+    kube.present = False
+    kube.others = ["cilium"]
+    with pytest.raises(
+        InputError, match="DaemonSet is absent on cluster prod; Cilium runs instead"
+    ):
+        upgrade(bundled, tmp_path, eks, kube, [])
+    assert eks.calls["UpdateAddon"] == 0
