@@ -158,6 +158,11 @@ def sigterm_as_interrupt() -> Iterator[None]:
 )
 @click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context to use.")
 @click.option(
+    "--force",
+    is_flag=True,
+    help="Drop settings running on the nodes that the target version no longer knows.",
+)
+@click.option(
     "--skip-rollout-check",
     is_flag=True,
     help="Trust EKS's ACTIVE alone; do not check the aws-node pods on every node.",
@@ -183,6 +188,7 @@ def upgrade_command(
     kubeconfig: str | None,
     kube_context: str | None,
     skip_rollout_check: bool,
+    force: bool,
 ) -> int:
     """Carry a managed add-on to a version one minor step at a time; resumable."""
     options = UpgradeOptions(
@@ -198,6 +204,7 @@ def upgrade_command(
         poll_interval=poll_interval,
         dry_run=dry_run,
         discard_journal=discard_journal,
+        force=force,
     )
     upgrader = Upgrader(
         gateway=make_gateway(profile, region),

@@ -69,6 +69,7 @@ class UpgradeOptions(NamedTuple):
     poll_interval: float = 10.0
     dry_run: bool = False
     discard_journal: bool = False
+    force: bool = False
 
 
 class UpgradeResult(NamedTuple):
@@ -310,6 +311,7 @@ class Upgrader:
                     f"values of every step: {names}"
                 )
             )
+        settings = self._drop_unknown_carried(settings, plan)
         self._validate_configuration(settings["configuration_values"], plan)
         backup = self._backup(cluster, addon)
         journal = Journal.create(
@@ -317,6 +319,44 @@ class Upgrader:
         )
         journal.set(backup=str(backup))
         return journal
+
+    def _drop_unknown_carried(self, settings: dict[str, Any], plan: Plan) -> dict[str, Any]:
+        """Carried settings a target version's schema no longer knows: refuse, or drop (--force).
+
+        Dropping a setting silently is the failure eksaddon exists to prevent, so it needs an
+        explicit --force, and is reported either way before anything changes.
+        """
+        carried = settings["carried_settings"]
+        if not carried or not settings["configuration_values"]:
+            return settings
+        unknown: dict[str, AddonVersion] = {}
+        for target in dict.fromkeys(step.target for step in plan.steps):
+            schema = self.gateway.configuration_schema(self.options.addon, target)
+            for item in carried:
+                probe = carry(
+                    {}, [Customization(item["container"], item["name"], item["value"], None)]
+                ).values
+                if schema is not None and not configvalues.fits(probe, schema):
+                    unknown.setdefault(item["name"], target)
+        if not unknown:
+            return settings
+        names = ", ".join(f"{name} (not known to {version})" for name, version in unknown.items())
+        if not self.options.force:
+            raise InputError(
+                f"settings running on the nodes would be lost: {names}",
+                hint="remove them first, or pass --force to drop them",
+            )
+        self.progress(Notice(f"--force: dropping settings the target does not know: {names}"))
+        document = configvalues.parse(settings["configuration_values"], label="the values")
+        for section in (document.get("env", {}), document.get("init", {}).get("env", {})):
+            for name in unknown:
+                section.pop(name, None)
+        kept = [c for c in carried if c["name"] not in unknown]
+        return {
+            **settings,
+            "configuration_values": json.dumps(document, sort_keys=True),
+            "carried_settings": kept,
+        }
 
     def _validate_configuration(self, text: str | None, plan: Plan) -> None:
         if not text:

@@ -127,3 +127,37 @@ def test_a_cluster_whose_cni_was_replaced_is_left_alone(bundled: Matrix, tmp_pat
     ):
         upgrade(bundled, tmp_path, eks, kube, [])
     assert eks.calls["UpdateAddon"] == 0
+
+
+NARROW_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "env": {
+            "type": "object",
+            "properties": {"WARM_IP_TARGET": {"type": "string"}},
+            "additionalProperties": False,
+        }
+    },
+}
+
+
+def test_a_setting_the_target_does_not_know_is_refused_or_dropped_with_force(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    eks.configuration_schema = lambda addon, version: NARROW_SCHEMA  # type: ignore[method-assign]
+    kube = FakeKube(NODES, tag="v1.17.1-eksbuild.1")
+    kube.env = {"WARM_IP_TARGET": "5", "RETIRED_SETTING": "x"}
+    kube.follow(eks)
+    with pytest.raises(InputError) as caught:
+        upgrade(bundled, tmp_path / "refused", eks, kube, [])
+    assert (
+        "would be lost: RETIRED_SETTING (not known to v1.18.3-eksbuild.3)" in caught.value.message
+    )
+    assert caught.value.hint is not None and "--force" in caught.value.hint
+    assert eks.calls["UpdateAddon"] == 0
+    events: list[Event] = []
+    result = upgrade(bundled, tmp_path / "forced", eks, kube, events, force=True)
+    assert result.steps_done == 1
+    assert eks.requests[0].configuration_values == '{"env": {"WARM_IP_TARGET": "5"}}'
+    assert any("--force: dropping" in e.text for e in events if isinstance(e, Notice))
