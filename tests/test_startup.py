@@ -30,6 +30,8 @@ sys.stderr.write("\\nPROBE " + json.dumps({{"code": code, "heavy": heavy}}) + "\
         ["status", "--help"],
         ["upgrade", "--help"],
         ["install", "--help"],
+        ["migrate", "--help"],
+        ["render", "--help"],
         ["matrix", "refresh", "--help"],
         ["matrix", "show"],
         ["matrix", "show", "-o", "json"],

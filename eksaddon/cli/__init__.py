@@ -24,6 +24,7 @@ COMMANDS = {
     "check-compat": "eksaddon.cli.check_compat_cmd:check_compat_command",
     "install": "eksaddon.cli.upgrade_cmd:install_command",
     "matrix": "eksaddon.cli.matrix_cmd:matrix_group",
+    "migrate": "eksaddon.cli.migrate_cmd:migrate_command",
     "plan": "eksaddon.cli.plan_cmd:plan_command",
     "render": "eksaddon.cli.render_cmd:render_command",
     "status": "eksaddon.cli.status_cmd:status_command",

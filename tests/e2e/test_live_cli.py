@@ -289,3 +289,10 @@ def test_the_rollout_check_needs_kubernetes_access(cli: Cli, tmp_path: Path) -> 
     assert "cannot load the Kubernetes configuration" in result.stderr
     assert "--skip-rollout-check" in result.stderr
     assert cli.server.standin.count("UpdateAddon") == 0
+
+
+def test_migrate_needs_the_cluster_through_kubernetes(cli: Cli) -> None:
+    result = cli.run("migrate", "--cluster", CLUSTER, "--yes")
+    assert result.returncode == 3
+    assert "cannot load the Kubernetes configuration" in result.stderr
+    assert cli.server.standin.count("CreateAddon") == 0

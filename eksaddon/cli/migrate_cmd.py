@@ -1,0 +1,98 @@
+"""``eksaddon migrate``: a self-managed VPC CNI becomes the EKS add-on, settings intact."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
+from eksaddon.cli.options import addon_option, global_options
+from eksaddon.cli.progress import ProgressPrinter
+from eksaddon.cli.upgrade_cmd import confirmer, sigterm_as_interrupt
+from eksaddon.engine.migrate import MigrateOptions, migrate
+from eksaddon.engine.state import state_dir
+from eksaddon.engine.upgrade import SystemClock
+from eksaddon.errors import ExitCode
+
+
+@click.command("migrate")
+@cluster_option()
+@addon_option
+@aws_options
+@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig of the cluster.")
+@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context to use.")
+@click.option("--service-account-role-arn", metavar="ARN", help="IAM role for aws-node.")
+@click.option("--dry-run", is_flag=True, help="Show the configuration values; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=1200, show_default=True)
+@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=10, show_default=True)
+@click.option("--state-dir", "state_directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.pass_context
+def migrate_command(
+    ctx: click.Context,
+    cluster: str,
+    addon: str,
+    region: str | None,
+    profile: str | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    service_account_role_arn: str | None,
+    dry_run: bool,
+    yes: bool,
+    timeout: float,
+    poll_interval: float,
+    state_directory: Path | None,
+    output: str,
+) -> int:
+    """Make a self-managed add-on the EKS add-on at the same release; no setting may change."""
+    from eksaddon.engine.rollout_check import RolloutCheck
+    from eksaddon.gateways.kube import KubeGateway
+
+    options = MigrateOptions(
+        cluster=cluster,
+        addon=addon,
+        service_account_role_arn=service_account_role_arn,
+        timeout=timeout,
+        poll_interval=poll_interval,
+        dry_run=dry_run,
+    )
+    with sigterm_as_interrupt():
+        result = migrate(
+            gateway=make_gateway(profile, region),
+            matrix=global_options(ctx).load(addon),
+            nodes=RolloutCheck(KubeGateway(kubeconfig=kubeconfig, context=kube_context)),
+            options=options,
+            state_directory=state_directory or state_dir(),
+            progress=ProgressPrinter(),
+            confirm=confirmer(yes, str),
+            clock=SystemClock(),
+        )
+    document = {
+        "schema_version": 1,
+        "cluster": result.cluster,
+        "region": result.region,
+        "addon": result.addon,
+        "version": str(result.version),
+        "dry_run": result.dry_run,
+        "configuration_values": result.configuration_values,
+        "not_carried": list(result.not_carried),
+        "backup": None if result.backup is None else str(result.backup),
+    }
+    if output == "json":
+        json.dump(document, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        verb = "would become" if result.dry_run else "is now"
+        click.echo(f"{addon} on cluster {cluster} {verb} the EKS add-on {result.version}")
+        click.echo(f"configuration values: {result.configuration_values or 'none'}")
+        if result.not_carried:
+            click.echo(f"not expressible as configuration: {', '.join(result.not_carried)}")
+        if result.backup is not None:
+            click.echo(f"backup: {result.backup}")
+    return ExitCode.OK

@@ -1,0 +1,195 @@
+"""``migrate``: make a self-managed VPC CNI the EKS add-on at the same version, no setting lost.
+
+The settings running on the nodes become the add-on's configuration values (checked against the
+add-on's schema first); EKS takes the DaemonSet over (resolveConflicts OVERWRITE, since every field
+it manages is then given explicitly); afterwards the rollout must finish on every node and every
+setting must run exactly as before, or the run stops (exit 4) with the backup named.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from eksaddon import configvalues
+from eksaddon.engine import journal as journals
+from eksaddon.engine.events import BackupWritten, Notice, Progress
+from eksaddon.engine.rollout_check import RolloutCheck
+from eksaddon.engine.settings import carry, drifted
+from eksaddon.engine.state import write_json_atomically
+from eksaddon.engine.waiting import Clock, StepContext, wait_healthy
+from eksaddon.errors import InputError, UpgradeStoppedError
+from eksaddon.gateways.protocols import AddonRequest, AddonState, EksGateway
+from eksaddon.matrix.model import Matrix
+from eksaddon.planner import Step
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+
+class MigrateOptions(NamedTuple):
+    cluster: str
+    addon: str
+    service_account_role_arn: str | None = None
+    timeout: float = 1200.0
+    poll_interval: float = 10.0
+    dry_run: bool = False
+
+
+class MigrateResult(NamedTuple):
+    cluster: str
+    region: str
+    addon: str
+    version: AddonVersion
+    configuration_values: str | None
+    not_carried: tuple[str, ...]
+    dry_run: bool
+    backup: Path | None
+    final: AddonState | None
+
+
+def migrate(
+    *,
+    gateway: EksGateway,
+    matrix: Matrix,
+    nodes: RolloutCheck,
+    options: MigrateOptions,
+    state_directory: Path,
+    progress: Progress,
+    confirm: Callable[[str], bool],
+    clock: Clock,
+) -> MigrateResult:
+    cluster = gateway.describe_cluster(options.cluster)
+    existing = gateway.describe_addon(cluster.name, options.addon)
+    if existing is not None:
+        raise InputError(
+            f"{options.addon} on cluster {cluster.name} is already the EKS add-on "
+            f"({existing.version})",
+            hint=f"use `eksaddon upgrade --cluster {cluster.name}`",
+        )
+    nodes.check_target(cluster)
+    daemonset = nodes.kube.read_daemonset(nodes.namespace, nodes.name)
+    assert daemonset is not None  # check_target refused an absent DaemonSet
+    before = nodes.customizations(matrix)
+    running = _running_version(daemonset, matrix, nodes)
+    version = _same_release_build(gateway, options.addon, cluster.version, running)
+    carried = carry({}, before)
+    values = json.dumps(carried.values, sort_keys=True) if carried.carried else None
+    if values is not None:
+        schema = gateway.configuration_schema(options.addon, version)
+        if schema is not None:
+            configvalues.validate(
+                carried.values,
+                schema,
+                addon=options.addon,
+                version=version,
+                label="the settings running on the nodes",
+            )
+    not_carried = tuple(f"{c.container}/{c.name}" for c in carried.not_carried)
+    if options.dry_run:
+        return MigrateResult(
+            cluster.name,
+            cluster.region,
+            options.addon,
+            version,
+            values,
+            not_carried,
+            True,
+            None,
+            None,
+        )
+    if not_carried:
+        raise InputError(
+            f"settings without a configuration key would be lost: {', '.join(not_carried)}",
+            hint="move them into the add-on's configuration first, or migrate by hand",
+        )
+    if not confirm(
+        f"make {options.addon} {running} on cluster {cluster.name} the EKS add-on {version}"
+    ):
+        raise InputError("migration not confirmed; nothing was changed")
+    backup = _backup(state_directory, cluster.region, cluster.name, options.addon, daemonset)
+    progress(BackupWritten(backup))
+    gateway.create_addon(
+        AddonRequest(
+            cluster=cluster.name,
+            addon=options.addon,
+            version=version,
+            # OVERWRITE: EKS adopts fields another manager owns; every setting is in `values`.
+            resolve_conflicts="OVERWRITE",
+            client_request_token=f"eksaddon-migrate-{cluster.name}-{version}"[:64],
+            configuration_values=values,
+            service_account_role_arn=options.service_account_role_arn,
+        )
+    )
+    started = clock.now()
+    ctx = StepContext(
+        gateway,
+        cluster.name,
+        options.addon,
+        1,
+        1,
+        started,
+        started + options.timeout,
+        options.poll_interval,
+        clock,
+        progress,
+    )
+    hint = f"the DaemonSet as it was is backed up in {backup}"
+    final = wait_healthy(ctx, resume_hint=hint)
+    nodes.expect(matrix, carried.carried)
+    nodes(ctx, Step(running, version))
+    lost = drifted(before, nodes.customizations(matrix))
+    if lost:
+        raise UpgradeStoppedError(
+            f"after the migration the settings on cluster {cluster.name} changed: "
+            f"{'; '.join(lost)}",
+            hint=hint,
+        )
+    progress(Notice(f"{options.addon} is now the EKS add-on {version}; no setting changed"))
+    return MigrateResult(
+        cluster.name, cluster.region, options.addon, version, values, (), False, backup, final
+    )
+
+
+def _running_version(
+    daemonset: dict[str, Any], matrix: Matrix, nodes: RolloutCheck
+) -> AddonVersion:
+    from eksaddon.nodeside.detect import detect
+
+    return detect(daemonset, matrix, label=f"DaemonSet {nodes.namespace}/{nodes.name}").version
+
+
+def _same_release_build(
+    gateway: EksGateway, addon: str, kubernetes: KubernetesVersion, running: AddonVersion
+) -> AddonVersion:
+    entries = gateway.addon_versions(addon, kubernetes)
+    same = [e.version for e in entries if e.version.release == running.release]
+    if running.is_eksbuild and running in same:
+        return running
+    if not same:
+        raise InputError(
+            f"EKS offers no {addon} build of {running.release} for Kubernetes {kubernetes}",
+            hint=f"upgrade the self-managed add-on to a release EKS offers first "
+            f"(`eksaddon plan -k {kubernetes} --from {running} --to latest`)",
+        )
+    return max(same)
+
+
+def _backup(
+    directory: Path, region: str, cluster: str, addon: str, daemonset: dict[str, Any]
+) -> Path:
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    path = directory / "backups" / f"{region}_{cluster}_{addon}_{stamp}_daemonset.json"
+    write_json_atomically(
+        path,
+        {
+            "backup_version": 1,
+            "taken_at": journals.now(),
+            "region": region,
+            "cluster": cluster,
+            "addon": addon,
+            "daemonset": daemonset,
+        },
+    )
+    return path
