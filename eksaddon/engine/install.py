@@ -105,29 +105,50 @@ def install(
         },
     )
     progress(BackupWritten(backup))
-    gateway.create_addon(
-        AddonRequest(
-            cluster=cluster.name,
-            addon=options.addon,
-            version=version,
-            resolve_conflicts=options.resolve_conflicts,
-            client_request_token=f"eksaddon-install-{cluster.name}-{options.addon}-{version}"[:64],
-            configuration_values=options.configuration_values,
-            service_account_role_arn=options.service_account_role_arn,
-        )
+    request = AddonRequest(
+        cluster=cluster.name,
+        addon=options.addon,
+        version=version,
+        resolve_conflicts=options.resolve_conflicts,
+        client_request_token=f"eksaddon-install-{cluster.name}-{options.addon}-{version}"[:64],
+        configuration_values=options.configuration_values,
+        service_account_role_arn=options.service_account_role_arn,
     )
+    final, _ = create_and_wait(
+        gateway,
+        request,
+        timeout=options.timeout,
+        poll_interval=options.poll_interval,
+        clock=clock,
+        progress=progress,
+        hint=f"check `eksaddon status --cluster {cluster.name}`",
+    )
+    return InstallResult(cluster.name, cluster.region, options.addon, version, False, backup, final)
+
+
+def create_and_wait(
+    gateway: EksGateway,
+    request: AddonRequest,
+    *,
+    timeout: float,
+    poll_interval: float,
+    clock: Clock,
+    progress: Progress,
+    hint: str,
+) -> tuple[AddonState, StepContext]:
+    """CreateAddon, then wait until ACTIVE with no health issues (the context for what follows)."""
+    gateway.create_addon(request)
     started = clock.now()
     ctx = StepContext(
         gateway,
-        cluster.name,
-        options.addon,
+        request.cluster,
+        request.addon,
         1,
         1,
         started,
-        started + options.timeout,
-        options.poll_interval,
+        started + timeout,
+        poll_interval,
         clock,
         progress,
     )
-    final = wait_healthy(ctx, resume_hint=f"check `eksaddon status --cluster {cluster.name}`")
-    return InstallResult(cluster.name, cluster.region, options.addon, version, False, backup, final)
+    return wait_healthy(ctx, resume_hint=hint), ctx

@@ -17,10 +17,11 @@ from typing import Any, NamedTuple
 from eksaddon import configvalues
 from eksaddon.engine import journal as journals
 from eksaddon.engine.events import BackupWritten, Notice, Progress
+from eksaddon.engine.install import create_and_wait
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.settings import carry, drifted
 from eksaddon.engine.state import write_json_atomically
-from eksaddon.engine.waiting import Clock, StepContext, wait_healthy
+from eksaddon.engine.waiting import Clock
 from eksaddon.errors import InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import AddonRequest, AddonState, EksGateway
 from eksaddon.matrix.model import Matrix
@@ -110,33 +111,26 @@ def migrate(
         raise InputError("migration not confirmed; nothing was changed")
     backup = _backup(state_directory, cluster.region, cluster.name, options.addon, daemonset)
     progress(BackupWritten(backup))
-    gateway.create_addon(
-        AddonRequest(
-            cluster=cluster.name,
-            addon=options.addon,
-            version=version,
-            # OVERWRITE: EKS adopts fields another manager owns; every setting is in `values`.
-            resolve_conflicts="OVERWRITE",
-            client_request_token=f"eksaddon-migrate-{cluster.name}-{version}"[:64],
-            configuration_values=values,
-            service_account_role_arn=options.service_account_role_arn,
-        )
-    )
-    started = clock.now()
-    ctx = StepContext(
-        gateway,
-        cluster.name,
-        options.addon,
-        1,
-        1,
-        started,
-        started + options.timeout,
-        options.poll_interval,
-        clock,
-        progress,
+    request = AddonRequest(
+        cluster=cluster.name,
+        addon=options.addon,
+        version=version,
+        # OVERWRITE: EKS adopts fields another manager owns; every setting is in `values`.
+        resolve_conflicts="OVERWRITE",
+        client_request_token=f"eksaddon-migrate-{cluster.name}-{version}"[:64],
+        configuration_values=values,
+        service_account_role_arn=options.service_account_role_arn,
     )
     hint = f"the DaemonSet as it was is backed up in {backup}"
-    final = wait_healthy(ctx, resume_hint=hint)
+    final, ctx = create_and_wait(
+        gateway,
+        request,
+        timeout=options.timeout,
+        poll_interval=options.poll_interval,
+        clock=clock,
+        progress=progress,
+        hint=hint,
+    )
     nodes.expect(matrix, carried.carried)
     nodes(ctx, Step(running, version))
     lost = drifted(before, nodes.customizations(matrix))
