@@ -550,6 +550,7 @@ class StandIn:
         self.configuration_schemas: dict[str, str] = {VPC_CNI: load_vpc_cni_schema()}
         self.validate_configuration = False
         self.latency = 0.0  # seconds added to every request (benchmarks)
+        self.on_update_applied: Callable[[AddonRecord], None] | None = None
         self.calls: Counter[str] = Counter()
         self.faulted: Counter[str] = Counter()
         self.history: list[str] = []
@@ -1151,6 +1152,10 @@ class StandIn:
         record.status = outcome.final_addon_status()
         record.active_update = None
         record.modified_at = self.clock()
+        if outcome.status == "Successful" and self.on_update_applied is not None:
+            # What EKS does next on the cluster (rewrite the DaemonSet): tests wire this to a
+            # real kube-apiserver so both sides of an upgrade can be checked together.
+            self.on_update_applied(record)
 
 
 def _due(polls: int, polls_needed: int | None, elapsed: float, seconds: float | None) -> bool:
