@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -17,17 +17,20 @@ from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
 from eksaddon.cli.options import TARGET, addon_option, global_options, output_option
 from eksaddon.cli.progress import ProgressPrinter
 from eksaddon.engine.install import InstallOptions, install
+from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.state import state_dir
 from eksaddon.engine.upgrade import (
-    AfterStep,
     SystemClock,
     UpgradeOptions,
     Upgrader,
     no_rollout_check,
 )
-from eksaddon.errors import ExitCode, InputError
+from eksaddon.errors import AddonNotFoundError, ExitCode, InputError
 from eksaddon.planner import Plan
 from eksaddon.reports import OutputFormat, render
+
+if TYPE_CHECKING:
+    from eksaddon.gateways.kube import KubeGateway
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -103,14 +106,25 @@ def _describe(plan: Plan) -> str:
     )
 
 
-def _rollout_check(kubeconfig: str | None, context: str | None) -> AfterStep:
-    from eksaddon.engine.rollout_check import RolloutCheck
+class _NodeSide(RolloutCheck):
+    """The rollout check, keeping the Kubernetes gateway that can also write (self-managed)."""
+
+    def __init__(self, kube: KubeGateway) -> None:
+        super().__init__(kube)
+        self.writer = kube
+
+
+def _rollout_check(
+    kubeconfig: str | None, context: str | None, *, dry_run: bool
+) -> _NodeSide | None:
     from eksaddon.errors import EksAddonError
     from eksaddon.gateways.kube import KubeGateway
 
     try:
-        return RolloutCheck(KubeGateway(kubeconfig=kubeconfig, context=context))
+        return _NodeSide(KubeGateway(kubeconfig=kubeconfig, context=context))
     except EksAddonError as error:
+        if dry_run:  # a plan of a managed add-on needs EKS only
+            return None
         raise type(error)(
             error.message,
             hint="pass --kubeconfig/--context for the node-side check, or --skip-rollout-check",
@@ -206,19 +220,43 @@ def upgrade_command(
         discard_journal=discard_journal,
         force=force,
     )
+    gateway = make_gateway(profile, region)
+    matrix = global_options(ctx).load(addon)
+    check = (
+        None if skip_rollout_check else _rollout_check(kubeconfig, kube_context, dry_run=dry_run)
+    )
     upgrader = Upgrader(
-        gateway=make_gateway(profile, region),
-        matrix=global_options(ctx).load(addon),
+        gateway=gateway,
+        matrix=matrix,
         options=options,
         state_directory=state_directory or state_dir(),
         progress=ProgressPrinter(),
         confirm=confirmer(yes, _describe),
-        after_step=no_rollout_check
-        if skip_rollout_check or dry_run
-        else _rollout_check(kubeconfig, kube_context),
+        after_step=no_rollout_check if check is None or dry_run else check,
     )
     with sigterm_as_interrupt():
-        result = upgrader.run()
+        try:
+            result = upgrader.run()
+        except AddonNotFoundError as error:
+            if check is None:  # a self-managed add-on lives only on the cluster
+                raise AddonNotFoundError(
+                    error.message,
+                    hint="a self-managed upgrade needs the Kubernetes API: drop "
+                    "--skip-rollout-check",
+                ) from error
+            from eksaddon.engine.selfmanaged import upgrade_self_managed
+
+            result = upgrade_self_managed(
+                gateway=gateway,
+                writer=check.writer,
+                nodes=check,
+                matrix=matrix,
+                options=options,
+                state_directory=state_directory or state_dir(),
+                progress=ProgressPrinter(),
+                confirm=confirmer(yes, _describe),
+                clock=SystemClock(),
+            )
     render(result, OutputFormat(output), sys.stdout)
     return ExitCode.OK
 

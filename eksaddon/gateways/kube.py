@@ -54,6 +54,8 @@ class KubeGateway:
         self.host: str = str(client.configuration.host)
         self._core = kubernetes.client.CoreV1Api(client)
         self._apps = kubernetes.client.AppsV1Api(client)
+        self._rbac = kubernetes.client.RbacAuthorizationV1Api(client)
+        self._extensions = kubernetes.client.ApiextensionsV1Api(client)
 
     def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -117,6 +119,59 @@ class KubeGateway:
                 _preload_content=False,
             ),
         )
+
+    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
+        """Server-side apply of one manifest object as field manager ``eksaddon``."""
+        name, namespace, api = self._route(document)
+        options = {
+            "field_manager": FIELD_MANAGER,
+            "force": force,
+            "_preload_content": False,
+            "_content_type": "application/apply-patch+yaml",
+        }
+        where = f"{document['kind']} {namespace + '/' if namespace else ''}{name}"
+        patch = getattr(api[0], f"patch_{api[1]}")
+        if namespace:
+            return self._json("patch", where, lambda: patch(name, namespace, document, **options))
+        return self._json("patch", where, lambda: patch(name, document, **options))
+
+    def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
+        """The live object matching a manifest object, or None."""
+        name, namespace, api = self._route(document)
+        where = f"{document['kind']} {namespace + '/' if namespace else ''}{name}"
+        read = getattr(api[0], f"read_{api[1]}")
+        try:
+            if namespace:
+                return self._json(
+                    "get", where, lambda: read(name, namespace, _preload_content=False)
+                )
+            return self._json("get", where, lambda: read(name, _preload_content=False))
+        except KubernetesNotFoundError:
+            return None
+
+    def _route(self, document: dict[str, Any]) -> tuple[str, str | None, tuple[Any, str]]:
+        key = (document.get("apiVersion"), document.get("kind"))
+        routes = {
+            ("v1", "ServiceAccount"): (self._core, "namespaced_service_account"),
+            ("v1", "ConfigMap"): (self._core, "namespaced_config_map"),
+            ("apps/v1", "DaemonSet"): (self._apps, "namespaced_daemon_set"),
+            ("rbac.authorization.k8s.io/v1", "ClusterRole"): (self._rbac, "cluster_role"),
+            ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): (
+                self._rbac,
+                "cluster_role_binding",
+            ),
+            ("apiextensions.k8s.io/v1", "CustomResourceDefinition"): (
+                self._extensions,
+                "custom_resource_definition",
+            ),
+        }
+        if key not in routes:
+            raise EnvironmentProblemError(
+                f"eksaddon cannot apply {key[0]} {key[1]} (not served by current Kubernetes)",
+                hint="upgrade through a release whose manifest uses served API versions",
+            )
+        metadata = document.get("metadata", {})
+        return metadata["name"], metadata.get("namespace"), routes[key]
 
     def _json(self, verb: str, resource: str, call: Callable[[], Any]) -> dict[str, Any]:
         with _translated(verb, resource):

@@ -1,0 +1,235 @@
+"""``upgrade`` of a self-managed VPC CNI: render each step's manifest, apply it, verify it.
+
+No EKS add-on API is involved: eksaddon plans with the self-managed releases, backs up every
+object it will touch, renders each step's manifest for the cluster's region with the settings
+running on the nodes carried, applies it with server-side apply (field manager ``eksaddon``), and
+waits for the rollout on every node with the settings proven, journaling every step so a rerun
+resumes where a stop left off.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Protocol
+
+from eksaddon import planner
+from eksaddon.engine import journal as journals
+from eksaddon.engine.events import BackupWritten, Notice, PlanReady, Progress, StepFinished
+from eksaddon.engine.journal import Journal
+from eksaddon.engine.rollout_check import RolloutCheck
+from eksaddon.engine.state import write_json_atomically
+from eksaddon.engine.upgrade import UpgradeOptions, UpgradeResult
+from eksaddon.engine.waiting import Clock, StepContext
+from eksaddon.errors import EksAddonError, InputError, UpgradeInterruptedError, UpgradeStoppedError
+from eksaddon.gateways.protocols import ClusterInfo, EksGateway
+from eksaddon.matrix.model import AddonType, Matrix
+from eksaddon.nodeside.detect import Customization, detect
+from eksaddon.nodeside.render import render
+from eksaddon.planner import Plan, Step
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+APPLIED = "applied"
+
+
+class ObjectWriter(Protocol):
+    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]: ...
+
+    def read(self, document: dict[str, Any]) -> dict[str, Any] | None: ...
+
+
+def upgrade_self_managed(
+    *,
+    gateway: EksGateway,
+    writer: ObjectWriter,
+    nodes: RolloutCheck,
+    matrix: Matrix,
+    options: UpgradeOptions,
+    state_directory: Path,
+    progress: Progress,
+    confirm: Callable[[Plan], bool],
+    clock: Clock,
+) -> UpgradeResult:
+    cluster = gateway.describe_cluster(options.cluster)
+    nodes.check_target(cluster)
+    daemonset = nodes.kube.read_daemonset(nodes.namespace, nodes.name)
+    assert daemonset is not None  # check_target refuses an absent DaemonSet
+    detected = detect(daemonset, matrix, label=f"DaemonSet {nodes.namespace}/{nodes.name}")
+    path = journals.journal_path(
+        state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
+    )
+    journal = Journal.load(path)
+    if journal is not None and (journal.state == journals.FINISHED or options.discard_journal):
+        progress(Notice(f"previous journal moved to {journal.archive()}"))
+        journal = None
+    plan = (
+        planner.plan(
+            matrix,
+            kubernetes=cluster.version,
+            current=detected.version,
+            target=options.target,
+            addon_type=AddonType.SELF_MANAGED,
+            features=detected.features,
+        )
+        if journal is None
+        else _plan_of(journal)
+    )
+    progress(PlanReady(plan, journal is not None, path if journal else None, "server-side apply"))
+    if options.dry_run or not plan.steps:
+        return UpgradeResult(
+            cluster.name,
+            cluster.region,
+            plan,
+            journal is not None,
+            options.dry_run,
+            0,
+            path if journal else None,
+            None,
+            None,
+        )
+    resumed = journal is not None
+    if journal is None:
+        if not confirm(plan):
+            raise InputError("upgrade not confirmed; nothing was changed")
+        journal = _start(
+            path, plan, cluster, detected.customizations, writer, state_directory, progress, options
+        )
+    carried = tuple(Customization(**c) for c in journal.document["settings"]["carried"])
+    nodes.expect(matrix, carried)
+    try:
+        for step in journal.steps:
+            if step["state"] != journals.SUCCEEDED:
+                _step(
+                    journal,
+                    step,
+                    cluster,
+                    gateway,
+                    carried,
+                    writer,
+                    nodes,
+                    matrix,
+                    options,
+                    clock,
+                    progress,
+                )
+    except KeyboardInterrupt:
+        journal.set(state=journals.STOPPED, last_error="interrupted")
+        raise UpgradeInterruptedError(
+            f"upgrade of {options.addon} on cluster {cluster.name} interrupted",
+            hint=f"the journal is kept at {journal.path}; rerun to resume",
+        ) from None
+    except EksAddonError as error:
+        journal.set(state=journals.STOPPED, last_error=error.one_line())
+        if isinstance(error, UpgradeStoppedError):
+            raise
+        raise UpgradeStoppedError(
+            error.message,
+            hint=f"the journal is kept at {journal.path}; fix the cause, then rerun to resume",
+        ) from error
+    journal.set(state=journals.FINISHED)
+    return UpgradeResult(
+        cluster.name,
+        cluster.region,
+        plan,
+        resumed,
+        False,
+        len(journal.steps),
+        journal.path,
+        Path(journal.document["backup"]),
+        None,
+    )
+
+
+def _plan_of(journal: Journal) -> Plan:
+    document = journal.document
+    return Plan(
+        addon=document["addon"],
+        addon_type=AddonType.SELF_MANAGED,
+        kubernetes=KubernetesVersion.parse(document["plan"]["kubernetes_version"]),
+        current=AddonVersion.parse(document["plan"]["from"]),
+        target=AddonVersion.parse(document["plan"]["to"]),
+        requested=document["plan"]["requested"],
+        steps=tuple(
+            Step(AddonVersion.parse(s["from"]), AddonVersion.parse(s["to"])) for s in journal.steps
+        ),
+    )
+
+
+def _start(
+    path: Path,
+    plan: Plan,
+    cluster: ClusterInfo,
+    customizations: tuple[Customization, ...],
+    writer: ObjectWriter,
+    state_directory: Path,
+    progress: Progress,
+    options: UpgradeOptions,
+) -> Journal:
+    # Render every step first: a setting no release can carry, or a region without a registry,
+    # stops the run before anything changes.
+    rendered = [
+        render(step.target, cluster.region, customizations=customizations) for step in plan.steps
+    ]
+    touched = {(o["kind"], o["metadata"]["name"]): o for objects in rendered for o in objects}
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    backup = (
+        state_directory
+        / "backups"
+        / f"{cluster.region}_{cluster.name}_{options.addon}_{stamp}_objects.json"
+    )
+    write_json_atomically(
+        backup,
+        {
+            "backup_version": 1,
+            "taken_at": journals.now(),
+            "cluster": cluster.name,
+            "region": cluster.region,
+            "objects": [live for o in touched.values() if (live := writer.read(o)) is not None],
+        },
+    )
+    progress(BackupWritten(backup))
+    settings = {"carried": [c._asdict() for c in customizations], "resolve_conflicts": None}
+    journal = Journal.create(
+        path, plan=plan, region=cluster.region, cluster=cluster.name, settings=settings
+    )
+    journal.set(backup=str(backup))
+    return journal
+
+
+def _step(
+    journal: Journal,
+    step: dict[str, Any],
+    cluster: ClusterInfo,
+    gateway: EksGateway,
+    carried: tuple[Customization, ...],
+    writer: ObjectWriter,
+    nodes: RolloutCheck,
+    matrix: Matrix,
+    options: UpgradeOptions,
+    clock: Clock,
+    progress: Progress,
+) -> None:
+    target = AddonVersion.parse(step["to"])
+    started = clock.now()
+    ctx = StepContext(
+        gateway,
+        cluster.name,
+        options.addon,
+        step["index"],
+        len(journal.steps),
+        started,
+        started + options.timeout,
+        options.poll_interval,
+        clock,
+        progress,
+    )
+    if step["state"] != APPLIED:
+        journal.update_step(step, state=journals.SENDING, started_at=journals.now())
+        for document in render(target, cluster.region, customizations=carried, matrix=matrix):
+            writer.apply(document)
+        journal.update_step(step, state=APPLIED)
+        progress(Notice(f"[{ctx.number}/{ctx.total}] applied the {target} manifest"))
+    nodes(ctx, Step(AddonVersion.parse(step["from"]), target))
+    journal.update_step(step, state=journals.SUCCEEDED, finished_at=journals.now())
+    progress(StepFinished(ctx.number, ctx.total, target, clock.now() - started))

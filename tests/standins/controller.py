@@ -1,0 +1,92 @@
+"""A stand-in DaemonSet controller for the kube-apiserver stand-in (which runs no controllers).
+
+A background thread watches the aws-node DaemonSet: whenever its generation moves past the
+observed one, it replaces the pods on every node that is not marked stuck with pods running the
+template's containers, and writes the status a real controller would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import kubernetes.client as k8s
+
+NAMESPACE = "kube-system"
+NAME = "aws-node"
+
+
+class DaemonSetController:
+    def __init__(self, api: k8s.ApiClient, nodes: tuple[str, ...]) -> None:
+        self.api = api
+        self.nodes = nodes
+        self.stuck: set[str] = set()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> DaemonSetController:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            try:
+                self.reconcile()
+            except k8s.exceptions.ApiException:
+                continue  # the DaemonSet may not exist yet
+
+    def reconcile(self) -> None:
+        apps = k8s.AppsV1Api(self.api)
+        response: Any = apps.read_namespaced_daemon_set(NAME, NAMESPACE, _preload_content=False)
+        daemonset: dict[str, Any] = json.loads(response.data)
+        generation = daemonset["metadata"].get("generation", 0)
+        if (daemonset.get("status") or {}).get("observedGeneration") == generation:
+            return
+        template = daemonset["spec"]["template"]["spec"]
+        core = k8s.CoreV1Api(self.api)
+        updated = 0
+        for node in self.nodes:
+            if node in self.stuck:
+                continue
+            name = f"{NAME}-{node}"
+            try:
+                core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
+            except k8s.exceptions.ApiException:
+                pass
+            pod = {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "labels": {"k8s-app": NAME}},
+                "spec": {
+                    "nodeName": node,
+                    "initContainers": [
+                        {"name": c["name"], "image": c["image"]}
+                        for c in template.get("initContainers", [])
+                    ],
+                    "containers": [
+                        {"name": c["name"], "image": c["image"]} for c in template["containers"]
+                    ],
+                },
+            }
+            core.create_namespaced_pod(NAMESPACE, pod)  # type: ignore[arg-type]
+            updated += 1
+        status = {
+            "observedGeneration": generation,
+            "desiredNumberScheduled": len(self.nodes),
+            "currentNumberScheduled": len(self.nodes),
+            "updatedNumberScheduled": updated,
+            "numberAvailable": len(self.nodes),
+            "numberReady": len(self.nodes),
+            "numberMisscheduled": 0,
+        }
+        apps.patch_namespaced_daemon_set_status(
+            NAME,
+            NAMESPACE,
+            {"status": status},
+            _content_type="application/merge-patch+json",
+        )
