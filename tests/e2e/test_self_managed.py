@@ -114,3 +114,33 @@ def test_a_stuck_node_stops_the_self_managed_upgrade(
         result = run(eks, kube, tmp_path, "--to", "v1.13.4", "--timeout", "2")
     assert result.returncode == 4, result.stderr
     assert "nodes behind: node-b" in result.stderr
+
+
+def test_a_node_agent_flag_survives_v1_15_to_v1_18(
+    eks_standin: StandInServer, kube_fresh: KubeApiServer, tmp_path: Path
+) -> None:
+    eks_standin.create_cluster("prod", "1.29")
+    eks_backends[eks_standin.account_id][eks_standin.region].clusters[
+        "prod"
+    ].endpoint = kube_fresh.url
+    api = kube_fresh.client()
+    for node in NODES:
+        make_node(api, node)
+    flag = Customization("aws-eks-nodeagent", "--enable-policy-event-logs", "true", "false", "arg")
+    kube = KubeGateway(kubeconfig=kube_fresh.kubeconfig_path, context=kube_fresh.context)
+    for document in render(
+        AddonVersion.parse("v1.15.5"), "us-west-2", customizations=(*SETTINGS, flag)
+    ):
+        kube.apply(document)
+    with DaemonSetController(kube_fresh.client(), NODES):
+        result = run(eks_standin, kube_fresh, tmp_path, "--to", "v1.18.3")
+    assert result.returncode == 0, result.stderr
+    live = kube.read_daemonset("kube-system", "aws-node")
+    assert live is not None
+    agent = next(
+        c
+        for c in live["spec"]["template"]["spec"]["containers"]
+        if c["name"] == "aws-eks-nodeagent"
+    )
+    assert "--enable-policy-event-logs=true" in agent["args"]
+    assert agent["image"].endswith(":v1.1.2")  # v1.18.3's node agent
