@@ -15,6 +15,7 @@ from eksaddon.nodeside.detect import Customization
 from eksaddon.nodeside.render import render
 from eksaddon.versions import AddonVersion
 from standins.controller import DaemonSetController
+from standins.eks_addons import AddonRecord
 from standins.kube import KubeApiServer, make_node
 from standins.server import StandInServer
 from tests_support import eksaddon_command
@@ -144,3 +145,70 @@ def test_a_node_agent_flag_survives_v1_15_to_v1_18(
     )
     assert "--enable-policy-event-logs=true" in agent["args"]
     assert agent["image"].endswith(":v1.1.2")  # v1.18.3's node agent
+
+
+def test_migration_to_the_eks_addon_changes_no_setting(
+    cluster: tuple[StandInServer, KubeApiServer], tmp_path: Path
+) -> None:
+    eks, kube = cluster
+    gateway = KubeGateway(kubeconfig=kube.kubeconfig_path, context=kube.context)
+    # Start from the self-managed release EKS also offers as a build.
+    for document in render(AddonVersion.parse("v1.16.4"), "us-west-2", customizations=SETTINGS):
+        gateway.apply(document)
+
+    def eks_takes_over(record: AddonRecord) -> None:
+        # EKS applies its build's images and the configuration values' env to the DaemonSet.
+        values = json.loads(record.configuration_values or "{}")
+        build = AddonVersion.parse(record.addon_version)
+        custom = [Customization("aws-node", k, v, None) for k, v in values.get("env", {}).items()]
+        for document in render(build.release, "us-west-2", customizations=custom):
+            if document["kind"] == "DaemonSet":
+                for container in (
+                    document["spec"]["template"]["spec"]["containers"]
+                    + document["spec"]["template"]["spec"]["initContainers"]
+                ):
+                    container["image"] = container["image"].replace(
+                        f":{build.release}", f":{build}"
+                    )
+                gateway.apply(document)
+
+    eks.standin.on_update_applied = eks_takes_over
+    env = {
+        **eks.env(),
+        **kube.env(),
+        "EKSADDON_STATE_DIR": str(tmp_path / "state"),
+        "EKSADDON_CACHE_DIR": str(tmp_path / "cache"),
+    }
+    with DaemonSetController(kube.client(), NODES):
+        result = subprocess.run(
+            [
+                *eksaddon_command(),
+                "migrate",
+                "--cluster",
+                "prod",
+                "--yes",
+                "--poll-interval",
+                "0.1",
+                "--timeout",
+                "10",
+                "--kubeconfig",
+                kube.kubeconfig_path,
+                "--context",
+                kube.context,
+                "-o",
+                "json",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["version"] == "v1.16.4-eksbuild.2"
+    assert json.loads(document["configuration_values"])["env"] == {
+        s.name: s.value for s in SETTINGS
+    }
+    assert "no setting changed" in result.stderr

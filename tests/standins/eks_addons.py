@@ -550,6 +550,8 @@ class StandIn:
         self.configuration_schemas: dict[str, str] = {VPC_CNI: load_vpc_cni_schema()}
         self.validate_configuration = False
         self.latency = 0.0  # seconds added to every request (benchmarks)
+        # Called when a created add-on turns ACTIVE or an update succeeds: what EKS does next on
+        # the cluster (tests wire it to a kube-apiserver).
         self.on_update_applied: Callable[[AddonRecord], None] | None = None
         self.calls: Counter[str] = Counter()
         self.faulted: Counter[str] = Counter()
@@ -1118,6 +1120,8 @@ class StandIn:
             ):
                 record.status = "ACTIVE"
                 record.modified_at = self.clock()
+                if self.on_update_applied is not None:  # EKS now owns the DaemonSet
+                    self.on_update_applied(record)
         if record.active_update is not None:
             self._progress_update(self._updates[record.active_update], poll=poll_update)
 
