@@ -76,6 +76,11 @@ def upgrade_self_managed(
         else _plan_of(journal)
     )
     progress(PlanReady(plan, journal is not None, path if journal else None, "server-side apply"))
+    if options.dry_run and journal is None:
+        for number, text in enumerate(
+            step_diffs(daemonset, plan, cluster.region, detected.customizations, matrix), start=1
+        ):
+            progress(Notice(f"[{number}/{len(plan.steps)}] DaemonSet changes:\n{text}"))
     if options.dry_run or not plan.steps:
         return UpgradeResult(
             cluster.name,
@@ -233,3 +238,32 @@ def _step(
     nodes(ctx, Step(AddonVersion.parse(step["from"]), target))
     journal.update_step(step, state=journals.SUCCEEDED, finished_at=journals.now())
     progress(StepFinished(ctx.number, ctx.total, target, clock.now() - started))
+
+
+def step_diffs(
+    live: dict[str, Any],
+    plan: Plan,
+    region: str,
+    customizations: tuple[Customization, ...],
+    matrix: Matrix,
+) -> list[str]:
+    """A unified diff of the DaemonSet's pod template per step: what each apply would change."""
+    import difflib
+
+    import yaml
+
+    def template(daemonset: dict[str, Any]) -> list[str]:
+        spec = daemonset.get("spec", {}).get("template", {})
+        return yaml.safe_dump(spec, sort_keys=True).splitlines(keepends=True)
+
+    before = template(live)
+    diffs = []
+    for step in plan.steps:
+        objects = render(step.target, region, customizations=customizations, matrix=matrix)
+        after = template(next(o for o in objects if o["kind"] == "DaemonSet"))
+        diffs.append(
+            "".join(difflib.unified_diff(before, after, str(step.source), str(step.target), n=1))
+            or "(no change)\n"
+        )
+        before = after
+    return diffs

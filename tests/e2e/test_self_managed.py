@@ -212,3 +212,24 @@ def test_migration_to_the_eks_addon_changes_no_setting(
         s.name: s.value for s in SETTINGS
     }
     assert "no setting changed" in result.stderr
+
+
+def test_dry_run_shows_each_steps_diff(
+    cluster: tuple[StandInServer, KubeApiServer], tmp_path: Path
+) -> None:
+    eks, kube = cluster
+    result = run(eks, kube, tmp_path, "--to", "v1.14.1", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "[1/2] DaemonSet changes:" in result.stderr
+    assert "-    image: 602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.12.6" in (
+        result.stderr
+    )
+    assert "+    image: 602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:v1.13.4" in (
+        result.stderr
+    )
+    assert "aws-eks-nodeagent" in result.stderr  # v1.14 adds the node agent
+    live = KubeGateway(kubeconfig=kube.kubeconfig_path, context=kube.context).read_daemonset(
+        "kube-system", "aws-node"
+    )
+    assert live is not None
+    assert live["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v1.12.6")
