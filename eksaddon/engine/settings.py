@@ -10,6 +10,7 @@ target version's schema checks them before anything is sent, and the rollout che
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -17,6 +18,20 @@ from eksaddon.nodeside.detect import Customization
 
 # container -> where its env lives in the vpc-cni configuration values
 _ENV_PATHS = {"aws-node": ("env",), "aws-vpc-cni-init": ("init", "env")}
+# JSON-valued settings -> their configuration key (the Helm chart's values, which EKS exposes)
+_JSON_PATHS = {
+    ("aws-node", "resources"): "resources",
+    ("(pod)", "tolerations"): "tolerations",
+    ("(pod)", "affinity"): "affinity",
+}
+# node-agent flags -> (configuration path, how the value is written there)
+_AGENT_FLAGS = {
+    "--enable-network-policy": ("enableNetworkPolicy",),
+    "--enable-policy-event-logs": ("nodeAgent", "enablePolicyEventLogs"),
+    "--enable-cloudwatch-logs": ("nodeAgent", "enableCloudWatchLogs"),
+    "--metrics-bind-addr": ("nodeAgent", "metricsBindAddr"),
+    "--health-probe-bind-addr": ("nodeAgent", "healthProbeBindAddr"),
+}
 
 
 class Carried(NamedTuple):
@@ -26,20 +41,35 @@ class Carried(NamedTuple):
 
 
 def carry(values: dict[str, Any], customizations: Iterable[Customization]) -> Carried:
-    """``values`` plus every env customization it can express; values already set win."""
+    """``values`` plus every customization it can express; values already set win."""
     merged = copy.deepcopy(values)
-    carried, left = [], []
+    carried: list[Customization] = []
+    left: list[Customization] = []
     for item in customizations:
-        path = _ENV_PATHS.get(item.container)
-        if item.kind != "env" or path is None or item.value is None or item.value.startswith("<"):
-            left.append(item)  # args and valueFrom references have no configuration key
-            continue
-        node = merged
-        for key in path:
-            node = node.setdefault(key, {})
-        node.setdefault(item.name, item.value)
-        carried.append(item)
+        placed = _place(merged, item)
+        (carried if placed else left).append(item)
     return Carried(merged, tuple(carried), tuple(left))
+
+
+def _place(values: dict[str, Any], item: Customization) -> bool:
+    """Write ``item`` where the configuration values hold it; False when they cannot."""
+    if item.value is None or item.value.startswith("<"):
+        return False  # valueFrom references have no configuration key
+    if item.kind == "env" and item.container in _ENV_PATHS:
+        path: tuple[str, ...] = (*_ENV_PATHS[item.container], item.name)
+        value: Any = item.value
+    elif (item.container, item.kind) in _JSON_PATHS:
+        path, value = (_JSON_PATHS[(item.container, item.kind)],), json.loads(item.value)
+    elif item.kind == "arg" and item.name in _AGENT_FLAGS:
+        # Ports are written without the colon ("8162"), as the schema's integers-as-strings.
+        path, value = _AGENT_FLAGS[item.name], item.value.lstrip(":")
+    else:
+        return False
+    node = values
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+    node.setdefault(path[-1], value)
+    return True
 
 
 def drifted(expected: Iterable[Customization], live: Iterable[Customization]) -> list[str]:

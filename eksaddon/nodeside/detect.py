@@ -8,6 +8,7 @@ version's manifest defaults, as the matrix records them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
@@ -62,7 +63,10 @@ def detect(document: Any, matrix: Matrix, *, label: str) -> DetectedAddon:
         addon_type=addon_type,
         type_basis=basis,
         images={name: c.image for name, c in containers.items()},
-        customizations=tuple(_customizations(containers, spec, version)),
+        customizations=(
+            *_customizations(containers, spec, version),
+            *_pod_customizations(pod, matrix, version),
+        ),
         features=tuple(
             name
             for name, feature in sorted(matrix.features.items())
@@ -224,6 +228,54 @@ def _customizations(
             continue
         yield from _differences(container.env, defaults, version, kind="env")
         yield from _differences(container.args, defaults, version, kind="arg")
+
+
+POD = "(pod)"
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def _pod_customizations(
+    pod: Mapping[str, Any], matrix: Matrix, version: AddonVersion
+) -> Iterator[Customization]:
+    """Resources, tolerations and affinity that differ from the release's manifest.
+
+    The defaults come from rendering that release; a version eksaddon cannot render (outside
+    v1.7–v1.18, unknown) has no known defaults, and nothing is reported for it.
+    """
+    from eksaddon.errors import EksAddonError
+    from eksaddon.nodeside.render import render
+
+    try:
+        objects = render(version.release, "us-west-2", matrix=matrix)
+    except EksAddonError:
+        return
+    default_pod = next(o for o in objects if o["kind"] == "DaemonSet")["spec"]["template"]["spec"]
+    for kind in ("tolerations", "affinity"):
+        live, default = pod.get(kind), default_pod.get(kind)
+        if live is not None and _canonical(live) != _canonical(default):
+            yield Customization(
+                POD, kind, _canonical(live), None if default is None else _canonical(default), kind
+            )
+    defaults = {
+        c["name"]: c for c in [*default_pod.get("initContainers", []), *default_pod["containers"]]
+    }
+    for container in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+        default_container = defaults.get(container.get("name"))
+        live_resources = container.get("resources")
+        if default_container is None or live_resources in (None, {}):
+            continue
+        default_resources = default_container.get("resources")
+        if _canonical(live_resources) != _canonical(default_resources):
+            yield Customization(
+                container["name"],
+                "resources",
+                _canonical(live_resources),
+                None if default_resources is None else _canonical(default_resources),
+                "resources",
+            )
 
 
 def _differences(

@@ -10,6 +10,7 @@ Self-managed manifests only: images carry the plain release tag (vX.Y.Z), never 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -23,7 +24,8 @@ from eksaddon.nodeside.detect import Customization
 from eksaddon.versions import AddonVersion
 
 ADDON = "vpc-cni"
-KINDS = ("env", "arg")
+KINDS = ("env", "arg", "resources")
+POD_KINDS = ("tolerations", "affinity")  # set on the pod (container "(pod)"), values are JSON
 # How detect() describes an env var it did not read through: "<fieldRef:spec.nodeName>",
 # "<secretKeyRef:token>", "<valueFrom>".
 _REFERENCE = re.compile(r"<(?P<kind>[A-Za-z]+)(?::(?P<detail>.*))?>")
@@ -131,9 +133,14 @@ def _apply(
     containers = {c["name"]: c for c in [*pod.get("initContainers", []), *pod["containers"]]}
     config = next((o for o in objects if o["kind"] == "ConfigMap"), None)
     for customization in customizations:
+        if customization.kind in POD_KINDS:
+            pod[customization.kind] = _json_value(customization)
+            continue
         target = _target(containers, customization, ctx.version)
         if customization.kind == "env":
             _set_env(target, customization)
+        elif customization.kind == "resources":
+            target["resources"] = _json_value(customization)
         else:
             _set_arg(target, customization)
         if config is not None:
@@ -158,6 +165,15 @@ def _target(
             f"(it has {', '.join(containers)})"
         )
     return target
+
+
+def _json_value(customization: Customization) -> Any:
+    try:
+        return json.loads(customization.value or "null")
+    except ValueError:
+        raise InputError(
+            f"customization {customization.kind} of {customization.container!r} is not JSON"
+        ) from None
 
 
 def _set_env(container: dict[str, Any], customization: Customization) -> None:
