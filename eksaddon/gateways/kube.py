@@ -9,6 +9,7 @@ an :mod:`eksaddon.errors` type naming the verb and resource, so RBAC gaps are ob
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -37,6 +38,14 @@ class KubeGateway:
     def __init__(
         self, *, kubeconfig: str | None = None, context: str | None = None, in_cluster: bool = False
     ) -> None:
+        # Inside a pod with no kubeconfig at hand, use the pod's service account (in-cluster).
+        default = os.environ.get("KUBECONFIG") or os.path.expanduser("~/.kube/config")
+        in_cluster = in_cluster or (
+            kubeconfig is None
+            and context is None
+            and "KUBERNETES_SERVICE_HOST" in os.environ
+            and not os.path.exists(default.split(os.pathsep)[0])
+        )
         try:
             if in_cluster:
                 kubernetes.config.load_incluster_config()
@@ -46,8 +55,9 @@ class KubeGateway:
                     config_file=kubeconfig, context=context, persist_config=False
                 )
         except (kubernetes.config.ConfigException, OSError, ValueError) as error:
+            where = "in-cluster service account" if in_cluster else "Kubernetes configuration"
             raise EnvironmentProblemError(
-                f"cannot load the Kubernetes configuration: {_first_line(error)}",
+                f"cannot load the {where}: {_first_line(error)}",
                 hint="pass --kubeconfig and --context, or run `aws eks update-kubeconfig`",
             ) from error
         self._client = client

@@ -233,3 +233,21 @@ def test_dry_run_shows_each_steps_diff(
     )
     assert live is not None
     assert live["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v1.12.6")
+
+
+def test_a_rerun_resumes_without_applying_a_step_again(
+    cluster: tuple[StandInServer, KubeApiServer], tmp_path: Path
+) -> None:
+    eks, kube = cluster
+    with DaemonSetController(kube.client(), NODES) as controller:
+        controller.stuck.add("node-b")
+        stopped = run(eks, kube, tmp_path, "--to", "v1.14.1", "--timeout", "2")
+        assert stopped.returncode == 4, stopped.stderr
+        assert "[1/2] applied the v1.13.4 manifest" in stopped.stderr
+        controller.stuck.clear()
+        controller.reconcile_all = True
+        resumed = run(eks, kube, tmp_path, "--to", "v1.14.1")
+    assert resumed.returncode == 0, resumed.stderr
+    assert "resuming:" in resumed.stderr
+    assert "applied the v1.13.4 manifest" not in resumed.stderr  # step 1 was applied already
+    assert "[2/2] applied the v1.14.1 manifest" in resumed.stderr

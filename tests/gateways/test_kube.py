@@ -127,3 +127,48 @@ def test_a_broken_kubeconfig(tmp_path: Path) -> None:
     path.write_text("apiVersion: v1\nkind: Config\n")
     with pytest.raises(EnvironmentProblemError, match="cannot load the Kubernetes configuration"):
         KubeGateway(kubeconfig=str(path), context="nope")
+
+
+def test_inside_a_pod_without_a_kubeconfig_the_service_account_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.setenv("KUBERNETES_SERVICE_HOST", "127.0.0.1")
+    monkeypatch.setenv("KUBERNETES_SERVICE_PORT", "9")
+    # No service-account token is mounted here: the in-cluster loader is the one that refuses.
+    with pytest.raises(EnvironmentProblemError, match="cannot load the in-cluster service account"):
+        KubeGateway()
+
+
+def test_crashloopbackoff_on_a_node_is_seen(kube_fresh: KubeApiServer) -> None:
+    api = kube_fresh.client()
+    create_daemonset(kube_fresh)
+    make_node(api, "node-a")
+    image = f"602401143452.dkr.ecr.us-west-2.amazonaws.com/amazon-k8s-cni:{NEW}"
+    make_pod(
+        api,
+        "kube-system",
+        "aws-node-a",
+        labels={"k8s-app": "aws-node"},
+        node_name="node-a",
+        image=image,
+        waiting_reason="CrashLoopBackOff",
+    )
+    kube = gateway(kube_fresh)
+    (pod,) = kube.pods("kube-system", "k8s-app=aws-node")
+    assert pod.waiting == {"aws-node": "CrashLoopBackOff"}
+    set_daemonset_status(
+        api,
+        "kube-system",
+        "aws-node",
+        observed_generation="current",
+        desired_number_scheduled=1,
+        updated_number_scheduled=1,
+        number_available=1,
+        current_number_scheduled=1,
+        number_misscheduled=0,
+        number_ready=0,
+    )
+    rollout = assess(kube.read_daemonset("kube-system", "aws-node") or {}, [pod], kube.nodes())
+    assert rollout.crashlooping == ("aws-node-a/aws-node on node-a",)
+    assert not rollout.done

@@ -22,6 +22,8 @@ class DaemonSetController:
         self.api = api
         self.nodes = nodes
         self.stuck: set[str] = set()
+        # Set after un-sticking a node: roll it although the generation was already observed.
+        self.reconcile_all = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -45,8 +47,10 @@ class DaemonSetController:
         response: Any = apps.read_namespaced_daemon_set(NAME, NAMESPACE, _preload_content=False)
         daemonset: dict[str, Any] = json.loads(response.data)
         generation = daemonset["metadata"].get("generation", 0)
-        if (daemonset.get("status") or {}).get("observedGeneration") == generation:
+        observed = (daemonset.get("status") or {}).get("observedGeneration") == generation
+        if observed and not self.reconcile_all:
             return
+        self.reconcile_all = False
         template = daemonset["spec"]["template"]["spec"]
         core = k8s.CoreV1Api(self.api)
         updated = 0
