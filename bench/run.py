@@ -39,12 +39,20 @@ def tool() -> list[str]:
     return [str(beside)] if beside.exists() else [sys.executable, "-m", "eksaddon"]
 
 
-def timed(command: Sequence[str], env: dict[str, str] | None = None) -> float:
+def timed(
+    command: Sequence[str], env: dict[str, str] | None = None, *, expect: int | None = None
+) -> float:
+    """Wall time of one run; with ``expect``, any other exit code aborts the benchmark."""
     start = time.perf_counter()
-    subprocess.run(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
+    done = subprocess.run(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False, text=True
     )
-    return time.perf_counter() - start
+    elapsed = time.perf_counter() - start
+    if expect is not None and done.returncode != expect:
+        sys.exit(
+            f"benchmark command failed ({done.returncode}): {' '.join(command)}\n{done.stderr}"
+        )
+    return elapsed
 
 
 def median_ms(command: Sequence[str], runs: int, env: dict[str, str] | None = None) -> float:
@@ -109,6 +117,7 @@ def fleet(server: StandInServer) -> list[tuple[str, float, str]]:
             "json",
         ],
         env,
+        expect=0,
     )
     calls = sum(standin.calls.values())
     pages = math.ceil(FLEET / 100)
@@ -150,7 +159,19 @@ def upgrade_overhead(server: StandInServer) -> list[tuple[str, float, str]]:
         "EKSADDON_STATE_DIR": tempfile.mkdtemp(prefix="eksaddon-bench-"),
     }
     wall = timed(
-        [*tool(), "upgrade", "--cluster", "prod", "--yes", "--poll-interval", str(poll)], env
+        # The EKS side only: the stand-in has no Kubernetes API for the rollout check.
+        [
+            *tool(),
+            "upgrade",
+            "--cluster",
+            "prod",
+            "--yes",
+            "--skip-rollout-check",
+            "--poll-interval",
+            str(poll),
+        ],
+        env,
+        expect=0,
     )
     per_step = (wall - steps * update_seconds) / steps
     return [
