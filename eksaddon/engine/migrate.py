@@ -133,7 +133,7 @@ def migrate(
     )
     nodes.expect(matrix, carried.carried)
     nodes(ctx, Step(running, version))
-    lost = drifted(before, nodes.customizations(matrix))
+    lost = drifted(before, nodes.live_values(matrix))
     if lost:
         raise UpgradeStoppedError(
             f"after the migration the settings on cluster {cluster.name} changed: "

@@ -18,7 +18,7 @@ from eksaddon.engine.waiting import StepContext
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo
 from eksaddon.matrix.model import Matrix
-from eksaddon.nodeside.detect import Customization, detect
+from eksaddon.nodeside.detect import Customization, detect, live_values
 from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess, describe_stall
 from eksaddon.planner import Step
 
@@ -84,6 +84,15 @@ class RolloutCheck:
             daemonset, matrix, label=f"DaemonSet {self.namespace}/{self.name}"
         ).customizations
 
+    def live_values(self, matrix: Matrix) -> dict[tuple[str, str], str | None]:
+        """Every setting the DaemonSet has now, defaults included."""
+        daemonset = self.kube.read_daemonset(self.namespace, self.name)
+        if daemonset is None or matrix.daemonset is None:
+            return {}
+        return live_values(
+            daemonset, matrix.daemonset, label=f"DaemonSet {self.namespace}/{self.name}"
+        )
+
     def expect(self, matrix: Matrix, settings: Iterable[Customization]) -> None:
         """After each rollout, these settings must run on the nodes, or the run stops."""
         self.matrix = matrix
@@ -121,7 +130,7 @@ class RolloutCheck:
     def _check_settings(self, ctx: StepContext, step: Step) -> None:
         if not self.expected or self.matrix is None:
             return
-        lost = drifted(self.expected, self.customizations(self.matrix))
+        lost = drifted(self.expected, self.live_values(self.matrix))
         if lost:
             raise UpgradeStoppedError(
                 f"after step {ctx.number} of {ctx.total} ({step.target}) on cluster {ctx.cluster} "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
 from eksaddon.nodeside.detect import Customization
@@ -72,9 +72,14 @@ def _place(values: dict[str, Any], item: Customization) -> bool:
     return True
 
 
-def drifted(expected: Iterable[Customization], live: Iterable[Customization]) -> list[str]:
-    """Settings that should run on the nodes but do not (or run with another value)."""
-    running = {(c.container, c.name): c.value for c in live}
+def drifted(
+    expected: Iterable[Customization], running: Mapping[tuple[str, str], str | None]
+) -> list[str]:
+    """Settings that should run on the nodes but do not (or run with another value).
+
+    ``running`` is every setting the DaemonSet has (:func:`~eksaddon.nodeside.detect.live_values`),
+    defaults included: a carried value that became the new release's default still counts.
+    """
     return [
         f"{c.container}/{c.name}: expected {c.value!r}, found "
         f"{running.get((c.container, c.name), 'the default')!r}"

@@ -233,6 +233,28 @@ def _customizations(
 POD = "(pod)"
 
 
+def live_values(
+    document: Any, spec: DaemonSetSpec, *, label: str
+) -> dict[tuple[str, str], str | None]:
+    """Every setting as the DaemonSet has it: (container, name) -> value, defaults included.
+
+    What a carried setting is checked against after a step: a value that has since become the
+    release's default is no customization any more, but it still runs.
+    """
+    pod = _pod_spec(document, spec, label=label)
+    values: dict[tuple[str, str], str | None] = {}
+    for container in _containers(pod, label=label):
+        for name, value in (*container.env.items(), *container.args.items()):
+            values[(container.name, name)] = value
+    for entry in [*pod.get("initContainers", []), *pod.get("containers", [])]:
+        if entry.get("resources"):
+            values[(entry["name"], "resources")] = _canonical(entry["resources"])
+    for kind in ("tolerations", "affinity"):
+        if pod.get(kind) is not None:
+            values[(POD, kind)] = _canonical(pod[kind])
+    return values
+
+
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"))
 

@@ -66,3 +66,20 @@ def test_configuration_values_hold_them(bundled: Matrix) -> None:
         "nodeAgent": {"enablePolicyEventLogs": "true", "metricsBindAddr": "9100"},
     }
     assert [c.name for c in result.not_carried] == ["--conntrack-cache-cleanup-period"]
+
+
+def test_a_carried_value_that_became_the_default_is_not_lost(bundled: Matrix) -> None:
+    from eksaddon.engine.settings import drifted
+    from eksaddon.nodeside.detect import live_values
+
+    assert bundled.daemonset is not None
+    # ENABLE_SUBNET_DISCOVERY was a custom env before v1.18.0 and is the default "true" from it.
+    objects = render(V("v1.18.3"), "us-west-2", matrix=bundled)
+    daemonset = next(o for o in objects if o["kind"] == "DaemonSet")
+    running = live_values(daemonset, bundled.daemonset, label="x")
+    carried = [Customization("aws-node", "ENABLE_SUBNET_DISCOVERY", "true", None)]
+    assert drifted(carried, running) == []
+    changed = [Customization("aws-node", "ENABLE_SUBNET_DISCOVERY", "false", None)]
+    assert drifted(changed, running) == [
+        "aws-node/ENABLE_SUBNET_DISCOVERY: expected 'false', found 'true'"
+    ]
