@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -81,11 +80,8 @@ def install(
         return InstallResult(cluster.name, cluster.region, options.addon, version, True, None, None)
     if not confirm(f"create {options.addon} {version} on cluster {cluster.name}"):
         raise InputError("install not confirmed; nothing was changed")
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    backup = (
-        state_directory
-        / "backups"
-        / f"{cluster.region}_{cluster.name}_{options.addon}_{stamp}.json"
+    backup = journals.backup_path(
+        state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
     )
     # Nothing to restore yet, but the record says what was there (nothing) and when.
     write_json_atomically(

@@ -39,6 +39,17 @@ def journal_path(directory: Path, *, region: str, cluster: str, addon: str) -> P
     return directory / "journals" / f"{safe}.json"
 
 
+def backup_path(
+    directory: Path, *, region: str, cluster: str, addon: str, suffix: str = ""
+) -> Path:
+    """Where a backup taken now is written; the UTC stamp keeps every run's backup apart."""
+    return directory / "backups" / f"{region}_{cluster}_{addon}_{_stamp()}{suffix}.json"
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
 def fingerprint(document: dict[str, Any]) -> str:
     """SHA-256 of what identifies an upgrade: where, what, and the exact steps."""
     identity = {k: document[k] for k in ("region", "cluster", "addon")}
@@ -151,8 +162,7 @@ class Journal:
 
     def archive(self) -> Path:
         """Move the journal aside (kept for the record) so a new upgrade can start."""
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        target = self.path.with_name(f"{self.path.stem}.{stamp}.{self.state}.json")
+        target = self.path.with_name(f"{self.path.stem}.{_stamp()}.{self.state}.json")
         self.path.replace(target)
         return target
 

@@ -9,7 +9,6 @@ setting must run exactly as before, or the run stops (exit 4) with the backup na
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -173,8 +172,9 @@ def _same_release_build(
 def _backup(
     directory: Path, region: str, cluster: str, addon: str, daemonset: dict[str, Any]
 ) -> Path:
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    path = directory / "backups" / f"{region}_{cluster}_{addon}_{stamp}_daemonset.json"
+    path = journals.backup_path(
+        directory, region=region, cluster=cluster, addon=addon, suffix="_daemonset"
+    )
     write_json_atomically(
         path,
         {

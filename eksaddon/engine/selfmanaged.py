@@ -9,7 +9,6 @@ resumes where a stop left off.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
@@ -177,11 +176,12 @@ def _start(
         render(step.target, cluster.region, customizations=customizations) for step in plan.steps
     ]
     touched = {(o["kind"], o["metadata"]["name"]): o for objects in rendered for o in objects}
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    backup = (
-        state_directory
-        / "backups"
-        / f"{cluster.region}_{cluster.name}_{options.addon}_{stamp}_objects.json"
+    backup = journals.backup_path(
+        state_directory,
+        region=cluster.region,
+        cluster=cluster.name,
+        addon=options.addon,
+        suffix="_objects",
     )
     write_json_atomically(
         backup,

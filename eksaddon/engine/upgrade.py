@@ -371,11 +371,8 @@ class Upgrader:
                 )
 
     def _backup(self, cluster: ClusterInfo, addon: AddonState) -> Path:
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        path = (
-            self.state_directory
-            / "backups"
-            / f"{cluster.region}_{cluster.name}_{addon.name}_{stamp}.json"
+        path = journals.backup_path(
+            self.state_directory, region=cluster.region, cluster=cluster.name, addon=addon.name
         )
         write_json_atomically(
             path,
