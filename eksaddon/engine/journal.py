@@ -128,6 +128,15 @@ class Journal:
             )
         return cls(path, document)
 
+    @classmethod
+    def load_unfinished(cls, path: Path, *, discard: bool) -> tuple[Journal | None, Path | None]:
+        """The journal to resume at ``path`` (None if there is none), and where a finished or
+        discarded one was moved aside (None if nothing was moved)."""
+        journal = cls.load(path)
+        if journal is not None and (journal.state == FINISHED or discard):
+            return None, journal.archive()
+        return journal, None
+
     @property
     def state(self) -> str:
         return str(self.document["state"])

@@ -58,10 +58,9 @@ def upgrade_self_managed(
     path = journals.journal_path(
         state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
     )
-    journal = Journal.load(path)
-    if journal is not None and (journal.state == journals.FINISHED or options.discard_journal):
-        progress(Notice(f"previous journal moved to {journal.archive()}"))
-        journal = None
+    journal, archived = Journal.load_unfinished(path, discard=options.discard_journal)
+    if archived is not None:
+        progress(Notice(f"previous journal moved to {archived}"))
     plan = (
         planner.plan(
             matrix,

@@ -181,13 +181,9 @@ class Upgrader:
         return addon
 
     def _existing_journal(self, path: Path) -> Journal | None:
-        journal = Journal.load(path)
-        if journal is None:
-            return None
-        if journal.state == journals.FINISHED or self.options.discard_journal:
-            archived = journal.archive()
+        journal, archived = Journal.load_unfinished(path, discard=self.options.discard_journal)
+        if archived is not None:
             self.progress(Notice(f"previous journal moved to {archived}"))
-            return None
         return journal
 
     def _carry_node_settings(self) -> None:
