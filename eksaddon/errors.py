@@ -153,3 +153,9 @@ class KubernetesUnauthorizedError(ApiError):
 
 class KubernetesUnreachableError(ApiError):
     temporary = True
+
+
+class KubernetesServerError(ApiError):
+    """A 5xx or 429 from the Kubernetes API server: worth retrying."""
+
+    temporary = True

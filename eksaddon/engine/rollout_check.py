@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from eksaddon.engine.events import Notice
 from eksaddon.engine.nodeside_status import OTHER_CNIS
 from eksaddon.engine.settings import drifted
-from eksaddon.engine.waiting import StepContext
+from eksaddon.engine.waiting import StepContext, backoff
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo
 from eksaddon.matrix.model import Matrix
@@ -101,13 +101,19 @@ class RolloutCheck:
     def __call__(self, ctx: StepContext, step: Step) -> None:
         last = ""
         rollout: Rollout | None = None
+        failures = 0
+        last_error: ApiError | None = None
         while True:
             try:
                 rollout = self._assess(ctx, step)
             except ApiError as error:
                 if not error.temporary:
                     raise
+                # The API server is away (restarting, overloaded): keep trying, backing off,
+                # until the step's deadline.
+                failures, last_error = failures + 1, error
             else:
+                failures, last_error = 0, None
                 if rollout.progress != last:
                     last = rollout.progress
                     ctx.progress(
@@ -116,8 +122,11 @@ class RolloutCheck:
                 if rollout.done:
                     self._check_settings(ctx, step)
                     return
-            if ctx.clock.now() + ctx.poll_interval > ctx.deadline:
+            wait = backoff(ctx.poll_interval, failures)
+            if ctx.clock.now() + wait > ctx.deadline:
                 stall = describe_stall(rollout) if rollout is not None else "no answer"
+                if last_error is not None:
+                    stall = f"{stall} (last error: {last_error.one_line()})"
                 raise UpgradeStoppedError(
                     f"the aws-node rollout of {step.target} did not finish on cluster "
                     f"{ctx.cluster} within the step's timeout (step {ctx.number} of "
@@ -125,7 +134,7 @@ class RolloutCheck:
                     hint="check those nodes (kubectl describe pod -n kube-system -l "
                     "k8s-app=aws-node), then rerun to resume",
                 )
-            ctx.clock.sleep(ctx.poll_interval)
+            ctx.clock.sleep(wait)
 
     def _check_settings(self, ctx: StepContext, step: Step) -> None:
         if not self.expected or self.matrix is None:

@@ -11,12 +11,21 @@ from collections.abc import Callable
 from typing import NamedTuple, Protocol, TypeVar
 
 from eksaddon.engine.events import AddonPolled, Progress, UpdatePolled
-from eksaddon.errors import ApiError, UpgradeStoppedError
+from eksaddon.errors import ApiError, EksAddonError, UpdateInProgressError, UpgradeStoppedError
 from eksaddon.gateways.protocols import AddonState, EksGateway, UpdateState
 
 T = TypeVar("T")
 
 BAD_ADDON_STATES = ("DEGRADED", "CREATE_FAILED", "UPDATE_FAILED", "DELETE_FAILED")
+# Consecutive transient failures double the wait between attempts, up to this many seconds
+# (or the poll interval, if longer): an API that is down is not hammered, and one that comes
+# back is noticed within half a minute.
+MAX_BACKOFF = 30.0
+
+
+def backoff(poll_interval: float, failures: int) -> float:
+    """Seconds to wait after ``failures`` consecutive transient failures (0: a normal poll)."""
+    return min(poll_interval * 2.0 ** max(failures - 1, 0), max(poll_interval, MAX_BACKOFF))
 
 
 class Clock(Protocol):
@@ -99,23 +108,75 @@ def _poll(
     resume_hint: str,
 ) -> T:
     last_error: ApiError | None = None
+    failures = 0
     while True:
         try:
             state = fetch()
         except ApiError as error:
             if not error.temporary:
                 raise
-            last_error = error  # botocore already retried; keep polling until the deadline
+            # The gateway already retried; keep polling, backing off, until the deadline.
+            last_error, failures = error, failures + 1
         else:
-            last_error = None
+            last_error, failures = None, 0
             report(state)
             if done(state):
                 return state
-        if ctx.clock.now() + ctx.poll_interval > ctx.deadline:
+        wait = backoff(ctx.poll_interval, failures)
+        if ctx.clock.now() + wait > ctx.deadline:
             cause = f" (last error: {last_error.one_line()})" if last_error else ""
             raise UpgradeStoppedError(
                 f"timed out waiting for {waiting_for} on cluster {ctx.cluster} "
                 f"(step {ctx.number} of {ctx.total}){cause}",
                 hint=resume_hint,
             )
-        ctx.clock.sleep(ctx.poll_interval)
+        ctx.clock.sleep(wait)
+
+
+def retrying(
+    call: Callable[[], T],
+    *,
+    clock: Clock,
+    deadline: float,
+    poll_interval: float,
+    give_up: Callable[[ApiError], EksAddonError] | None = None,
+) -> T:
+    """``call``, retried with backoff on temporary API errors until ``deadline``.
+
+    Only for idempotent calls. Permanent errors, and EKS's ResourceInUse (another actor's
+    update: waiting would only hide it), are raised at once. At the deadline the last error is
+    raised, or what ``give_up`` makes of it.
+    """
+    failures = 0
+    while True:
+        try:
+            return call()
+        except ApiError as error:
+            if not error.temporary or isinstance(error, UpdateInProgressError):
+                raise
+            failures += 1
+            wait = backoff(poll_interval, failures)
+            if clock.now() + wait > deadline:
+                if give_up is None:
+                    raise
+                raise give_up(error) from error
+            clock.sleep(wait)
+
+
+def retry_transient(ctx: StepContext, call: Callable[[], T], *, what: str, resume_hint: str) -> T:
+    """``call`` within a step, retried until the step's deadline (see :func:`retrying`).
+
+    update_addon qualifies: every attempt carries the step's clientRequestToken, so EKS returns
+    the update already started instead of starting another.
+    """
+    return retrying(
+        call,
+        clock=ctx.clock,
+        deadline=ctx.deadline,
+        poll_interval=ctx.poll_interval,
+        give_up=lambda error: UpgradeStoppedError(
+            f"{what} on cluster {ctx.cluster} kept failing until the step's timeout "
+            f"(step {ctx.number} of {ctx.total}): {error.one_line()}",
+            hint=resume_hint,
+        ),
+    )

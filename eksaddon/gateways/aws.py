@@ -41,6 +41,7 @@ from eksaddon.gateways.protocols import (
     UpdateError,
     UpdateState,
 )
+from eksaddon.gateways.timeouts import request_timeouts
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 T = TypeVar("T")
@@ -78,11 +79,12 @@ class AwsEksGateway:
                     hint="pass --region or set AWS_REGION (or a region in your AWS profile)",
                 )
             self._region: str = session.region_name
+            timeouts = request_timeouts()
             config = botocore.config.Config(
                 # total_max_attempts counts the first try too (max_attempts would count retries).
                 retries={"mode": "standard", "total_max_attempts": max_attempts},
-                connect_timeout=10,
-                read_timeout=30,
+                connect_timeout=timeouts.connect,
+                read_timeout=timeouts.read,
                 # One connection per concurrent caller: a fleet check shares this client
                 # across its workers, and a short pool would reconnect (TLS) on every call.
                 max_pool_connections=max_connections,
@@ -326,6 +328,9 @@ def _translated(operation: str, *, subject: str) -> Iterator[None]:
         botocore.exceptions.EndpointConnectionError,
         botocore.exceptions.ConnectionError,
         botocore.exceptions.ReadTimeoutError,
+        # A connection reset or closed mid-answer (ConnectionClosedError and kin): worth retrying
+        # like an unreachable endpoint, not a failure of the operation itself.
+        botocore.exceptions.HTTPClientError,
     ) as error:
         raise EndpointUnreachableError(
             f"cannot reach the EKS endpoint for {operation} on {subject}: {_first_line(error)}",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import random
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,12 +26,19 @@ from eksaddon.errors import (
     EnvironmentProblemError,
     KubernetesForbiddenError,
     KubernetesNotFoundError,
+    KubernetesServerError,
     KubernetesUnauthorizedError,
     KubernetesUnreachableError,
 )
+from eksaddon.gateways.timeouts import request_timeouts
 from eksaddon.nodeside.rollout import NodeFacts, PodFacts
 
 FIELD_MANAGER = "eksaddon"
+# Like botocore's standard mode for EKS: a few attempts with jittered exponential backoff ride out
+# a blip (a reset connection, an API server restarting, a 503) without hiding an outage. Longer
+# outages are the callers' business: the rollout check keeps polling until the step's deadline.
+ATTEMPTS = 4
+FIRST_BACKOFF = 0.5
 
 
 class KubeGateway:
@@ -47,13 +56,20 @@ class KubeGateway:
             and not os.path.exists(default.split(os.pathsep)[0])
         )
         try:
+            configuration = kubernetes.client.Configuration()
             if in_cluster:
-                kubernetes.config.load_incluster_config()
-                client = kubernetes.client.ApiClient()
+                kubernetes.config.load_incluster_config(client_configuration=configuration)
             else:
-                client = kubernetes.config.new_client_from_config(
-                    config_file=kubeconfig, context=context, persist_config=False
+                kubernetes.config.load_kube_config(
+                    config_file=kubeconfig,
+                    context=context,
+                    client_configuration=configuration,
+                    persist_config=False,
                 )
+            # Retries are ours (jittered backoff, typed errors, every verb): urllib3's own would
+            # retry a reset connection three times at once, and then hide how often it did.
+            configuration.retries = False
+            client = kubernetes.client.ApiClient(configuration)
         except (kubernetes.config.ConfigException, OSError, ValueError) as error:
             where = "in-cluster service account" if in_cluster else "Kubernetes configuration"
             raise EnvironmentProblemError(
@@ -61,6 +77,10 @@ class KubeGateway:
                 hint="pass --kubeconfig and --context, or run `aws eks update-kubeconfig`",
             ) from error
         self._client = client
+        timeouts = request_timeouts()
+        self._timeout = (timeouts.connect, timeouts.read)
+        self.attempts = ATTEMPTS
+        self.sleep: Callable[[float], None] = time.sleep
         self.host: str = str(client.configuration.host)
         self._core = kubernetes.client.CoreV1Api(client)
         self._apps = kubernetes.client.AppsV1Api(client)
@@ -73,7 +93,7 @@ class KubeGateway:
                 "get",
                 f"daemonsets {namespace}/{name}",
                 lambda: self._apps.read_namespaced_daemon_set(
-                    name, namespace, _preload_content=False
+                    name, namespace, _preload_content=False, _request_timeout=self._timeout
                 ),
             )
         except KubernetesNotFoundError:
@@ -83,7 +103,9 @@ class KubeGateway:
         document = self._json(
             "list",
             f"daemonsets in {namespace}",
-            lambda: self._apps.list_namespaced_daemon_set(namespace, _preload_content=False),
+            lambda: self._apps.list_namespaced_daemon_set(
+                namespace, _preload_content=False, _request_timeout=self._timeout
+            ),
         )
         return list(document.get("items", []))
 
@@ -92,12 +114,18 @@ class KubeGateway:
         document = self._json(
             "list",
             "daemonsets in all namespaces",
-            lambda: self._apps.list_daemon_set_for_all_namespaces(_preload_content=False),
+            lambda: self._apps.list_daemon_set_for_all_namespaces(
+                _preload_content=False, _request_timeout=self._timeout
+            ),
         )
         return list(document.get("items", []))
 
     def nodes(self) -> list[NodeFacts]:
-        document = self._json("list", "nodes", lambda: self._core.list_node(_preload_content=False))
+        document = self._json(
+            "list",
+            "nodes",
+            lambda: self._core.list_node(_preload_content=False, _request_timeout=self._timeout),
+        )
         return [
             NodeFacts(item["metadata"]["name"], item["metadata"].get("labels") or {})
             for item in document.get("items", [])
@@ -108,7 +136,10 @@ class KubeGateway:
             "list",
             f"pods in {namespace} ({selector})",
             lambda: self._core.list_namespaced_pod(
-                namespace, label_selector=selector, _preload_content=False
+                namespace,
+                label_selector=selector,
+                _preload_content=False,
+                _request_timeout=self._timeout,
             ),
         )
         return [_pod_facts(item) for item in document.get("items", [])]
@@ -127,6 +158,7 @@ class KubeGateway:
                 force=force,
                 _content_type="application/apply-patch+yaml",
                 _preload_content=False,
+                _request_timeout=self._timeout,
             ),
         )
 
@@ -137,6 +169,7 @@ class KubeGateway:
             "field_manager": FIELD_MANAGER,
             "force": force,
             "_preload_content": False,
+            "_request_timeout": self._timeout,
             "_content_type": "application/apply-patch+yaml",
         }
         where = f"{document['kind']} {namespace + '/' if namespace else ''}{name}"
@@ -153,9 +186,17 @@ class KubeGateway:
         try:
             if namespace:
                 return self._json(
-                    "get", where, lambda: read(name, namespace, _preload_content=False)
+                    "get",
+                    where,
+                    lambda: read(
+                        name, namespace, _preload_content=False, _request_timeout=self._timeout
+                    ),
                 )
-            return self._json("get", where, lambda: read(name, _preload_content=False))
+            return self._json(
+                "get",
+                where,
+                lambda: read(name, _preload_content=False, _request_timeout=self._timeout),
+            )
         except KubernetesNotFoundError:
             return None
 
@@ -184,9 +225,20 @@ class KubeGateway:
         return metadata["name"], metadata.get("namespace"), routes[key]
 
     def _json(self, verb: str, resource: str, call: Callable[[], Any]) -> dict[str, Any]:
-        with _translated(verb, resource):
-            response = call()
-            data = response.data if hasattr(response, "data") else response.read()
+        """One request, retried on temporary failures (every verb used is idempotent: get,
+        list and server-side apply)."""
+        for attempt in range(1, self.attempts + 1):
+            try:
+                with _translated(verb, resource):
+                    response = call()
+                    data = response.data if hasattr(response, "data") else response.read()
+                break
+            except ApiError as error:
+                if not error.temporary or attempt == self.attempts:
+                    raise
+                # Full jitter: many clients retrying after an API server restart must not
+                # come back in step.
+                self.sleep(random.uniform(0, FIRST_BACKOFF * 2 ** (attempt - 1)))
         try:
             document = json.loads(data)
         except ValueError:
@@ -242,6 +294,11 @@ def _api_error(error: kube_errors.ApiException, verb: str, resource: str) -> Api
         )
     if status == 404:
         return KubernetesNotFoundError(f"{resource} not found: {reason}")
+    if status == 429 or status >= 500:
+        return KubernetesServerError(
+            f"the Kubernetes API server kept failing {verb} {resource} ({status}): {reason}",
+            hint="check the cluster's control plane, then rerun",
+        )
     return ApiError(f"Kubernetes {verb} {resource} failed ({status}): {reason}")
 
 

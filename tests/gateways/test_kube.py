@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import kubernetes.client as k8s
 import pytest
+import yaml
 
 from eksaddon.errors import (
     EnvironmentProblemError,
+    InputError,
     KubernetesForbiddenError,
+    KubernetesServerError,
     KubernetesUnreachableError,
 )
-from eksaddon.gateways.kube import KubeGateway
+from eksaddon.gateways.kube import ATTEMPTS, FIRST_BACKOFF, KubeGateway
 from eksaddon.nodeside.rollout import assess
+from standins.faultproxy import FaultProxy, Rule, fault_proxy
 from standins.kube import KubeApiServer, make_node, make_pod, set_daemonset_status
 from tests_support import daemonset
 
@@ -172,3 +177,103 @@ def test_crashloopbackoff_on_a_node_is_seen(kube_fresh: KubeApiServer) -> None:
     rollout = assess(kube.read_daemonset("kube-system", "aws-node") or {}, [pod], kube.nodes())
     assert rollout.crashlooping == ("aws-node-a/aws-node on node-a",)
     assert not rollout.done
+
+
+# --- transient failures, through a fault proxy in front of the real API server -----------------
+
+
+def proxied_gateway(
+    server: KubeApiServer, proxy: FaultProxy, tmp_path: Path, sleeps: list[float]
+) -> KubeGateway:
+    kubeconfig = tmp_path / "proxied-kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "c", "cluster": {"server": proxy.url}}],
+                "users": [{"name": "u", "user": {"token": server.token}}],
+                "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                "current-context": "c",
+            }
+        ),
+        encoding="utf-8",
+    )
+    kube = KubeGateway(kubeconfig=str(kubeconfig))
+    kube.sleep = sleeps.append  # record the backoff instead of sleeping it
+    return kube
+
+
+STATUS_500 = json.dumps({"kind": "Status", "code": 500, "message": "etcd leader changed"}).encode()
+NODES = r"^/api/v1/nodes"
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"action": "status", "status": 500, "body": STATUS_500},
+        {"action": "status", "status": 503, "body": STATUS_500},
+        {"action": "status", "status": 429, "body": STATUS_500},
+        {"action": "reset"},
+    ],
+    ids=["500", "503", "429", "reset"],
+)
+def test_a_transient_failure_is_retried_with_growing_jittered_backoff(
+    kube_fresh: KubeApiServer, tmp_path: Path, fault: dict[str, Any]
+) -> None:
+    make_node(kube_fresh.client(), "node-a")
+    sleeps: list[float] = []
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kube = proxied_gateway(kube_fresh, proxy, tmp_path, sleeps)
+        rule = proxy.add(Rule("GET", NODES, times=ATTEMPTS - 1, **fault))
+        assert [n.name for n in kube.nodes()] == ["node-a"]
+    assert rule.hits == ATTEMPTS - 1
+    assert len(sleeps) == ATTEMPTS - 1
+    assert all(0 <= s <= FIRST_BACKOFF * 2**i for i, s in enumerate(sleeps)), sleeps
+
+
+def test_a_failure_that_outlasts_the_attempts_is_a_temporary_typed_error(
+    kube_fresh: KubeApiServer, tmp_path: Path
+) -> None:
+    sleeps: list[float] = []
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kube = proxied_gateway(kube_fresh, proxy, tmp_path, sleeps)
+        proxy.add(Rule("GET", NODES, "status", times=100, status=503, body=STATUS_500))
+        with pytest.raises(KubernetesServerError) as caught:
+            kube.nodes()
+    assert caught.value.temporary
+    assert "(503): etcd leader changed" in caught.value.message
+    assert len(sleeps) == ATTEMPTS - 1
+
+
+def test_forbidden_is_not_retried(kube_fresh: KubeApiServer, tmp_path: Path) -> None:
+    sleeps: list[float] = []
+    forbidden = json.dumps({"kind": "Status", "code": 403, "message": "no"}).encode()
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kube = proxied_gateway(kube_fresh, proxy, tmp_path, sleeps)
+        rule = proxy.add(Rule("GET", NODES, "status", times=100, status=403, body=forbidden))
+        with pytest.raises(KubernetesForbiddenError):
+            kube.nodes()
+    assert rule.hits == 1 and sleeps == []
+
+
+def test_a_hung_request_times_out(
+    kube_fresh: KubeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EKSADDON_API_TIMEOUT", "0.3")
+    sleeps: list[float] = []
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kube = proxied_gateway(kube_fresh, proxy, tmp_path, sleeps)
+        proxy.add(Rule("GET", NODES, "hang", times=100, seconds=5))
+        with pytest.raises(KubernetesUnreachableError, match="list nodes"):
+            kube.nodes()
+    assert len(sleeps) == ATTEMPTS - 1
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1", "nan", "inf", "99999"])
+def test_a_bad_api_timeout_is_an_input_error(
+    kube_apiserver: KubeApiServer, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("EKSADDON_API_TIMEOUT", value)
+    with pytest.raises(InputError, match="EKSADDON_API_TIMEOUT"):
+        gateway(kube_apiserver)

@@ -1,0 +1,279 @@
+"""A fault-injecting HTTP front for a stand-in: the EKS stand-in (moto) or the kube-apiserver.
+
+The stand-ins answer correctly; the network between eksaddon and them does not always. This proxy
+listens on plain HTTP on 127.0.0.1, forwards every request to its upstream (http, or https with
+the stand-in's CA) and, for requests matching a rule, misbehaves the way networks and servers do:
+
+  reset          close the connection without an answer (TCP RST): a connection reset
+  lose-response  forward the request (the upstream acts on it), then reset: a lost answer
+  hang           answer nothing for ``seconds``, then close: a client read timeout
+  status         answer ``status`` with ``body`` instead of forwarding (a 5xx, a 429)
+  gate           hold the request until the test opens the gate, then forward it: a request
+                 in flight at a moment the test chooses (to send a signal, or kill the process)
+  away           reset, and stop listening for ``seconds`` (then listen again): an API server
+                 that went away and came back
+
+``down()`` stops listening (connections are refused: an API server that went away) and ``up()``
+listens again on the same port. Rules fire ``times`` times, then let requests through.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import re
+import socket
+import ssl
+import struct
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+Action = Literal["reset", "lose-response", "hang", "status", "gate", "away"]
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host"}
+
+
+@dataclass
+class Rule:
+    """Requests whose method matches and whose path (with query) matches ``path`` misbehave."""
+
+    method: str
+    path: str  # a regular expression, searched in the request target
+    action: Action
+    times: int = 1
+    skip: int = 0  # let this many matching requests through first
+    status: int = 500
+    body: bytes = b'{"message": "injected by the fault proxy"}'
+    headers: dict[str, str] = field(default_factory=dict)
+    seconds: float = 5.0
+    hits: int = 0
+    arrived: threading.Event = field(default_factory=threading.Event)  # a matching request came
+    gate: threading.Event = field(default_factory=threading.Event)  # set: let gated requests go
+
+    def matches(self, method: str, target: str) -> bool:
+        return self.times > 0 and method == self.method and re.search(self.path, target) is not None
+
+    def spend(self) -> bool:
+        """Count a matching request; True when this one must misbehave."""
+        if self.skip > 0:
+            self.skip -= 1
+            return False
+        self.times -= 1
+        self.hits += 1
+        return True
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int, proxy: FaultProxy) -> None:
+        self.proxy = proxy
+        self.open: set[socket.socket] = set()
+        super().__init__(("127.0.0.1", port), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.open.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        self.open.discard(request)
+        super().shutdown_request(request)
+
+    def cut_all(self) -> None:
+        """Cut kept-alive connections too: a server that went away answers on none of them."""
+        for connection in list(self.open):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Connections the proxy cuts on purpose raise in the handler: not worth a traceback."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads ``FaultProxy.requests`` instead."""
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def _serve(self) -> None:
+        proxy = self.server.proxy
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        rule = proxy.take(self.command, self.path)
+        if rule is None:
+            self._answer(*proxy.forward(self.command, self.path, self.headers.items(), body))
+            return
+        rule.arrived.set()
+        if rule.action == "reset":
+            self._reset()
+        elif rule.action == "lose-response":
+            proxy.forward(self.command, self.path, self.headers.items(), body)
+            self._reset()
+        elif rule.action == "hang":
+            proxy.closing.wait(rule.seconds)
+            self._reset()
+        elif rule.action == "away":
+            self._reset()
+            proxy.away(rule.seconds)
+        elif rule.action == "status":
+            headers = {"Content-Type": "application/json", **rule.headers}
+            self._answer(rule.status, list(headers.items()), rule.body)
+        else:  # gate
+            rule.gate.wait(60)
+            self._answer(*proxy.forward(self.command, self.path, self.headers.items(), body))
+
+    def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers:
+            if name.lower() not in HOP_BY_HOP and name.lower() != "content-length":
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _reset(self) -> None:
+        # SO_LINGER with a zero timeout makes close() send RST: the client sees a reset, not EOF.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.connection.close()
+
+
+class FaultProxy:
+    def __init__(self, upstream: str, *, ca_file: str | None = None) -> None:
+        parts = urlsplit(upstream)
+        self.upstream_host = parts.hostname or "127.0.0.1"
+        self.upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
+        self.context = (
+            ssl.create_default_context(cafile=ca_file) if parts.scheme == "https" else None
+        )
+        self.rules: list[Rule] = []
+        self.requests: list[tuple[str, str]] = []  # (method, target) of every request seen
+        self.closing = threading.Event()
+        self._lock = threading.Lock()
+        self._cycle = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port = 0
+        self.up()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    # --- faults --------------------------------------------------------------------------------
+
+    def add(self, rule: Rule) -> Rule:
+        with self._lock:
+            self.rules.append(rule)
+        return rule
+
+    def clear(self) -> None:
+        with self._lock:
+            for rule in self.rules:
+                rule.gate.set()
+            self.rules.clear()
+
+    def take(self, method: str, target: str) -> Rule | None:
+        """The first live rule matching this request, its count spent; None to forward."""
+        with self._lock:
+            self.requests.append((method, target))
+            for rule in self.rules:
+                if rule.matches(method, target):
+                    return rule if rule.spend() else None
+        return None
+
+    def count(self, method: str, path: str) -> int:
+        with self._lock:
+            return sum(1 for m, t in self.requests if m == method and re.search(path, t))
+
+    def down(self) -> None:
+        """Stop listening: new connections are refused until :meth:`up`."""
+        with self._cycle:
+            server, self._server = self._server, None
+            if server is not None:
+                server.shutdown()
+                server.server_close()
+                server.cut_all()
+            if self._thread is not None:
+                self._thread.join(timeout=10)
+
+    def up(self) -> None:
+        """Listen (again, on the same port once one was chosen)."""
+        with self._cycle:
+            self._server = _Server(self.port, self)
+            self.port = self._server.server_address[1]
+            self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+            self._thread.start()
+
+    def away(self, seconds: float) -> None:
+        """Stop listening now and listen again after ``seconds`` (from another thread: a handler
+        cannot wait for its own server to shut down)."""
+
+        def cycle() -> None:
+            self.down()
+            if not self.closing.wait(seconds):
+                self.up()
+
+        threading.Thread(target=cycle, daemon=True).start()
+
+    def close(self) -> None:
+        self.closing.set()
+        self.clear()
+        self.down()
+
+    # --- forwarding ----------------------------------------------------------------------------
+
+    def forward(
+        self, method: str, target: str, headers: object, body: bytes
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
+        connection: http.client.HTTPConnection
+        if self.context is not None:
+            connection = http.client.HTTPSConnection(
+                self.upstream_host, self.upstream_port, context=self.context, timeout=60
+            )
+        else:
+            connection = http.client.HTTPConnection(
+                self.upstream_host, self.upstream_port, timeout=60
+            )
+        try:
+            sent = {
+                name: value
+                for name, value in headers  # type: ignore[attr-defined]
+                if name.lower() not in HOP_BY_HOP
+            }
+            sent["Host"] = f"{self.upstream_host}:{self.upstream_port}"
+            connection.request(method, target, body=body or None, headers=sent)
+            response = connection.getresponse()
+            return response.status, response.getheaders(), response.read()
+        finally:
+            connection.close()
+
+
+@contextmanager
+def fault_proxy(upstream: str, *, ca_file: str | None = None) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(upstream, ca_file=ca_file)
+    try:
+        yield proxy
+    finally:
+        proxy.close()
