@@ -51,7 +51,7 @@ def label_of(source: str | Path) -> str:
 
 def parse_document(data: bytes, *, what: str, label: str) -> Any:
     """Parse bytes already read (see :func:`read_bytes`) as one YAML or JSON document."""
-    text = _decode(data, what=what, label=label)
+    text = decode_text(data, what=what, label=label)
     if not text.strip():
         raise InputFileError(f"{what} {label} is empty")
     return _parse(text, what=what, label=label)
@@ -76,7 +76,8 @@ def read_bytes(source: str | Path, *, what: str) -> bytes:
     return data
 
 
-def _decode(data: bytes, *, what: str, label: str) -> str:
+def decode_text(data: bytes, *, what: str, label: str) -> str:
+    """The text of a file's bytes: UTF-8, or UTF-16/UTF-8 with a byte-order mark."""
     encoding = next((enc for bom, enc in _BOMS if data.startswith(bom)), "utf-8")
     if encoding == "utf-8" and b"\x00" in data:
         raise InputFileError(f"{what} {label} is binary, not YAML or JSON text")
@@ -89,14 +90,37 @@ def _decode(data: bytes, *, what: str, label: str) -> str:
         ) from None
 
 
+def load_yaml_text(text: str, *, subject: str) -> Any:
+    """One YAML document from ``text`` (None if it holds none), with the guards files get.
+
+    An alias bomb or a recursive alias is an :class:`InputFileError` naming ``subject``; syntax
+    errors (and too deep nesting) propagate as ``yaml.YAMLError`` for the caller to word.
+    """
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_bombs(node, subject=subject)
+        return loader.construct_document(node)
+    except RecursionError:  # the pure-Python parser on hostile nesting
+        raise yaml.YAMLError("exceeded maximum nesting depth") from None
+    finally:
+        loader.dispose()
+
+
 def _parse(text: str, *, what: str, label: str) -> Any:
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
             raise InputFileError(f"{what} {label} holds no YAML or JSON document")
-        _refuse_bombs(node, what=what, label=label)
+        _refuse_bombs(node, subject=f"{what} {label}")
         return loader.construct_document(node)
+    except RecursionError:  # the pure-Python parser on hostile nesting
+        raise InputFileError(
+            f"{what} {label} is not valid YAML: exceeded maximum nesting depth"
+        ) from None
     except yaml.composer.ComposerError as error:
         if "single document" in str(error.context or ""):
             raise InputFileError(
@@ -122,7 +146,7 @@ def describe_yaml_error(error: yaml.YAMLError) -> str:
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 
-def _refuse_bombs(root: yaml.Node, *, what: str, label: str) -> None:
+def _refuse_bombs(root: yaml.Node, *, subject: str) -> None:
     """Count the nodes ``root`` expands to, aliases included, without expanding anything.
 
     Aliased nodes are shared objects, so a memo keyed by ``id`` turns an exponential expansion into
@@ -136,14 +160,14 @@ def _refuse_bombs(root: yaml.Node, *, what: str, label: str) -> None:
         if id(node) in sizes:
             continue
         if not children_done and id(node) in visiting:
-            raise InputFileError(f"{what} {label} has a recursive YAML alias; refusing to read it")
+            raise InputFileError(f"{subject} has a recursive YAML alias; refusing to read it")
         children = _children(node)
         if children_done or not children:
             visiting.discard(id(node))
             sizes[id(node)] = 1 + sum(sizes[id(child)] for child in children)
             if sizes[id(node)] > MAX_EXPANDED_NODES:
                 raise InputFileError(
-                    f"{what} {label} expands to more than {MAX_EXPANDED_NODES:,} YAML nodes "
+                    f"{subject} expands to more than {MAX_EXPANDED_NODES:,} YAML nodes "
                     "through aliases (a YAML bomb?); refusing to read it"
                 )
             continue

@@ -7,7 +7,7 @@ import io
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import pytest
 import yaml
@@ -15,6 +15,17 @@ import yaml
 from eksaddon.cli import main
 from eksaddon.matrix import Matrix, load_matrix
 from eksaddon.matrix.loader import BUNDLED_PACKAGE
+from reliability_ledger import LEDGER
+from tests_support import Result
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The reliability campaign's totals, when this run included any of it."""
+    if LEDGER.empty:
+        return
+    terminalreporter.section("eksaddon reliability summary")
+    for line in LEDGER.summary():
+        terminalreporter.write_line(line)
 
 
 @pytest.fixture(autouse=True)
@@ -51,31 +62,26 @@ def bundled() -> Matrix:
     return load_matrix("vpc-cni")
 
 
-class Result(NamedTuple):
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def run(monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def run() -> Callable[..., Result]:
     """Run the real CLI entry point in-process: exit code, stdout and stderr."""
 
     def invoke(*args: str, stdin: str | bytes | None = None) -> Result:
         out, err = io.StringIO(), io.StringIO()
-        monkeypatch.setattr(sys, "stdout", out)
-        monkeypatch.setattr(sys, "stderr", err)
-        if stdin is not None:
-            data = stdin.encode() if isinstance(stdin, str) else stdin
-            monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
-        try:
-            main(list(args))
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 1
-        else:  # pragma: no cover - main always exits
-            code = 0
-        finally:
-            monkeypatch.undo()
+        # A private patcher: undoing the test's own monkeypatch would also undo the isolated
+        # environment (state and cache directories) for the rest of the test.
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(sys, "stdout", out)
+            patch.setattr(sys, "stderr", err)
+            if stdin is not None:
+                data = stdin.encode() if isinstance(stdin, str) else stdin
+                patch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+            try:
+                main(list(args))
+            except SystemExit as done:
+                code = done.code if isinstance(done.code, int) else 1
+            else:  # pragma: no cover - main always exits
+                code = 0
         return Result(code, out.getvalue(), err.getvalue())
 
     return invoke

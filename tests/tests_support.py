@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import yaml
+
+
+class Result(NamedTuple):
+    """What one in-process CLI run gave (the ``run`` fixture in conftest.py)."""
+
+    code: int
+    out: str
+    err: str
+
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

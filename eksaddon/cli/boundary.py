@@ -32,7 +32,8 @@ def run(entry: Callable[[], int], argv: Sequence[str]) -> int:
             # A bare `eksaddon` or `eksaddon matrix`: the help is the answer, on stdout.
             click.echo(error.ctx.get_help())
             return int(ExitCode.USAGE)
-        command = error.ctx.command_path if error.ctx is not None else PROGRAM
+        context = error.ctx or _parsing_context(error)
+        command = context.command_path if context is not None else PROGRAM
         hint = f" (see '{command} --help')"
         return _fail(ExitCode.USAGE, f"{command}: {error.format_message()}{hint}", debug=debug)
     except (KeyboardInterrupt, click.Abort):
@@ -47,6 +48,23 @@ def run(entry: Callable[[], int], argv: Sequence[str]) -> int:
             "traceback and report it"
         )
         return _fail(ExitCode.ENVIRONMENT, message, debug=debug)
+
+
+def _parsing_context(error: click.UsageError) -> click.Context | None:
+    """The context of the command whose arguments failed to parse.
+
+    click's option parser raises some errors (an option missing its value, a flag given one)
+    without a context; the command's ``parse_args(ctx, args)`` frame still holds it, and the
+    deepest one is the subcommand's, so the message can name ``eksaddon plan``, not ``eksaddon``.
+    """
+    found = None
+    frame = error.__traceback__
+    while frame is not None:
+        candidate = frame.tb_frame.f_locals.get("ctx")
+        if isinstance(candidate, click.Context):
+            found = candidate
+        frame = frame.tb_next
+    return found
 
 
 def _global_flag(flag: str, argv: Sequence[str]) -> bool:

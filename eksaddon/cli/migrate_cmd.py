@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
-from eksaddon.cli.options import addon_option, global_options
+from eksaddon.cli.options import Seconds, addon_option, global_options
 from eksaddon.cli.progress import ProgressPrinter
 from eksaddon.cli.upgrade_cmd import confirmer, sigterm_as_interrupt
 from eksaddon.engine.migrate import MigrateOptions, migrate
@@ -27,8 +27,14 @@ from eksaddon.errors import ExitCode
 @click.option("--service-account-role-arn", metavar="ARN", help="IAM role for aws-node.")
 @click.option("--dry-run", is_flag=True, help="Show the configuration values; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=1200, show_default=True)
-@click.option("--poll-interval", type=click.FloatRange(min=0.05), default=10, show_default=True)
+@click.option(
+    "--resolve-conflicts",
+    type=click.Choice(["none", "overwrite"], case_sensitive=False),
+    help="Required to migrate: overwrite lets EKS take the objects over (resetting fields not "
+    "in the configuration values); none makes EKS refuse on any conflict.",
+)
+@click.option("--timeout", type=Seconds(1), default=1200, show_default=True)
+@click.option("--poll-interval", type=Seconds(0.05), default=10, show_default=True)
 @click.option("--state-dir", "state_directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option(
     "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
@@ -45,6 +51,7 @@ def migrate_command(
     service_account_role_arn: str | None,
     dry_run: bool,
     yes: bool,
+    resolve_conflicts: str | None,
     timeout: float,
     poll_interval: float,
     state_directory: Path | None,
@@ -61,6 +68,7 @@ def migrate_command(
         timeout=timeout,
         poll_interval=poll_interval,
         dry_run=dry_run,
+        resolve_conflicts=resolve_conflicts.upper() if resolve_conflicts else None,
     )
     with sigterm_as_interrupt():
         result = migrate(

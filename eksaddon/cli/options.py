@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
@@ -62,6 +63,22 @@ def _target(text: str) -> str:
 
 
 TARGET = _Parsed("VERSION|latest|default", _target)
+
+
+class Seconds(click.FloatRange):
+    """A number of seconds at least ``minimum``, and finite: click's FloatRange lets ``nan``
+    through (every comparison with it is false), which would mean no timeout at all."""
+
+    name = "seconds"
+
+    def __init__(self, minimum: float) -> None:
+        super().__init__(min=minimum)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        seconds = super().convert(value, param, ctx)
+        if not math.isfinite(seconds):
+            self.fail(f"{value!r} is not a finite number of seconds.", param, ctx)
+        return seconds
 
 
 def addon_option(function: F) -> F:

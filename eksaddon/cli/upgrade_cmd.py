@@ -14,7 +14,7 @@ import click
 
 from eksaddon import configvalues
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
-from eksaddon.cli.options import TARGET, addon_option, global_options, output_option
+from eksaddon.cli.options import TARGET, Seconds, addon_option, global_options, output_option
 from eksaddon.cli.progress import ProgressPrinter
 from eksaddon.engine.install import InstallOptions, install
 from eksaddon.engine.rollout_check import RolloutCheck
@@ -58,14 +58,14 @@ def change_options(function: F) -> F:
             ),
             click.option(
                 "--timeout",
-                type=click.FloatRange(min=1),
+                type=Seconds(1),
                 default=1200,
                 show_default=True,
                 help="Seconds each step may take before the run stops (exit 4).",
             ),
             click.option(
                 "--poll-interval",
-                type=click.FloatRange(min=0.05),
+                type=Seconds(0.05),
                 default=10,
                 show_default=True,
                 help="Seconds between status polls.",

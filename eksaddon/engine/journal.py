@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 from eksaddon.engine.state import write_json_atomically
-from eksaddon.errors import JournalMismatchError
+from eksaddon.errors import InputError, JournalMismatchError
 from eksaddon.planner import Plan
+from eksaddon.versions import AddonVersion
 
 JOURNAL_VERSION = 1
 
@@ -55,6 +57,13 @@ def fingerprint(document: dict[str, Any]) -> str:
     identity = {k: document[k] for k in ("region", "cluster", "addon")}
     identity["steps"] = [[s["from"], s["to"]] for s in document["steps"]]
     identity["kubernetes_version"] = document["plan"]["kubernetes_version"]
+    if "run_id" in document:
+        # Journals with run ids also seal what every step sends and where the backup is: an
+        # edited configuration value would otherwise go to EKS unchecked. (Journals written
+        # before run ids existed are sealed as they were.)
+        identity["run_id"] = document["run_id"]
+        identity["settings"] = document.get("settings")
+        identity["backup"] = document.get("backup")
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -68,13 +77,26 @@ class Journal:
 
     @classmethod
     def create(
-        cls, path: Path, *, plan: Plan, region: str, cluster: str, settings: dict[str, Any]
+        cls,
+        path: Path,
+        *,
+        plan: Plan,
+        region: str,
+        cluster: str,
+        settings: dict[str, Any],
+        backup: Path,
     ) -> Journal:
+        """A new journal, written whole at once: plan, settings and backup path together (a
+        process killed right after creating it must not leave a journal without its backup)."""
         document: dict[str, Any] = {
             "journal_version": JOURNAL_VERSION,
             "region": region,
             "cluster": cluster,
             "addon": plan.addon,
+            # Unique per journal: the same plan run again later (after --discard-journal, or a
+            # downgrade and a second upgrade) must not reuse the first run's request tokens, or
+            # EKS would answer with the old update instead of starting a new one.
+            "run_id": uuid.uuid4().hex,
             "state": RUNNING,
             "created_at": now(),
             "updated_at": now(),
@@ -86,7 +108,7 @@ class Journal:
                 "requested": plan.requested,
             },
             "settings": settings,
-            "backup": None,
+            "backup": str(backup),
             "steps": [
                 {
                     "index": number,
@@ -115,9 +137,10 @@ class Journal:
             document = json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        except (OSError, ValueError) as error:
+        except (OSError, ValueError, RecursionError) as error:
+            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
             raise JournalMismatchError(
-                f"journal {path} cannot be read ({error})",
+                f"journal {path} cannot be read ({reason})",
                 hint="move it aside, or rerun with --discard-journal to plan afresh",
             ) from None
         if not _well_formed(document) or fingerprint(document) != document.get("fingerprint"):
@@ -142,6 +165,11 @@ class Journal:
         return str(self.document["state"])
 
     @property
+    def backup(self) -> Path:
+        """The backup taken before the first change."""
+        return Path(self.document["backup"])
+
+    @property
     def steps(self) -> list[dict[str, Any]]:
         steps: list[dict[str, Any]] = self.document["steps"]
         return steps
@@ -150,9 +178,8 @@ class Journal:
         """The step's clientRequestToken: the same on every rerun of the same attempt, so EKS
         answers a re-sent request with the update it already started instead of a second one;
         a new attempt (after a failed update) gets a new token."""
-        return (
-            f"eksaddon-{self.document['fingerprint'][:24]}-{step['index']}.{step.get('attempt', 1)}"
-        )
+        run = self.document.get("run_id") or self.document["fingerprint"]
+        return f"eksaddon-{run[:24]}-{step['index']}.{step.get('attempt', 1)}"
 
     def next_step(self) -> dict[str, Any] | None:
         return next((s for s in self.steps if s["state"] != SUCCEEDED), None)
@@ -176,13 +203,54 @@ class Journal:
         return target
 
 
+STEP_STATES = (PENDING, SENDING, IN_FLIGHT, SUCCEEDED, FAILED, "applied")
+
+
 def _well_formed(document: Any) -> bool:
+    """Every field the engines read has the type they expect (then the fingerprint is checked):
+    a journal edited into another shape is refused as damaged, never half-followed."""
     if not isinstance(document, dict) or document.get("journal_version") != JOURNAL_VERSION:
         return False
-    steps = document.get("steps")
+    plan, steps = document.get("plan"), document.get("steps")
     return (
-        all(isinstance(document.get(k), str) for k in ("region", "cluster", "addon", "state"))
-        and isinstance(document.get("plan"), dict)
+        all(isinstance(document.get(k), str) for k in ("region", "cluster", "addon"))
+        and document.get("state") in (RUNNING, STOPPED, FINISHED)
+        and isinstance(document.get("run_id", ""), str)
+        # Every change is preceded by a backup, and the journal is created naming it.
+        and isinstance(document.get("backup"), str)
+        and bool(document["backup"])
+        and isinstance(document.get("settings"), dict)
+        and isinstance(plan, dict)
+        and all(
+            isinstance(plan.get(k), str)
+            for k in ("kubernetes_version", "addon_type", "from", "to", "requested")
+        )
+        and _versions(plan["from"], plan["to"])
         and isinstance(steps, list)
-        and all(isinstance(s, dict) and {"from", "to", "state"} <= s.keys() for s in steps)
+        and bool(steps)
+        and all(_well_formed_step(step, index) for index, step in enumerate(steps, start=1))
     )
+
+
+def _well_formed_step(step: Any, index: int) -> bool:
+    return (
+        isinstance(step, dict)
+        and step.get("index") == index
+        and step.get("state") in STEP_STATES
+        and isinstance(step.get("from"), str)
+        and isinstance(step.get("to"), str)
+        and _versions(step["from"], step["to"])
+        and isinstance(step.get("update_id"), str | None)
+        and type(step.get("attempt", 1)) is int
+        and step.get("attempt", 1) >= 1
+        and isinstance(step.get("errors", []), list)
+    )
+
+
+def _versions(*texts: str) -> bool:
+    try:
+        for text in texts:
+            AddonVersion.parse(text)
+    except InputError:
+        return False
+    return True

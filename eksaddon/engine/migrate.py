@@ -35,6 +35,9 @@ class MigrateOptions(NamedTuple):
     timeout: float = 1200.0
     poll_interval: float = 10.0
     dry_run: bool = False
+    # EKS must take over fields that another manager (kubectl, eksaddon) owns: only OVERWRITE
+    # does that, and it resets what is not in the configuration values, so the operator says so.
+    resolve_conflicts: str | None = None
 
 
 class MigrateResult(NamedTuple):
@@ -104,8 +107,32 @@ def migrate(
             f"settings without a configuration key would be lost: {', '.join(not_carried)}",
             hint="move them into the add-on's configuration first, or migrate by hand",
         )
+    if options.resolve_conflicts is None:
+        raise InputError(
+            f"migrating {options.addon} on cluster {cluster.name} lets EKS take over the "
+            "objects other managers own, resetting every field not in the configuration values",
+            hint="pass --resolve-conflicts overwrite to accept that (the settings on the nodes "
+            "are carried; --dry-run shows them), or --resolve-conflicts none to let EKS refuse "
+            "on any conflict",
+        )
+    carried_names = ", ".join(c.name for c in carried.carried) or "none"
+    progress(
+        Notice(
+            f"plan: make {options.addon} {running} on cluster {cluster.name} the EKS add-on "
+            f"{version} with resolveConflicts={options.resolve_conflicts}; settings carried as "
+            f"configuration values: {carried_names}"
+        )
+    )
+    if options.resolve_conflicts == "OVERWRITE":
+        progress(
+            Notice(
+                "warning: resolveConflicts=OVERWRITE: EKS resets every field of the add-on's "
+                "objects that was changed outside EKS; only the configuration values survive"
+            )
+        )
     if not confirm(
-        f"make {options.addon} {running} on cluster {cluster.name} the EKS add-on {version}"
+        f"make {options.addon} {running} on cluster {cluster.name} the EKS add-on {version} "
+        f"with resolveConflicts={options.resolve_conflicts}"
     ):
         raise InputError("migration not confirmed; nothing was changed")
     backup = _backup(state_directory, cluster.region, cluster.name, options.addon, daemonset)
@@ -114,8 +141,7 @@ def migrate(
         cluster=cluster.name,
         addon=options.addon,
         version=version,
-        # OVERWRITE: EKS adopts fields another manager owns; every setting is in `values`.
-        resolve_conflicts="OVERWRITE",
+        resolve_conflicts=options.resolve_conflicts,
         client_request_token=f"eksaddon-migrate-{cluster.name}-{version}"[:64],
         configuration_values=values,
         service_account_role_arn=options.service_account_role_arn,

@@ -139,7 +139,7 @@ def upgrade_self_managed(
         False,
         len(journal.steps),
         journal.path,
-        Path(journal.document["backup"]),
+        journal.backup,
         None,
     )
 
@@ -194,11 +194,14 @@ def _start(
     )
     progress(BackupWritten(backup))
     settings = {"carried": [c._asdict() for c in customizations], "resolve_conflicts": None}
-    journal = Journal.create(
-        path, plan=plan, region=cluster.region, cluster=cluster.name, settings=settings
+    return Journal.create(
+        path,
+        plan=plan,
+        region=cluster.region,
+        cluster=cluster.name,
+        settings=settings,
+        backup=backup,
     )
-    journal.set(backup=str(backup))
-    return journal
 
 
 def _step(

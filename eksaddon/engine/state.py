@@ -30,8 +30,31 @@ def write_json_atomically(path: Path, document: Any) -> None:
 
     Journals and backups describe the cluster's configuration: owner-only (0600, directory 0700).
     """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    make_private_directory(path.parent)
     write_text_atomically(path, json.dumps(document, indent=2) + "\n", mode=0o600)
+
+
+def make_private_directory(directory: Path) -> None:
+    """Create ``directory`` and each missing parent owner-only (0700), whatever the umask.
+
+    ``mkdir(mode=0o700, parents=True)`` is not enough: the mode is masked by the umask and applies
+    to the last directory only, so the state directory itself (a parent of ``journals/``) would
+    be created group- or world-readable under a permissive umask. Directories that already exist
+    are left as they are: a ``--state-dir`` may be a directory the user shares on purpose.
+    """
+    missing: list[Path] = []
+    current = directory
+    while not os.path.lexists(current) and current.parent != current:
+        missing.append(current)
+        current = current.parent
+    for created in reversed(missing):
+        try:
+            created.mkdir(mode=0o700)
+        except FileExistsError:  # made meanwhile by another run: not ours to change
+            continue
+        os.chmod(created, 0o700)
+    if not directory.is_dir():
+        directory.mkdir(parents=True, exist_ok=True)  # raises the usual error (a file in the way)
 
 
 def write_text_atomically(path: Path, text: str, *, mode: int) -> None:

@@ -36,6 +36,8 @@ from eksaddon.engine.waiting import (
     Clock,
     StepContext,
     follow_update,
+    retry_transient,
+    retrying,
     wait_healthy,
 )
 from eksaddon.errors import (
@@ -135,37 +137,40 @@ class Upgrader:
         )
         journal = self._existing_journal(path)
         plan = self._resume_plan(journal, addon) if journal else self._new_plan(cluster, addon)
+        resumed = journal is not None
+        changing = bool(plan.steps) and not options.dry_run
+        check_target = getattr(self.after_step, "check_target", None)
+        if changing and check_target is not None:
+            # Before any change: the node-side check must see this cluster.
+            self._before_any_change(lambda: check_target(cluster))
+        if journal is not None:
+            settings: dict[str, Any] = self._journal_settings(journal, plan)
+        else:
+            if changing:
+                self._before_any_change(self._carry_node_settings)
+            settings = self._new_settings(addon, plan, validate=changing)
+        # Whatever could drop a setting is shown with the plan, before the confirmation.
+        plan = plan._replace(warnings=plan.warnings + self._risks(settings, addon, resumed))
         self.progress(
-            PlanReady(
-                plan,
-                journal is not None,
-                path if journal else None,
-                self._settings(journal, addon)["resolve_conflicts"],
-            )
+            PlanReady(plan, resumed, path if resumed else None, settings["resolve_conflicts"])
         )
-        if options.dry_run or not plan.steps:
+        if not changing:
             return UpgradeResult(
                 cluster.name,
                 cluster.region,
                 plan,
-                journal is not None,
+                resumed,
                 options.dry_run,
                 0,
-                path if journal else None,
+                path if resumed else None,
                 None,
                 addon,
             )
-        resumed = journal is not None
-        check_target = getattr(self.after_step, "check_target", None)
-        if check_target is not None:  # before any change: the node-side check must see this cluster
-            check_target(cluster)
-        if journal is None and not options.dry_run:
-            self._carry_node_settings()
         if journal is None:
             self._check_health(cluster, addon)
             if not self.confirm(plan):
                 raise InputError("upgrade not confirmed; nothing was changed")
-            journal = self._start(path, plan, cluster, addon)
+            journal = self._start(path, plan, cluster, addon, settings)
         return self._carry_out(journal, plan, cluster, resumed=resumed)
 
     # -- planning -----------------------------------------------------------------------------
@@ -185,6 +190,17 @@ class Upgrader:
         if archived is not None:
             self.progress(Notice(f"previous journal moved to {archived}"))
         return journal
+
+    def _before_any_change(self, call: Callable[[], None]) -> None:
+        """A read of the cluster before anything changed, retried within one step's timeout:
+        an API server that is restarting should not cost the operator a rerun. If it stays
+        away, the run stops with its error (exit 3) and nothing to resume."""
+        retrying(
+            call,
+            clock=self.clock,
+            deadline=self.clock.now() + self.options.timeout,
+            poll_interval=self.options.poll_interval,
+        )
 
     def _carry_node_settings(self) -> None:
         """Settings running on the nodes go into the configuration values sent on every step."""
@@ -251,6 +267,38 @@ class Upgrader:
             notes=(f"resuming the journal at {journal.path}",),
         )
 
+    def _journal_settings(self, journal: Journal, plan: Plan) -> dict[str, Any]:
+        """The settings the journal sends on every step, checked as if they were new: a journal
+        is a file anyone can edit, and nothing unchecked may reach EKS."""
+        settings: dict[str, Any] = journal.document["settings"]
+        carried = settings.get("carried_settings", [])
+        well_formed = (
+            settings.get("resolve_conflicts") in RESOLVE_CONFLICTS
+            and isinstance(settings.get("configuration_values"), str | None)
+            and isinstance(settings.get("service_account_role_arn"), str | None)
+            and isinstance(carried, list)
+            and all(
+                isinstance(c, dict)
+                and all(isinstance(c.get(k), str) for k in ("container", "name", "value"))
+                for c in carried
+            )
+        )
+        if not well_formed:
+            raise JournalMismatchError(
+                f"journal {journal.path} is damaged or was edited (its settings are not what "
+                "eksaddon writes)",
+                hint="move it aside, or rerun with --discard-journal to plan afresh",
+            )
+        remaining = [
+            Step(AddonVersion.parse(s["from"]), AddonVersion.parse(s["to"]))
+            for s in journal.steps
+            if s["state"] != journals.SUCCEEDED
+        ]
+        self._validate_configuration(
+            settings["configuration_values"], plan._replace(steps=tuple(remaining))
+        )
+        return settings
+
     def _check_position(self, journal: Journal, live: AddonVersion) -> None:
         """Refuse a journal whose next step does not start where the cluster is."""
         step = journal.next_step()
@@ -270,10 +318,13 @@ class Upgrader:
 
     # -- starting -----------------------------------------------------------------------------
 
-    def _settings(self, journal: Journal | None, addon: AddonState) -> dict[str, Any]:
-        if journal is not None:
-            settings: dict[str, Any] = journal.document["settings"]
-            return settings
+    def _new_settings(self, addon: AddonState, plan: Plan, *, validate: bool) -> dict[str, Any]:
+        """What every step sends: the options, the values in use and the settings on the nodes.
+
+        With ``validate`` (a run that will change something), carried settings a target no
+        longer knows are refused or, with --force, dropped, and the values are checked against
+        every target's schema, all before anything is sent.
+        """
         options = self.options
         values = options.configuration_values or addon.configuration_values
         carried: tuple[Customization, ...] = ()
@@ -285,7 +336,7 @@ class Upgrader:
             carried = result.carried
             if carried:
                 values = json.dumps(result.values, sort_keys=True)
-        return {
+        settings: dict[str, Any] = {
             "resolve_conflicts": options.resolve_conflicts,
             # Send the values in use on every step unless new ones are given: PRESERVE keeps
             # them anyway, and an explicit value means no step can fall back to defaults.
@@ -295,10 +346,46 @@ class Upgrader:
             "carried_settings": [
                 {"container": c.container, "name": c.name, "value": c.value} for c in carried
             ],
+            "dropped_settings": [],
         }
+        if validate:
+            settings = self._drop_unknown_carried(settings, plan)
+            self._validate_configuration(settings["configuration_values"], plan)
+        return settings
 
-    def _start(self, path: Path, plan: Plan, cluster: ClusterInfo, addon: AddonState) -> Journal:
-        settings = self._settings(None, addon)
+    def _risks(self, settings: dict[str, Any], addon: AddonState, resumed: bool) -> tuple[str, ...]:
+        """Everything in this run that could lose a setting, each as one plan warning."""
+        risks = []
+        if settings["resolve_conflicts"] == "OVERWRITE":
+            risks.append(
+                "resolveConflicts=OVERWRITE: EKS resets every field of the add-on's objects that "
+                "was changed outside EKS; only the configuration values survive"
+            )
+        if settings.get("dropped_settings"):
+            risks.append(
+                "--force drops settings the target does not know: "
+                + ", ".join(settings["dropped_settings"])
+            )
+        if not resumed and self.options.configuration_values and addon.configuration_values:
+            dropped = configvalues.dropped_keys(
+                configvalues.parse(addon.configuration_values, label="the values in use"),
+                configvalues.parse(settings["configuration_values"], label="the new values"),
+            )
+            if dropped:
+                risks.append(
+                    "--configuration-values replaces the values in use and drops: "
+                    + ", ".join(dropped)
+                )
+        return tuple(risks)
+
+    def _start(
+        self,
+        path: Path,
+        plan: Plan,
+        cluster: ClusterInfo,
+        addon: AddonState,
+        settings: dict[str, Any],
+    ) -> Journal:
         if settings["carried_settings"]:
             names = ", ".join(c["name"] for c in settings["carried_settings"])
             self.progress(
@@ -307,14 +394,15 @@ class Upgrader:
                     f"values of every step: {names}"
                 )
             )
-        settings = self._drop_unknown_carried(settings, plan)
-        self._validate_configuration(settings["configuration_values"], plan)
         backup = self._backup(cluster, addon)
-        journal = Journal.create(
-            path, plan=plan, region=cluster.region, cluster=cluster.name, settings=settings
+        return Journal.create(
+            path,
+            plan=plan,
+            region=cluster.region,
+            cluster=cluster.name,
+            settings=settings,
+            backup=backup,
         )
-        journal.set(backup=str(backup))
-        return journal
 
     def _drop_unknown_carried(self, settings: dict[str, Any], plan: Plan) -> dict[str, Any]:
         """Carried settings a target version's schema no longer knows: refuse, or drop (--force).
@@ -336,13 +424,12 @@ class Upgrader:
                     unknown.setdefault(item["name"], target)
         if not unknown:
             return settings
-        names = ", ".join(f"{name} (not known to {version})" for name, version in unknown.items())
+        names = [f"{name} (not known to {version})" for name, version in unknown.items()]
         if not self.options.force:
             raise InputError(
-                f"settings running on the nodes would be lost: {names}",
+                f"settings running on the nodes would be lost: {', '.join(names)}",
                 hint="remove them first, or pass --force to drop them",
             )
-        self.progress(Notice(f"--force: dropping settings the target does not know: {names}"))
         document = configvalues.parse(settings["configuration_values"], label="the values")
         for section in (document.get("env", {}), document.get("init", {}).get("env", {})):
             for name in unknown:
@@ -352,6 +439,7 @@ class Upgrader:
             **settings,
             "configuration_values": json.dumps(document, sort_keys=True),
             "carried_settings": kept,
+            "dropped_settings": names,
         }
 
     def _validate_configuration(self, text: str | None, plan: Plan) -> None:
@@ -434,7 +522,7 @@ class Upgrader:
             False,
             done,
             journal.path,
-            Path(journal.document["backup"]),
+            journal.backup,
             final,
         )
 
@@ -467,7 +555,7 @@ class Upgrader:
         if step["state"] == journals.IN_FLIGHT:
             update_id: str | None = step["update_id"]
         else:
-            update_id = self._send(journal, step, cluster)
+            update_id = self._send(ctx, journal, step, cluster)
         if update_id is not None:
             self.progress(
                 StepStarted(
@@ -507,7 +595,9 @@ class Upgrader:
         self.progress(StepFinished(step["index"], total, state.version, self.clock.now() - started))
         return state
 
-    def _send(self, journal: Journal, step: dict[str, Any], cluster: ClusterInfo) -> str | None:
+    def _send(
+        self, ctx: StepContext, journal: Journal, step: dict[str, Any], cluster: ClusterInfo
+    ) -> str | None:
         """Start the step's update; None when a crash left it already done."""
         if step["state"] == journals.SENDING:
             live = self.gateway.describe_addon(cluster.name, self.options.addon)
@@ -525,7 +615,12 @@ class Upgrader:
             service_account_role_arn=settings["service_account_role_arn"],
         )
         try:
-            update = self.gateway.update_addon(request)
+            update = retry_transient(
+                ctx,
+                lambda: self.gateway.update_addon(request),
+                what=f"UpdateAddon of {self.options.addon} to {step['to']}",
+                resume_hint=self._resume_hint(journal, cluster),
+            )
         except UpdateInProgressError as error:
             raise UpgradeStoppedError(error.message, hint=error.hint) from error
         journal.update_step(step, state=journals.IN_FLIGHT, update_id=update.id)

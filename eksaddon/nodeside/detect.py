@@ -54,7 +54,7 @@ def detect(document: Any, matrix: Matrix, *, label: str) -> DetectedAddon:
     if main is None:
         raise InputFileError(
             f"DaemonSet backup {label} has no {spec.version_container!r} container "
-            f"(found: {', '.join(sorted(containers)) or 'none'})"
+            f"(found: {_shown(', '.join(sorted(containers)) or 'none', quote=False)})"
         )
     version = _image_version(main.image, spec, label=label)
     addon_type, basis = _addon_type(document, version, spec)
@@ -75,13 +75,28 @@ def detect(document: Any, matrix: Matrix, *, label: str) -> DetectedAddon:
     )
 
 
+def _shown(value: object, *, quote: bool = True, limit: int = 80) -> str:
+    """A value from the backup as it goes into a one-line message: escaped and shortened.
+
+    A hostile or broken backup may hold megabytes or control characters where a name belongs.
+    """
+    text = str(value)
+    if quote or not text.isprintable():
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _pod_spec(document: Any, spec: DaemonSetSpec, *, label: str) -> Mapping[str, Any]:
     if not isinstance(document, dict):
         found = "a list" if isinstance(document, list) else f"a {type(document).__name__}"
         raise InputFileError(f"DaemonSet backup {label} holds {found}, not a DaemonSet object")
     kind = document.get("kind")
     if kind != "DaemonSet":
-        shown = f"a {kind}" if isinstance(kind, str) and kind else "an object with no kind"
+        shown = (
+            f"a {_shown(kind, quote=False)}"
+            if isinstance(kind, str) and kind
+            else "an object with no kind"
+        )
         raise InputFileError(
             f"DaemonSet backup {label} is {shown}, not a DaemonSet",
             hint=f"save it with `kubectl get daemonset {spec.name} -n {spec.namespace} -o yaml`",
@@ -89,7 +104,7 @@ def _pod_spec(document: Any, spec: DaemonSetSpec, *, label: str) -> Mapping[str,
     name = _get(document, "metadata", "name")
     if name != spec.name:
         raise InputFileError(
-            f"DaemonSet backup {label} is DaemonSet {name!r}, not {spec.name!r}",
+            f"DaemonSet backup {label} is DaemonSet {_shown(name)}, not {spec.name!r}",
             hint=f"save it with `kubectl get daemonset {spec.name} -n {spec.namespace} -o yaml`",
         )
     pod = _get(document, "spec", "template", "spec")
@@ -123,7 +138,9 @@ def _container(entry: Any, *, where: str, label: str) -> _Container:
         raise InputFileError(f"DaemonSet backup {label}: {where} is not a container with a name")
     image = entry.get("image")
     if not isinstance(image, str) or not image:
-        raise InputFileError(f"DaemonSet backup {label}: {where} ({entry['name']}) has no image")
+        raise InputFileError(
+            f"DaemonSet backup {label}: {where} ({_shown(entry['name'], quote=False)}) has no image"
+        )
     return _Container(
         name=entry["name"],
         image=image,
@@ -177,18 +194,19 @@ def _image_version(image: str, spec: DaemonSetSpec, *, label: str) -> AddonVersi
     repository, sep, tag = reference.rpartition(":")
     if not sep or "/" in tag:
         raise InputFileError(
-            f"DaemonSet backup {label}: {spec.version_container} image {image!r} has no version tag"
+            f"DaemonSet backup {label}: {spec.version_container} image {_shown(image)} "
+            "has no version tag"
         )
     if not repository.endswith(spec.version_image):
         raise InputFileError(
-            f"DaemonSet backup {label}: {spec.version_container} image {image!r} is not "
+            f"DaemonSet backup {label}: {spec.version_container} image {_shown(image)} is not "
             f"{spec.version_image}; is another CNI installed?"
         )
     try:
         return AddonVersion.parse(tag)
     except EksAddonError:
         raise InputFileError(
-            f"DaemonSet backup {label}: {spec.version_container} image tag {tag!r} is not a "
+            f"DaemonSet backup {label}: {spec.version_container} image tag {_shown(tag)} is not a "
             "version (vX.Y.Z or vX.Y.Z-eksbuild.N)"
         ) from None
 

@@ -13,8 +13,8 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Result
-from tests_support import daemonset
+from reliability_ledger import LEDGER
+from tests_support import Result, daemonset
 
 Run = Callable[..., Result]
 
@@ -27,6 +27,8 @@ BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "\n".
 
 
 def assert_one_line_error(result: Result, expected: str) -> None:
+    LEDGER.input("hand-written cases of tests/cli/test_bad_input.py")
+    LEDGER.saw_output(result.out, result.err)
     assert result.code == 2, (result.code, result.err)
     assert result.out == ""
     assert "Traceback" not in result.err

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Result
+from tests_support import Result
 
 Run = Callable[..., Result]
 FAILING = ("check-compat", "-k", "1.29", "--addon-version", "v1.15.0-eksbuild.2")

@@ -10,8 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from conftest import Result
-from tests_support import daemonset, write_yaml
+from tests_support import Result, daemonset, write_yaml
 
 Run = Callable[..., Result]
 

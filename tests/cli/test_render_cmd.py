@@ -6,8 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from conftest import Result
-from tests_support import daemonset, write_yaml
+from tests_support import Result, daemonset, write_yaml
 
 Run = Callable[..., Result]
 

@@ -187,6 +187,8 @@ def test_migration_to_the_eks_addon_changes_no_setting(
                 "--cluster",
                 "prod",
                 "--yes",
+                "--resolve-conflicts",
+                "overwrite",
                 "--poll-interval",
                 "0.1",
                 "--timeout",

@@ -38,14 +38,24 @@ def setup(env: dict[str, str], *, keep_settings: bool = True) -> tuple[FakeEks, 
 
 
 def run(
-    bundled: Matrix, tmp_path: Path, eks: FakeEks, kube: FakeKube, dry_run: bool = False
+    bundled: Matrix,
+    tmp_path: Path,
+    eks: FakeEks,
+    kube: FakeKube,
+    dry_run: bool = False,
+    resolve_conflicts: str | None = "OVERWRITE",
 ) -> MigrateResult:
     return migrate(
         gateway=eks,
         matrix=bundled,
         nodes=RolloutCheck(kube),
         options=MigrateOptions(
-            cluster="prod", addon="vpc-cni", poll_interval=5, timeout=120, dry_run=dry_run
+            cluster="prod",
+            addon="vpc-cni",
+            poll_interval=5,
+            timeout=120,
+            dry_run=dry_run,
+            resolve_conflicts=resolve_conflicts,
         ),
         state_directory=tmp_path,
         progress=lambda e: None,
@@ -94,3 +104,15 @@ def test_an_eks_addon_is_not_migrated(bundled: Matrix, tmp_path: Path) -> None:
     eks = FakeEks(version="v1.16.4-eksbuild.2")
     with pytest.raises(InputError, match="is already the EKS add-on"):
         run(bundled, tmp_path, eks, FakeKube(NODES))
+
+
+def test_migration_without_an_explicit_conflict_mode_is_refused_before_any_change(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    eks, kube = setup({"WARM_IP_TARGET": "5"})
+    with pytest.raises(InputError, match="lets EKS take over") as raised:
+        run(bundled, tmp_path, eks, kube, resolve_conflicts=None)
+    assert raised.value.exit_code == 2
+    assert "pass --resolve-conflicts overwrite" in raised.value.one_line()
+    assert eks.calls["CreateAddon"] == 0
+    assert not list(tmp_path.rglob("*.json")), "no backup before the refusal"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from eksaddon.engine.events import Event, Notice
+from eksaddon.engine.events import Event, Notice, PlanReady
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader, UpgradeResult
 from eksaddon.errors import ExitCode, InputError, UpgradeStoppedError
@@ -160,4 +160,9 @@ def test_a_setting_the_target_does_not_know_is_refused_or_dropped_with_force(
     result = upgrade(bundled, tmp_path / "forced", eks, kube, events, force=True)
     assert result.steps_done == 1
     assert eks.requests[0].configuration_values == '{"env": {"WARM_IP_TARGET": "5"}}'
-    assert any("--force: dropping" in e.text for e in events if isinstance(e, Notice))
+    # Shown with the plan, before the confirmation, not found out afterwards.
+    (ready,) = [e for e in events if isinstance(e, PlanReady)]
+    assert any(
+        w.startswith("--force drops settings the target does not know: ")
+        for w in ready.plan.warnings
+    ), ready.plan.warnings

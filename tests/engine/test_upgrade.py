@@ -336,3 +336,108 @@ def test_resumed_is_reported_only_for_a_resumed_run(run: Runner) -> None:
     assert run(eks).resumed
     fresh = FakeEks(version="v1.17.1-eksbuild.1")
     assert not run(fresh, discard_journal=True).resumed
+
+
+def test_a_discarded_journal_does_not_lend_its_request_tokens_to_the_new_run(
+    run: Runner, tmp_path: Path
+) -> None:
+    """The same plan again must start a new update: EKS answers a reused clientRequestToken
+    with the old (here failed) update instead of starting one."""
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    eks.fail_next_update = "Failed"
+    with pytest.raises(UpgradeStoppedError, match="ended Failed"):
+        run(eks)
+    first_token = eks.requests[0].client_request_token
+    result = run(eks, discard_journal=True)
+    assert result.steps_done == 1
+    assert eks.requests[1].client_request_token != first_token
+    assert len(eks.updates) == 2, "a second, new update"
+
+
+def test_a_journal_with_a_run_id_that_is_not_text_is_refused(run: Runner, tmp_path: Path) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    eks.fail_next_update = "Failed"
+    with pytest.raises(UpgradeStoppedError):
+        run(eks)
+    path = journal_of(tmp_path).path
+    document = json.loads(path.read_text())
+    document["run_id"] = 7
+    path.write_text(json.dumps(document))
+    with pytest.raises(JournalMismatchError, match="damaged or was edited"):
+        run(eks)
+
+
+# --- transient faults: retried with backoff within the step's timeout ---------------------------
+
+
+class RecordingClock(FakeClock):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        super().sleep(seconds)
+
+
+def upgrade_with(
+    bundled: Matrix, tmp_path: Path, eks: FakeEks, clock: RecordingClock, **options: object
+) -> UpgradeResult:
+    chosen: dict[str, object] = {"poll_interval": 5, "timeout": 120, **options}
+    return Upgrader(
+        gateway=eks,
+        matrix=bundled,
+        options=UpgradeOptions(cluster="prod", addon="vpc-cni", **chosen),  # type: ignore[arg-type]
+        state_directory=tmp_path / "state",
+        progress=lambda event: None,
+        confirm=lambda plan: True,
+        clock=clock,
+    ).run()
+
+
+def test_update_addon_failing_transiently_is_resent_with_the_same_token(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    eks.transient_errors["UpdateAddon"] = 3
+    clock = RecordingClock()
+    assert upgrade_with(bundled, tmp_path, eks, clock).steps_done == 1
+    assert eks.calls["UpdateAddon"] == 4
+    assert len(eks.updates) == 1
+    assert clock.sleeps[:3] == [5, 10, 20], "the wait doubles after each failure"
+
+
+def test_update_addon_failing_until_the_deadline_stops_the_step(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    eks.transient_errors["UpdateAddon"] = 1000
+    clock = RecordingClock()
+    with pytest.raises(UpgradeStoppedError) as stopped:
+        upgrade_with(bundled, tmp_path, eks, clock, timeout=60)
+    assert "UpdateAddon of vpc-cni to v1.18.3-eksbuild.3 on cluster prod kept failing until " in (
+        stopped.value.message
+    )
+    assert clock.time <= 60
+    assert all(s <= 30 for s in clock.sleeps), "the backoff is capped"
+    assert journal_of(tmp_path).steps[0]["state"] == journals.SENDING
+
+
+def test_polls_back_off_while_the_api_fails_and_return_to_the_interval(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    eks.transient_errors["DescribeUpdate"] = 3
+    clock = RecordingClock()
+    upgrade_with(bundled, tmp_path, eks, clock, poll_interval=2)
+    assert clock.sleeps[:4] == [2, 4, 8, 2]
+
+
+def test_update_in_progress_is_not_retried(bundled: Matrix, tmp_path: Path) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    eks.updates["other"] = {"status": "InProgress", "polls": 0, "outcome": "Successful"}
+    eks.addon["status"] = "UPDATING"  # type: ignore[index]
+    clock = RecordingClock()
+    with pytest.raises(UpgradeStoppedError, match="another update is in progress"):
+        upgrade_with(bundled, tmp_path, eks, clock)
+    assert eks.calls["UpdateAddon"] == 1
