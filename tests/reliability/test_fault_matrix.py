@@ -1,0 +1,460 @@
+"""The fault matrix: every fault at every point of an upgrade step, on both stand-ins.
+
+A managed upgrade of vpc-cni v1.16.4 → v1.17.1 → v1.18.3 runs through the real CLI against the
+EKS stand-in and a real kube-apiserver, each behind a fault proxy (``world.py``). At each point of
+step 1 — before the backup, after the backup (the UpdateAddon request), after update_addon was
+sent (its answer, the first DescribeUpdate), while following the update, during the rollout
+check — a fault strikes: throttling, 5xx, connection resets and hung requests on either API, the
+API server going away and coming back, ResourceInUse, an update ending Failed or Cancelled, a
+DEGRADED add-on, SIGINT, SIGTERM and SIGKILL. Transient faults are short (the run must ride them
+out); persistent ones outlast the step's timeout (the run must stop with the documented code).
+
+For every case: the exit code and the one-line message are the documented ones, the journal is
+consistent (its fingerprint holds), a rerun finishes without any step being carried out twice,
+the custom settings are on the nodes and in the configuration values, and the backup is intact.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+import botocore.retries.standard
+import pytest
+
+import eksaddon.gateways.kube
+from eksaddon.engine import journal as journals
+from reliability.world import (
+    CLUSTER,
+    PLAN,
+    START,
+    TARGET,
+    World,
+    one_error_line,
+)
+from reliability_ledger import LEDGER
+from standins.faultproxy import Rule
+from standins.kube import KubeApiServer, kube_apiserver, kube_fresh
+from standins.server import StandInServer, eks_server, eks_standin
+from tests_support import Result
+
+__all__ = ["eks_server", "eks_standin", "kube_apiserver", "kube_fresh"]
+
+Run = Callable[..., Result]
+
+# Where in step 1 each request is made (regular expressions on the request target).
+DESCRIBE_CONFIGURATION = ("GET", r"^/addons/configuration-schemas")
+UPDATE_ADDON = ("POST", rf"^/clusters/{CLUSTER}/addons/vpc-cni/update")
+DESCRIBE_UPDATE = ("GET", rf"^/clusters/{CLUSTER}/updates/")
+READ_DAEMONSET = ("GET", r"^/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node")
+LIST_PODS = ("GET", r"^/api/v1/namespaces/kube-system/pods")
+
+BEFORE_BACKUP = "before the backup"
+AFTER_BACKUP = "after the backup"
+AFTER_SEND = "after update_addon was sent"
+FOLLOWING = "while following the update"
+ROLLOUT = "during the rollout check"
+
+# Where an EKS fault strikes at each point: (method, path, matching requests to let through).
+EKS_POINTS = {
+    BEFORE_BACKUP: (*DESCRIBE_CONFIGURATION, 0),
+    AFTER_BACKUP: (*UPDATE_ADDON, 0),
+    AFTER_SEND: (*DESCRIBE_UPDATE, 0),
+    FOLLOWING: (*DESCRIBE_UPDATE, 1),
+}
+KUBE_POINTS = {BEFORE_BACKUP: (*READ_DAEMONSET, 0), ROLLOUT: (*LIST_PODS, 0)}
+SIGNAL_POINTS = {
+    BEFORE_BACKUP: (*DESCRIBE_CONFIGURATION, 0, "eks"),
+    AFTER_BACKUP: (*UPDATE_ADDON, 0, "eks"),
+    AFTER_SEND: (*DESCRIBE_UPDATE, 0, "eks"),
+    FOLLOWING: (*DESCRIBE_UPDATE, 1, "eks"),
+    ROLLOUT: (*LIST_PODS, 0, "kube"),
+}
+FOREVER = 100_000
+
+
+def eks_error(status: int, code: str, message: str) -> dict[str, object]:
+    """An answer shaped like EKS's own (rest-json: the code travels in x-amzn-ErrorType)."""
+    return {
+        "action": "status",
+        "status": status,
+        "headers": {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/coral/"},
+        "body": json.dumps({"message": message}).encode(),
+    }
+
+
+def kube_error(status: int, reason: str) -> dict[str, object]:
+    body = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "status": "Failure",
+        "message": f"injected {reason}",
+        "reason": reason,
+        "code": status,
+    }
+    return {"action": "status", "status": status, "body": json.dumps(body).encode()}
+
+
+EKS_FAULTS: dict[str, dict[str, object]] = {
+    "eks-throttling": eks_error(429, "ThrottlingException", "Rate exceeded"),
+    "eks-500": eks_error(500, "ServerException", "Internal failure"),
+    "eks-503": eks_error(503, "ServiceUnavailableException", "Service unavailable"),
+    "eks-connection-reset": {"action": "reset"},
+    "eks-timeout": {"action": "hang", "seconds": 3.0},
+}
+KUBE_FAULTS: dict[str, dict[str, object]] = {
+    "kube-500": kube_error(500, "InternalError"),
+    "kube-503": kube_error(503, "ServiceUnavailable"),
+    "kube-429": kube_error(429, "TooManyRequests"),
+    "kube-connection-reset": {"action": "reset"},
+    "kube-timeout": {"action": "hang", "seconds": 3.0},
+    "kube-apiserver-away-and-back": {"action": "away", "seconds": 0.6},
+}
+
+
+@pytest.fixture
+def world(
+    eks_standin: StandInServer,
+    kube_fresh: KubeApiServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[World]:
+    # Retries keep their logic but not their seconds: botocore's standard mode would otherwise
+    # sleep up to a minute across its eight attempts, and the Kubernetes gateway a few seconds.
+    monkeypatch.setattr(
+        botocore.retries.standard.ExponentialBackoff, "delay_amount", lambda self, ctx: 0.01
+    )
+    monkeypatch.setattr(eksaddon.gateways.kube, "FIRST_BACKOFF", 0.01)
+    with ExitStack() as stack:
+        built = World(eks_standin, kube_fresh, tmp_path, stack)
+        for name, value in built.env().items():
+            monkeypatch.setenv(name, value)
+        yield built
+
+
+def upgrade(run: Run, world: World) -> Result:
+    result = run(*world.upgrade_args())
+    LEDGER.saw_output(result.out, result.err)
+    assert "Traceback" not in result.err
+    return result
+
+
+@dataclass
+class Snapshot:
+    """What the faulted run left behind, to compare with after the rerun."""
+
+    backups: dict[Path, bytes]
+    journal_state: str | None
+    step_states: list[str]
+
+
+def after_fault(world: World) -> Snapshot:
+    """The journal is consistent (fingerprint holds) and the backup, if any, is whole."""
+    journal = world.journal()  # raises on a damaged or edited journal
+    backups = world.backups()
+    for content in backups.values():
+        document = json.loads(content)
+        assert document["addon_version"] == START
+        assert document["cluster"] == CLUSTER
+    if journal is None:
+        assert world.successful_updates() == {}, "a step ran without a journal"
+        return Snapshot(backups, None, [])
+    assert len(backups) == 1, "a journal exists, so the backup was written first"
+    assert journal.document["backup"] == str(next(iter(backups)))
+    states = [step["state"] for step in journal.steps]
+    if journal.state != journals.FINISHED:  # every fault strikes in step 1
+        assert states[1] == journals.PENDING, states
+    carried = {c["name"] for c in journal.document["settings"]["carried_settings"]}
+    assert carried == {"WARM_IP_TARGET", "MINIMUM_IP_TARGET"}
+    return Snapshot(backups, journal.state, states)
+
+
+def rerun_and_check(run: Run, world: World, before: Snapshot) -> None:
+    """The rerun resumes and finishes; no step twice; settings and backup intact."""
+    world.eks_proxy.clear()
+    world.kube_proxy.clear()
+    result = upgrade(run, world)
+    assert result.code == 0, result.err
+    if before.journal_state is not None:
+        assert "resum" in result.out + result.err, result.err
+    assert world.addon().addon_version == TARGET
+    assert world.successful_updates() == dict.fromkeys(PLAN, 1)
+    lost = world.lost_settings()
+    LEDGER.lost(len(lost))
+    assert lost == []
+    for path, content in before.backups.items():
+        assert path.read_bytes() == content, f"backup {path} changed"
+    assert len(world.backups()) == 1, "the resumed run must not take a second backup"
+
+
+# --- EKS faults --------------------------------------------------------------------------------
+
+# What a persistent fault at each point ends in: exit code and a piece of the one-line message.
+EKS_PERSISTENT = {
+    BEFORE_BACKUP: (3, "DescribeAddonConfiguration"),
+    AFTER_BACKUP: (4, "UpdateAddon of vpc-cni to v1.17.1-eksbuild.1 on cluster prod kept failing"),
+    AFTER_SEND: (4, "timed out waiting for update"),
+    FOLLOWING: (4, "timed out waiting for update"),
+}
+TIMEOUT_MESSAGES = {"eks-connection-reset", "eks-timeout"}
+
+
+@pytest.mark.parametrize("point", list(EKS_POINTS))
+@pytest.mark.parametrize("kind", list(EKS_FAULTS))
+@pytest.mark.parametrize("duration", ["transient", "persistent"])
+def test_eks_fault(run: Run, world: World, point: str, kind: str, duration: str) -> None:
+    method, path, skip = EKS_POINTS[point]
+    times = (1 if kind == "eks-timeout" else 2) if duration == "transient" else FOREVER
+    rule = world.eks_proxy.add(Rule(method, path, skip=skip, times=times, **EKS_FAULTS[kind]))  # type: ignore[arg-type]
+    LEDGER.fault(f"{kind} ({duration})", point)
+
+    result = upgrade(run, world)
+
+    assert rule.hits >= 1, (world.eks_proxy.requests, world.kube_proxy.requests, result)
+    if duration == "transient":  # retried with backoff, within the step's timeout
+        assert result.code == 0, result.err
+        snapshot = after_fault(world)
+        assert snapshot.journal_state == journals.FINISHED
+        assert world.successful_updates() == dict.fromkeys(PLAN, 1)
+        assert world.lost_settings() == []
+        return
+    code, message = EKS_PERSISTENT[point]
+    assert result.code == code, result.err
+    line = one_error_line(result.err)
+    assert message in line, line
+    if code == 4:
+        assert "the journal is kept at" in line and "to resume" in line, line
+    else:
+        assert "the journal" not in line
+    snapshot = after_fault(world)
+    if point == BEFORE_BACKUP:
+        assert snapshot.journal_state is None and snapshot.backups == {}
+        assert world.eks_proxy.count(*UPDATE_ADDON) == 0
+    else:
+        assert snapshot.journal_state == journals.STOPPED
+    rerun_and_check(run, world, snapshot)
+
+
+def test_eks_resource_in_use_stops_at_once(run: Run, world: World) -> None:
+    """Another update is running: waiting would hide it, so the run stops without retrying."""
+    rule = world.eks_proxy.add(
+        Rule(
+            *UPDATE_ADDON,
+            **eks_error(  # type: ignore[arg-type]
+                409,
+                "ResourceInUseException",
+                "Addon vpc-cni is currently UPDATING in cluster: prod",
+            ),
+            times=FOREVER,
+        )
+    )
+    LEDGER.fault("eks-resource-in-use", AFTER_BACKUP)
+    result = upgrade(run, world)
+    assert result.code == 4, result.err
+    assert rule.hits == 1, "ResourceInUse is not retried"
+    line = one_error_line(result.err)
+    assert "another update is in progress" in line and "then rerun" in line, line
+    snapshot = after_fault(world)
+    assert snapshot.step_states[0] == journals.SENDING
+    rerun_and_check(run, world, snapshot)
+
+
+@pytest.mark.parametrize(
+    ("kind", "status", "message"),
+    [
+        ("update-failed", "Failed", "ended Failed: ConfigurationConflict"),
+        ("update-cancelled", "Cancelled", "ended Cancelled"),
+    ],
+)
+def test_update_that_ends_badly(
+    run: Run, world: World, kind: str, status: str, message: str
+) -> None:
+    from standins.eks_addons import UpdateOutcome, error_detail
+
+    errors = [error_detail()] if status == "Failed" else []
+    world.eks.standin.queue_update_outcome(UpdateOutcome(status=status, errors=errors))  # type: ignore[arg-type]
+    LEDGER.fault(kind, FOLLOWING)
+    result = upgrade(run, world)
+    assert result.code == 4, result.err
+    line = one_error_line(result.err)
+    assert message in line and "to resume" in line, line
+    snapshot = after_fault(world)
+    assert snapshot.step_states[0] == journals.FAILED
+    if status == "Failed":  # EKS leaves the add-on UPDATE_FAILED: the operator fixes it first
+        world.eks.standin.set_health(CLUSTER, [], status="ACTIVE")
+    rerun_and_check(run, world, snapshot)
+    sent = Counter(u.target_version for u in world.updates())
+    assert sent == {PLAN[0]: 2, PLAN[1]: 1}, "the failed step is retried once, as a new update"
+
+
+def test_degraded_addon_stops_the_run(run: Run, world: World) -> None:
+    from standins.eks_addons import UpdateOutcome
+
+    issue = {
+        "code": "InsufficientNumberOfReplicas",
+        "message": "The add-on is unhealthy because it doesn't have the desired number of replicas.",
+        "resourceIds": [],
+    }
+    world.eks.standin.queue_update_outcome(UpdateOutcome(health_issues=[issue]))
+    LEDGER.fault("addon-degraded", FOLLOWING)
+    result = upgrade(run, world)
+    assert result.code == 4, result.err
+    line = one_error_line(result.err)
+    assert "is DEGRADED after step 1: InsufficientNumberOfReplicas" in line, line
+    snapshot = after_fault(world)
+    assert snapshot.step_states[0] == journals.IN_FLIGHT
+    world.eks.standin.set_health(CLUSTER, [])  # the operator fixed the nodes
+    rerun_and_check(run, world, snapshot)
+
+
+# Permanent faults stop the run at once: no retry can fix a denied permission or a bad request.
+EKS_PERMANENT: dict[str, dict[str, object]] = {
+    "eks-access-denied": eks_error(
+        403, "AccessDeniedException", "User: arn:aws:iam::123456789012:user/ci is not authorized"
+    ),
+    "eks-invalid-parameter": eks_error(400, "InvalidParameterException", "injected refusal"),
+}
+PERMANENT_OUTCOME = {
+    ("eks-access-denied", BEFORE_BACKUP): (3, "access denied to eks:DescribeAddonConfiguration"),
+    ("eks-access-denied", AFTER_BACKUP): (4, "access denied to eks:UpdateAddon"),
+    ("eks-access-denied", AFTER_SEND): (4, "access denied to eks:DescribeUpdate"),
+    ("eks-access-denied", FOLLOWING): (4, "access denied to eks:DescribeUpdate"),
+    ("eks-invalid-parameter", BEFORE_BACKUP): (3, "EKS refused DescribeAddonConfiguration"),
+    ("eks-invalid-parameter", AFTER_BACKUP): (4, "EKS refused UpdateAddon"),
+    ("eks-invalid-parameter", AFTER_SEND): (4, "EKS refused DescribeUpdate"),
+    ("eks-invalid-parameter", FOLLOWING): (4, "EKS refused DescribeUpdate"),
+    ("kube-forbidden", BEFORE_BACKUP): (3, "Kubernetes RBAC forbids get on daemonsets"),
+    ("kube-forbidden", ROLLOUT): (4, "Kubernetes RBAC forbids list on pods"),
+    ("kube-unauthorized", BEFORE_BACKUP): (3, "rejected the credentials for get daemonsets"),
+    ("kube-unauthorized", ROLLOUT): (4, "rejected the credentials for list pods"),
+}
+
+
+@pytest.mark.parametrize(("kind", "point"), list(PERMANENT_OUTCOME))
+def test_permanent_fault_stops_at_once(run: Run, world: World, kind: str, point: str) -> None:
+    if kind.startswith("eks-"):
+        method, path, skip = EKS_POINTS[point]
+        fault, proxy = EKS_PERMANENT[kind], world.eks_proxy
+    else:
+        method, path, skip = KUBE_POINTS[point]
+        status, reason = (403, "Forbidden") if kind == "kube-forbidden" else (401, "Unauthorized")
+        fault, proxy = kube_error(status, reason), world.kube_proxy
+    rule = proxy.add(Rule(method, path, skip=skip, times=FOREVER, **fault))  # type: ignore[arg-type]
+    LEDGER.fault(f"{kind} (permanent)", point)
+
+    result = upgrade(run, world)
+
+    code, message = PERMANENT_OUTCOME[kind, point]
+    assert result.code == code, result.err
+    assert rule.hits == 1, "a permanent fault is not retried"
+    line = one_error_line(result.err)
+    assert message in line, line
+    snapshot = after_fault(world)
+    if point == BEFORE_BACKUP:
+        assert snapshot.journal_state is None and snapshot.backups == {}
+    else:
+        assert snapshot.journal_state == journals.STOPPED
+        assert "the journal is kept at" in line, line
+    rerun_and_check(run, world, snapshot)
+
+
+# --- Kubernetes faults -------------------------------------------------------------------------
+
+KUBE_PERSISTENT = {
+    BEFORE_BACKUP: (3, "daemonsets kube-system/aws-node"),
+    ROLLOUT: (4, "the aws-node rollout of v1.17.1-eksbuild.1 did not finish"),
+}
+
+
+@pytest.mark.parametrize("point", list(KUBE_POINTS))
+@pytest.mark.parametrize("kind", list(KUBE_FAULTS))
+@pytest.mark.parametrize("duration", ["transient", "persistent"])
+def test_kube_fault(run: Run, world: World, point: str, kind: str, duration: str) -> None:
+    method, path, skip = KUBE_POINTS[point]
+    fault = dict(KUBE_FAULTS[kind])
+    if duration == "transient":
+        times = 1 if kind in ("kube-timeout", "kube-apiserver-away-and-back") else 2
+    else:
+        times = FOREVER
+        if kind == "kube-apiserver-away-and-back":
+            fault["seconds"] = 60.0  # gone for longer than any retry
+    rule = world.kube_proxy.add(Rule(method, path, skip=skip, times=times, **fault))  # type: ignore[arg-type]
+    LEDGER.fault(f"{kind} ({duration})", point)
+
+    result = upgrade(run, world)
+
+    assert rule.hits >= 1, (world.eks_proxy.requests, world.kube_proxy.requests, result)
+    if duration == "transient":
+        assert result.code == 0, result.err
+        assert after_fault(world).journal_state == journals.FINISHED
+        assert world.successful_updates() == dict.fromkeys(PLAN, 1)
+        assert world.lost_settings() == []
+        return
+    code, message = KUBE_PERSISTENT[point]
+    assert result.code == code, result.err
+    line = one_error_line(result.err)
+    assert message in line, line
+    snapshot = after_fault(world)
+    if point == BEFORE_BACKUP:
+        assert snapshot.journal_state is None and snapshot.backups == {}
+        assert world.eks_proxy.count(*UPDATE_ADDON) == 0
+    else:
+        assert snapshot.journal_state == journals.STOPPED
+        assert snapshot.step_states[0] == journals.IN_FLIGHT
+    if kind == "kube-apiserver-away-and-back":
+        world.kube_proxy.closing.set()  # stop the pending comeback; listen again now
+        world.kube_proxy.down()
+        world.kube_proxy.closing.clear()
+        world.kube_proxy.up()
+    rerun_and_check(run, world, snapshot)
+
+
+# --- signals and kills -------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", list(SIGNAL_POINTS))
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_signal(run: Run, world: World, point: str, number: signal.Signals) -> None:
+    method, path, skip, side = SIGNAL_POINTS[point]
+    proxy = world.eks_proxy if side == "eks" else world.kube_proxy
+    gate = proxy.add(Rule(method, path, "gate", skip=skip))
+    LEDGER.fault(f"{number.name}", point)
+    process = world.start()
+    try:
+        assert gate.arrived.wait(60), "the run never reached the point"
+        code, out, err = World.signal(process, number)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    gate.gate.set()  # the held request goes on to the stand-in: it may start the update anyway
+    LEDGER.saw_output(out, err)
+    assert "Traceback" not in err
+    if number == signal.SIGKILL:
+        assert code == -signal.SIGKILL
+    else:
+        assert code == 130, err
+        line = one_error_line(err)
+        if point == BEFORE_BACKUP:
+            assert line == "eksaddon: error: interrupted", line
+        else:
+            assert "interrupted at step 1 of 2" in line and "to resume" in line, line
+    snapshot = after_fault(world)
+    if point != BEFORE_BACKUP and number != signal.SIGKILL:
+        assert snapshot.journal_state == journals.STOPPED
+    rerun_and_check(run, world, snapshot)
+
+
+def test_every_point_and_kind_is_covered() -> None:
+    """The matrix names each point of the issue and each fault it lists."""
+    points = set(EKS_POINTS) | set(KUBE_POINTS) | set(SIGNAL_POINTS)
+    assert points == {BEFORE_BACKUP, AFTER_BACKUP, AFTER_SEND, FOLLOWING, ROLLOUT}
+    kinds = set(EKS_FAULTS) | set(KUBE_FAULTS)
+    for needed in ("throttling", "5", "reset", "timeout", "away-and-back"):
+        assert any(needed in kind for kind in kinds), needed

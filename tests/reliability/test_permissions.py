@@ -1,0 +1,668 @@
+"""docs/iam/ grants what the code can call, and nothing more.
+
+The calls are read from the gateways' source (ast), not listed by hand, so a new SDK call fails
+here until docs/iam/policy*.json (EKS) or docs/iam/rbac.yaml (Kubernetes) grant it:
+
+* eksaddon/gateways/aws.py: ``self._call("DescribeCluster", ...)``, ``get_paginator("list_clusters")``,
+  direct ``self._client.<method>(...)`` and ``<session>.client("sts").<method>(...)`` calls, named
+  as IAM actions through botocore's own service models.
+* eksaddon/gateways/kube.py: every ``self._core/_apps/_rbac/_extensions.<method>`` and the
+  ``getattr(api, f"patch_{...}")`` calls over the ``_route`` table, turned into (verb, resource,
+  API group) from the HTTP method and path the kubernetes client itself uses for that method.
+
+Per command, a declared table maps each command to the gateway methods it may call; the table is
+held to the policies statically and to the code by running the commands against the EKS stand-in
+(and the in-memory fakes for the node-side paths) and comparing the operations actually sent.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import botocore.session
+import kubernetes.client
+import pytest
+import yaml
+
+from eksaddon.engine.migrate import MigrateOptions, migrate
+from eksaddon.engine.rollout_check import RolloutCheck
+from eksaddon.engine.selfmanaged import upgrade_self_managed
+from eksaddon.engine.upgrade import UpgradeOptions
+from eksaddon.errors import EksAddonError
+from eksaddon.matrix import Matrix
+from fakes import FakeClock, FakeEks, FakeKube
+from standins.server import StandInServer, eks_server, eks_standin
+
+__all__ = ["eks_server", "eks_standin"]
+
+REPO = Path(__file__).resolve().parents[2]
+AWS_GATEWAY = REPO / "eksaddon" / "gateways" / "aws.py"
+KUBE_GATEWAY = REPO / "eksaddon" / "gateways" / "kube.py"
+DOCS = REPO / "docs" / "iam"
+
+# Permissions the policy needs although the code never sends them as a call of its own.
+DOCUMENTED_IAM_EXTRAS = {"iam:PassRole"}  # EKS checks it when --service-account-role-arn is given
+# Applying the aws-node ClusterRole and its binding: RBAC's privilege-escalation prevention.
+DOCUMENTED_RBAC_EXTRAS = {
+    ("escalate", "clusterroles", "rbac.authorization.k8s.io"),
+    ("bind", "clusterroles", "rbac.authorization.k8s.io"),
+}
+
+# command (as docs/iam/policy-<command>.json names it) -> AwsEksGateway methods it may call.
+COMMAND_EKS_METHODS: dict[str, set[str]] = {
+    "status": {
+        "describe_cluster",
+        "describe_addon",
+        "addon_versions",
+        "nodegroups",
+        "fargate_profiles",
+    },
+    "check-compat-cluster": {"describe_cluster", "describe_addon", "addon_versions"},
+    "check-compat-fleet": {
+        "_assumed",
+        "list_clusters",
+        "describe_cluster",
+        "describe_addon",
+        "addon_versions",
+    },
+    "upgrade": {
+        "describe_cluster",
+        "describe_addon",
+        "addon_versions",
+        "configuration_schema",
+        "update_addon",
+        "describe_update",
+    },
+    "upgrade-dry-run": {
+        "describe_cluster",
+        "describe_addon",
+        "addon_versions",
+        "configuration_schema",
+    },
+    "upgrade-self-managed": {"describe_cluster", "describe_addon"},
+    "install": {
+        "describe_cluster",
+        "describe_addon",
+        "addon_versions",
+        "configuration_schema",
+        "create_addon",
+    },
+    "migrate": {
+        "describe_cluster",
+        "describe_addon",
+        "addon_versions",
+        "configuration_schema",
+        "create_addon",
+    },
+    "matrix": {"addon_versions"},
+}
+# Commands that may pass a role to EKS (--service-account-role-arn).
+PASSES_ROLE = {"upgrade", "install", "migrate"}
+
+# command -> KubeGateway methods it may call, and the roles of docs/iam/rbac.yaml it needs.
+NODE_SIDE_READS = {"nodes", "all_daemonsets", "read_daemonset", "pods"}
+COMMAND_KUBE_METHODS: dict[str, set[str]] = {
+    "status": NODE_SIDE_READS,
+    "check-compat-cluster": NODE_SIDE_READS,
+    "upgrade": NODE_SIDE_READS,
+    "upgrade-dry-run": {"all_daemonsets", "read_daemonset"},
+    "upgrade-self-managed": NODE_SIDE_READS | {"read", "apply", "apply_daemonset"},
+    "migrate": NODE_SIDE_READS,
+}
+COMMAND_ROLES: dict[str, set[str]] = {
+    "status": {"eksaddon-node-side-read"},
+    "check-compat-cluster": {"eksaddon-node-side-read"},
+    "upgrade": {"eksaddon-node-side-read"},
+    "upgrade-dry-run": {"eksaddon-node-side-read"},
+    "upgrade-self-managed": {"eksaddon-node-side-read", "eksaddon-self-managed-write"},
+    "migrate": {"eksaddon-node-side-read"},
+}
+
+
+# --- EKS: the detector ---------------------------------------------------------------------------
+
+
+def _operation_names(service: str) -> dict[str, str]:
+    """python method name (describe_addon) -> API operation (DescribeAddon) for a service."""
+    model = botocore.session.get_session().get_service_model(service)
+    return {botocore.xform_name(name): name for name in model.operation_names}
+
+
+def _functions(tree: ast.Module) -> dict[str, ast.FunctionDef]:
+    found: dict[str, ast.FunctionDef] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef):
+            found.setdefault(node.name, node)
+    return found
+
+
+def _is_self_attr(node: ast.AST, name: str) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == name
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
+
+
+def _constant(node: ast.AST) -> str | None:
+    return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else None
+
+
+def aws_calls(source: str) -> dict[str, set[str]]:
+    """Each function of the gateway module -> the IAM actions it can cause, helpers included.
+
+    Raises AssertionError for a call the detector cannot name (a new dynamic dispatch, an
+    operation botocore does not know): the test then fails instead of passing blind.
+    """
+    services = {"eks": _operation_names("eks"), "sts": _operation_names("sts")}
+    operations = {service: set(names.values()) for service, names in services.items()}
+    tree = ast.parse(source)
+    functions = _functions(tree)
+    direct: dict[str, set[str]] = {name: set() for name in functions}
+    calls: dict[str, set[str]] = {name: set() for name in functions}
+
+    def eks_method(method: str, where: str) -> str:
+        assert method in services["eks"], f"{where}: eks has no operation for .{method}()"
+        return f"eks:{services['eks'][method]}"
+
+    for name, function in functions.items():
+        for node in ast.walk(function):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            where = f"{AWS_GATEWAY.name}:{node.lineno} ({name})"
+            if isinstance(func, ast.Name):
+                if func.id == "getattr" and node.args and _is_self_attr(node.args[0], "_client"):
+                    # The one dynamic dispatch: _call(operation, ...) resolves the name; its
+                    # callers are read below. Anywhere else it would hide a call from this test.
+                    assert name == "_call", f"{where}: getattr on the EKS client outside _call"
+                elif func.id in functions:
+                    calls[name].add(func.id)
+                continue
+            if not isinstance(func, ast.Attribute):
+                continue
+            if func.attr == "_call":
+                operation = _constant(node.args[0]) if node.args else None
+                assert operation is not None, f"{where}: _call with an operation not a literal"
+                assert operation in operations["eks"], f"{where}: eks has no {operation}"
+                direct[name].add(f"eks:{operation}")
+            elif func.attr == "get_paginator":
+                method = _constant(node.args[0]) if node.args else None
+                assert method is not None, f"{where}: get_paginator with a name not a literal"
+                direct[name].add(eks_method(method, where))
+            elif isinstance(func.value, ast.Attribute) and func.value.attr == "_client":
+                direct[name].add(eks_method(func.attr, where))
+            elif (
+                isinstance(func.value, ast.Call)
+                and isinstance(func.value.func, ast.Attribute)
+                and func.value.func.attr == "client"
+            ):
+                service = _constant(func.value.args[0]) if func.value.args else None
+                assert service in services, f"{where}: a client of an unexpected service {service}"
+                method = func.attr
+                assert method in services[service], f"{where}: {service} has no .{method}()"
+                direct[name].add(f"{service}:{services[service][method]}")
+            elif (
+                isinstance(func.value, ast.Name)
+                and func.value.id == "self"
+                and func.attr in functions
+            ):
+                calls[name].add(func.attr)
+
+    closed: dict[str, set[str]] = {}
+
+    def close(name: str, seen: frozenset[str]) -> set[str]:
+        if name in closed:
+            return closed[name]
+        found = set(direct[name])
+        for callee in calls[name] - seen:
+            found |= close(callee, seen | {name})
+        closed[name] = found
+        return found
+
+    return {name: close(name, frozenset()) for name in functions}
+
+
+def policy_actions(path: Path) -> set[str]:
+    document = json.loads(path.read_text(encoding="utf-8"))
+    assert document["Version"] == "2012-10-17"
+    actions: set[str] = set()
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        listed = statement["Action"]
+        actions |= {listed} if isinstance(listed, str) else set(listed)
+    assert not any("*" in a for a in actions), f"{path.name}: wildcard actions are not least"
+    return actions
+
+
+# migrate asks for explicit consent to resolveConflicts=OVERWRITE (when the option exists).
+MIGRATE_CONSENT: dict[str, Any] = (
+    {"resolve_conflicts": "OVERWRITE"} if "resolve_conflicts" in MigrateOptions._fields else {}
+)
+
+
+@pytest.fixture(scope="module")
+def aws_map() -> dict[str, set[str]]:
+    return aws_calls(AWS_GATEWAY.read_text(encoding="utf-8"))
+
+
+def gateway_actions(aws_map: Mapping[str, set[str]]) -> set[str]:
+    return set().union(*aws_map.values())
+
+
+def test_the_detector_finds_known_calls_and_a_new_one(aws_map: dict[str, set[str]]) -> None:
+    """Self-check: known calls are found, and an added call is caught (the test can fail)."""
+    assert aws_map["describe_cluster"] == {"eks:DescribeCluster"}
+    assert aws_map["nodegroups"] == {"eks:ListNodegroups", "eks:DescribeNodegroup"}
+    assert aws_map["list_clusters"] == {"eks:ListClusters"}
+    assert aws_map["_assumed"] == {"sts:AssumeRole"}
+    assert "sts:AssumeRole" in aws_map["__init__"]  # through the helper
+    added = AWS_GATEWAY.read_text(encoding="utf-8") + (
+        "\n\ndef _sneaky(gateway: Any) -> None:\n"
+        '    gateway._call("DeleteAddon", subject="x", clusterName="c", addonName="a")\n'
+        "    gateway._client.tag_resource(resourceArn='a', tags={})\n"
+        '    gateway._client.get_paginator("list_addons")\n'
+    )
+    sneaky = aws_calls(added)["_sneaky"]
+    assert sneaky == {"eks:DeleteAddon", "eks:TagResource", "eks:ListAddons"}
+    assert not sneaky <= policy_actions(DOCS / "policy.json")  # the policy test would fail
+    with pytest.raises(AssertionError, match="getattr on the EKS client"):
+        aws_calls(added + "\n\ndef _hidden(self: Any) -> None:\n    getattr(self._client, 'x')()\n")
+    with pytest.raises(AssertionError, match="eks has no operation"):
+        aws_calls(added + "\n\ndef _typo(self: Any) -> None:\n    self._client.describe_adon()\n")
+
+
+def test_every_call_the_gateway_can_make_is_in_the_combined_policy(
+    aws_map: dict[str, set[str]],
+) -> None:
+    granted = policy_actions(DOCS / "policy.json")
+    called = gateway_actions(aws_map)
+    assert called, "the detector found no call at all"
+    assert called - granted == set(), (
+        f"called but not granted in docs/iam/policy.json: {called - granted}"
+    )
+    unused = granted - called - DOCUMENTED_IAM_EXTRAS
+    assert unused == set(), f"granted but never called (not least privilege): {unused}"
+
+
+def test_each_command_policy_is_exactly_what_its_methods_call(
+    aws_map: dict[str, set[str]],
+) -> None:
+    combined = policy_actions(DOCS / "policy.json")
+    documented = {p.stem.removeprefix("policy-") for p in DOCS.glob("policy-*.json")}
+    assert documented == set(COMMAND_EKS_METHODS)
+    union: set[str] = set()
+    for command, methods in COMMAND_EKS_METHODS.items():
+        unknown = methods - set(aws_map)
+        assert not unknown, f"{command}: no gateway function {unknown}"
+        needed = set().union(*(aws_map[m] for m in methods))
+        if command in PASSES_ROLE:
+            needed |= {"iam:PassRole"}
+        granted = policy_actions(DOCS / f"policy-{command}.json")
+        assert granted == needed, f"{command}: missing {needed - granted}, extra {granted - needed}"
+        assert granted <= combined
+        union |= granted
+    assert union == combined  # the combined policy adds nothing the commands do not need
+    # Every gateway method that calls AWS is used by some command (else document it).
+    calling = {m for m, actions in aws_map.items() if actions and not m.startswith("_")}
+    assert calling - {"__init__"} <= set().union(*COMMAND_EKS_METHODS.values())
+
+
+# --- EKS: the table against what the commands actually send --------------------------------------
+
+
+def _sent(standin: StandInServer) -> set[str]:
+    return {f"eks:{operation}" for operation, n in standin.standin.calls.items() if n}
+
+
+CLI_RUNS: list[tuple[str, tuple[str, ...]]] = [
+    ("status", ("status", "--cluster", "prod", "--skip-node-side", "-o", "json")),
+    ("check-compat-cluster", ("check-compat", "--cluster", "prod", "--skip-node-side")),
+    (
+        "upgrade-dry-run",
+        (
+            "upgrade",
+            "--cluster",
+            "prod",
+            "--dry-run",
+            "--skip-rollout-check",
+            "--configuration-values",
+            '{"env":{"WARM_IP_TARGET":"5"}}',
+        ),
+    ),
+    (
+        "upgrade",
+        (
+            "upgrade",
+            "--cluster",
+            "prod",
+            "--yes",
+            "--skip-rollout-check",
+            "--poll-interval",
+            "0.05",
+            "--timeout",
+            "20",
+            "--configuration-values",
+            '{"env":{"WARM_IP_TARGET":"5"}}',
+        ),
+    ),
+    (
+        "install",
+        (
+            "install",
+            "--cluster",
+            "bare",
+            "--yes",
+            "--poll-interval",
+            "0.05",
+            "--timeout",
+            "20",
+            "--configuration-values",
+            '{"env":{"WARM_IP_TARGET":"5"}}',
+        ),
+    ),
+    ("matrix", ("matrix", "diff", "-k", "1.29")),
+    ("check-compat-fleet", ("check-compat", "--all-clusters")),
+]
+
+
+@pytest.mark.parametrize(("command", "args"), CLI_RUNS, ids=[c for c, _ in CLI_RUNS])
+def test_what_each_command_sends_is_in_its_policy(
+    command: str,
+    args: tuple[str, ...],
+    eks_standin: StandInServer,
+    run: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    for name, value in eks_standin.env({}).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
+    eks_standin.create_cluster("prod", "1.29")
+    eks_standin.create_cluster("bare", "1.29")
+    eks_standin.put_addon("prod", "v1.17.1-eksbuild.1")
+    eks_standin.standin.reset_counters()
+    result = run(*args)
+    # A fleet counts the add-on-less cluster as not checkable (exit 3): still a full read.
+    assert result.code in ((0, 1, 3) if command == "check-compat-fleet" else (0, 1)), result.err
+    sent = _sent(eks_standin)
+    assert sent, "nothing reached the stand-in"
+    granted = policy_actions(DOCS / f"policy-{command}.json")
+    assert sent <= granted, f"{command} sent {sent - granted}, not in policy-{command}.json"
+
+
+def _recording(eks: FakeEks) -> set[str]:
+    return {f"eks:{operation}" for operation, n in eks.calls.items() if n}
+
+
+def test_migrate_sends_only_what_its_policy_grants(bundled: Matrix, tmp_path: Path) -> None:
+    eks = FakeEks(version=None)
+    kube = FakeKube(["node-a"], tag="v1.16.4")
+    kube.env = {"WARM_IP_TARGET": "5"}
+    original = eks.create_addon
+
+    def create(request: Any) -> Any:
+        state = original(request)
+        kube.tag = str(request.version)
+        kube.generation += 1
+        return state
+
+    eks.create_addon = create  # type: ignore[method-assign]
+    migrate(
+        gateway=eks,
+        matrix=bundled,
+        nodes=RolloutCheck(kube),
+        options=MigrateOptions(
+            cluster="prod", addon="vpc-cni", poll_interval=5, timeout=120, **MIGRATE_CONSENT
+        ),
+        state_directory=tmp_path / "state",
+        progress=lambda e: None,
+        confirm=lambda what: True,
+        clock=FakeClock(),
+    )
+    sent = _recording(eks)
+    assert "eks:CreateAddon" in sent
+    assert sent <= policy_actions(DOCS / "policy-migrate.json")
+
+
+class _ApplyRefused:
+    """An ObjectWriter whose objects all exist and whose first apply is refused (the run stops)."""
+
+    def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
+        return document
+
+    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
+        raise EksAddonError("apply refused")
+
+
+def test_a_self_managed_upgrade_sends_only_what_its_policy_grants(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    eks = FakeEks(version=None)
+    kube = FakeKube(["node-a"], tag="v1.16.4")
+    with pytest.raises(EksAddonError):
+        upgrade_self_managed(
+            gateway=eks,
+            writer=_ApplyRefused(),
+            nodes=RolloutCheck(kube),
+            matrix=bundled,
+            options=UpgradeOptions(cluster="prod", addon="vpc-cni", poll_interval=5, timeout=60),
+            state_directory=tmp_path / "state",
+            progress=lambda e: None,
+            confirm=lambda plan: True,
+            clock=FakeClock(),
+        )
+    sent = _recording(eks)
+    assert sent == {"eks:DescribeCluster"}
+    assert sent <= policy_actions(DOCS / "policy-upgrade-self-managed.json")
+
+
+# --- Kubernetes: the detector --------------------------------------------------------------------
+
+
+class Permission(NamedTuple):
+    verb: str
+    resource: str
+    group: str
+    namespaced: bool
+
+
+_API_CLASSES = {
+    "CoreV1Api": kubernetes.client.CoreV1Api,
+    "AppsV1Api": kubernetes.client.AppsV1Api,
+    "RbacAuthorizationV1Api": kubernetes.client.RbacAuthorizationV1Api,
+    "ApiextensionsV1Api": kubernetes.client.ApiextensionsV1Api,
+}
+
+
+def permission_of(api: type[Any], method: str) -> Permission:
+    """The RBAC permission a kubernetes client method needs, from the HTTP request it makes."""
+    assert hasattr(api, method), f"{api.__name__} has no method {method}"
+    serializer = getattr(api, f"_{method}_serialize", None)
+    source = inspect.getsource(serializer or getattr(api, f"{method}_with_http_info"))
+    http = re.search(r"method='(\w+)'", source) or re.search(
+        r"'(GET|PATCH|POST|PUT|DELETE)'", source
+    )
+    path = re.search(r"resource_path='([^']+)'", source) or re.search(r"'(/api[^']*)'", source)
+    assert http is not None and path is not None, f"cannot read the request of {method}"
+    segments = path.group(1).strip("/").split("/")
+    if segments[0] == "api":  # /api/v1/...
+        group, rest = "", segments[2:]
+    else:  # /apis/<group>/<version>/...
+        group, rest = segments[1], segments[3:]
+    namespaced = rest[:2] == ["namespaces", "{namespace}"]
+    if namespaced:
+        rest = rest[2:]
+    resource, named = rest[0], len(rest) > 1 and rest[1] == "{name}"
+    if len(rest) > 2:
+        resource = f"{resource}/{rest[2]}"
+    verb = {
+        "GET": "get" if named else "list",
+        "PATCH": "patch",
+        "POST": "create",
+        "PUT": "update",
+        "DELETE": "delete" if named else "deletecollection",
+    }[http.group(1)]
+    return Permission(verb, resource, group, namespaced)
+
+
+def kube_calls(source: str) -> dict[str, set[Permission]]:
+    """Each KubeGateway method -> the permissions its client calls need (helpers included)."""
+    tree = ast.parse(source)
+    apis: dict[str, type[Any]] = {}  # "_core" -> CoreV1Api
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Attribute)
+            and isinstance(node.value, ast.Call)
+            and isinstance(node.value.func, ast.Attribute)
+            and node.value.func.attr.endswith("Api")
+        ):
+            name = node.value.func.attr
+            assert name in _API_CLASSES, f"kube.py uses {name}: add it to this test"
+            apis[node.targets[0].attr] = _API_CLASSES[name]
+    assert apis, "no kubernetes API objects found in kube.py"
+    routes: list[tuple[type[Any], str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Tuple) and len(node.elts) == 2:
+            target, suffix = node.elts
+            if isinstance(target, ast.Attribute) and target.attr in apis and _constant(suffix):
+                routes.append((apis[target.attr], str(_constant(suffix))))
+    found: dict[str, set[Permission]] = {}
+    functions = _functions(tree)
+    for name, function in functions.items():
+        permissions: set[Permission] = set()
+        for node in ast.walk(function):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Attribute)
+                and node.value.attr in apis
+                and isinstance(node.value.value, ast.Name)
+                and node.value.value.id == "self"
+            ):
+                permissions.add(permission_of(apis[node.value.attr], node.attr))
+            if isinstance(node, ast.JoinedStr) and node.values:
+                prefix = _constant(node.values[0])
+                if prefix and re.fullmatch(r"(read|list|patch|create|replace|delete)_", prefix):
+                    assert routes, f"{name}: dynamic {prefix}… call but no route table found"
+                    permissions |= {permission_of(api, prefix + suffix) for api, suffix in routes}
+        found[name] = permissions
+    return found
+
+
+@pytest.fixture(scope="module")
+def kube_map() -> dict[str, set[Permission]]:
+    return kube_calls(KUBE_GATEWAY.read_text(encoding="utf-8"))
+
+
+class Grant(NamedTuple):
+    role: str
+    cluster_wide: bool  # a ClusterRole (else a Role in kube-system)
+    verb: str
+    resource: str
+    group: str
+
+
+def rbac_grants() -> list[Grant]:
+    grants: list[Grant] = []
+    documents = [d for d in yaml.safe_load_all((DOCS / "rbac.yaml").read_text()) if d]
+    for document in documents:
+        assert document["apiVersion"] == "rbac.authorization.k8s.io/v1"
+        kind = document["kind"]
+        assert kind in ("ClusterRole", "Role")
+        if kind == "Role":
+            assert document["metadata"]["namespace"] == "kube-system"
+        for rule in document["rules"]:
+            for verb in rule["verbs"]:
+                for resource in rule["resources"]:
+                    for group in rule["apiGroups"]:
+                        assert "*" not in (verb, resource, group), "wildcards are not least"
+                        grants.append(
+                            Grant(
+                                document["metadata"]["name"],
+                                kind == "ClusterRole",
+                                verb,
+                                resource,
+                                group,
+                            )
+                        )
+    return grants
+
+
+def granted(permission: Permission, grants: Iterable[Grant]) -> bool:
+    """A namespaced call (always kube-system) is granted by a Role or a ClusterRole; a
+    cluster-scoped or all-namespaces call only by a ClusterRole."""
+    return any(
+        (g.verb, g.resource, g.group) == permission[:3]
+        and (g.cluster_wide or permission.namespaced)
+        for g in grants
+    )
+
+
+def test_the_kube_detector_reads_the_clients_requests(kube_map: dict[str, set[Permission]]) -> None:
+    """Self-check: known calls come out right, and a new call is caught."""
+    assert kube_map["nodes"] == {Permission("list", "nodes", "", False)}
+    assert kube_map["read_daemonset"] == {Permission("get", "daemonsets", "apps", True)}
+    assert kube_map["all_daemonsets"] == {Permission("list", "daemonsets", "apps", False)}
+    assert (
+        Permission("patch", "customresourcedefinitions", "apiextensions.k8s.io", False)
+        in kube_map["apply"]
+    )
+    assert Permission("get", "configmaps", "", True) in kube_map["read"]
+    added = KUBE_GATEWAY.read_text(encoding="utf-8").replace(
+        "    def nodes(self)",
+        "    def evict(self) -> None:\n"
+        "        self._core.delete_namespaced_pod('x', 'kube-system')\n\n"
+        "    def nodes(self)",
+    )
+    new = kube_calls(added)["evict"]
+    assert new == {Permission("delete", "pods", "", True)}
+    assert not any(granted(p, rbac_grants()) for p in new)  # the RBAC test would fail
+
+
+def test_every_kubernetes_call_is_granted_by_the_role(kube_map: dict[str, set[Permission]]) -> None:
+    grants = rbac_grants()
+    used = set().union(*kube_map.values())
+    assert used, "the detector found no Kubernetes call at all"
+    missing = {p for p in used if not granted(p, grants)}
+    assert not missing, (
+        f"used by eksaddon/gateways/kube.py but not granted in docs/iam/rbac.yaml: {missing}"
+    )
+    unused = {
+        (g.verb, g.resource, g.group)
+        for g in grants
+        if (g.verb, g.resource, g.group) not in {p[:3] for p in used}
+    } - DOCUMENTED_RBAC_EXTRAS
+    assert not unused, f"granted but never used (not least privilege): {unused}"
+
+
+def test_each_commands_roles_grant_its_kubernetes_calls(
+    kube_map: dict[str, set[Permission]],
+) -> None:
+    grants = rbac_grants()
+    roles = {g.role for g in grants}
+    for command, methods in COMMAND_KUBE_METHODS.items():
+        assert COMMAND_ROLES[command] <= roles
+        mine = [g for g in grants if g.role in COMMAND_ROLES[command]]
+        for method in methods:
+            missing = {p for p in kube_map[method] if not granted(p, mine)}
+            assert not missing, f"{command}: {method} needs {missing}"
+    read_only = [g for g in grants if g.role == "eksaddon-node-side-read"]
+    assert {g.verb for g in read_only} <= {"get", "list"}  # reading commands never write
+
+
+def test_the_docs_page_shows_the_machine_readable_files() -> None:
+    page = (REPO / "docs" / "iam.md").read_text(encoding="utf-8")
+    combined = json.loads((DOCS / "policy.json").read_text(encoding="utf-8"))
+    assert json.dumps(combined, indent=2) in page  # the page quotes the combined policy verbatim
+    assert (DOCS / "rbac.yaml").read_text(encoding="utf-8").strip() in page
+    for path in DOCS.glob("policy-*.json"):
+        assert f"iam/{path.name}" in page, f"docs/iam.md does not link {path.name}"
