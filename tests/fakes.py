@@ -10,11 +10,15 @@ from __future__ import annotations
 import itertools
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
+from eksaddon.engine.migrate import MigrateOptions, MigrateResult, migrate
+from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.errors import (
     AddonNotFoundError,
     ClusterNotFoundError,
+    EksAddonError,
     InvalidParameterError,
     ServiceError,
     UpdateInProgressError,
@@ -29,6 +33,7 @@ from eksaddon.gateways.protocols import (
     UpdateError,
     UpdateState,
 )
+from eksaddon.matrix import Matrix
 from eksaddon.nodeside.rollout import NodeFacts, PodFacts
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
@@ -402,3 +407,71 @@ class FakeKube:
         return [
             PodFacts(f"aws-node-{n}", n, self._images(tag), {}) for n, tag in self.pod_tags.items()
         ]
+
+
+# --- a self-managed VPC CNI that `migrate` makes the EKS add-on --------------------------------
+
+
+def self_managed_cluster(
+    env: dict[str, str],
+    *,
+    nodes: tuple[str, ...] = ("node-a", "node-b"),
+    keep_settings: bool = True,
+) -> tuple[FakeEks, FakeKube]:
+    """No EKS add-on; aws-node v1.16.4 with ``env`` on the nodes. CreateAddon takes the
+    DaemonSet over as EKS does: its build's images and the configuration's env (all of the
+    env, or none with ``keep_settings=False``)."""
+    eks = FakeEks(version=None)
+    kube = FakeKube(list(nodes), tag="v1.16.4")
+    kube.env = dict(env)
+    original = eks.create_addon
+
+    def create(request: AddonRequest) -> AddonState:
+        state = original(request)
+        kube.tag = str(request.version)
+        kube.generation += 1
+        values: dict[str, Any] = json.loads(request.configuration_values or "{}")
+        kube.env = dict(values.get("env", {})) if keep_settings else {}
+        return state
+
+    eks.create_addon = create  # type: ignore[method-assign]
+    return eks, kube
+
+
+def run_migration(
+    matrix: Matrix,
+    state_directory: Path,
+    eks: FakeEks,
+    kube: FakeKube,
+    *,
+    dry_run: bool = False,
+    resolve_conflicts: str | None = "OVERWRITE",
+) -> MigrateResult:
+    return migrate(
+        gateway=eks,
+        matrix=matrix,
+        nodes=RolloutCheck(kube),
+        options=MigrateOptions(
+            cluster="prod",
+            addon="vpc-cni",
+            poll_interval=5,
+            timeout=120,
+            dry_run=dry_run,
+            resolve_conflicts=resolve_conflicts,
+        ),
+        state_directory=state_directory,
+        progress=lambda event: None,
+        confirm=lambda what: True,
+        clock=FakeClock(),
+    )
+
+
+class RefusingObjectWriter:
+    """Kubernetes for a self-managed upgrade: every object exists (so all are backed up) and the
+    first apply is refused, so the run stops after its backup and journal."""
+
+    def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
+        return document
+
+    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
+        raise EksAddonError("apply refused")

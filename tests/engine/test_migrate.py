@@ -2,71 +2,24 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from eksaddon.engine.migrate import MigrateOptions, MigrateResult, migrate
-from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.errors import InputError, UpgradeStoppedError
-from eksaddon.gateways.protocols import AddonRequest, AddonState
 from eksaddon.matrix import Matrix
-from fakes import FakeClock, FakeEks, FakeKube
+from fakes import FakeEks, FakeKube, run_migration, self_managed_cluster
 
 NODES = ["node-a", "node-b"]
 
 
 def setup(env: dict[str, str], *, keep_settings: bool = True) -> tuple[FakeEks, FakeKube]:
-    eks = FakeEks(version=None)
-    kube = FakeKube(NODES, tag="v1.16.4")
-    kube.env = dict(env)
-    original = eks.create_addon
-
-    def create(request: AddonRequest) -> AddonState:
-        state = original(request)
-        # EKS takes the DaemonSet over: its build's images, and the configuration's env.
-        kube.tag = str(request.version)
-        kube.generation += 1
-        values: dict[str, Any] = json.loads(request.configuration_values or "{}")
-        kube.env = dict(values.get("env", {})) if keep_settings else {}
-        return state
-
-    eks.create_addon = create  # type: ignore[method-assign]
-    return eks, kube
-
-
-def run(
-    bundled: Matrix,
-    tmp_path: Path,
-    eks: FakeEks,
-    kube: FakeKube,
-    dry_run: bool = False,
-    resolve_conflicts: str | None = "OVERWRITE",
-) -> MigrateResult:
-    return migrate(
-        gateway=eks,
-        matrix=bundled,
-        nodes=RolloutCheck(kube),
-        options=MigrateOptions(
-            cluster="prod",
-            addon="vpc-cni",
-            poll_interval=5,
-            timeout=120,
-            dry_run=dry_run,
-            resolve_conflicts=resolve_conflicts,
-        ),
-        state_directory=tmp_path,
-        progress=lambda e: None,
-        confirm=lambda what: True,
-        clock=FakeClock(),
-    )
+    return self_managed_cluster(env, nodes=tuple(NODES), keep_settings=keep_settings)
 
 
 def test_migration_keeps_every_setting(bundled: Matrix, tmp_path: Path) -> None:
     eks, kube = setup({"WARM_IP_TARGET": "5", "ENABLE_PREFIX_DELEGATION": "true"})
-    result = run(bundled, tmp_path, eks, kube)
+    result = run_migration(bundled, tmp_path, eks, kube)
     assert str(result.version) == "v1.16.4-eksbuild.2"  # the EKS build of the running release
     (request,) = eks.requests
     assert request.resolve_conflicts == "OVERWRITE"
@@ -81,7 +34,7 @@ def test_dry_run_shows_the_configuration_and_changes_nothing(
     bundled: Matrix, tmp_path: Path
 ) -> None:
     eks, kube = setup({"WARM_IP_TARGET": "5"})
-    result = run(bundled, tmp_path, eks, kube, dry_run=True)
+    result = run_migration(bundled, tmp_path, eks, kube, dry_run=True)
     assert result.configuration_values == '{"env": {"WARM_IP_TARGET": "5"}}'
     assert eks.calls["CreateAddon"] == 0
 
@@ -89,7 +42,7 @@ def test_dry_run_shows_the_configuration_and_changes_nothing(
 def test_a_changed_setting_after_the_migration_stops_it(bundled: Matrix, tmp_path: Path) -> None:
     eks, kube = setup({"WARM_IP_TARGET": "5"}, keep_settings=False)
     with pytest.raises(UpgradeStoppedError, match="WARM_IP_TARGET: expected '5'"):
-        run(bundled, tmp_path, eks, kube)
+        run_migration(bundled, tmp_path, eks, kube)
 
 
 def test_a_release_eks_does_not_offer_is_refused(bundled: Matrix, tmp_path: Path) -> None:
@@ -97,13 +50,13 @@ def test_a_release_eks_does_not_offer_is_refused(bundled: Matrix, tmp_path: Path
     kube.tag = "v1.16.2"
     kube.pod_tags = dict.fromkeys(NODES, "v1.16.2")
     with pytest.raises(InputError, match="EKS offers no vpc-cni build of v1.16.2"):
-        run(bundled, tmp_path, eks, kube)
+        run_migration(bundled, tmp_path, eks, kube)
 
 
 def test_an_eks_addon_is_not_migrated(bundled: Matrix, tmp_path: Path) -> None:
     eks = FakeEks(version="v1.16.4-eksbuild.2")
     with pytest.raises(InputError, match="is already the EKS add-on"):
-        run(bundled, tmp_path, eks, FakeKube(NODES))
+        run_migration(bundled, tmp_path, eks, FakeKube(NODES))
 
 
 def test_migration_without_an_explicit_conflict_mode_is_refused_before_any_change(
@@ -111,7 +64,7 @@ def test_migration_without_an_explicit_conflict_mode_is_refused_before_any_chang
 ) -> None:
     eks, kube = setup({"WARM_IP_TARGET": "5"})
     with pytest.raises(InputError, match="lets EKS take over") as raised:
-        run(bundled, tmp_path, eks, kube, resolve_conflicts=None)
+        run_migration(bundled, tmp_path, eks, kube, resolve_conflicts=None)
     assert raised.value.exit_code == 2
     assert "pass --resolve-conflicts overwrite" in raised.value.one_line()
     assert eks.calls["CreateAddon"] == 0

@@ -192,6 +192,23 @@ def rerun_and_check(run: Run, world: World, before: Snapshot) -> None:
     assert len(world.backups()) == 1, "the resumed run must not take a second backup"
 
 
+def assert_ridden_out(world: World, result: Result) -> None:
+    """A transient fault was retried with backoff within the step's timeout: nothing shows."""
+    assert result.code == 0, result.err
+    assert after_fault(world).journal_state == journals.FINISHED
+    assert world.successful_updates() == dict.fromkeys(PLAN, 1)
+    assert world.lost_settings() == []
+
+
+def assert_stopped_where_documented(world: World, snapshot: Snapshot, point: str) -> None:
+    """Before the backup nothing may have changed; after it, the journal says where it stopped."""
+    if point == BEFORE_BACKUP:
+        assert snapshot.journal_state is None and snapshot.backups == {}
+        assert world.eks_proxy.count(*UPDATE_ADDON) == 0
+    else:
+        assert snapshot.journal_state == journals.STOPPED
+
+
 # --- EKS faults --------------------------------------------------------------------------------
 
 # What a persistent fault at each point ends in: exit code and a piece of the one-line message.
@@ -215,13 +232,9 @@ def test_eks_fault(run: Run, world: World, point: str, kind: str, duration: str)
 
     result = upgrade(run, world)
 
-    assert rule.hits >= 1, (world.eks_proxy.requests, world.kube_proxy.requests, result)
-    if duration == "transient":  # retried with backoff, within the step's timeout
-        assert result.code == 0, result.err
-        snapshot = after_fault(world)
-        assert snapshot.journal_state == journals.FINISHED
-        assert world.successful_updates() == dict.fromkeys(PLAN, 1)
-        assert world.lost_settings() == []
+    assert rule.hits >= 1, "the fault never struck"
+    if duration == "transient":
+        assert_ridden_out(world, result)
         return
     code, message = EKS_PERSISTENT[point]
     assert result.code == code, result.err
@@ -232,11 +245,7 @@ def test_eks_fault(run: Run, world: World, point: str, kind: str, duration: str)
     else:
         assert "the journal" not in line
     snapshot = after_fault(world)
-    if point == BEFORE_BACKUP:
-        assert snapshot.journal_state is None and snapshot.backups == {}
-        assert world.eks_proxy.count(*UPDATE_ADDON) == 0
-    else:
-        assert snapshot.journal_state == journals.STOPPED
+    assert_stopped_where_documented(world, snapshot, point)
     rerun_and_check(run, world, snapshot)
 
 
@@ -355,10 +364,8 @@ def test_permanent_fault_stops_at_once(run: Run, world: World, kind: str, point:
     line = one_error_line(result.err)
     assert message in line, line
     snapshot = after_fault(world)
-    if point == BEFORE_BACKUP:
-        assert snapshot.journal_state is None and snapshot.backups == {}
-    else:
-        assert snapshot.journal_state == journals.STOPPED
+    assert_stopped_where_documented(world, snapshot, point)
+    if point != BEFORE_BACKUP:
         assert "the journal is kept at" in line, line
     rerun_and_check(run, world, snapshot)
 
@@ -390,21 +397,15 @@ def test_kube_fault(run: Run, world: World, point: str, kind: str, duration: str
 
     assert rule.hits >= 1, (world.eks_proxy.requests, world.kube_proxy.requests, result)
     if duration == "transient":
-        assert result.code == 0, result.err
-        assert after_fault(world).journal_state == journals.FINISHED
-        assert world.successful_updates() == dict.fromkeys(PLAN, 1)
-        assert world.lost_settings() == []
+        assert_ridden_out(world, result)
         return
     code, message = KUBE_PERSISTENT[point]
     assert result.code == code, result.err
     line = one_error_line(result.err)
     assert message in line, line
     snapshot = after_fault(world)
-    if point == BEFORE_BACKUP:
-        assert snapshot.journal_state is None and snapshot.backups == {}
-        assert world.eks_proxy.count(*UPDATE_ADDON) == 0
-    else:
-        assert snapshot.journal_state == journals.STOPPED
+    assert_stopped_where_documented(world, snapshot, point)
+    if point != BEFORE_BACKUP:
         assert snapshot.step_states[0] == journals.IN_FLIGHT
     if kind == "kube-apiserver-away-and-back":
         world.kube_proxy.closing.set()  # stop the pending comeback; listen again now

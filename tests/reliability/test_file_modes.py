@@ -19,24 +19,23 @@ from typing import Any
 import pytest
 
 from eksaddon.engine.install import InstallOptions, install
-from eksaddon.engine.migrate import MigrateOptions, migrate
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.selfmanaged import upgrade_self_managed
 from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader
-from eksaddon.errors import EksAddonError, UpgradeStoppedError
-from eksaddon.gateways.protocols import AddonRequest, AddonState
+from eksaddon.errors import UpgradeStoppedError
 from eksaddon.matrix import Matrix
-from fakes import FakeClock, FakeEks, FakeKube
+from fakes import (
+    FakeClock,
+    FakeEks,
+    FakeKube,
+    RefusingObjectWriter,
+    run_migration,
+    self_managed_cluster,
+)
 from standins.server import StandInServer, eks_server, eks_standin
 
 __all__ = ["eks_server", "eks_standin"]
-
-
-# migrate asks for explicit consent to resolveConflicts=OVERWRITE (when the option exists).
-MIGRATE_CONSENT: dict[str, Any] = (
-    {"resolve_conflicts": "OVERWRITE"} if "resolve_conflicts" in MigrateOptions._fields else {}
-)
 
 
 @pytest.fixture(autouse=True)
@@ -147,48 +146,17 @@ def test_install_backup(bundled: Matrix, state: Path) -> None:
 
 
 def test_migrate_backup(bundled: Matrix, state: Path) -> None:
-    eks = FakeEks(version=None)
-    kube = FakeKube(["node-a"], tag="v1.16.4")
-    original = eks.create_addon
-
-    def create(request: AddonRequest) -> AddonState:
-        created = original(request)
-        kube.tag = str(request.version)
-        kube.generation += 1
-        return created
-
-    eks.create_addon = create  # type: ignore[method-assign]
-    migrate(
-        gateway=eks,
-        matrix=bundled,
-        nodes=RolloutCheck(kube),
-        options=MigrateOptions(
-            cluster="prod", addon="vpc-cni", poll_interval=5, timeout=120, **MIGRATE_CONSENT
-        ),
-        state_directory=state,
-        progress=lambda e: None,
-        confirm=lambda what: True,
-        clock=FakeClock(),
-    )
+    eks, kube = self_managed_cluster({}, nodes=("node-a",))
+    run_migration(bundled, state, eks, kube)
     files = assert_private(state.parent, expect=lambda f: len(f) == 1)
     assert files[0].name.endswith("_daemonset.json")
-
-
-class _ApplyRefused:
-    """Every object exists (so all are backed up); the first apply is refused: the run stops."""
-
-    def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
-        return document
-
-    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
-        raise EksAddonError("apply refused")
 
 
 def test_self_managed_upgrade_objects_backup_and_journal(bundled: Matrix, state: Path) -> None:
     with pytest.raises(UpgradeStoppedError):
         upgrade_self_managed(
             gateway=FakeEks(version=None),
-            writer=_ApplyRefused(),
+            writer=RefusingObjectWriter(),
             nodes=RolloutCheck(FakeKube(["node-a"], tag="v1.16.4")),
             matrix=bundled,
             options=UpgradeOptions(cluster="prod", addon="vpc-cni", poll_interval=5, timeout=60),

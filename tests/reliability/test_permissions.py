@@ -30,13 +30,19 @@ import kubernetes.client
 import pytest
 import yaml
 
-from eksaddon.engine.migrate import MigrateOptions, migrate
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.selfmanaged import upgrade_self_managed
 from eksaddon.engine.upgrade import UpgradeOptions
 from eksaddon.errors import EksAddonError
 from eksaddon.matrix import Matrix
-from fakes import FakeClock, FakeEks, FakeKube
+from fakes import (
+    FakeClock,
+    FakeEks,
+    FakeKube,
+    RefusingObjectWriter,
+    run_migration,
+    self_managed_cluster,
+)
 from standins.server import StandInServer, eks_server, eks_standin
 
 __all__ = ["eks_server", "eks_standin"]
@@ -242,12 +248,6 @@ def policy_actions(path: Path) -> set[str]:
     return actions
 
 
-# migrate asks for explicit consent to resolveConflicts=OVERWRITE (when the option exists).
-MIGRATE_CONSENT: dict[str, Any] = (
-    {"resolve_conflicts": "OVERWRITE"} if "resolve_conflicts" in MigrateOptions._fields else {}
-)
-
-
 @pytest.fixture(scope="module")
 def aws_map() -> dict[str, set[str]]:
     return aws_calls(AWS_GATEWAY.read_text(encoding="utf-8"))
@@ -403,43 +403,11 @@ def _recording(eks: FakeEks) -> set[str]:
 
 
 def test_migrate_sends_only_what_its_policy_grants(bundled: Matrix, tmp_path: Path) -> None:
-    eks = FakeEks(version=None)
-    kube = FakeKube(["node-a"], tag="v1.16.4")
-    kube.env = {"WARM_IP_TARGET": "5"}
-    original = eks.create_addon
-
-    def create(request: Any) -> Any:
-        state = original(request)
-        kube.tag = str(request.version)
-        kube.generation += 1
-        return state
-
-    eks.create_addon = create  # type: ignore[method-assign]
-    migrate(
-        gateway=eks,
-        matrix=bundled,
-        nodes=RolloutCheck(kube),
-        options=MigrateOptions(
-            cluster="prod", addon="vpc-cni", poll_interval=5, timeout=120, **MIGRATE_CONSENT
-        ),
-        state_directory=tmp_path / "state",
-        progress=lambda e: None,
-        confirm=lambda what: True,
-        clock=FakeClock(),
-    )
+    eks, kube = self_managed_cluster({"WARM_IP_TARGET": "5"}, nodes=("node-a",))
+    run_migration(bundled, tmp_path / "state", eks, kube)
     sent = _recording(eks)
     assert "eks:CreateAddon" in sent
     assert sent <= policy_actions(DOCS / "policy-migrate.json")
-
-
-class _ApplyRefused:
-    """An ObjectWriter whose objects all exist and whose first apply is refused (the run stops)."""
-
-    def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
-        return document
-
-    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
-        raise EksAddonError("apply refused")
 
 
 def test_a_self_managed_upgrade_sends_only_what_its_policy_grants(
@@ -450,7 +418,7 @@ def test_a_self_managed_upgrade_sends_only_what_its_policy_grants(
     with pytest.raises(EksAddonError):
         upgrade_self_managed(
             gateway=eks,
-            writer=_ApplyRefused(),
+            writer=RefusingObjectWriter(),
             nodes=RolloutCheck(kube),
             matrix=bundled,
             options=UpgradeOptions(cluster="prod", addon="vpc-cni", poll_interval=5, timeout=60),
