@@ -10,6 +10,7 @@ resumes where a stop left off.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +21,7 @@ from eksaddon.engine.journal import Journal
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.upgrade import UpgradeOptions, UpgradeResult
-from eksaddon.engine.waiting import Clock, StepContext
+from eksaddon.engine.waiting import Clock, StepContext, retry_transient, retrying
 from eksaddon.errors import EksAddonError, InputError, UpgradeInterruptedError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
@@ -51,9 +52,20 @@ def upgrade_self_managed(
     clock: Clock,
 ) -> UpgradeResult:
     cluster = gateway.describe_cluster(options.cluster)
-    nodes.check_target(cluster)
-    daemonset = nodes.kube.read_daemonset(nodes.namespace, nodes.name)
-    assert daemonset is not None  # check_target refuses an absent DaemonSet
+
+    def read_target() -> dict[str, Any]:
+        nodes.check_target(cluster)
+        found = nodes.kube.read_daemonset(nodes.namespace, nodes.name)
+        assert found is not None  # check_target refuses an absent DaemonSet
+        return found
+
+    # Reads before any change are retried within one --timeout, as for a managed add-on.
+    daemonset = retrying(
+        read_target,
+        clock=clock,
+        deadline=clock.now() + options.timeout,
+        poll_interval=options.poll_interval,
+    )
     detected = detect(daemonset, matrix, label=f"DaemonSet {nodes.namespace}/{nodes.name}")
     path = journals.journal_path(
         state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
@@ -234,7 +246,15 @@ def _step(
     if step["state"] != APPLIED:
         journal.update_step(step, state=journals.SENDING, started_at=journals.now())
         for document in render(target, cluster.region, customizations=carried, matrix=matrix):
-            writer.apply(document)
+            # Server-side apply is idempotent: an API server that fails for a while is retried
+            # until the step's deadline, like every other call of a step.
+            retry_transient(
+                ctx,
+                partial(writer.apply, document),
+                what=f"applying {document['kind']} {document['metadata']['name']}",
+                resume_hint=f"the journal is kept at {journal.path}; fix the cause, then rerun "
+                "to resume",
+            )
         journal.update_step(step, state=APPLIED)
         progress(Notice(f"[{ctx.number}/{ctx.total}] applied the {target} manifest"))
     nodes(ctx, Step(AddonVersion.parse(step["from"]), target))
