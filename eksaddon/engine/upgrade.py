@@ -148,7 +148,8 @@ class Upgrader:
         else:
             if changing:
                 self._before_any_change(self._carry_node_settings)
-            settings = self._new_settings(addon, plan, validate=changing)
+            # A dry run checks the values too: that is what it is for.
+            settings = self._new_settings(addon, plan, validate=bool(plan.steps))
         # Whatever could drop a setting is shown with the plan, before the confirmation.
         plan = plan._replace(warnings=plan.warnings + self._risks(settings, addon, resumed))
         self.progress(

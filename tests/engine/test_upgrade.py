@@ -441,3 +441,10 @@ def test_update_in_progress_is_not_retried(bundled: Matrix, tmp_path: Path) -> N
     with pytest.raises(UpgradeStoppedError, match="another update is in progress"):
         upgrade_with(bundled, tmp_path, eks, clock)
     assert eks.calls["UpdateAddon"] == 1
+
+
+def test_a_dry_run_checks_the_configuration_values_too(run: Runner) -> None:
+    eks = FakeEks(version="v1.17.1-eksbuild.1")
+    with pytest.raises(InputError, match=r"\$\.env\.WARM_IP_TARGET"):
+        run(eks, dry_run=True, configuration_values='{"env": {"WARM_IP_TARGET": 5}}')
+    assert eks.calls["UpdateAddon"] == 0
