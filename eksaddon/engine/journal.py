@@ -11,11 +11,13 @@ import hashlib
 import json
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from eksaddon.engine.state import write_json_atomically
-from eksaddon.errors import InputError, JournalMismatchError
+from eksaddon.errors import EksAddonError, InputError, JournalMismatchError, UpgradeStoppedError
 from eksaddon.planner import Plan
 from eksaddon.versions import AddonVersion
 
@@ -191,6 +193,31 @@ class Journal:
     def set(self, **changes: Any) -> None:
         self.document.update(changes)
         self.save()
+
+    @contextmanager
+    def recording_the_end(
+        self,
+        *,
+        interrupted: Callable[[], EksAddonError],
+        stopped: Callable[[EksAddonError], EksAddonError],
+    ) -> Iterator[None]:
+        """Carry out steps inside; the journal records how that ended before anything is raised.
+
+        Ctrl-C (or SIGTERM) raises ``interrupted()``; an error raises ``stopped(error)``, or
+        the error itself when it already is an UpgradeStoppedError; a clean end marks the
+        journal finished. Either way a rerun knows whether to resume.
+        """
+        try:
+            yield
+        except KeyboardInterrupt:
+            self.set(state=STOPPED, last_error="interrupted")
+            raise interrupted() from None
+        except EksAddonError as error:
+            self.set(state=STOPPED, last_error=error.one_line())
+            if isinstance(error, UpgradeStoppedError):
+                raise
+            raise stopped(error) from error
+        self.set(state=FINISHED)
 
     def save(self) -> None:
         self.document["updated_at"] = now()

@@ -22,7 +22,7 @@ from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.upgrade import UpgradeOptions, UpgradeResult
 from eksaddon.engine.waiting import Clock, StepContext, retry_transient, retrying
-from eksaddon.errors import EksAddonError, InputError, UpgradeInterruptedError, UpgradeStoppedError
+from eksaddon.errors import InputError, UpgradeInterruptedError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import Customization, detect
@@ -112,7 +112,16 @@ def upgrade_self_managed(
         )
     carried = tuple(Customization(**c) for c in journal.document["settings"]["carried"])
     nodes.expect(matrix, carried)
-    try:
+    with journal.recording_the_end(
+        interrupted=lambda: UpgradeInterruptedError(
+            f"upgrade of {options.addon} on cluster {cluster.name} interrupted",
+            hint=f"the journal is kept at {journal.path}; rerun to resume",
+        ),
+        stopped=lambda error: UpgradeStoppedError(
+            error.message,
+            hint=f"the journal is kept at {journal.path}; fix the cause, then rerun to resume",
+        ),
+    ):
         for step in journal.steps:
             if step["state"] != journals.SUCCEEDED:
                 _step(
@@ -128,21 +137,6 @@ def upgrade_self_managed(
                     clock,
                     progress,
                 )
-    except KeyboardInterrupt:
-        journal.set(state=journals.STOPPED, last_error="interrupted")
-        raise UpgradeInterruptedError(
-            f"upgrade of {options.addon} on cluster {cluster.name} interrupted",
-            hint=f"the journal is kept at {journal.path}; rerun to resume",
-        ) from None
-    except EksAddonError as error:
-        journal.set(state=journals.STOPPED, last_error=error.one_line())
-        if isinstance(error, UpgradeStoppedError):
-            raise
-        raise UpgradeStoppedError(
-            error.message,
-            hint=f"the journal is kept at {journal.path}; fix the cause, then rerun to resume",
-        ) from error
-    journal.set(state=journals.FINISHED)
     return UpgradeResult(
         cluster.name,
         cluster.region,

@@ -42,7 +42,6 @@ from eksaddon.engine.waiting import (
 )
 from eksaddon.errors import (
     AddonNotFoundError,
-    EksAddonError,
     EnvironmentProblemError,
     InputError,
     JournalMismatchError,
@@ -492,28 +491,22 @@ class Upgrader:
                 [Customization(c["container"], c["name"], c["value"], None) for c in carried],
             )
         final: AddonState | None = None
-        try:
-            for step in journal.steps:
-                if step["state"] != journals.SUCCEEDED:
-                    final = self._step(journal, step, cluster)
-        except KeyboardInterrupt:
-            journal.set(state=journals.STOPPED, last_error="interrupted")
-            raise UpgradeInterruptedError(
+        with journal.recording_the_end(
+            interrupted=lambda: UpgradeInterruptedError(
                 f"upgrade of {self.options.addon} on cluster {cluster.name} interrupted at "
                 f"{self._position(journal)}",
                 hint=f"the journal is kept at {journal.path}; rerun `eksaddon upgrade --cluster "
                 f"{cluster.name}` to resume",
-            ) from None
-        except EksAddonError as error:
-            journal.set(state=journals.STOPPED, last_error=error.one_line())
-            if isinstance(error, UpgradeStoppedError):
-                raise
-            raise UpgradeStoppedError(
+            ),
+            stopped=lambda error: UpgradeStoppedError(
                 f"upgrade of {self.options.addon} on cluster {cluster.name} stopped at "
                 f"{self._position(journal)}: {error.message}",
                 hint=self._resume_hint(journal, cluster),
-            ) from error
-        journal.set(state=journals.FINISHED)
+            ),
+        ):
+            for step in journal.steps:
+                if step["state"] != journals.SUCCEEDED:
+                    final = self._step(journal, step, cluster)
         done = sum(1 for s in journal.steps if s["state"] == journals.SUCCEEDED)
         return UpgradeResult(
             cluster.name,
