@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from eksaddon import configvalues
 from eksaddon.gateways.protocols import CatalogueEntry
 from eksaddon.matrix.model import Build, KubernetesEntry, Matrix
-from eksaddon.versions import KubernetesVersion
+from eksaddon.versions import AddonVersion, KubernetesVersion
+
+SchemaOf = Callable[[AddonVersion], dict[str, Any] | None]
 
 
 def with_live_catalogue(
@@ -41,3 +47,20 @@ def with_live_catalogue(
         builds=tuple(sorted(updated, key=lambda b: b.version, reverse=True)),
         kubernetes={**matrix.kubernetes, kubernetes: entry},
     )
+
+
+def check_configuration(
+    schema_of: SchemaOf,
+    document: dict[str, Any],
+    targets: Iterable[AddonVersion],
+    *,
+    addon: str,
+    label: str,
+) -> None:
+    """``document`` against the configuration schema of every target version (each asked for
+    once); a version EKS describes no schema for is not checked. Raises the first mismatch,
+    naming its JSON path."""
+    for target in dict.fromkeys(targets):
+        schema = schema_of(target)
+        if schema is not None:
+            configvalues.validate(document, schema, addon=addon, version=target, label=label)

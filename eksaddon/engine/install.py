@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
 from eksaddon import configvalues, planner
 from eksaddon.engine import journal as journals
-from eksaddon.engine.catalogue import with_live_catalogue
+from eksaddon.engine.catalogue import check_configuration, with_live_catalogue
 from eksaddon.engine.events import BackupWritten, Progress
 from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.waiting import Clock, StepContext, wait_healthy
@@ -67,15 +68,13 @@ def install(
         document = configvalues.parse(
             options.configuration_values, label="the configuration values"
         )
-        schema = gateway.configuration_schema(options.addon, version)
-        if schema is not None:
-            configvalues.validate(
-                document,
-                schema,
-                addon=options.addon,
-                version=version,
-                label="the configuration values",
-            )
+        check_configuration(
+            partial(gateway.configuration_schema, options.addon),
+            document,
+            [version],
+            addon=options.addon,
+            label="the configuration values",
+        )
     if options.dry_run:
         return InstallResult(cluster.name, cluster.region, options.addon, version, True, None, None)
     if not confirm(f"create {options.addon} {version} on cluster {cluster.name}"):

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from eksaddon import configvalues
 from eksaddon.engine import journal as journals
+from eksaddon.engine.catalogue import check_configuration
 from eksaddon.engine.events import BackupWritten, Notice, Progress
 from eksaddon.engine.install import create_and_wait
 from eksaddon.engine.rollout_check import RolloutCheck
@@ -80,15 +81,13 @@ def migrate(
     carried = carry({}, before)
     values = json.dumps(carried.values, sort_keys=True) if carried.carried else None
     if values is not None:
-        schema = gateway.configuration_schema(options.addon, version)
-        if schema is not None:
-            configvalues.validate(
-                carried.values,
-                schema,
-                addon=options.addon,
-                version=version,
-                label="the settings running on the nodes",
-            )
+        check_configuration(
+            partial(gateway.configuration_schema, options.addon),
+            carried.values,
+            [version],
+            addon=options.addon,
+            label="the settings running on the nodes",
+        )
     not_carried = tuple(f"{c.container}/{c.name}" for c in carried.not_carried)
     if options.dry_run:
         return MigrateResult(

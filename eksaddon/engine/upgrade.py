@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from eksaddon import configvalues, planner
 from eksaddon.engine import journal as journals
-from eksaddon.engine.catalogue import with_live_catalogue
+from eksaddon.engine.catalogue import check_configuration, with_live_catalogue
 from eksaddon.engine.events import (
     BackupWritten,
     Notice,
@@ -124,6 +124,7 @@ class Upgrader:
         self.clock = clock or SystemClock()
         self.after_step = after_step
         self._node_settings: tuple[Customization, ...] = ()
+        self._schemas: dict[AddonVersion, dict[str, Any] | None] = {}
 
     def run(self) -> UpgradeResult:
         options = self.options
@@ -415,7 +416,7 @@ class Upgrader:
             return settings
         unknown: dict[str, AddonVersion] = {}
         for target in dict.fromkeys(step.target for step in plan.steps):
-            schema = self.gateway.configuration_schema(self.options.addon, target)
+            schema = self._schema(target)
             for item in carried:
                 probe = carry(
                     {}, [Customization(item["container"], item["name"], item["value"], None)]
@@ -446,13 +447,20 @@ class Upgrader:
         if not text:
             return
         label = "the configuration values"
-        document = configvalues.parse(text, label=label)
-        for target in dict.fromkeys(step.target for step in plan.steps):
-            schema = self.gateway.configuration_schema(self.options.addon, target)
-            if schema is not None:
-                configvalues.validate(
-                    document, schema, addon=self.options.addon, version=target, label=label
-                )
+        check_configuration(
+            self._schema,
+            configvalues.parse(text, label=label),
+            (step.target for step in plan.steps),
+            addon=self.options.addon,
+            label=label,
+        )
+
+    def _schema(self, version: AddonVersion) -> dict[str, Any] | None:
+        """The configuration schema of ``version``, asked of EKS once per run: the carried
+        settings and the configuration values are both checked against it."""
+        if version not in self._schemas:
+            self._schemas[version] = self.gateway.configuration_schema(self.options.addon, version)
+        return self._schemas[version]
 
     def _backup(self, cluster: ClusterInfo, addon: AddonState) -> Path:
         path = journals.backup_path(
