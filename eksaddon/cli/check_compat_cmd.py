@@ -17,6 +17,7 @@ from eksaddon.cli.options import (
     addon_option,
     feature_option,
     global_options,
+    kube_options,
     output_option,
     parse_type,
     type_option,
@@ -55,12 +56,7 @@ FORMATS = (
     help="AWS region (repeatable with --all-clusters).",
 )
 @click.option("--profile", metavar="NAME", help="AWS profile (default: the credential chain).")
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False),
-    help="With --cluster: kubeconfig for the node side (default: $KUBECONFIG).",
-)
-@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context to use.")
+@kube_options("With --cluster: kubeconfig for the node side (default: $KUBECONFIG).")
 @click.option("--skip-node-side", is_flag=True, help="With --cluster: only what EKS says.")
 @click.option(
     "--concurrency",

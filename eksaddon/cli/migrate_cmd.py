@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
-from eksaddon.cli.options import Seconds, addon_option, global_options
+from eksaddon.cli.options import Seconds, addon_option, global_options, kube_options
 from eksaddon.cli.progress import ProgressPrinter
 from eksaddon.cli.upgrade_cmd import confirmer, sigterm_as_interrupt
 from eksaddon.engine.migrate import MigrateOptions, migrate
@@ -22,8 +22,7 @@ from eksaddon.errors import ExitCode
 @cluster_option()
 @addon_option
 @aws_options
-@click.option("--kubeconfig", type=click.Path(dir_okay=False), help="kubeconfig of the cluster.")
-@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context to use.")
+@kube_options("kubeconfig of the cluster.")
 @click.option("--service-account-role-arn", metavar="ARN", help="IAM role for aws-node.")
 @click.option("--dry-run", is_flag=True, help="Show the configuration values; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")

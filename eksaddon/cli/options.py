@@ -91,6 +91,20 @@ def addon_option(function: F) -> F:
     )(function)
 
 
+def kube_options(kubeconfig_help: str) -> Callable[[F], F]:
+    """--kubeconfig and --context, for the commands that read (or write) the cluster itself."""
+
+    def decorate(function: F) -> F:
+        function = click.option(
+            "--context", "kube_context", metavar="NAME", help="kubeconfig context to use."
+        )(function)
+        return click.option("--kubeconfig", type=click.Path(dir_okay=False), help=kubeconfig_help)(
+            function
+        )
+
+    return decorate
+
+
 def output_option(*formats: OutputFormat) -> Callable[[F], F]:
     choices = [str(f) for f in formats]
     return click.option(

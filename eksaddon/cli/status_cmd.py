@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import click
 
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
-from eksaddon.cli.options import addon_option, global_options, output_option
+from eksaddon.cli.options import addon_option, global_options, kube_options, output_option
 from eksaddon.engine.status import collect_status
 from eksaddon.errors import ExitCode
 from eksaddon.reports import OutputFormat, render
@@ -23,12 +23,7 @@ if TYPE_CHECKING:
 @cluster_option()
 @addon_option
 @aws_options
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False),
-    help="kubeconfig for the node side (default: $KUBECONFIG or ~/.kube/config).",
-)
-@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context to use.")
+@kube_options("kubeconfig for the node side (default: $KUBECONFIG or ~/.kube/config).")
 @click.option("--skip-node-side", is_flag=True, help="Report only what EKS says.")
 @output_option(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.YAML)
 @click.pass_context

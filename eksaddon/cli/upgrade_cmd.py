@@ -14,7 +14,14 @@ import click
 
 from eksaddon import configvalues
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
-from eksaddon.cli.options import TARGET, Seconds, addon_option, global_options, output_option
+from eksaddon.cli.options import (
+    TARGET,
+    Seconds,
+    addon_option,
+    global_options,
+    kube_options,
+    output_option,
+)
 from eksaddon.cli.progress import ProgressPrinter
 from eksaddon.engine.install import InstallOptions, install
 from eksaddon.engine.rollout_check import RolloutCheck
@@ -165,12 +172,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
 @click.option(
     "--discard-journal", is_flag=True, help="Set aside an unfinished journal and plan afresh."
 )
-@click.option(
-    "--kubeconfig",
-    type=click.Path(dir_okay=False),
-    help="kubeconfig for the node-side rollout check (default: $KUBECONFIG or ~/.kube/config).",
+@kube_options(
+    "kubeconfig for the node-side rollout check (default: $KUBECONFIG or ~/.kube/config)."
 )
-@click.option("--context", "kube_context", metavar="NAME", help="kubeconfig context to use.")
 @click.option(
     "--force",
     is_flag=True,
