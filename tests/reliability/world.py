@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator, Mapping
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -89,11 +88,7 @@ class World:
         for node in NODES:
             make_node(self.api, node)
         make_node(self.api, "fargate-1", labels={"eks.amazonaws.com/compute-type": "fargate"})
-        self._wait_rolled()
-
-    def _wait_rolled(self) -> None:
-        controller = DaemonSetController(self.api, NODES)
-        controller.reconcile()
+        DaemonSetController(self.api, NODES).reconcile()  # the pods of the starting version
 
     def _apply(self, record: AddonRecord) -> None:
         """What EKS does to the DaemonSet when an update succeeds."""
@@ -227,7 +222,3 @@ def one_error_line(err: str) -> str:
     errors = [line for line in lines if line.startswith("eksaddon: error: ")]
     assert len(errors) == 1 and lines[-1] == errors[0], err
     return errors[0]
-
-
-def pairs(mapping: Mapping[str, Any]) -> Iterator[tuple[str, Any]]:
-    yield from sorted(mapping.items())
