@@ -270,7 +270,7 @@ def _upgrade_path(ctx: _Context) -> tuple[Plan | None, list[Finding]]:
             "upgrade-path",
             "upgrade-path",
             Severity.INFO,
-            f"{len(upgrade.steps)} step(s), one minor version at a time: {path}",
+            f"{len(upgrade.steps)} step(s), {upgrade.rule}: {path}",
         )
     ]
     findings += [

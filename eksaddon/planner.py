@@ -1,10 +1,16 @@
 """The stepwise upgrade planner: pure functions of the matrix, no I/O.
 
-Rules (all read from the matrix's ``upgrade_policy`` and ``features``):
-- never move more than ``max_minor_step`` minor versions per step, up or down (EKS rejects more with
-  "Updating VPC-CNI can only go up or down 1 minor version at a time");
-- gates: reaching ``target_at_least`` (v1.12.0) needs ``requires_current_at_least`` (v1.7.0) first;
-- at each intermediate minor take the newest build offered for the cluster's Kubernetes version;
+Rules (all read from the matrix's ``upgrade_policy`` and ``features``), by policy kind:
+- ``minor-steps`` (vpc-cni): never move more than ``max_minor_step`` minor versions per step, up or
+  down (EKS rejects more with "Updating VPC-CNI can only go up or down 1 minor version at a time");
+  at each intermediate minor take the newest build offered for the cluster's Kubernetes version;
+  a change of major version has no known rule and is refused;
+- ``catalogue`` (CoreDNS, EBS CSI, pod identity agent): any build offered for the cluster's
+  Kubernetes version is one update away, across minors and majors;
+- ``kubernetes-skew`` (kube-proxy): as ``catalogue``, and the target must keep the Kubernetes
+  version-skew policy against the control plane (:func:`skew_problem`);
+- gates, for every kind: reaching ``target_at_least`` (v1.12.0) needs ``requires_current_at_least``
+  (v1.7.0) first;
 - a feature in use puts a floor under every step: its downgrade floor and the version it needs.
 """
 
@@ -15,7 +21,8 @@ from enum import Enum
 from typing import NamedTuple
 
 from eksaddon.errors import InputError, NoLegalPathError, TargetNotOfferedError
-from eksaddon.matrix.model import AddonType, Feature, Gate, Matrix
+from eksaddon.matrix.model import AddonType, Feature, Gate, Matrix, PolicyKind
+from eksaddon.skew import check_skew, skew_notes
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 LATEST = "latest"
@@ -49,6 +56,8 @@ class Plan(NamedTuple):
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
+    # How far each step may go, in words, for reports ("one minor version at a time").
+    rule: str = "one minor version at a time"
 
     @property
     def direction(self) -> Direction:
@@ -80,7 +89,14 @@ def plan(
     resolved, notes = resolve_target(matrix, kubernetes=kubernetes, addon_type=kind, target=target)
     in_use = _features(matrix, features)
     _check_floors(current, resolved, in_use)
-    steps = _walk(matrix, kubernetes=kubernetes, addon_type=kind, current=current, target=resolved)
+    policy = matrix.policy
+    if policy.kind is PolicyKind.MINOR_STEPS:
+        walk = _walk
+    else:
+        walk = _direct
+        if policy.skew is not None:
+            check_skew(matrix.addon, resolved, kubernetes, policy.skew)
+    steps = walk(matrix, kubernetes=kubernetes, addon_type=kind, current=current, target=resolved)
     return Plan(
         addon=matrix.addon,
         addon_type=kind,
@@ -89,9 +105,20 @@ def plan(
         target=resolved,
         requested=target,
         steps=tuple(steps),
-        notes=tuple(notes),
+        notes=(*notes, *skew_notes(matrix, current, kubernetes)),
         warnings=tuple(_downgrade_warnings(matrix, current, resolved)),
+        rule=_rule(matrix, kubernetes),
     )
+
+
+def _rule(matrix: Matrix, kubernetes: KubernetesVersion) -> str:
+    policy = matrix.policy
+    if policy.kind is PolicyKind.CATALOGUE:
+        return f"each a build offered for Kubernetes {kubernetes}"
+    if policy.kind is PolicyKind.KUBERNETES_SKEW:
+        return f"each a build offered for Kubernetes {kubernetes}, within the version-skew policy"
+    step = policy.max_minor_step or 1
+    return "one minor version at a time" if step == 1 else f"at most {step} minor versions each"
 
 
 def resolve_target(
@@ -229,10 +256,45 @@ def _walk(
     return steps
 
 
+def _direct(
+    matrix: Matrix,
+    *,
+    kubernetes: KubernetesVersion,
+    addon_type: AddonType,
+    current: AddonVersion,
+    target: AddonVersion,
+) -> list[Step]:
+    """One update to the target, through a stepping stone first where a gate demands one."""
+    candidates = matrix.candidates(addon_type, kubernetes)
+    gates = matrix.policy.gates
+    steps: list[Step] = []
+    position = current
+    for gate in sorted(gates, key=lambda g: g.requires_current_at_least):
+        if position >= gate.requires_current_at_least or target < gate.target_at_least:
+            continue
+        stone = next(
+            (c for c in candidates if gate.requires_current_at_least <= c < gate.target_at_least),
+            None,
+        )
+        if stone is None:
+            raise NoLegalPathError(
+                f"no legal path from {position} to {target} for {matrix.addon} on Kubernetes "
+                f"{kubernetes}: {gate.target_at_least} or later needs "
+                f"{gate.requires_current_at_least} or later first, and no build between them is "
+                f"offered for Kubernetes {kubernetes}",
+                hint=_catalogue_hint(matrix, kubernetes),
+            )
+        steps.append(Step(position, stone, _gate_notes(gates, position, stone, target)))
+        position = stone
+    if position != target:
+        steps.append(Step(position, target, _gate_notes(gates, position, target, target)))
+    return steps
+
+
 def _next_minor(matrix: Matrix, position: AddonVersion, target: AddonVersion) -> int:
     """The minor version the next step lands on: as far as the policy allows, gates respected."""
     distance = position.minor_distance(target)
-    stride = min(matrix.policy.max_minor_step, distance)
+    stride = min(matrix.policy.max_minor_step or 1, distance)
     if target < position:
         return position.minor - stride
     minor = position.minor + stride
@@ -296,6 +358,6 @@ def _missing_step(
         f"no legal path from {position} to {target} for {matrix.addon} on Kubernetes "
         f"{kubernetes}: the step to v{target.major}.{minor} is missing (no {kind} of "
         f"v{target.major}.{minor} is offered for Kubernetes {kubernetes}, and each update may move "
-        f"at most {matrix.policy.max_minor_step} minor version)",
+        f"at most {matrix.policy.max_minor_step or 1} minor version)",
         hint=hint,
     )

@@ -25,11 +25,16 @@ from eksaddon.matrix.model import (
     Gate,
     KubernetesEntry,
     Matrix,
+    PolicyKind,
     Release,
     SettingDefault,
+    SkewLimit,
+    SkewPolicy,
     UpgradePolicy,
+    Workload,
+    WorkloadKind,
 )
-from eksaddon.versions import AddonVersion, KubernetesVersion
+from eksaddon.versions import AddonVersion, ImageTagRule, KubernetesVersion
 
 ENV_OVERRIDE = "EKSADDON_MATRIX"
 BUNDLED_PACKAGE = "version_matrix"
@@ -109,7 +114,6 @@ def _checked(raw: Any, *, label: str) -> Matrix:
 
 
 def _build(raw: Mapping[str, Any], *, label: str) -> Matrix:
-    policy = raw["upgrade_policy"]
     return Matrix(
         addon=raw["addon"],
         display_name=raw.get("display_name") or raw["addon"],
@@ -127,15 +131,48 @@ def _build(raw: Mapping[str, Any], *, label: str) -> Matrix:
                 reverse=True,
             )
         ),
-        policy=UpgradePolicy(
-            max_minor_step=policy["max_minor_step"],
-            gates=tuple(_gate(g) for g in policy.get("gates", [])),
-            downgrade_warnings=tuple(_warning(w) for w in policy.get("downgrade_warnings", [])),
-            source=policy.get("source"),
-        ),
+        policy=_policy(raw["upgrade_policy"]),
         features={name: _feature(name, f) for name, f in raw.get("features", {}).items()},
         daemonset=_daemonset(raw["daemonset"]) if "daemonset" in raw else None,
         notes=tuple(raw.get("notes", [])),
+        workloads=tuple(_workload(w) for w in raw.get("workloads", [])),
+    )
+
+
+def _policy(value: Mapping[str, Any]) -> UpgradePolicy:
+    skew = value.get("skew")
+    return UpgradePolicy(
+        max_minor_step=value.get("max_minor_step"),
+        gates=tuple(_gate(g) for g in value.get("gates", [])),
+        downgrade_warnings=tuple(_warning(w) for w in value.get("downgrade_warnings", [])),
+        source=value.get("source"),
+        kind=PolicyKind(value.get("kind", PolicyKind.MINOR_STEPS.value)),
+        skew=None if skew is None else _skew(skew),
+    )
+
+
+def _skew(value: Mapping[str, Any]) -> SkewPolicy:
+    return SkewPolicy(
+        max_newer=value["max_newer_minors"],
+        max_older=value["max_older_minors"],
+        older_limits=tuple(
+            SkewLimit(KubernetesVersion.parse(limit["below"]), limit["max_older_minors"])
+            for limit in value.get("older_limits", [])
+        ),
+        source=value.get("source"),
+    )
+
+
+def _workload(value: Mapping[str, Any]) -> Workload:
+    return Workload(
+        kind=WorkloadKind(value["kind"]),
+        namespace=value["namespace"],
+        name=value["name"],
+        version_container=value["version_container"],
+        image_tag=ImageTagRule(value["image_tag"]),
+        version_image=value.get("version_image"),
+        source=value.get("source"),
+        notes=value.get("notes"),
     )
 
 
@@ -160,6 +197,7 @@ def _kubernetes_entry(key: str, value: Mapping[str, Any]) -> KubernetesEntry:
         catalogue_complete=value["catalogue_complete"],
         notes=value.get("notes"),
         complete_through=_optional_version(value.get("complete_through")),
+        latest_as_of=value.get("latest_as_of"),
     )
 
 

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import NamedTuple
 
 from eksaddon.errors import UnknownKubernetesVersionError
-from eksaddon.versions import AddonVersion, KubernetesVersion
+from eksaddon.versions import AddonVersion, ImageTagRule, KubernetesVersion
 
 
 class AddonType(str, Enum):
@@ -59,6 +59,8 @@ class KubernetesEntry(NamedTuple):
     catalogue_complete: bool
     notes: str | None
     complete_through: AddonVersion | None = None
+    # When a source showed ``latest`` as the newest build (where that predates the matrix's as_of).
+    latest_as_of: str | None = None
 
     def knows_absence_of(self, version: AddonVersion) -> bool:
         """Whether a build missing from this version's catalogue is known not to be offered.
@@ -87,11 +89,51 @@ class DowngradeWarning(NamedTuple):
     message: str
 
 
+class PolicyKind(str, Enum):
+    """How far one update may move an add-on (upgrade_policy.kind in the matrix file)."""
+
+    # At most max_minor_step minors per update, newest build at each minor (vpc-cni: EKS refuses
+    # more with "Updating VPC-CNI can only go up or down 1 minor version at a time").
+    MINOR_STEPS = "minor-steps"
+    # Any build the catalogue offers for the cluster's version, in one update (CoreDNS, EBS CSI,
+    # pod identity agent: no step rule documented or enforced, upgrade-rules.yaml).
+    CATALOGUE = "catalogue"
+    # As CATALOGUE, and the add-on's minor is a Kubernetes minor held to the version-skew policy
+    # against the control plane (kube-proxy).
+    KUBERNETES_SKEW = "kubernetes-skew"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class SkewLimit(NamedTuple):
+    """For add-on versions whose Kubernetes minor is below ``below``: at most ``max_older``."""
+
+    below: KubernetesVersion
+    max_older: int
+
+
+class SkewPolicy(NamedTuple):
+    """How many minors the add-on may be newer or older than the control plane."""
+
+    max_newer: int
+    max_older: int
+    older_limits: tuple[SkewLimit, ...] = ()
+    source: str | None = None
+
+    def max_older_for(self, addon_minor: KubernetesVersion) -> int:
+        """The allowed lag for an add-on at ``addon_minor`` (the tightest limit that applies)."""
+        limits = [limit.max_older for limit in self.older_limits if addon_minor < limit.below]
+        return min([self.max_older, *limits])
+
+
 class UpgradePolicy(NamedTuple):
-    max_minor_step: int
+    max_minor_step: int | None
     gates: tuple[Gate, ...] = ()
     downgrade_warnings: tuple[DowngradeWarning, ...] = ()
     source: str | None = None
+    kind: PolicyKind = PolicyKind.MINOR_STEPS
+    skew: SkewPolicy | None = None
 
 
 class Detector(NamedTuple):
@@ -160,6 +202,27 @@ class DaemonSetSpec(NamedTuple):
     containers: Mapping[str, ContainerDefaults]
 
 
+class WorkloadKind(str, Enum):
+    DAEMONSET = "DaemonSet"
+    DEPLOYMENT = "Deployment"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Workload(NamedTuple):
+    """A Kubernetes workload the add-on runs, and how its image shows the add-on's version."""
+
+    kind: WorkloadKind
+    namespace: str
+    name: str
+    version_container: str
+    image_tag: ImageTagRule
+    version_image: str | None = None
+    source: str | None = None
+    notes: str | None = None
+
+
 class Matrix(NamedTuple):
     """One add-on's compatibility matrix. Builds and releases are held newest first."""
 
@@ -174,6 +237,7 @@ class Matrix(NamedTuple):
     features: Mapping[str, Feature]
     daemonset: DaemonSetSpec | None
     notes: tuple[str, ...] = ()
+    workloads: tuple[Workload, ...] = ()
 
     @property
     def kubernetes_versions(self) -> list[KubernetesVersion]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 _N = "(0|[1-9][0-9]{0,8})"
-ADDON_VERSION_PATTERN = rf"^v{_N}\.{_N}\.{_N}(-eksbuild\.{_N})?$"
+ADDON_VERSION_PATTERN = rf"^v{_N}\.{_N}\.{_N}(-eksbuild\.({_N}|preview))?$"
 RELEASE_PATTERN = rf"^v{_N}\.{_N}\.{_N}$"
 KUBERNETES_PATTERN = rf"^{_N}\.{_N}$"
 
@@ -50,6 +50,7 @@ _KUBERNETES_ENTRY = _strict_object(
         "default_as_of": _OPTIONAL_TEXT,
         "catalogue_complete": {"type": "boolean"},
         "complete_through": _optional(_VERSION),
+        "latest_as_of": _OPTIONAL_TEXT,
         "notes": _OPTIONAL_TEXT,
     },
     required=["latest", "catalogue_complete"],
@@ -87,6 +88,54 @@ _GATE = _strict_object(
 
 _DOWNGRADE_WARNING = _strict_object(
     {"id": _NAME, "from_at_least": _VERSION, "to_below": _VERSION, "message": _TEXT}
+)
+
+_MINORS = {"type": "integer", "minimum": 0, "maximum": 20}
+
+_SKEW = _strict_object(
+    {
+        "max_newer_minors": _MINORS,
+        "max_older_minors": _MINORS,
+        "older_limits": {
+            "type": "array",
+            "maxItems": 20,
+            "items": _strict_object({"below": _KUBERNETES, "max_older_minors": _MINORS}),
+        },
+        "source": _OPTIONAL_TEXT,
+    },
+    required=["max_newer_minors", "max_older_minors"],
+)
+
+POLICY_KINDS = ["minor-steps", "catalogue", "kubernetes-skew"]
+
+_POLICY = _strict_object(
+    {
+        "kind": {"enum": POLICY_KINDS},
+        # Required for minor-steps (the default kind) and refused for the others: checked after
+        # the schema, where the message can say why.
+        "max_minor_step": {"type": "integer", "minimum": 1, "maximum": 100},
+        "skew": _ref("skew"),
+        "source": _OPTIONAL_TEXT,
+        "gates": {"type": "array", "items": _ref("gate")},
+        "downgrade_warnings": {"type": "array", "items": _ref("downgrade_warning")},
+    },
+    required=[],
+)
+
+_IMAGE = {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._/\-]{0,200}$"}
+
+_WORKLOAD = _strict_object(
+    {
+        "kind": {"enum": ["DaemonSet", "Deployment"]},
+        "namespace": _NAME,
+        "name": _NAME,
+        "version_container": _NAME,
+        "version_image": _IMAGE,
+        "image_tag": {"enum": ["addon-version", "minimal-variant", "unrelated"]},
+        "source": _OPTIONAL_TEXT,
+        "notes": _OPTIONAL_TEXT,
+    },
+    required=["kind", "namespace", "name", "version_container", "image_tag"],
 )
 
 _DETECTOR = {
@@ -145,7 +194,7 @@ _DAEMONSET = _strict_object(
         "name": _NAME,
         "namespace": _NAME,
         "version_container": _NAME,
-        "version_image": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9._/\-]{0,200}$"},
+        "version_image": _IMAGE,
         "managed_field_manager": _NAME,
         "containers": {
             "type": "object",
@@ -182,21 +231,14 @@ MATRIX_SCHEMA: dict[str, Any] = _strict_object(
         "self_managed": _strict_object(
             {"releases": {"type": "array", "items": _ref("release_entry"), "maxItems": 5000}}
         ),
-        "upgrade_policy": _strict_object(
-            {
-                "max_minor_step": {"type": "integer", "minimum": 1, "maximum": 100},
-                "source": _OPTIONAL_TEXT,
-                "gates": {"type": "array", "items": _ref("gate")},
-                "downgrade_warnings": {"type": "array", "items": _ref("downgrade_warning")},
-            },
-            required=["max_minor_step"],
-        ),
+        "upgrade_policy": _ref("policy"),
         "features": {
             "type": "object",
             "propertyNames": {"pattern": r"^[a-z0-9][a-z0-9\-]{0,62}$"},
             "additionalProperties": _ref("feature"),
         },
         "daemonset": _ref("daemonset"),
+        "workloads": {"type": "array", "items": _ref("workload"), "maxItems": 20},
     },
     required=["format_version", "addon", "kubernetes_versions", "builds", "upgrade_policy"],
 )
@@ -212,4 +254,7 @@ MATRIX_SCHEMA["definitions"] = {
     "setting": _SETTING,
     "container": _CONTAINER,
     "daemonset": _DAEMONSET,
+    "policy": _POLICY,
+    "skew": _SKEW,
+    "workload": _WORKLOAD,
 }

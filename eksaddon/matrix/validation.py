@@ -12,7 +12,7 @@ from functools import cache
 from typing import Any
 
 from eksaddon.errors import MatrixError
-from eksaddon.matrix.model import Matrix
+from eksaddon.matrix.model import Matrix, PolicyKind
 from eksaddon.matrix.schema import MATRIX_SCHEMA
 
 FORMAT_VERSION = 1
@@ -108,6 +108,7 @@ def _problems(matrix: Matrix) -> Iterator[str]:
     yield from _kubernetes_problems(matrix)
     yield from _policy_problems(matrix)
     yield from _daemonset_problems(matrix)
+    yield from _workload_problems(matrix)
 
 
 def _duplicates(where: str, versions: list[str]) -> Iterator[str]:
@@ -138,12 +139,51 @@ def _kubernetes_problems(matrix: Matrix) -> Iterator[str]:
 
 
 def _policy_problems(matrix: Matrix) -> Iterator[str]:
-    for gate in matrix.policy.gates:
+    policy = matrix.policy
+    if policy.kind is PolicyKind.MINOR_STEPS and policy.max_minor_step is None:
+        yield "upgrade_policy: max_minor_step is required for kind minor-steps (the default)"
+    if policy.kind is not PolicyKind.MINOR_STEPS and policy.max_minor_step is not None:
+        yield (
+            f"upgrade_policy: max_minor_step applies to kind minor-steps only; kind {policy.kind} "
+            "has no step limit"
+        )
+    if (policy.kind is PolicyKind.KUBERNETES_SKEW) != (policy.skew is not None):
+        yield "upgrade_policy: skew is required for kind kubernetes-skew, and only for it"
+    if policy.kind is PolicyKind.KUBERNETES_SKEW:
+        yield from _skew_problems(matrix)
+    for gate in policy.gates:
         if not gate.requires_current_at_least < gate.target_at_least:
             yield (
                 f"upgrade_policy.gates.{gate.id}: requires_current_at_least must be below "
                 "target_at_least"
             )
+
+
+def _skew_problems(matrix: Matrix) -> Iterator[str]:
+    """Under kubernetes-skew the add-on's minor is a Kubernetes minor: builds must fit the rule."""
+    skew = matrix.policy.skew
+    max_newer = 0 if skew is None else skew.max_newer
+    for build in matrix.builds:
+        for kubernetes in sorted(build.kubernetes_versions):
+            if build.version.major != kubernetes.major:
+                yield (
+                    f"builds: {build.version} is offered for Kubernetes {kubernetes}; under "
+                    "upgrade_policy kind kubernetes-skew the add-on's major.minor is a "
+                    "Kubernetes version, so the majors must match"
+                )
+            elif build.version.minor - kubernetes.minor > max_newer:
+                yield (
+                    f"builds: {build.version} is offered for Kubernetes {kubernetes}, but "
+                    f"upgrade_policy.skew allows at most {max_newer} minor(s) newer than the "
+                    "control plane"
+                )
+
+
+def _workload_problems(matrix: Matrix) -> Iterator[str]:
+    seen = Counter((w.namespace, w.name, w.kind) for w in matrix.workloads)
+    for (namespace, name, kind), count in seen.items():
+        if count > 1:
+            yield f"workloads: {kind} {namespace}/{name} is listed {count} times"
 
 
 def _daemonset_problems(matrix: Matrix) -> Iterator[str]:
