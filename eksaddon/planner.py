@@ -105,7 +105,7 @@ def plan(
         target=resolved,
         requested=target,
         steps=tuple(steps),
-        notes=(*notes, *skew_notes(matrix, current, kubernetes)),
+        notes=(*notes, *skew_notes(matrix, current, resolved, kubernetes)),
         warnings=tuple(_downgrade_warnings(matrix, current, resolved)),
         rule=_rule(matrix, kubernetes),
     )

@@ -65,7 +65,11 @@ def check_skew(
         )
 
 
-def skew_notes(matrix: Matrix, current: AddonVersion, kubernetes: KubernetesVersion) -> list[str]:
+def skew_notes(
+    matrix: Matrix, current: AddonVersion, target: AddonVersion, kubernetes: KubernetesVersion
+) -> list[str]:
+    """What the plan should say about the skew: a current version already outside it, and the
+    kubelet half of the policy, which needs the nodes' versions."""
     skew = matrix.policy.skew
     if skew is None:
         return []
@@ -75,8 +79,9 @@ def skew_notes(matrix: Matrix, current: AddonVersion, kubernetes: KubernetesVers
         notes.append(f"the current version breaks the version-skew policy: {problem}")
     # The policy also bounds kube-proxy against the kubelet on each node; offline, the nodes'
     # versions are not known, so say so rather than imply the plan checked them.
+    limit = skew.max_older_for(KubernetesVersion(target.major, target.minor))
     notes.append(
-        f"{matrix.addon} must also be within {skew.max_older} minor versions of the kubelet on "
+        f"{matrix.addon} {target} must also be within {limit} minor versions of the kubelet on "
         "each node; node versions are not checked here"
     )
     return notes

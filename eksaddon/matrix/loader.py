@@ -169,7 +169,7 @@ def _workload(value: Mapping[str, Any]) -> Workload:
         namespace=value["namespace"],
         name=value["name"],
         version_container=value["version_container"],
-        image_tag=ImageTagRule(value["image_tag"]),
+        image_tag=None if value["image_tag"] is None else ImageTagRule(value["image_tag"]),
         version_image=value.get("version_image"),
         source=value.get("source"),
         notes=value.get("notes"),

@@ -217,7 +217,7 @@ class Workload(NamedTuple):
     namespace: str
     name: str
     version_container: str
-    image_tag: ImageTagRule
+    image_tag: ImageTagRule | None  # None: no source shows how the image is tagged
     version_image: str | None = None
     source: str | None = None
     notes: str | None = None

@@ -131,7 +131,8 @@ _WORKLOAD = _strict_object(
         "name": _NAME,
         "version_container": _NAME,
         "version_image": _IMAGE,
-        "image_tag": {"enum": ["addon-version", "minimal-variant", "unrelated"]},
+        # null: no source shows how the image is tagged (then the running version is unknown).
+        "image_tag": {"enum": ["addon-version", "minimal-variant", "unrelated", None]},
         "source": _OPTIONAL_TEXT,
         "notes": _OPTIONAL_TEXT,
     },
