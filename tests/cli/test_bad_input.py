@@ -151,8 +151,8 @@ ARGUMENTS: list[tuple[list[str], str]] = [
     (["plan", "--from", "v1.18.3"], "Missing option '-k' / '--kubernetes-version'"),
     (["plan", "-k", "1.30", "--from", "v2.0.0"], "cannot step between major versions"),
     (
-        ["plan", "--addon", "coredns", "-k", "1.30", "--from", "v1.11.1-eksbuild.4"],
-        "no bundled matrix for add-on 'coredns'",
+        ["plan", "--addon", "adot", "-k", "1.30", "--from", "v0.109.0-eksbuild.2"],
+        "no bundled matrix for add-on 'adot'",
     ),
     (["check-compat", "-k", "1.30"], "give exactly one of --addon-version and --daemonset"),
     (

@@ -1339,7 +1339,7 @@ OFFLINE_FLAGS: list[tuple[list[str], str]] = [
     (["plan\x00"], "No such command"),
     (["", "plan"], "No such command ''"),
     (["matrix", "show", "-k", "1.29", "-o", "junit"], "Invalid value for '-o'"),
-    (["matrix", "show", "--addon", "coredns"], "no bundled matrix for add-on 'coredns'"),
+    (["matrix", "show", "--addon", "adot"], "no bundled matrix for add-on 'adot'"),
     (["matrix", "bogus"], "No such command 'bogus'"),
     (["check-compat"], "give --kubernetes-version (offline), --cluster (live)"),
     (["check-compat", "-k", "1.29"], "give exactly one of --addon-version and --daemonset"),
