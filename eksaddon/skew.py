@@ -61,7 +61,7 @@ def check_skew(
         allowed = allowed_minors(kubernetes, skew)
         raise NoLegalPathError(
             f"cannot move {addon} to {problem} (Kubernetes version-skew policy)",
-            hint=f"choose a {addon} build of v{allowed[0]} to v{allowed[-1]}",
+            hint=f"choose a build of {addon} from v{allowed[0]} to v{allowed[-1]}",
         )
 
 
