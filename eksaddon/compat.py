@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from eksaddon.errors import InputError, NoLegalPathError
 from eksaddon.matrix.model import AddonType, Feature, Matrix
 from eksaddon.planner import LATEST, Plan, infer_addon_type, plan, resolve_target
+from eksaddon.skew import skew_problem
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 if TYPE_CHECKING:  # only --daemonset runs need the DaemonSet reader
@@ -118,6 +119,7 @@ def check_compat(
     upgrade, path_findings = _upgrade_path(ctx)
     findings = [
         *_offered(ctx),
+        *_skew(ctx),
         *_latest(ctx),
         *path_findings,
         *_target_kubernetes(ctx, upgrade),
@@ -145,6 +147,24 @@ def _is_offered(ctx: _Context, kubernetes: KubernetesVersion) -> bool:
 
 def _offered(ctx: _Context) -> Iterator[Finding]:
     yield from _offered_on(ctx, ctx.kubernetes, check="offered", role="the cluster's")
+
+
+def _skew(ctx: _Context) -> Iterator[Finding]:
+    """The version-skew policy, for add-ons whose matrix states one (kube-proxy)."""
+    skew = ctx.matrix.policy.skew
+    if skew is None:
+        return
+    planes = (("offered", ctx.kubernetes, "now"), ("target-kubernetes", ctx.target_kubernetes, ""))
+    for check, control_plane, when in planes:
+        problem = None if control_plane is None else skew_problem(ctx.version, control_plane, skew)
+        if problem is not None:
+            advice = "" if when else f"; upgrade {ctx.matrix.addon} before the cluster"
+            yield Finding(
+                check,
+                "version-skew",
+                Severity.ERROR,
+                f"{ctx.matrix.addon} {problem}: outside the Kubernetes version-skew policy{advice}",
+            )
 
 
 def _offered_on(

@@ -1,4 +1,4 @@
-"""``eksaddon matrix show``: the bundled (or --matrix) compatibility matrix."""
+"""``eksaddon matrix list/show/refresh/diff``: the bundled (or --matrix) compatibility matrices."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import click
 
 from eksaddon.cli.aws_options import aws_options, make_gateway
 from eksaddon.cli.options import KUBERNETES_VERSION, addon_option, global_options, output_option
-from eksaddon.engine.refresh import diff, read_catalogues, refreshed_document
-from eksaddon.errors import ExitCode
-from eksaddon.matrix.loader import load_document
-from eksaddon.matrix.summary import summarize
+from eksaddon.engine.refresh import diff, new_document, read_catalogues, refreshed_document
+from eksaddon.errors import ExitCode, InputError
+from eksaddon.matrix.loader import bundled_addons, has_matrix, load_bundled, load_document
+from eksaddon.matrix.summary import listing, summarize
 from eksaddon.reports import OutputFormat, render
 from eksaddon.reports.yamlout import write_yaml_file
 from eksaddon.versions import KubernetesVersion
@@ -21,6 +21,14 @@ from eksaddon.versions import KubernetesVersion
 @click.group("matrix")
 def matrix_group() -> None:
     """Show, refresh or diff the compatibility matrix."""
+
+
+@matrix_group.command("list")
+@output_option(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.YAML)
+def list_command(output: str) -> int:
+    """The bundled add-on matrices: as-of date, Kubernetes range, upgrade policy."""
+    render(listing(load_bundled(a) for a in bundled_addons()), OutputFormat(output), sys.stdout)
+    return ExitCode.OK
 
 
 @matrix_group.command("show")
@@ -55,7 +63,7 @@ def _kubernetes_versions(
     type=KUBERNETES_VERSION,
     multiple=True,
     help="Versions to refresh (repeatable; default: every version the "
-    "matrix covers). A new version is added.",
+    "matrix covers). A new version is added. Required for an add-on with no matrix.",
 )
 @click.option(
     "--write",
@@ -73,10 +81,22 @@ def refresh_command(
     kubernetes_versions: tuple[KubernetesVersion, ...],
     target: Path,
 ) -> int:
-    """Write a matrix file built from the live EKS catalogue (pin it with --matrix)."""
-    raw, matrix = load_document(addon, global_options(ctx).matrix)
+    """Write a matrix file built from the live EKS catalogue (pin it with --matrix).
+
+    Any add-on EKS offers works: one with no matrix file starts from an empty one."""
+    override = global_options(ctx).matrix
+    if has_matrix(addon, override):
+        raw, matrix = load_document(addon, override)
+        covered = matrix.kubernetes_versions
+    else:
+        raw, covered = new_document(addon), []
+        if not kubernetes_versions:
+            raise InputError(
+                f"no matrix for add-on {addon!r} says which Kubernetes versions to read",
+                hint="name them with -k (for example -k 1.29 -k 1.30)",
+            )
     gateway = make_gateway(profile, region)
-    versions = _kubernetes_versions(kubernetes_versions, matrix.kubernetes_versions)
+    versions = _kubernetes_versions(kubernetes_versions, covered)
     document = refreshed_document(
         raw, read_catalogues(gateway, addon, versions), region=gateway.region
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import time
 from typing import Any, NamedTuple
 
@@ -13,6 +14,7 @@ from eksaddon.matrix.model import Matrix
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 SOURCE_ID = "EKS-API"
+ADDON_NAME = re.compile(r"[a-z0-9][a-z0-9\-_]{0,99}")
 
 
 class KubernetesDiff(NamedTuple):
@@ -70,6 +72,36 @@ def diff(
             )
         )
     return MatrixDiff(matrix.addon, matrix.origin, region, tuple(rows))
+
+
+def new_document(addon: str) -> dict[str, Any]:
+    """The start of a matrix for an add-on with no matrix file: no builds, the generic policy.
+
+    :func:`refreshed_document` fills in the catalogue. With no rules known for the add-on, the
+    policy is ``catalogue`` (any build EKS offers for the cluster's version, in one update): the
+    live catalogue is all there is to go on, and the file says so.
+    """
+    if ADDON_NAME.fullmatch(addon) is None:
+        raise InputError(
+            f"invalid add-on name {addon[:64]!r}: expected lower-case letters, digits, '-' or '_'",
+            hint="pass the add-on name as EKS spells it (aws eks describe-addon-versions)",
+        )
+    return {
+        "format_version": 1,
+        "addon": addon,
+        "display_name": addon,
+        "notes": [
+            f"Written by `eksaddon matrix refresh --addon {addon}` from the live EKS catalogue: "
+            "eksaddon has no bundled rules for this add-on."
+        ],
+        "kubernetes_versions": {},
+        "builds": [],
+        "upgrade_policy": {
+            "kind": "catalogue",
+            "source": "no bundled matrix: any build EKS offers for the cluster's version is one "
+            "update away (no step rule is known)",
+        },
+    }
 
 
 def refreshed_document(

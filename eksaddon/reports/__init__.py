@@ -11,10 +11,10 @@ from enum import Enum
 from typing import Any, TextIO
 
 from eksaddon.compat import CompatReport
-from eksaddon.matrix.summary import MatrixSummary
+from eksaddon.matrix.summary import MatrixListing, MatrixSummary
 from eksaddon.planner import Plan
 
-Report = MatrixSummary | Plan | CompatReport
+Report = MatrixSummary | MatrixListing | Plan | CompatReport
 
 
 class OutputFormat(str, Enum):
@@ -33,6 +33,8 @@ def document(report: object) -> dict[str, Any]:
 
     if isinstance(report, MatrixSummary):
         return documents.matrix_document(report)
+    if isinstance(report, MatrixListing):
+        return documents.listing_document(report)
     if isinstance(report, Plan):
         return documents.plan_document(report)
     if isinstance(report, CompatReport):

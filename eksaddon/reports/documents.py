@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from eksaddon.compat import CompatReport
-from eksaddon.matrix.summary import MatrixSummary
+from eksaddon.matrix.summary import KubernetesRow, MatrixListing, MatrixSummary
 from eksaddon.planner import Plan
 
 if TYPE_CHECKING:
@@ -23,16 +23,39 @@ def matrix_document(summary: MatrixSummary) -> dict[str, Any]:
         "addon": summary.addon,
         "source": summary.origin,
         "as_of": summary.as_of,
-        "kubernetes_versions": {
-            str(row.entry.version): {
-                "latest": str(row.entry.latest),
-                "default": _optional(row.entry.default),
-                "builds": [str(b) for b in row.builds],
-                "catalogue_complete": row.entry.catalogue_complete,
-                "complete_through": _optional(row.entry.complete_through),
+        "kubernetes_versions": {str(row.entry.version): _matrix_row(row) for row in summary.rows},
+    }
+
+
+def _matrix_row(row: KubernetesRow) -> dict[str, Any]:
+    document: dict[str, Any] = {
+        "latest": str(row.entry.latest),
+        "default": _optional(row.entry.default),
+        "builds": [str(b) for b in row.builds],
+        "catalogue_complete": row.entry.catalogue_complete,
+        "complete_through": _optional(row.entry.complete_through),
+    }
+    if row.entry.latest_as_of is not None:  # only where a matrix dates its latest build
+        document["latest_as_of"] = row.entry.latest_as_of
+    return document
+
+
+def listing_document(listing: MatrixListing) -> dict[str, Any]:
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "addons": [
+            {
+                "addon": row.addon,
+                "display_name": row.display_name,
+                "source": row.origin,
+                "as_of": row.as_of,
+                "kubernetes_versions": [str(k) for k in row.kubernetes],
+                "upgrade_policy": str(row.policy),
+                "builds": row.builds,
+                "catalogue_complete": row.catalogue_complete,
             }
-            for row in summary.rows
-        },
+            for row in listing.rows
+        ],
     }
 
 

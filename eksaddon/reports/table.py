@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from eksaddon.compat import CompatReport, Severity
-from eksaddon.matrix.summary import MatrixSummary
+from eksaddon.matrix.summary import MatrixListing, MatrixSummary
 from eksaddon.planner import Plan
 from eksaddon.versions import AddonVersion
 
@@ -31,6 +31,8 @@ def render(report: object, stream: TextIO) -> None:
     console = console_for(stream)
     if isinstance(report, MatrixSummary):
         _matrix(report, console)
+    elif isinstance(report, MatrixListing):
+        _listing(report, console)
     elif isinstance(report, Plan):
         _plan(report, console)
     elif isinstance(report, CompatReport):
@@ -65,14 +67,39 @@ def _matrix(summary: MatrixSummary, console: Console) -> None:
         builds = _builds(row.builds, every=len(summary.rows) == 1)
         if not entry.catalogue_complete:
             builds += " (catalogue incomplete)"
-        table.add_row(
-            str(entry.version), str(entry.latest), str(entry.default or "unknown"), builds
-        )
+        latest = str(entry.latest)
+        if entry.latest_as_of:  # a data point, not the latest at the matrix's as_of
+            from eksaddon.textsafety import for_terminal
+
+            latest += f" (as of {for_terminal(entry.latest_as_of)})"
+        table.add_row(str(entry.version), latest, str(entry.default or "unknown"), builds)
     console.print(table)
     if len(summary.rows) > 1:
         console.print("Every build of one version: eksaddon matrix show -k VERSION (or -o json).")
     if summary.as_of:
         console.print(f"Matrix as of {summary.as_of}.")
+
+
+def _listing(listing: MatrixListing, console: Console) -> None:
+    from eksaddon.textsafety import for_terminal
+
+    table = Table(title="Bundled matrices")
+    columns = ("Add-on", "Name", "As of", "Kubernetes", "Upgrade policy", "Builds", "Catalogue")
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in listing.rows:
+        covered = f"{row.kubernetes[-1]}–{row.kubernetes[0]}" if len(row.kubernetes) > 1 else ""
+        table.add_row(
+            row.addon,
+            for_terminal(row.display_name),
+            for_terminal(row.as_of or "unknown"),
+            covered or str(row.kubernetes[0]),
+            str(row.policy),
+            str(row.builds),
+            "complete" if row.catalogue_complete else "incomplete",
+        )
+    console.print(table)
+    console.print("Details: eksaddon matrix show --addon NAME.")
 
 
 def _builds(builds: tuple[AddonVersion, ...], *, every: bool) -> str:

@@ -176,7 +176,7 @@ ARGUMENTS: list[tuple[list[str], str]] = [
         "Invalid value for '--fail-on'",
     ),
     (["matrix", "show", "-k", "2.0"], "Kubernetes 2.0 is not in the vpc-cni matrix"),
-    (["matrix", "list"], "No such command 'list'"),
+    (["matrix", "lsit"], "No such command 'lsit'"),
     (["--matrix"], "Option '--matrix' requires an argument"),
     (["plan", "-k", "1.30", "--from", "\x00"], "invalid add-on version"),
     (["plan", "-k", "1.30", "--from", "v" + "9" * 5000], "invalid add-on version"),
