@@ -41,6 +41,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_wheel_ships_the_matrix_and_every_module(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "version_matrix/vpc-cni.yaml" in names
+    bundled = {p.relative_to(REPO).as_posix() for p in (REPO / "version_matrix").glob("*.yaml")}
+    assert len(bundled) >= 5 and bundled <= names  # every add-on matrix, kube-proxy to pod identity
     assert "eksaddon/nodeside/vpc_cni_manifest.yaml" in names
     assert "version_matrix/__init__.py" in names
     sources = {p.relative_to(REPO).as_posix() for p in (REPO / "eksaddon").rglob("*.py")}
