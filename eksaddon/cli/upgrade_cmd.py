@@ -226,6 +226,14 @@ def upgrade_command(
     )
     gateway = make_gateway(profile, region)
     matrix = global_options(ctx).load(addon)
+    if matrix.daemonset is None and not (skip_rollout_check or dry_run):
+        # The node-side check knows only a matrix's `daemonset` (vpc-cni's aws-node): for any
+        # other add-on it would watch the wrong pods and call the update verified.
+        raise InputError(
+            f"eksaddon has no node-side rollout check for {addon} yet (its matrix has no "
+            "daemonset section); nothing was changed",
+            hint="pass --skip-rollout-check to trust EKS's ACTIVE alone",
+        )
     check = (
         None if skip_rollout_check else _rollout_check(kubeconfig, kube_context, dry_run=dry_run)
     )

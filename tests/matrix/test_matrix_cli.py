@@ -299,3 +299,14 @@ def test_refresh_of_an_unbundled_addon_needs_kubernetes_versions(run: Run, tmp_p
     )
     assert result.code == 2
     assert "name them with -k" in result.err
+
+
+def test_upgrade_of_an_addon_without_a_node_side_check_is_refused_before_any_change(
+    run: Run, eks: StandInServer
+) -> None:
+    eks.create_cluster("prod", "1.29")
+    result = run("upgrade", "--cluster", "prod", "--addon", "kube-proxy", "--yes")
+    assert result.code == 2, result.err
+    assert "no node-side rollout check for kube-proxy" in result.err
+    assert "--skip-rollout-check" in result.err
+    assert eks.standin.count("UpdateAddon") == 0 and eks.standin.count("DescribeAddon") == 0
