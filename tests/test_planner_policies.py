@@ -304,3 +304,35 @@ def test_vpc_cni_plans_keep_their_rule(bundled: Matrix) -> None:
     result = plan(bundled, kubernetes=K("1.26"), current=V("v1.16.4-eksbuild.2"), target="latest")
     assert result.rule == "one minor version at a time"
     assert [str(s.target) for s in result.steps] == ["v1.17.1-eksbuild.1", "v1.18.3-eksbuild.3"]
+
+
+CATALOGUE_ADDONS = {
+    name: load_matrix(name) for name in ("coredns", "aws-ebs-csi-driver", "kube-proxy")
+}
+
+
+@st.composite
+def catalogue_moves(
+    draw: st.DrawFn,
+) -> tuple[Matrix, KubernetesVersion, AddonVersion, AddonVersion]:
+    bundled = CATALOGUE_ADDONS[draw(st.sampled_from(sorted(CATALOGUE_ADDONS)))]
+    kubernetes = draw(st.sampled_from(bundled.kubernetes_versions))
+    offered = bundled.builds_for(kubernetes)
+    current = draw(st.sampled_from([b.version for b in bundled.builds]))
+    return bundled, kubernetes, current, draw(st.sampled_from(offered))
+
+
+@given(catalogue_moves())
+def test_without_gates_any_offered_target_is_one_update_or_a_skew_refusal(
+    move: tuple[Matrix, KubernetesVersion, AddonVersion, AddonVersion],
+) -> None:
+    bundled, kubernetes, current, target = move
+    skew = bundled.policy.skew
+    if skew is not None and skew_problem(target, kubernetes, skew) is not None:
+        # Only kube-proxy's skew may refuse an offered target, and only for its reason.
+        with pytest.raises(NoLegalPathError, match="version-skew policy"):
+            plan(bundled, kubernetes=kubernetes, current=current, target=str(target))
+        return
+    result = plan(bundled, kubernetes=kubernetes, current=current, target=str(target))
+    expected = [] if current == target else [(current, target)]
+    assert [(s.source, s.target) for s in result.steps] == expected
