@@ -123,6 +123,7 @@ def check_compat(
         *_latest(ctx),
         *path_findings,
         *_target_kubernetes(ctx, upgrade),
+        *_skew(ctx, target=True),
         *_features(ctx, upgrade),
         *_settings(detected),
     ]
@@ -149,22 +150,22 @@ def _offered(ctx: _Context) -> Iterator[Finding]:
     yield from _offered_on(ctx, ctx.kubernetes, check="offered", role="the cluster's")
 
 
-def _skew(ctx: _Context) -> Iterator[Finding]:
-    """The version-skew policy, for add-ons whose matrix states one (kube-proxy)."""
+def _skew(ctx: _Context, *, target: bool = False) -> Iterator[Finding]:
+    """The version-skew policy, for add-ons whose matrix states one (kube-proxy): against the
+    cluster's control plane, or (``target``) the one ``--target-kubernetes-version`` names."""
     skew = ctx.matrix.policy.skew
-    if skew is None:
+    control_plane = ctx.target_kubernetes if target else ctx.kubernetes
+    if skew is None or control_plane is None:
         return
-    planes = (("offered", ctx.kubernetes, "now"), ("target-kubernetes", ctx.target_kubernetes, ""))
-    for check, control_plane, when in planes:
-        problem = None if control_plane is None else skew_problem(ctx.version, control_plane, skew)
-        if problem is not None:
-            advice = "" if when else f"; upgrade {ctx.matrix.addon} before the cluster"
-            yield Finding(
-                check,
-                "version-skew",
-                Severity.ERROR,
-                f"{ctx.matrix.addon} {problem}: outside the Kubernetes version-skew policy{advice}",
-            )
+    problem = skew_problem(ctx.version, control_plane, skew)
+    if problem is not None:
+        advice = f"; upgrade {ctx.matrix.addon} before the cluster" if target else ""
+        yield Finding(
+            "target-kubernetes" if target else "offered",
+            "version-skew",
+            Severity.ERROR,
+            f"{ctx.matrix.addon} {problem}: outside the Kubernetes version-skew policy{advice}",
+        )
 
 
 def _offered_on(
