@@ -5,6 +5,7 @@ vpc-cni's minor-steps kind is covered by test_planner.py and test_planner_proper
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 import pytest
@@ -19,7 +20,7 @@ from eksaddon.errors import (
     TargetNotOfferedError,
 )
 from eksaddon.matrix import Matrix, load_matrix
-from eksaddon.matrix.loader import build_matrix
+from eksaddon.matrix.loader import build_matrix, load_bundled
 from eksaddon.matrix.model import PolicyKind, SkewLimit, SkewPolicy
 from eksaddon.planner import Direction, plan
 from eksaddon.skew import allowed_minors, skew_problem
@@ -27,6 +28,12 @@ from eksaddon.versions import AddonVersion, KubernetesVersion
 
 V = AddonVersion.parse
 K = KubernetesVersion.parse
+
+
+@cache
+def _bundled(addon: str) -> Matrix:
+    """A bundled matrix, loaded inside a test (after conftest isolates the environment)."""
+    return load_bundled(addon)
 
 
 def document(
@@ -164,9 +171,9 @@ def test_a_skew_matrix_may_not_offer_a_build_newer_than_the_control_plane() -> N
 # --- kubernetes-skew ---
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def kube_proxy() -> Matrix:
-    return load_matrix("kube-proxy")
+    return _bundled("kube-proxy")
 
 
 def test_kube_proxy_moves_minors_in_one_update(kube_proxy: Matrix) -> None:
@@ -306,16 +313,14 @@ def test_vpc_cni_plans_keep_their_rule(bundled: Matrix) -> None:
     assert [str(s.target) for s in result.steps] == ["v1.17.1-eksbuild.1", "v1.18.3-eksbuild.3"]
 
 
-CATALOGUE_ADDONS = {
-    name: load_matrix(name) for name in ("coredns", "aws-ebs-csi-driver", "kube-proxy")
-}
+CATALOGUE_ADDONS = ("coredns", "aws-ebs-csi-driver", "kube-proxy")
 
 
 @st.composite
 def catalogue_moves(
     draw: st.DrawFn,
 ) -> tuple[Matrix, KubernetesVersion, AddonVersion, AddonVersion]:
-    bundled = CATALOGUE_ADDONS[draw(st.sampled_from(sorted(CATALOGUE_ADDONS)))]
+    bundled = _bundled(draw(st.sampled_from(CATALOGUE_ADDONS)))
     kubernetes = draw(st.sampled_from(bundled.kubernetes_versions))
     offered = bundled.builds_for(kubernetes)
     current = draw(st.sampled_from([b.version for b in bundled.builds]))

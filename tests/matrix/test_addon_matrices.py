@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from eksaddon.matrix import Matrix, load_matrix
-from eksaddon.matrix.loader import bundled_addons
+from eksaddon.matrix import Matrix
+from eksaddon.matrix.loader import bundled_addons, load_bundled
 from eksaddon.matrix.model import PolicyKind, WorkloadKind
 from eksaddon.versions import AddonVersion, ImageTagRule, KubernetesVersion
 from tests_support import SHARED
@@ -47,9 +47,16 @@ def k8s(text: str) -> KubernetesVersion:
     return KubernetesVersion.parse(text)
 
 
-@pytest.fixture(scope="module", params=ADDONS)
+@cache
+def bundled_matrix(addon: str) -> Matrix:
+    # Loaded inside a test (after conftest isolates the environment), once per session, and
+    # from the bundled file whatever $EKSADDON_MATRIX says.
+    return load_bundled(addon)
+
+
+@pytest.fixture(params=ADDONS)
 def any_matrix(request: pytest.FixtureRequest) -> Matrix:
-    return load_matrix(request.param)
+    return bundled_matrix(request.param)
 
 
 def test_every_addon_is_bundled() -> None:
@@ -86,9 +93,9 @@ def test_nothing_after_the_snapshot_is_recorded(any_matrix: Matrix) -> None:
 # --- kube-proxy ---
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def kube_proxy() -> Matrix:
-    return load_matrix("kube-proxy")
+    return bundled_matrix("kube-proxy")
 
 
 def test_kube_proxy_latest_is_the_user_guide_table(kube_proxy: Matrix) -> None:
@@ -169,9 +176,9 @@ def test_kube_proxy_runs_minimal_images_in_a_daemonset(kube_proxy: Matrix) -> No
 # --- CoreDNS ---
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def coredns() -> Matrix:
-    return load_matrix("coredns")
+    return bundled_matrix("coredns")
 
 
 def test_coredns_latest_is_the_user_guide_table(coredns: Matrix) -> None:
@@ -223,9 +230,9 @@ def test_coredns_policy_and_deployment(coredns: Matrix) -> None:
 # --- EBS CSI driver: data points, not a table ---
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def ebs() -> Matrix:
-    return load_matrix("aws-ebs-csi-driver")
+    return bundled_matrix("aws-ebs-csi-driver")
 
 
 def test_ebs_csi_records_only_the_known_points(ebs: Matrix) -> None:
@@ -274,9 +281,9 @@ def test_ebs_csi_workloads_do_not_claim_an_image_rule(ebs: Matrix) -> None:
 # --- pod identity agent ---
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pod_identity() -> Matrix:
-    return load_matrix("eks-pod-identity-agent")
+    return bundled_matrix("eks-pod-identity-agent")
 
 
 def test_pod_identity_records_the_1_29_capture_only(pod_identity: Matrix) -> None:
