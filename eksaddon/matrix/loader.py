@@ -61,19 +61,6 @@ def load_document(addon: str, override: str | Path | None = None) -> tuple[dict[
     return raw, matrix
 
 
-def load_bundled(addon: str) -> Matrix:
-    """The bundled matrix for ``addon``, whatever ``--matrix`` or $EKSADDON_MATRIX say."""
-    label, data = _read_bundled(addon)
-    return _from_bytes(data, label=label)[1]
-
-
-def has_matrix(addon: str, override: str | Path | None = None) -> bool:
-    """Whether :func:`load_document` has a file to read for ``addon`` (it may still be invalid)."""
-    if override or os.environ.get(ENV_OVERRIDE):
-        return True
-    return resources.files(BUNDLED_PACKAGE).joinpath(f"{addon}.yaml").is_file()
-
-
 def bundled_addons() -> list[str]:
     """Add-ons with a bundled matrix file."""
     root = resources.files(BUNDLED_PACKAGE)
@@ -297,3 +284,16 @@ def _daemonset(value: Mapping[str, Any]) -> DaemonSetSpec:
         managed_field_manager=value["managed_field_manager"],
         containers=containers,
     )
+
+
+def load_bundled(addon: str) -> Matrix:
+    """The bundled matrix for ``addon``, whatever ``--matrix`` or $EKSADDON_MATRIX say."""
+    label, data = _read_bundled(addon)
+    return _from_bytes(data, label=label)[1]
+
+
+def has_matrix(addon: str, override: str | Path | None = None) -> bool:
+    """Whether :func:`load_document` has a file to read for ``addon`` (it may still be invalid)."""
+    if override or os.environ.get(ENV_OVERRIDE):
+        return True
+    return addon in bundled_addons()
