@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -21,6 +22,18 @@ class Result(NamedTuple):
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 UPSTREAM_MANIFESTS = SHARED / "domain" / "upstream-manifests"
+# by-tag/<tag>/<file>: upstream's manifest of every release tag v1.7.5-v1.23.0, per region.
+UPSTREAM_BY_TAG = UPSTREAM_MANIFESTS / "by-tag"
+
+
+def require_shared(path: Path, what: str) -> None:
+    """Skip when reference data in ../shared is absent; fail instead in CI, which must have it."""
+    if path.exists():
+        return
+    message = f"{path} is absent: {what} live in ../shared, beside the repository"
+    if os.environ.get("CI"):
+        pytest.fail(f"{message}, and CI must have them")
+    pytest.skip(message)
 
 
 def write_yaml(path: Path, document: Any) -> Path:

@@ -41,6 +41,7 @@ class Context(NamedTuple):
     registry: str
     facts: Mapping[str, Any]
     defaults: DaemonSetSpec
+    region: str = ""
 
 
 @lru_cache(maxsize=1)
@@ -126,7 +127,11 @@ def object_labels(ctx: Context) -> dict[str, str] | None:
     if not chart_rendered(ctx):
         return None
     labels = ctx.facts["labels"]
-    return {**labels["chart"], labels["version_label"]: str(ctx.version.release)}
+    slips = upstream_slips(ctx.facts, ctx.version, ctx.region)
+    version = next(
+        (s["labels_version"] for s in slips if "labels_version" in s), str(ctx.version.release)
+    )
+    return {**labels["chart"], labels["version_label"]: version}
 
 
 def metadata(
@@ -138,6 +143,49 @@ def metadata(
     if labels:
         meta["labels"] = dict(labels)
     return meta
+
+
+# --- upstream's own slips ---------------------------------------------------------------------
+
+
+def upstream_slips(
+    facts_: Mapping[str, Any], version: AddonVersion, region: str
+) -> list[Mapping[str, Any]]:
+    """What upstream's manifest of ``version`` for ``region`` got wrong and eksaddon keeps."""
+    release = str(version.release)
+    return [
+        slip
+        for slip in facts_.get("upstream_slips", ())
+        if slip["release"] == release and ("regions" not in slip or region in slip["regions"])
+    ]
+
+
+def built_as(version: AddonVersion, region: str) -> AddonVersion:
+    """The release whose objects upstream's manifest of ``version`` holds (usually itself).
+
+    The v1.22.0 tag ships the v1.21.1 manifest unchanged: rendering v1.22.0 gives what applying
+    upstream's v1.22.0 file gives, and :func:`upstream_notes` says so.
+    """
+    return _follow_reused(version, region)[0]
+
+
+def upstream_notes(version: AddonVersion, region: str) -> list[str]:
+    """Sentences on upstream's own slips in the manifest of ``version`` for ``region``."""
+    return _follow_reused(version, region)[1]
+
+
+def _follow_reused(version: AddonVersion, region: str) -> tuple[AddonVersion, list[str]]:
+    notes: list[str] = []
+    seen: set[AddonVersion] = set()
+    while version not in seen:
+        seen.add(version)
+        slips = upstream_slips(facts(), version, region)
+        notes.extend(str(slip["note"]) for slip in slips)
+        reused = [slip["manifest_of"] for slip in slips if "manifest_of" in slip]
+        if not reused:
+            return version, notes
+        version = _version(reused[0])
+    raise MatrixError(f"{DATA_FILE}: upstream_slips manifest_of entries form a loop at {version}")
 
 
 # --- objects ----------------------------------------------------------------------------------
@@ -194,9 +242,7 @@ def eniconfig_crd(ctx: Context) -> Manifest:
         spec = {"group": crd["group"], "names": names, "scope": crd["scope"], "versions": [version]}
         return _crd("apiextensions.k8s.io/v1beta1", metadata(_crd_name(crd)), spec)
     # v1 requires a structural schema: ENIConfig keeps every field as the client wrote it.
-    version["schema"] = {
-        "openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
-    }
+    version["schema"] = _schema(crd, ctx)
     spec = {
         "scope": crd["scope"],
         "group": crd["group"],
@@ -204,13 +250,23 @@ def eniconfig_crd(ctx: Context) -> Manifest:
         "versions": [version],
         "names": names,
     }
-    return _crd("apiextensions.k8s.io/v1", metadata(_crd_name(crd)), spec)
+    labels = object_labels(ctx) if ctx.version.release <= _version(crd["labels_until"]) else None
+    return _crd("apiextensions.k8s.io/v1", metadata(_crd_name(crd), labels=labels), spec)
+
+
+def _schema(crd: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
+    chosen = pick_one(crd["schemas"], ctx.version)
+    if chosen is None:
+        raise MatrixError(f"{DATA_FILE} records no {crd['kind']} CRD schema for {ctx.version}")
+    return chosen
 
 
 def policyendpoint_crd(ctx: Context) -> Manifest:
     crd = ctx.facts["policyendpoint_crd"]
-    meta = metadata(_crd_name(crd), labels=crd["labels"])
-    meta = {"annotations": dict(crd["annotations"]), **meta}
+    meta: dict[str, Any] = {"annotations": dict(crd["annotations"])}
+    if ctx.version.release <= _version(crd["creation_timestamp_null_until"]):
+        meta["creationTimestamp"] = None  # as controller-gen wrote it; the API server ignores it
+    meta.update(metadata(_crd_name(crd), labels=crd["labels"]))
     spec = {
         "group": crd["group"],
         "names": {
@@ -223,7 +279,7 @@ def policyendpoint_crd(ctx: Context) -> Manifest:
         "versions": [
             {
                 "name": crd["version"],
-                "schema": {"openAPIV3Schema": policyendpoint_schema()},
+                "schema": _schema(crd, ctx),
                 "served": True,
                 "storage": True,
                 "subresources": {"status": {}},
@@ -244,76 +300,6 @@ def _crd(api_version: str, meta: dict[str, Any], spec: dict[str, Any]) -> Manife
         "metadata": meta,
         "spec": spec,
     }
-
-
-# The PolicyEndpoint schema (amazon-network-policy-controller-k8s api/v1alpha1), structure only:
-# the generated CRD's field documentation is left out; the API server checks none of it.
-
-
-def _string() -> dict[str, Any]:
-    return {"type": "string"}
-
-
-def _int32() -> dict[str, Any]:
-    return {"format": "int32", "type": "integer"}
-
-
-def _array(items: dict[str, Any]) -> dict[str, Any]:
-    return {"items": items, "type": "array"}
-
-
-def _object(
-    properties: dict[str, Any], required: Iterable[str] = (), **extra: Any
-) -> dict[str, Any]:
-    schema: dict[str, Any] = {"properties": properties}
-    if required:
-        schema["required"] = list(required)
-    schema["type"] = "object"
-    schema.update(extra)
-    return schema
-
-
-def _strings(*names: str) -> dict[str, Any]:
-    return {name: _string() for name in names}
-
-
-def policyendpoint_schema() -> dict[str, Any]:
-    port = _object(
-        {"endPort": _int32(), "port": _int32(), "protocol": {"default": "TCP", "type": "string"}}
-    )
-    endpoint = _object(
-        {"cidr": _string(), "except": _array(_string()), "ports": _array(port)}, required=["cidr"]
-    )
-    requirement = _object(
-        {**_strings("key", "operator"), "values": _array(_string())}, required=["key", "operator"]
-    )
-    selector = _object(
-        {
-            "matchExpressions": _array(requirement),
-            "matchLabels": {"additionalProperties": _string(), "type": "object"},
-        },
-        **{"x-kubernetes-map-type": "atomic"},
-    )
-    pod = ("hostIP", "name", "namespace", "podIP")
-    spec = _object(
-        {
-            "egress": _array(endpoint),
-            "ingress": _array(endpoint),
-            "podIsolation": _array(_string()),
-            "podSelector": selector,
-            "podSelectorEndpoints": _array(_object(_strings(*pod), required=pod)),
-            "policyRef": _object(_strings("name", "namespace"), required=["name", "namespace"]),
-        },
-        required=["policyRef"],
-    )
-    return _object(
-        {
-            **_strings("apiVersion", "kind"),
-            "metadata": {"type": "object"},
-            "spec": spec,
-            "status": {"type": "object"},
-        }
-    )
 
 
 # --- the DaemonSet ----------------------------------------------------------------------------
@@ -372,7 +358,7 @@ def node_affinity(ctx: Context) -> dict[str, Any]:
                 }
                 for e in affinity["expressions"]
             ]
-            + [copy.deepcopy(affinity["compute_type"])]
+            + pick(affinity["compute_type"], ctx.version)
         }
         for prefix in pick(affinity["prefixes"], ctx.version)
     ]
@@ -383,6 +369,9 @@ def container(ctx: Context, entry: Mapping[str, Any]) -> dict[str, Any]:
     """One container: its facts from the data file, its env and args from the matrix."""
     name = entry["name"]
     body: dict[str, Any] = {"name": name, "image": image(ctx, entry["image"])}
+    pull_policy = pick_one(entry.get("imagePullPolicy", ()), ctx.version)
+    if pull_policy is not None:
+        body["imagePullPolicy"] = pull_policy["value"]
     ports = pick(entry.get("ports", ()), ctx.version)
     if ports:
         body["ports"] = ports

@@ -45,17 +45,21 @@ def render(
 
     ``matrix`` supplies the releases and the env/arg defaults (default: the vpc-cni matrix, as
     ``load_matrix`` finds it). InputError names the problem with the version, region or a
-    customization.
+    customization. Where upstream's own manifest of ``version`` has a slip (see
+    :func:`components.upstream_note`), the objects are upstream's, slip included.
     """
     if matrix is None:
         matrix = load_matrix(ADDON)
     defaults = _daemonset_defaults(matrix)
     check_version(version, matrix)
+    registry = registry_for(region)
+    name = region.strip().lower()
     ctx = components.Context(
-        version=version,
-        registry=registry_for(region),
+        version=components.built_as(version, name),
+        registry=registry,
         facts=components.facts(),
         defaults=defaults,
+        region=name,
     )
     objects = components.build_objects(ctx)
     _apply(objects, customizations, ctx)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+from collections.abc import Iterator
 from functools import cache, lru_cache
 from typing import Any
 
@@ -16,45 +16,57 @@ from eksaddon.nodeside import components
 from eksaddon.nodeside.detect import Customization, detect
 from eksaddon.nodeside.render import registry_for, render
 from eksaddon.versions import AddonVersion
-from tests_support import UPSTREAM_MANIFESTS
+from tests_support import UPSTREAM_BY_TAG, require_shared
 
 try:  # libyaml parses the upstream files ten times faster
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-REFERENCE_VERSIONS = ("v1.12.6", "v1.15.5", "v1.18.3")
 US_WEST_2 = "602401143452.dkr.ecr.us-west-2.amazonaws.com"
+# The file of each region in by-tag/<tag>/ (SOURCES.md there): upstream ships these four.
+REGION_FILES = {
+    "us-west-2": "aws-k8s-cni.yaml",
+    "cn-northwest-1": "aws-k8s-cni-cn.yaml",
+    "us-gov-east-1": "aws-k8s-cni-us-gov-east-1.yaml",
+    "us-gov-west-1": "aws-k8s-cni-us-gov-west-1.yaml",
+}
 
 Doc = dict[str, Any]
+
+
+def _upstream_tags() -> list[str]:
+    # Collected from ../shared when it is there; otherwise one placeholder case that skips (or, in
+    # CI, fails) with the reason, so an absent folder never passes as "no tags to check".
+    if not UPSTREAM_BY_TAG.is_dir():
+        return ["absent"]
+    tags = [p.name for p in UPSTREAM_BY_TAG.iterdir() if p.is_dir()]
+    return sorted(tags, key=AddonVersion.parse)
+
+
+UPSTREAM_TAGS = _upstream_tags()
 
 
 # --- helpers ----------------------------------------------------------------------------------
 
 
 @cache
-def _upstream_documents(version: str) -> tuple[Doc, ...] | None:
-    path = UPSTREAM_MANIFESTS / f"aws-k8s-cni-{version}.yaml"
-    if not path.is_file():
-        return None
+def _upstream_documents(tag: str, region: str) -> tuple[Doc, ...]:
+    # Parsed once per file and process: the comparisons below share them (and copy before use).
+    path = UPSTREAM_BY_TAG / tag / REGION_FILES[region]
+    require_shared(path, "the upstream release manifests")
     return tuple(d for d in yaml.load_all(path.read_text(encoding="utf-8"), Loader=_Loader) if d)
 
 
-def upstream(version: str) -> list[Doc]:
-    """The upstream manifest's objects, read from ../shared at run time (skips when absent)."""
-    documents = _upstream_documents(version)
-    if documents is None:
-        pytest.skip(
-            f"{UPSTREAM_MANIFESTS} has no aws-k8s-cni-{version}.yaml: the upstream manifests "
-            "live in ../shared beside the repository, which this checkout does not have"
-        )
-    return copy.deepcopy(list(documents))
+def upstream(tag: str, region: str = "us-west-2") -> list[Doc]:
+    """Upstream's manifest of ``tag`` for ``region``, read from ../shared at run time."""
+    return copy.deepcopy(list(_upstream_documents(tag, region)))
 
 
 @lru_cache(maxsize=1)
 def _matrix() -> Matrix:
     # Loaded once: every test gets a fresh matrix cache directory, and revalidating the matrix
-    # for each of the hundred renders here would cost seconds.
+    # for each of the hundreds of renders here would cost seconds.
     return load_matrix("vpc-cni")
 
 
@@ -104,94 +116,133 @@ def _without_descriptions(node: Any) -> Any:
 
 
 def comparable(document: Doc) -> Doc:
-    """What must match upstream exactly.
+    """What must match upstream exactly: everything but the CRDs' field documentation.
 
-    Two things are left out on purpose: the field documentation (``description``) of the
-    generated PolicyEndpoint CRD schema, which eksaddon does not carry, and the meaningless
-    ``creationTimestamp: null`` that controller-gen writes into that CRD.
+    eksaddon does not carry the ``description`` text of the CRD schemas; the API server checks
+    none of it.
     """
-    doc = copy.deepcopy(document)
-    meta = doc.get("metadata", {})
-    if "creationTimestamp" in meta and meta["creationTimestamp"] is None:
-        del meta["creationTimestamp"]
-    if doc.get("kind") == "CustomResourceDefinition":
-        doc["spec"] = _without_descriptions(doc["spec"])
-    return doc
+    if document.get("kind") != "CustomResourceDefinition":
+        return document
+    return {**document, "spec": _without_descriptions(document["spec"])}
 
 
-# --- (a) against the upstream manifests --------------------------------------------------------
-
-
-@pytest.mark.parametrize("version", REFERENCE_VERSIONS)
-def test_objects_come_in_the_upstream_order(version: str) -> None:
-    def names(objects: list[Doc]) -> list[tuple[str, str, str]]:
-        return [(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in objects]
-
-    assert names(rendered(version)) == names(upstream(version))
-
-
-def _aws_node_env(objects: list[Doc]) -> Any:
-    return containers(objects)["aws-node"]["env"]
+def differences(ours: Any, theirs: Any, path: str) -> Iterator[str]:
+    """Where two documents differ, as paths: what a failing comparison should say."""
+    if isinstance(ours, dict) and isinstance(theirs, dict):
+        for key in [*ours, *(k for k in theirs if k not in ours)]:
+            if key not in theirs:
+                yield f"{path}.{key}: not upstream's (we have {ours[key]!r:.120})"
+            elif key not in ours:
+                yield f"{path}.{key}: missing (upstream has {theirs[key]!r:.120})"
+            else:
+                yield from differences(ours[key], theirs[key], f"{path}.{key}")
+    elif isinstance(ours, list) and isinstance(theirs, list) and len(ours) == len(theirs):
+        for index, (mine, reference) in enumerate(zip(ours, theirs, strict=True)):
+            yield from differences(mine, reference, f"{path}[{index}]")
+    elif ours != theirs or type(ours) is not type(theirs):
+        yield f"{path}: {ours!r:.120} != upstream {theirs!r:.120}"
 
 
 def _rules(objects: list[Doc]) -> Any:
     return kind(objects, "ClusterRole")["rules"]
 
 
-ASPECTS: dict[str, Callable[[list[Doc]], Any]] = {
-    "containers": lambda o: [(n, c["image"]) for n, c in containers(o).items()],
-    "aws-node env (names, values, order)": _aws_node_env,
-    "env of every container": lambda o: {n: c.get("env") for n, c in containers(o).items()},
-    "args": lambda o: {n: c.get("args") for n, c in containers(o).items()},
-    "volumes": lambda o: pod(o)["volumes"],
-    "mounts": lambda o: {n: c["volumeMounts"] for n, c in containers(o).items()},
-    "probes": lambda o: {
-        n: (c.get("livenessProbe"), c.get("readinessProbe")) for n, c in containers(o).items()
-    },
-    "ports": lambda o: {n: c.get("ports") for n, c in containers(o).items()},
-    "security contexts": lambda o: (
-        pod(o).get("securityContext"),
-        {n: c.get("securityContext") for n, c in containers(o).items()},
-    ),
-    "resources": lambda o: {n: c.get("resources") for n, c in containers(o).items()},
-    "affinity and tolerations": lambda o: (pod(o)["affinity"], pod(o)["tolerations"]),
-    "update strategy and selector": lambda o: (
-        kind(o, "DaemonSet")["spec"]["updateStrategy"],
-        kind(o, "DaemonSet")["spec"]["selector"],
-    ),
-    "labels": lambda o: [(x["kind"], x["metadata"].get("labels")) for x in o],
-    "pod template labels": lambda o: kind(o, "DaemonSet")["spec"]["template"]["metadata"],
-    "RBAC rules": _rules,
-    "role binding": lambda o: (
-        kind(o, "ClusterRoleBinding")["roleRef"],
-        kind(o, "ClusterRoleBinding")["subjects"],
-    ),
-    "ConfigMap": lambda o: [x.get("data") for x in o if x["kind"] == "ConfigMap"],
-}
+def names(objects: list[Doc]) -> list[tuple[str, str, str]]:
+    return [(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in objects]
 
 
-@pytest.mark.parametrize("aspect", list(ASPECTS))
-@pytest.mark.parametrize("version", REFERENCE_VERSIONS)
-def test_daemonset_aspects_match_upstream(version: str, aspect: str) -> None:
-    extract = ASPECTS[aspect]
-    assert extract(rendered(version)) == extract(upstream(version))
+# --- (a) against upstream's manifest of every release tag, in every region it ships ----------
 
 
-@pytest.mark.parametrize("version", REFERENCE_VERSIONS)
-def test_every_object_matches_upstream_whole(version: str) -> None:
-    mine, theirs = rendered(version), upstream(version)
-    assert len(mine) == len(theirs)
+@pytest.mark.parametrize("region", list(REGION_FILES))
+@pytest.mark.parametrize("tag", UPSTREAM_TAGS)
+def test_render_equals_upstream_object_for_object(tag: str, region: str) -> None:
+    theirs = upstream(tag, region)
+    mine = rendered(tag, region)
+    assert names(mine) == names(theirs), "objects or their order differ"
     for ours, reference in zip(mine, theirs, strict=True):
-        assert comparable(ours) == comparable(reference), (ours["kind"], ours["metadata"]["name"])
+        found = list(differences(comparable(ours), comparable(reference), ours["kind"]))
+        assert not found, "\n".join(found[:20])
+
+
+def test_the_upstream_folder_covers_every_minor_v1_7_to_v1_23() -> None:
+    require_shared(UPSTREAM_BY_TAG, "the upstream release manifests")
+    minors = {AddonVersion.parse(t).minor_line for t in UPSTREAM_TAGS}
+    assert minors == {(1, m) for m in range(7, 24)}
+    assert (UPSTREAM_TAGS[0], UPSTREAM_TAGS[-1]) == ("v1.7.5", "v1.23.0")
+    for tag in UPSTREAM_TAGS:
+        assert sorted(p.name for p in (UPSTREAM_BY_TAG / tag).iterdir()) == sorted(
+            REGION_FILES.values()
+        ), tag
 
 
 def test_the_comparison_would_notice_a_difference() -> None:
-    # Guard against a vacuous comparison: a changed default must fail it.
+    # Guard against a vacuous comparison: a changed default, a dropped key, a changed CRD schema
+    # (not its description) must each be reported.
+    theirs = upstream("v1.18.3")
     mine = rendered("v1.18.3")
     containers(mine)["aws-node"]["env"][0]["value"] = "changed"
-    assert ASPECTS["aws-node env (names, values, order)"](mine) != _aws_node_env(
-        upstream("v1.18.3")
+    del containers(mine)["aws-eks-nodeagent"]["resources"]
+    crd = kind(mine, "CustomResourceDefinition", "policyendpoints.networking.k8s.aws")
+    crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["type"] = "array"
+    found = [
+        line
+        for ours, reference in zip(mine, theirs, strict=True)
+        for line in differences(comparable(ours), comparable(reference), ours["kind"])
+    ]
+    assert len(found) == 3, found
+    assert any("env[0].value" in line for line in found)
+    assert any("resources: missing" in line for line in found)
+    assert any("openAPIV3Schema.type" in line for line in found)
+
+
+# --- (a) upstream's own slips: kept, and said ---------------------------------------------------
+
+
+def _label_versions(objects: list[Doc]) -> set[str]:
+    return {
+        o["metadata"]["labels"]["app.kubernetes.io/version"]
+        for o in objects
+        if "app.kubernetes.io/version" in o["metadata"].get("labels", {})
+    }
+
+
+def test_v1_22_0_is_upstream_s_v1_21_1_manifest_and_says_so() -> None:
+    objects = rendered("v1.22.0")
+    assert objects == rendered("v1.21.1")
+    assert containers(objects)["aws-node"]["image"] == f"{US_WEST_2}/amazon-k8s-cni:v1.21.1"
+    (note,) = components.upstream_notes(AddonVersion.parse("v1.22.0"), "us-west-2")
+    assert "v1.21.1" in note
+    assert components.built_as(AddonVersion.parse("v1.22.0"), "eu-west-1") == AddonVersion.parse(
+        "v1.21.1"
     )
+
+
+@pytest.mark.parametrize(
+    ("version", "label"), [("v1.18.5", "v1.18.4"), ("v1.19.4", "v1.19.2"), ("v1.20.2", "v1.20.1")]
+)
+def test_labels_upstream_got_wrong_are_kept_with_a_note(version: str, label: str) -> None:
+    objects = rendered(version, "eu-west-1")
+    assert _label_versions(objects) == {label}
+    assert containers(objects)["aws-node"]["image"].endswith(f"amazon-k8s-cni:{version}")
+    (note,) = components.upstream_notes(AddonVersion.parse(version), "eu-west-1")
+    assert label in note
+
+
+def test_a_china_manifest_upstream_did_not_regenerate_is_scoped_to_its_region() -> None:
+    stale = rendered("v1.20.3", "cn-northwest-1")
+    assert containers(stale)["aws-node"]["image"].endswith("amazon-k8s-cni:v1.20.2")
+    notes = components.upstream_notes(AddonVersion.parse("v1.20.3"), "cn-northwest-1")
+    assert any("v1.20.2" in n for n in notes)
+    # The other China region has no upstream file: eksaddon renders the release itself.
+    fresh = rendered("v1.20.3", "cn-north-1")
+    assert containers(fresh)["aws-node"]["image"].endswith("amazon-k8s-cni:v1.20.3")
+    assert components.upstream_notes(AddonVersion.parse("v1.20.3"), "cn-north-1") == []
+
+
+def test_releases_without_slips_have_no_notes() -> None:
+    for version in ("v1.7.5", "v1.18.3", "v1.21.1", "v1.23.0"):
+        assert components.upstream_notes(AddonVersion.parse(version), "us-west-2") == []
 
 
 # --- (b) regions ------------------------------------------------------------------------------
@@ -562,8 +613,8 @@ def test_bad_customizations_are_input_errors(customization: Customization, messa
 @pytest.mark.parametrize(
     ("version", "message"),
     [
-        ("v1.6.4", r"eksaddon covers v1\.7\.x–v1\.18\.x"),
-        ("v1.19.0", r"eksaddon covers v1\.7\.x–v1\.18\.x"),
+        ("v1.6.4", r"eksaddon covers v1\.7\.x–v1\.23\.x"),
+        ("v1.24.0", r"eksaddon covers v1\.7\.x–v1\.23\.x"),
         ("v2.0.0", r"eksaddon covers"),
         ("v1.11.1", r"v1\.11\.1 is not a known vpc-cni release"),
         ("v1.18.99", r"not a known vpc-cni release"),
@@ -592,16 +643,20 @@ def test_the_data_file_ranges_never_overlap_for_single_facts(bundled: Matrix) ->
     facts = components.facts()
     for release in _releases_in_range(bundled):
         for entry in facts["containers"]:
-            for field in ("resources", "securityContext", "probe_commands"):
+            for field in ("resources", "securityContext", "probe_commands", "imagePullPolicy"):
                 chosen = components.pick(entry.get(field, ()), release)
                 assert len(chosen) <= 1, (release, entry["name"], field)
+        for crd in ("eniconfig_crd", "policyendpoint_crd"):
+            assert len(components.pick(facts[crd]["schemas"], release)) <= 1, (release, crd)
+        compute_type = facts["pod"]["node_affinity"]["compute_type"]
+        assert len(components.pick(compute_type, release)) == 1, release
 
 
 # --- (c) consistency with detect --------------------------------------------------------------
 
 
 def _releases_in_range(matrix: Matrix) -> list[AddonVersion]:
-    return sorted(r.version for r in matrix.releases if (1, 7) <= r.version.minor_line <= (1, 18))
+    return sorted(r.version for r in matrix.releases if (1, 7) <= r.version.minor_line <= (1, 23))
 
 
 def _latest_patches(matrix: Matrix) -> list[AddonVersion]:
@@ -615,18 +670,30 @@ def _minor_ids(matrix_versions: list[AddonVersion]) -> list[str]:
     return [str(v) for v in matrix_versions]
 
 
-def test_every_minor_v1_7_to_v1_18_is_covered(bundled: Matrix) -> None:
-    assert [v.minor_line for v in _latest_patches(bundled)] == [(1, m) for m in range(7, 19)]
+def test_every_minor_v1_7_to_v1_23_is_covered(bundled: Matrix) -> None:
+    assert [v.minor_line for v in _latest_patches(bundled)] == [(1, m) for m in range(7, 24)]
+    assert str(_latest_patches(bundled)[-1]) == "v1.23.0"
 
 
 def test_detect_finds_no_customizations_in_any_rendered_release(bundled: Matrix) -> None:
     for version in _releases_in_range(bundled):
         objects = render(version, "eu-west-1", matrix=bundled)
         detected = detect(kind(objects, "DaemonSet"), bundled, label=str(version))
-        assert detected.version == version
+        # v1.22.0's manifest is upstream's v1.21.1 one: its images say v1.21.1.
+        assert detected.version == components.built_as(version, "eu-west-1")
         assert detected.addon_type is AddonType.SELF_MANAGED
         assert detected.customizations == (), version
         assert detected.features == (), version
+
+
+@pytest.mark.parametrize("tag", UPSTREAM_TAGS)
+def test_detect_finds_no_customizations_in_upstream_s_own_daemonset(tag: str) -> None:
+    # Upstream's file itself, not our rendering of it: what an operator who applied it runs.
+    daemonset = kind(upstream(tag), "DaemonSet")
+    detected = detect(daemonset, _matrix(), label=tag)
+    assert detected.version == components.built_as(AddonVersion.parse(tag), "us-west-2")
+    assert detected.customizations == ()
+    assert detected.features == ()
 
 
 CANDIDATES = (
