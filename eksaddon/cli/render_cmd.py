@@ -20,7 +20,7 @@ from eksaddon.versions import AddonVersion
     "version",
     type=ADDON_VERSION,
     required=True,
-    help="Release to render (plain vX.Y.Z, v1.7 to v1.18).",
+    help="Release to render (plain vX.Y.Z, v1.7 to v1.23).",
 )
 @click.option(
     "--region", required=True, metavar="REGION", help="Region whose ECR registry serves the images."
@@ -58,6 +58,11 @@ def render_command(
         document = read_document(preserve_from, what="DaemonSet backup")
         customizations = detect(document, matrix, label=preserve_from).customizations
     objects = render(version, region, customizations=customizations, matrix=matrix)
+    from eksaddon.nodeside.components import upstream_notes
+
+    for note in upstream_notes(version, region.strip().lower()):
+        # Upstream's file has a slip that the manifest keeps (it is what upstream ships): say so.
+        click.echo(f"note: {note}", err=True)
     if output == "json":
         listing = {"apiVersion": "v1", "kind": "List", "items": objects}
         json.dump(listing, sys.stdout, indent=2)

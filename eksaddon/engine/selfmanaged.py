@@ -178,7 +178,8 @@ def _start(
     # Render every step first: a setting no release can carry, or a region without a registry,
     # stops the run before anything changes.
     rendered = [
-        render(step.target, cluster.region, customizations=customizations) for step in plan.steps
+        render(step.target, cluster.region, customizations=customizations, shipped=False)
+        for step in plan.steps
     ]
     touched = {(o["kind"], o["metadata"]["name"]): o for objects in rendered for o in objects}
     backup = journals.backup_path(
@@ -239,7 +240,10 @@ def _step(
     )
     if step["state"] != APPLIED:
         journal.update_step(step, state=journals.SENDING, started_at=journals.now())
-        for document in render(target, cluster.region, customizations=carried, matrix=matrix):
+        objects = render(
+            target, cluster.region, customizations=carried, matrix=matrix, shipped=False
+        )
+        for document in objects:
             # Server-side apply is idempotent: an API server that fails for a while is retried
             # until the step's deadline, like every other call of a step.
             retry_transient(
@@ -275,7 +279,9 @@ def step_diffs(
     before = template(live)
     diffs = []
     for step in plan.steps:
-        objects = render(step.target, region, customizations=customizations, matrix=matrix)
+        objects = render(
+            step.target, region, customizations=customizations, matrix=matrix, shipped=False
+        )
         after = template(next(o for o in objects if o["kind"] == "DaemonSet"))
         diffs.append(
             "".join(difflib.unified_diff(before, after, str(step.source), str(step.target), n=1))

@@ -41,7 +41,7 @@ class Context(NamedTuple):
     registry: str
     facts: Mapping[str, Any]
     defaults: DaemonSetSpec
-    region: str = ""
+    region: str | None = None  # None: the release's own objects, no region's file slips
 
 
 @lru_cache(maxsize=1)
@@ -149,18 +149,23 @@ def metadata(
 
 
 def upstream_slips(
-    facts_: Mapping[str, Any], version: AddonVersion, region: str
+    facts_: Mapping[str, Any], version: AddonVersion, region: str | None
 ) -> list[Mapping[str, Any]]:
-    """What upstream's manifest of ``version`` for ``region`` got wrong and eksaddon keeps."""
+    """What upstream's manifest of ``version`` for ``region`` got wrong and eksaddon keeps.
+
+    ``region`` None leaves out the slips of one region's file (a file upstream did not
+    regenerate): what is left is in the release itself, whatever the region.
+    """
     release = str(version.release)
     return [
         slip
         for slip in facts_.get("upstream_slips", ())
-        if slip["release"] == release and ("regions" not in slip or region in slip["regions"])
+        if slip["release"] == release
+        and ("regions" not in slip or (region is not None and region in slip["regions"]))
     ]
 
 
-def built_as(version: AddonVersion, region: str) -> AddonVersion:
+def built_as(version: AddonVersion, region: str | None) -> AddonVersion:
     """The release whose objects upstream's manifest of ``version`` holds (usually itself).
 
     The v1.22.0 tag ships the v1.21.1 manifest unchanged: rendering v1.22.0 gives what applying
@@ -169,12 +174,12 @@ def built_as(version: AddonVersion, region: str) -> AddonVersion:
     return _follow_reused(version, region)[0]
 
 
-def upstream_notes(version: AddonVersion, region: str) -> list[str]:
+def upstream_notes(version: AddonVersion, region: str | None) -> list[str]:
     """Sentences on upstream's own slips in the manifest of ``version`` for ``region``."""
     return _follow_reused(version, region)[1]
 
 
-def _follow_reused(version: AddonVersion, region: str) -> tuple[AddonVersion, list[str]]:
+def _follow_reused(version: AddonVersion, region: str | None) -> tuple[AddonVersion, list[str]]:
     notes: list[str] = []
     seen: set[AddonVersion] = set()
     while version not in seen:

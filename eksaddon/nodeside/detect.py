@@ -283,7 +283,7 @@ def _pod_customizations(
     """Resources, tolerations and affinity that differ from the release's manifest.
 
     The defaults come from rendering that release; a version eksaddon cannot render (outside
-    v1.7–v1.18, unknown) has no known defaults, and nothing is reported for it.
+    v1.7–v1.23, unknown) has no known defaults, and nothing is reported for it.
     """
     from eksaddon.errors import EksAddonError
     from eksaddon.nodeside.render import render

@@ -40,26 +40,38 @@ def render(
     *,
     customizations: Sequence[Customization] = (),
     matrix: Matrix | None = None,
+    shipped: bool = True,
 ) -> list[Manifest]:
     """The objects of the manifest of ``version`` for ``region``, with ``customizations`` applied.
 
     ``matrix`` supplies the releases and the env/arg defaults (default: the vpc-cni matrix, as
     ``load_matrix`` finds it). InputError names the problem with the version, region or a
-    customization. Where upstream's own manifest of ``version`` has a slip (see
-    :func:`components.upstream_note`), the objects are upstream's, slip included.
+    customization.
+
+    ``shipped`` True: the objects of the file upstream ships for ``version`` and ``region``, its
+    own slips included (see :func:`components.upstream_notes`). False: what installing the release
+    needs: a region's file that upstream did not regenerate gives way to the release's own
+    objects, and a tag whose manifest is another release's (v1.22.0) is an InputError.
     """
     if matrix is None:
         matrix = load_matrix(ADDON)
     defaults = _daemonset_defaults(matrix)
     check_version(version, matrix)
     registry = registry_for(region)
-    name = region.strip().lower()
+    file_region = region.strip().lower() if shipped else None
+    built = components.built_as(version, file_region)
+    if not shipped and built != version:
+        raise InputError(
+            f"cannot install {ADDON} {version}: "
+            + "; ".join(components.upstream_notes(version, file_region)),
+            hint=f"choose another v{version.major}.{version.minor} release",
+        )
     ctx = components.Context(
-        version=components.built_as(version, name),
+        version=built,
         registry=registry,
         facts=components.facts(),
         defaults=defaults,
-        region=name,
+        region=file_region,
     )
     objects = components.build_objects(ctx)
     _apply(objects, customizations, ctx)

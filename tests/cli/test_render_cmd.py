@@ -58,3 +58,14 @@ def test_render_errors_are_one_line(run: Run) -> None:
         assert result.code == 2
         assert result.err.count("\n") == 1
         assert expected in result.err
+
+
+def test_render_says_when_it_keeps_an_upstream_slip(run: Run) -> None:
+    result = run("render", "--version", "v1.22.0", "--region", "us-west-2")
+    assert result.code == 0, result.err
+    assert result.err.startswith("note: upstream's v1.22.0 tag ships the v1.21.1 manifest")
+    assert "amazon-k8s-cni:v1.21.1" in result.out
+    clean = run("render", "--version", "v1.23.0", "--region", "us-west-2")
+    assert clean.code == 0, clean.err
+    assert clean.err == ""
+    assert "amazon-k8s-cni:v1.23.0" in clean.out

@@ -1,5 +1,5 @@
-"""A self-managed VPC CNI upgraded v1.12 → v1.18 with the installed CLI on a real kube-apiserver:
-every step rendered, applied, rolled out on every node, and no custom setting lost."""
+"""A self-managed VPC CNI upgraded v1.12 → v1.18 → v1.23 with the installed CLI on a real
+kube-apiserver: every step rendered, applied, rolled out on every node, and no custom setting lost."""
 
 from __future__ import annotations
 
@@ -145,6 +145,45 @@ def test_a_node_agent_flag_survives_v1_15_to_v1_18(
     )
     assert "--enable-policy-event-logs=true" in agent["args"]
     assert agent["image"].endswith(":v1.1.2")  # v1.18.3's node agent
+
+
+def test_v1_18_to_v1_23_carries_every_setting_to_the_newest_release(
+    eks_standin: StandInServer, kube_fresh: KubeApiServer, tmp_path: Path
+) -> None:
+    eks_standin.create_cluster("prod", "1.30")
+    eks_backends[eks_standin.account_id][eks_standin.region].clusters[
+        "prod"
+    ].endpoint = kube_fresh.url
+    api = kube_fresh.client()
+    for node in NODES:
+        make_node(api, node)
+    flag = Customization("aws-eks-nodeagent", "--enable-policy-event-logs", "true", "false", "arg")
+    kube = KubeGateway(kubeconfig=kube_fresh.kubeconfig_path, context=kube_fresh.context)
+    for document in render(
+        AddonVersion.parse("v1.18.3"), "us-west-2", customizations=(*SETTINGS, flag)
+    ):
+        kube.apply(document)
+    with DaemonSetController(kube_fresh.client(), NODES):
+        result = run(eks_standin, kube_fresh, tmp_path, "--to", "v1.23.0")
+    assert result.returncode == 0, result.stderr
+    # One minor per step, the newest release of each: v1.22.0 (upstream's copy of v1.21.1) is
+    # never a step.
+    for number, release in enumerate(("v1.19.6", "v1.20.5", "v1.21.2", "v1.22.4", "v1.23.0"), 1):
+        assert f"[{number}/5] applied the {release} manifest" in result.stderr
+    assert "[5/5] aws-node rollout: 2/2 nodes updated" in result.stderr
+    live = kube.read_daemonset("kube-system", "aws-node")
+    assert live is not None
+    running = {c["name"]: c for c in live["spec"]["template"]["spec"]["containers"]}
+    assert running["aws-node"]["image"].endswith("amazon-k8s-cni:v1.23.0")
+    assert running["aws-eks-nodeagent"]["image"].endswith(":v1.4.1")  # v1.23.0's node agent
+    env = {e["name"]: e.get("value") for e in running["aws-node"]["env"]}
+    for setting in SETTINGS:
+        assert env[setting.name] == setting.value
+    assert env["VPC_CNI_VERSION"] == "v1.23.0"
+    assert "--enable-policy-event-logs=true" in running["aws-eks-nodeagent"]["args"]
+    assert "--conntrack-cache-table-size=524288" in running["aws-eks-nodeagent"]["args"]
+    probe = running["aws-node"]["livenessProbe"]["exec"]["command"]
+    assert "-addr=unix:///var/run/aws-node/ipamd.sock" in probe
 
 
 def test_migration_to_the_eks_addon_changes_no_setting(

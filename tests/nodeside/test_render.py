@@ -240,6 +240,35 @@ def test_a_china_manifest_upstream_did_not_regenerate_is_scoped_to_its_region() 
     assert components.upstream_notes(AddonVersion.parse("v1.20.3"), "cn-north-1") == []
 
 
+def test_installing_a_release_uses_its_own_objects_where_a_region_s_file_is_stale() -> None:
+    # The upgrade engine installs releases (shipped=False): the stale China file of v1.20.5 would
+    # install v1.20.4 and the rollout would never show v1.20.5.
+    installed = rendered("v1.20.5", "cn-northwest-1", shipped=False)
+    host = registry_for("cn-northwest-1")
+    expected = yaml.safe_dump_all(rendered("v1.20.5"), sort_keys=False).replace(US_WEST_2, host)
+    assert yaml.safe_dump_all(installed, sort_keys=False) == expected
+    assert containers(installed)["aws-node"]["image"] == f"{host}/amazon-k8s-cni:v1.20.5"
+
+
+def test_a_tag_that_ships_another_release_cannot_be_installed() -> None:
+    with pytest.raises(
+        InputError, match=r"cannot install vpc-cni v1\.22\.0: .*v1\.21\.1"
+    ) as caught:
+        rendered("v1.22.0", "eu-west-1", shipped=False)
+    assert caught.value.hint == "choose another v1.22 release"
+
+
+def test_shipped_and_installed_objects_differ_only_where_upstream_slipped(bundled: Matrix) -> None:
+    for version in _releases_in_range(bundled):
+        if str(version) == "v1.22.0":
+            continue
+        for region in ("cn-northwest-1", "us-gov-west-1"):
+            shipped = render(version, region, matrix=bundled)
+            installed = render(version, region, matrix=bundled, shipped=False)
+            slipped = components.built_as(version, region) != version
+            assert (shipped != installed) is slipped, (version, region)
+
+
 def test_releases_without_slips_have_no_notes() -> None:
     for version in ("v1.7.5", "v1.18.3", "v1.21.1", "v1.23.0"):
         assert components.upstream_notes(AddonVersion.parse(version), "us-west-2") == []
