@@ -2,8 +2,13 @@
 
 A step of an upgrade is done only when the node side agrees with EKS: the controller has seen
 the new generation; updated, available and desired counts agree; every aws-node pod on every
-node that runs the CNI (Fargate nodes carry their own) runs the template's images in all its
-containers; and no container is in CrashLoopBackOff.
+node that runs the CNI runs the template's images in all its containers; and no container is in
+CrashLoopBackOff.
+
+The nodes that run the CNI are those the DaemonSet's own pod template selects (``nodeSelector``
+and required node affinity), never Fargate's: from v1.19.0 the manifest also leaves out EKS
+hybrid and Auto Mode nodes (compute types ``hybrid`` and ``auto``), which carry their own
+networking. Taints are not considered: aws-node tolerates every taint.
 """
 
 from __future__ import annotations
@@ -64,7 +69,8 @@ def assess(
     status = daemonset.get("status", {}) or {}
     generation = daemonset.get("metadata", {}).get("generation", 0) or 0
     expected = template_images(daemonset)
-    cni_nodes = sorted(n.name for n in nodes if not n.fargate)
+    pod_spec = daemonset.get("spec", {}).get("template", {}).get("spec", {})
+    cni_nodes = sorted(n.name for n in nodes if not n.fargate and selects(pod_spec, n))
     by_node: dict[str, list[PodFacts]] = {}
     for pod in pods:
         if pod.node is not None:
@@ -90,6 +96,69 @@ def assess(
         behind=behind,
         crashlooping=crashing,
     )
+
+
+def selects(pod_spec: Any, node: NodeFacts) -> bool:
+    """Whether a pod with ``pod_spec`` may run on ``node``: its nodeSelector and required affinity.
+
+    A part that is not of the shape Kubernetes accepts is taken as no constraint: the API server
+    would not have admitted it, so it cannot have kept a pod off a node.
+    """
+    if not isinstance(pod_spec, Mapping):
+        return True
+    selector = pod_spec.get("nodeSelector")
+    if isinstance(selector, Mapping) and any(
+        node.labels.get(str(key)) != value for key, value in selector.items()
+    ):
+        return False
+    affinity = pod_spec.get("affinity")
+    required = _get(affinity, "nodeAffinity", "requiredDuringSchedulingIgnoredDuringExecution")
+    terms = _get(required, "nodeSelectorTerms")
+    if not isinstance(terms, list) or not terms:
+        return True
+    # Terms are ORed, the requirements of one term ANDed; an empty term selects no node.
+    return any(_term_selects(term, node) for term in terms)
+
+
+def _get(node: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _term_selects(term: Any, node: NodeFacts) -> bool:
+    if not isinstance(term, Mapping):
+        return True
+    expressions = [e for e in term.get("matchExpressions") or () if isinstance(e, Mapping)]
+    fields = [e for e in term.get("matchFields") or () if isinstance(e, Mapping)]
+    if not expressions and not fields:
+        return False
+    return all(_matches(e, node.labels) for e in expressions) and all(
+        _matches(e, {"metadata.name": node.name}) for e in fields
+    )
+
+
+def _matches(requirement: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    key, operator = str(requirement.get("key")), requirement.get("operator")
+    values = [str(v) for v in requirement.get("values") or ()]
+    value = labels.get(key)
+    if operator == "In":
+        return value in values
+    if operator == "NotIn":
+        return value not in values
+    if operator == "Exists":
+        return value is not None
+    if operator == "DoesNotExist":
+        return value is None
+    if operator in ("Gt", "Lt") and value is not None and values:
+        try:
+            found, bound = int(value), int(values[0])
+        except ValueError:
+            return False
+        return found > bound if operator == "Gt" else found < bound
+    return operator not in ("Gt", "Lt")  # an operator Kubernetes does not know: no constraint
 
 
 def describe_stall(rollout: Rollout, *, limit: int = 10) -> str:

@@ -95,3 +95,85 @@ def test_long_lists_of_nodes_are_shortened() -> None:
     rollout = assess(ds(desired=25, updated=0, available=25), [], nodes)
     assert describe_stall(rollout).startswith("nodes behind: n00, n01")
     assert "and 15 more" in describe_stall(rollout)
+
+
+def _with_affinity(document: dict[str, Any], compute_types: list[str]) -> dict[str, Any]:
+    # The nodeAffinity of the upstream manifest: v1.18 leaves out fargate, v1.19 also hybrid, auto.
+    expressions = [
+        {"key": "kubernetes.io/os", "operator": "In", "values": ["linux"]},
+        {"key": "eks.amazonaws.com/compute-type", "operator": "NotIn", "values": compute_types},
+    ]
+    document["spec"]["template"]["spec"]["affinity"] = {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": expressions}]
+            }
+        }
+    }
+    return document
+
+
+LINUX = {"kubernetes.io/os": "linux"}
+MIXED = [
+    NodeFacts("ec2", LINUX),
+    NodeFacts("hybrid", {**LINUX, "eks.amazonaws.com/compute-type": "hybrid"}),
+    NodeFacts("auto", {**LINUX, "eks.amazonaws.com/compute-type": "auto"}),
+    NodeFacts("fargate", {**LINUX, "eks.amazonaws.com/compute-type": "fargate"}),
+    NodeFacts("windows", {"kubernetes.io/os": "windows"}),
+]
+
+
+def test_only_nodes_the_daemonset_selects_must_run_it() -> None:
+    # From v1.19.0 hybrid and Auto Mode nodes carry their own networking: no aws-node pod there.
+    v1_19 = _with_affinity(ds(desired=1, updated=1, available=1), ["fargate", "hybrid", "auto"])
+    rollout = assess(v1_19, [pod("ec2")], MIXED)
+    assert rollout.nodes == ("ec2",)
+    assert rollout.done
+    v1_18 = _with_affinity(ds(desired=3, updated=3, available=3), ["fargate"])
+    rollout = assess(v1_18, [pod("ec2")], MIXED)
+    assert rollout.nodes == ("auto", "ec2", "hybrid")
+    assert rollout.behind == ("auto", "hybrid")
+
+
+@pytest.mark.parametrize(
+    ("spec", "selected"),
+    [
+        ({"nodeSelector": {"kubernetes.io/os": "linux"}}, ["ec2", "hybrid", "auto"]),
+        ({"nodeSelector": {"pool": "cni"}}, []),
+        ({"affinity": {"nodeAffinity": {}}}, ["ec2", "hybrid", "auto", "windows"]),
+        (
+            {
+                "affinity": {
+                    "nodeAffinity": {
+                        "requiredDuringSchedulingIgnoredDuringExecution": {
+                            "nodeSelectorTerms": [
+                                {
+                                    "matchFields": [
+                                        {
+                                            "key": "metadata.name",
+                                            "operator": "In",
+                                            "values": ["auto"],
+                                        }
+                                    ]
+                                },
+                                {
+                                    "matchExpressions": [
+                                        {"key": "kubernetes.io/os", "operator": "DoesNotExist"}
+                                    ]
+                                },
+                                {},
+                            ]
+                        }
+                    }
+                }
+            },
+            ["auto"],
+        ),
+        ({"affinity": "not a mapping"}, ["ec2", "hybrid", "auto", "windows"]),
+    ],
+)
+def test_node_selection_follows_the_pod_template(spec: dict[str, Any], selected: list[str]) -> None:
+    document = ds()
+    document["spec"]["template"]["spec"].pop("affinity", None)
+    document["spec"]["template"]["spec"].update(spec)
+    assert assess(document, [], MIXED).nodes == tuple(sorted(selected))
