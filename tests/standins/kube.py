@@ -618,10 +618,17 @@ def make_node(
 ) -> k8s.V1Node:
     """Create a Node, with a kubelet-like status (nodeInfo and a Ready condition), and return it.
 
-    Fargate nodes: labels={"eks.amazonaws.com/compute-type": "fargate"}.
+    Fargate nodes: labels={"eks.amazonaws.com/compute-type": "fargate"}. Every node carries the
+    labels a kubelet registers (kubernetes.io/os, arch, hostname): the aws-node DaemonSet's node
+    affinity selects on them, and eksaddon's rollout check follows that affinity.
     """
     core = k8s.CoreV1Api(api)
-    metadata: dict[str, Any] = {"name": name, "labels": dict(labels or {})}
+    kubelet = {
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": architecture,
+        "kubernetes.io/hostname": name,
+    }
+    metadata: dict[str, Any] = {"name": name, "labels": {**kubelet, **(labels or {})}}
     if annotations:
         metadata["annotations"] = dict(annotations)
     core.create_node(_model(k8s.V1Node, {"metadata": metadata}))
