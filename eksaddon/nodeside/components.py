@@ -4,7 +4,9 @@ The facts live in two data files: ``vpc_cni_manifest.yaml`` beside this module (
 rules, volumes, probes, resources, images; each entry with the releases that have it) and the
 matrix's ``daemonset`` section (every container's env and arg defaults, also per release). The
 functions here only select what applies to a release and assemble Kubernetes objects from it, so
-a new release is a data change, not a code change.
+a new release is a data change, not a code change. Where upstream's own file of a release is not
+what its tag suggests (``upstream_slips`` in the data file), the objects are upstream's and
+:func:`upstream_notes` says why.
 
 Everything returned is a fresh plain ``dict``: callers may change it without touching the facts.
 """
