@@ -17,6 +17,7 @@ import termios
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import IO
 
 import pyte
 
@@ -30,7 +31,10 @@ def _controlling_terminal() -> None:  # runs in the child, after setsid, before 
 class Terminal:
     """One child process on a pty of COLUMNS x ROWS."""
 
-    def __init__(self, argv: Sequence[str], env: Mapping[str, str]) -> None:
+    def __init__(
+        self, argv: Sequence[str], env: Mapping[str, str], *, stdout: IO[bytes] | None = None
+    ) -> None:
+        """``stdout``: where the child's standard output goes instead of the terminal."""
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
         # The size comes from the pty; $CI is the caller's to set or not.
@@ -40,7 +44,7 @@ class Terminal:
             list(argv),
             env=environment,
             stdin=slave,
-            stdout=slave,
+            stdout=slave if stdout is None else stdout,
             stderr=slave,
             start_new_session=True,
             preexec_fn=_controlling_terminal,

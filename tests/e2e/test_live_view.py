@@ -4,15 +4,20 @@ and with --progress none."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pty_terminal import Terminal
 
+from reliability.world import World
 from standins.eks_addons import UpdateRecord
+from standins.kube import KubeApiServer
 from standins.server import StandInServer
 from tests_support import eksaddon_command
 
@@ -336,3 +341,70 @@ def test_a_forged_status_cannot_draw_a_done_line_in_the_live_view(
     (stopped,) = rows_starting(terminal, "✗ 1/1")
     assert "update InProgress\\x0a[1/1] done" in stopped  # shown, escaped, inside its row
     assert cursor_shown_at_the_end(terminal)
+
+
+# --- the rollout on the nodes (a real kube-apiserver) ----------------------------------------
+
+
+@pytest.fixture
+def world(eks_standin: StandInServer, kube_fresh: KubeApiServer, tmp_path: Path) -> Iterator[World]:
+    with ExitStack() as stack:
+        yield World(eks_standin, kube_fresh, tmp_path, stack)
+
+
+def test_the_rollout_shows_nodes_updated_and_the_nodes_behind(world: World) -> None:
+    world.controller.stuck.add("node-b")
+    environment = world.env()
+    environment.pop("CI", None)
+    terminal = Terminal([*eksaddon_command(), *world.upgrade_args()], environment)
+    try:
+        text = terminal.wait_for("aws-node rollout: 1/2 nodes updated")
+        (current,) = rows_starting(terminal, "▶ 1/2")
+        assert "aws-node rollout: 1/2 nodes updated" in current
+        assert "nodes behind: node-b" in text
+        assert terminal.wait() == 4  # node-b never catches up within the step's timeout
+    finally:
+        terminal.kill()
+    lines = terminal.lines()
+    error = max(i for i, line in enumerate(lines) if line.startswith("eksaddon: error: "))
+    assert "nodes behind: node-b" in "".join(lines[error:])
+    (stopped,) = rows_starting(terminal, "✗ 1/2")
+    assert "aws-node rollout: 1/2 nodes updated" in stopped
+    assert any(row.strip() == "nodes behind: node-b" for row in lines[:error])
+    assert cursor_shown_at_the_end(terminal)
+
+
+# --- a fleet check's progress bar ------------------------------------------------------------
+
+
+def test_a_fleet_check_shows_a_bar_on_a_terminal_and_nothing_on_a_pipe(
+    server: StandInServer, env: dict[str, str], tmp_path: Path
+) -> None:
+    server.put_addon(CLUSTER, "v1.15.0-eksbuild.2")  # not offered for 1.29: a failing check
+    for number in range(4):
+        server.create_cluster(f"c{number}", "1.29")
+        server.put_addon(f"c{number}", "v1.18.3-eksbuild.3")
+    command = [*eksaddon_command(), "check-compat", "--all-clusters", "-o", "json"]
+    with (tmp_path / "report.json").open("wb") as report:
+        terminal = Terminal(command, env, stdout=report)
+        try:
+            assert terminal.wait() == 1
+        finally:
+            terminal.kill()
+    assert json.loads((tmp_path / "report.json").read_text())["summary"]["failed"] == 1
+    (bar,) = [row for row in terminal.lines() if row.startswith("checking clusters")]
+    assert "5/5" in bar
+    assert "1 failed · 0 not checked" in bar
+    assert cursor_shown_at_the_end(terminal)
+    piped_run = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert piped_run.returncode == 1
+    assert piped_run.stderr == ""
+    in_ci = Terminal(command, {**env, "CI": "true"})
+    try:
+        assert in_ci.wait() == 1
+    finally:
+        in_ci.kill()
+    assert not [row for row in in_ci.lines() if "checking clusters" in row]
+    assert HIDE_CURSOR not in in_ci.raw
