@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO, TypeVar
 
+from rich.cells import cell_len
 from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.table import Table
@@ -137,32 +138,38 @@ class LiveDisplay:
             yield Text(f"  {note}", style="dim")
 
     def _section(self, section: Section) -> Iterator[RenderableType]:
+        """One row per step in aligned columns (mark, n/m, label, state, elapsed), and the
+        running step's details under it across the whole width."""
         if section.title:
             yield Text(section.title)
-        grid = Table.grid(padding=(0, 1))
-        grid.add_column(width=3, justify="right")  # mark
-        grid.add_column(justify="right")  # n/m
-        grid.add_column()  # label
-        grid.add_column()  # state
-        grid.add_column(justify="right")  # elapsed
         total = len(section.steps)
-        for number, step in _window(section.steps):
+        shown = list(_window(section.steps))
+        statuses = {id(step): _status(step) for _, step in shown if step is not None}
+        number_width = len(f"{total}/{total}")
+        label_width = max((cell_len(s.label) for _, s in shown if s is not None), default=0)
+        status_width = max((t.cell_len for t in statuses.values()), default=0)
+        indent = " " * (3 + 1 + number_width + 1)
+        for number, step in shown:
             if step is None:
-                grid.add_row("", "", Text(f"… {number} more", style="dim"), "", "")
+                yield Text(f"{indent}… {number} more", style="dim")
                 continue
             mark, style = MARKS[step.state]
             elapsed = self.state.step_elapsed(step)
-            grid.add_row(
-                Text(mark, style=style),
-                Text(f"{number}/{total}"),
-                Text(step.label, style="bold" if step.state == RUNNING else ""),
-                _status(step),
-                Text(duration(elapsed) if elapsed is not None else ""),
+            status = statuses[id(step)]
+            yield Text.assemble(
+                (mark.rjust(3), style),
+                " ",
+                f"{number}/{total}".rjust(number_width),
+                " ",
+                (step.label, "bold" if step.state == RUNNING else ""),
+                " " * (label_width - cell_len(step.label) + 2),
+                status,
+                " " * (status_width - status.cell_len + 2),
+                (duration(elapsed) if elapsed is not None else "").rjust(7),
             )
             if step.state in (RUNNING, STOPPED):
                 for detail in _details(step):
-                    grid.add_row("", "", Text(detail, style="dim"), "", "")
-        yield grid
+                    yield Text(f"{indent}{detail}", style="dim")
 
 
 def _window(steps: list[StepView]) -> Iterator[tuple[int, StepView | None]]:
