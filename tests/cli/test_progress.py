@@ -30,9 +30,11 @@ from eksaddon.engine.events import (
     UpdatePolled,
 )
 from eksaddon.errors import UpgradeInterruptedError, UpgradeStoppedError
+from eksaddon.matrix import Matrix
 from eksaddon.matrix.model import AddonType
 from eksaddon.planner import Plan, Step
 from eksaddon.versions import AddonVersion, KubernetesVersion
+from fakes import run_migration, self_managed_cluster
 
 V = AddonVersion.parse
 FORGED = "InProgress\n[2/2] done: v1.18.3-eksbuild.3 is ACTIVE (0s)"
@@ -400,3 +402,27 @@ def test_plain_and_none_do_not_load_rich() -> None:
     )
     assert json.loads(completed.stdout.replace("'", '"')) == []
     assert completed.stderr == "hello\n"
+
+
+# --- a migration, end to end through the engine -------------------------------------------
+
+
+def test_a_migration_in_plain_lines_and_in_the_live_view(bundled: Matrix, tmp_path: Path) -> None:
+    eks, kube = self_managed_cluster({"WARM_IP_TARGET": "5"}, nodes=("node-a", "node-b"))
+    events: list[Event] = []
+    run_migration(bundled, tmp_path, eks, kube, progress=events.append)
+    lines = plain(*events)
+    assert lines[0] == (
+        "plan: make vpc-cni v1.16.4 on cluster prod the EKS add-on v1.16.4-eksbuild.2 with "
+        "resolveConflicts=OVERWRITE; settings carried as configuration values: WARM_IP_TARGET"
+    )
+    assert "[1/1] aws-node rollout: 2/2 nodes updated" in lines
+    assert lines[-1] == "vpc-cni is now the EKS add-on v1.16.4-eksbuild.2; no setting changed"
+    display = LiveDisplay(title="eksaddon migrate · vpc-cni on cluster prod", stream=io.StringIO())
+    for event in events:
+        display.state.apply(event)
+    display.state.finish("done")
+    rows = frame(display)
+    assert rows[1].startswith("plan: make vpc-cni v1.16.4 on cluster prod the EKS add-on")
+    (step,) = [row for row in rows if row.lstrip().startswith("✓ 1/1")]
+    assert "v1.16.4 → the EKS add-on v1.16.4-eksbuild.2" in step
