@@ -33,7 +33,7 @@ from eksaddon.cli.live_state import (
     Section,
     StepView,
 )
-from eksaddon.engine.events import Event, FleetProgress
+from eksaddon.engine.events import Event, FleetProgress, StepChanges
 from eksaddon.errors import ExitCode
 from eksaddon.textsafety import for_terminal
 
@@ -71,6 +71,9 @@ class LiveDisplay:
         self.state.apply(event)
         if self._live is None:
             self._start()
+        if isinstance(event, StepChanges):
+            # A dry run's diff is for reading in full: printed above the view, which stays below.
+            self.console.print(Text(_changes(event)), soft_wrap=True)
 
     def pausing(self, prompt: Callable[[T], bool], *, asks: bool) -> Callable[[T], bool]:
         """A prompt that ``asks`` (the confirmation without --yes) is asked below the last
@@ -220,6 +223,11 @@ def _details(step: StepView) -> Iterator[str]:
         behind = step.rollout.behind
         more = f" and {len(behind) - BEHIND_SHOWN} more" if len(behind) > BEHIND_SHOWN else ""
         yield f"nodes behind: {', '.join(behind[:BEHIND_SHOWN])}{more}"
+
+
+def _changes(event: StepChanges) -> str:
+    diff = "\n".join(for_terminal(line) for line in event.diff.rstrip("\n").split("\n"))
+    return f"[{event.number}/{event.total}] {for_terminal(event.what)} changes:\n{diff}"
 
 
 def duration(seconds: float) -> str:

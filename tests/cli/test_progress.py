@@ -426,3 +426,17 @@ def test_a_migration_in_plain_lines_and_in_the_live_view(bundled: Matrix, tmp_pa
     assert rows[1].startswith("plan: make vpc-cni v1.16.4 on cluster prod the EKS add-on")
     (step,) = [row for row in rows if row.lstrip().startswith("✓ 1/1")]
     assert "v1.16.4 → the EKS add-on v1.16.4-eksbuild.2" in step
+
+
+def test_a_dry_runs_diff_is_printed_whole_above_the_live_view() -> None:
+    stream = io.StringIO()
+    display = LiveDisplay(title="t", stream=stream)
+    display(PlanReady(PLAN, False, None, "PRESERVE"))
+    display(StepChanges(1, 2, "DaemonSet", "--- a\n+++ b\n-x\n+y\x1b[2J\n"))
+    display.close(None)
+    screen = pyte.Screen(100, 40)
+    pyte.Stream(screen).feed(stream.getvalue().replace("\n", "\r\n"))
+    rows = [row.rstrip() for row in screen.display]
+    start = rows.index("[1/2] DaemonSet changes:")
+    assert rows[start + 1 : start + 5] == ["--- a", "+++ b", "-x", "+y\\x1b[2J"]
+    assert any(row.startswith("plan: vpc-cni") for row in rows[start + 5 :])  # the view below
