@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from eksaddon.engine.events import Progress, ignore
 from eksaddon.engine.migrate import MigrateOptions, MigrateResult, migrate
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.errors import (
@@ -446,6 +447,7 @@ def run_migration(
     *,
     dry_run: bool = False,
     resolve_conflicts: str | None = "OVERWRITE",
+    progress: Progress = ignore,
 ) -> MigrateResult:
     return migrate(
         gateway=eks,
@@ -460,7 +462,7 @@ def run_migration(
             resolve_conflicts=resolve_conflicts,
         ),
         state_directory=state_directory,
-        progress=lambda event: None,
+        progress=progress,
         confirm=lambda what: True,
         clock=FakeClock(),
     )

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import io
+import os
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from eksaddon.cli.progress import AUTO, LIVE, choose_mode
 from eksaddon.compat import Severity
+from eksaddon.engine.events import FleetProgress
 from eksaddon.engine.fleet import (
     GatewayFactory,
     GatewayPool,
@@ -33,12 +38,20 @@ def _factory(concurrency: int) -> GatewayFactory:
     return make
 
 
-def _progress(done: int, total: int) -> None:
-    # A terminal sees clusters done out of total; a pipe or a CI log sees nothing but the report.
-    if sys.stderr.isatty():
-        end = "\n" if done == total else ""
-        sys.stderr.write(f"\rchecked {done}/{total} clusters{end}")
-        sys.stderr.flush()
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[FleetProgress], None] | None]:
+    """A bar on a terminal (clusters done out of total, failures so far); a pipe or a CI log
+    sees nothing but the report. The bar is stopped, cursor shown, however the check ends."""
+    if choose_mode(AUTO, sys.stderr, os.environ) != LIVE:
+        yield None
+        return
+    from eksaddon.cli.live import FleetBar
+
+    bar = FleetBar(sys.stderr)
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 def run_fleet(
@@ -74,18 +87,19 @@ def run_fleet(
         targets = [t for t in targets if in_shard(t, *selected)]
     if not targets and shard is None:
         raise InputError("no clusters to check: the fleet is empty")
-    report = check_fleet(
-        targets,
-        pool=pool,
-        matrix=matrix,
-        addon=addon,
-        target_kubernetes=target,
-        features=features,
-        fail_on=threshold,
-        concurrency=concurrency,
-        shard=shard,
-        progress=_progress,
-    )
+    with _progress_bar() as progress:
+        report = check_fleet(
+            targets,
+            pool=pool,
+            matrix=matrix,
+            addon=addon,
+            target_kubernetes=target,
+            features=features,
+            fail_on=threshold,
+            concurrency=concurrency,
+            shard=shard,
+            progress=progress,
+        )
     from eksaddon.reports import fleet
 
     buffer = io.StringIO()

@@ -9,8 +9,14 @@ from pathlib import Path
 import click
 
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
-from eksaddon.cli.options import Seconds, addon_option, global_options, kube_options
-from eksaddon.cli.progress import ProgressPrinter
+from eksaddon.cli.options import (
+    Seconds,
+    addon_option,
+    global_options,
+    kube_options,
+    progress_option,
+)
+from eksaddon.cli.progress import chosen_display
 from eksaddon.cli.upgrade_cmd import confirmer, sigterm_as_interrupt
 from eksaddon.engine.migrate import MigrateOptions, migrate
 from eksaddon.engine.state import state_dir
@@ -38,6 +44,7 @@ from eksaddon.errors import ExitCode
 @click.option(
     "-o", "--output", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
+@progress_option
 @click.pass_context
 def migrate_command(
     ctx: click.Context,
@@ -55,6 +62,7 @@ def migrate_command(
     poll_interval: float,
     state_directory: Path | None,
     output: str,
+    progress_mode: str,
 ) -> int:
     """Make a self-managed add-on the EKS add-on at the same release; no setting may change."""
     from eksaddon.engine.rollout_check import RolloutCheck
@@ -69,15 +77,18 @@ def migrate_command(
         dry_run=dry_run,
         resolve_conflicts=resolve_conflicts.upper() if resolve_conflicts else None,
     )
-    with sigterm_as_interrupt():
+    display = chosen_display(
+        progress_mode, title=f"eksaddon migrate · {addon} on cluster {cluster}"
+    )
+    with sigterm_as_interrupt(), display as progress:
         result = migrate(
             gateway=make_gateway(profile, region),
             matrix=global_options(ctx).load(addon),
             nodes=RolloutCheck(KubeGateway(kubeconfig=kubeconfig, context=kube_context)),
             options=options,
             state_directory=state_directory or state_dir(),
-            progress=ProgressPrinter(),
-            confirm=confirmer(yes, str),
+            progress=progress,
+            confirm=progress.pausing(confirmer(yes, str), asks=not yes),
             clock=SystemClock(),
         )
     document = {

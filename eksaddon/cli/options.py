@@ -147,3 +147,16 @@ def parse_type(value: str) -> AddonType | None:
 def global_options(ctx: click.Context) -> GlobalOptions:
     options = ctx.find_object(GlobalOptions)
     return options if options is not None else GlobalOptions(matrix=None, debug=False)
+
+
+def progress_option(function: F) -> F:
+    """--progress, for the commands that change a cluster and report while they wait."""
+    return click.option(
+        "--progress",
+        "progress_mode",
+        type=click.Choice(["auto", "live", "plain", "none"]),
+        default="auto",
+        show_default=True,
+        help="How progress is shown on stderr: live (a display redrawn in place), plain (one "
+        "line per change), none. auto: live on a terminal, plain on a pipe or when $CI is set.",
+    )(function)

@@ -1,50 +1,146 @@
-"""Render engine progress events on stderr: one line per change, so logs stay readable."""
+"""Render engine progress events on stderr, as a live view on a terminal or one line per change.
+
+The engine reports typed events through a callback (:mod:`eksaddon.engine.events`). A command
+picks a renderer once (:func:`choose_mode`, overridden by ``--progress``) and hands the engine
+its callback:
+
+- ``plain``: :class:`ProgressPrinter`, one line per change, for pipes, files and CI logs;
+- ``live``: :class:`eksaddon.cli.live.LiveDisplay` (rich, imported only then), for a person at a
+  terminal;
+- ``none``: nothing (errors still come through the error boundary).
+
+Every text from outside (statuses, update ids, names, messages) is passed through
+:func:`~eksaddon.textsafety.for_terminal` before it is written, so an answer with a newline in it
+cannot forge a progress line.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from typing import Protocol, TextIO, TypeVar
 
 from eksaddon.engine.events import (
     AddonPolled,
     BackupWritten,
+    ChangePlanned,
     Event,
+    ManifestApplied,
     Notice,
     PlanReady,
+    RolloutProgressed,
+    StepChanges,
     StepFinished,
     StepStarted,
     UpdatePolled,
 )
+from eksaddon.textsafety import for_terminal
+
+AUTO, LIVE, PLAIN, NONE = "auto", "live", "plain", "none"
+MODES = (AUTO, LIVE, PLAIN, NONE)
+# Values of $CI that do not mean "running in CI" (CI=false is how some people switch it off).
+_NOT_CI = ("", "0", "false", "no")
+
+T = TypeVar("T")
+
+
+def in_ci(environ: Mapping[str, str]) -> bool:
+    return environ.get("CI", "").strip().lower() not in _NOT_CI
+
+
+def choose_mode(requested: str, stream: TextIO, environ: Mapping[str, str]) -> str:
+    """``requested`` unless it is ``auto``: then live on a terminal, plain on a pipe or in CI."""
+    if requested != AUTO:
+        return requested
+    if in_ci(environ) or environ.get("TERM") == "dumb" or not _isatty(stream):
+        return PLAIN
+    return LIVE
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # closed or not a real stream
+        return False
+
+
+class Display(Protocol):
+    """What a command hands the engine: the progress callback, and a way to prompt safely."""
+
+    def __call__(self, event: Event) -> None: ...
+
+    def pausing(self, prompt: Callable[[T], bool], *, asks: bool) -> Callable[[T], bool]:
+        """``prompt`` made safe to run while the display is up: when it ``asks`` at the
+        terminal, a live view stops first (and starts again with the next event)."""
+        ...
+
+
+@contextmanager
+def progress_display(mode: str, *, title: str) -> Iterator[Display]:
+    """The display for ``mode`` (already chosen), cleaned up however the run ends.
+
+    The live view is stopped, the cursor shown and the last frame left on screen before any
+    exception goes on to the error boundary, which then prints its line (the resume hint) below.
+    """
+    if mode == LIVE:
+        from eksaddon.cli.live import LiveDisplay
+
+        live = LiveDisplay(title=title, stream=sys.stderr)
+        try:
+            yield live
+        except BaseException as error:
+            live.close(error)
+            raise
+        live.close(None)
+        return
+    yield _Lines(ProgressPrinter() if mode == PLAIN else None)
+
+
+class _Lines:
+    """The plain and the silent display: no prompt needs guarding."""
+
+    def __init__(self, printer: ProgressPrinter | None) -> None:
+        self._printer = printer
+
+    def __call__(self, event: Event) -> None:
+        if self._printer is not None:
+            self._printer(event)
+
+    def pausing(self, prompt: Callable[[T], bool], *, asks: bool) -> Callable[[T], bool]:
+        return prompt
+
+
+def chosen_display(requested: str, *, title: str) -> AbstractContextManager[Display]:
+    """:func:`progress_display` for the mode ``--progress`` asked for, on stderr."""
+    return progress_display(choose_mode(requested, sys.stderr, os.environ), title=title)
 
 
 class ProgressPrinter:
     """Prints each event that says something new; repeated poll states are skipped."""
 
-    def __init__(self) -> None:
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
         self._last: tuple[object, ...] | None = None
+        self._last_rollout: tuple[object, ...] | None = None
 
     def __call__(self, event: Event) -> None:
-        line = self._line(event)
+        line = self.line(event)
         if line is not None:
-            print(line, file=sys.stderr, flush=True)
+            print(line, file=self._stream or sys.stderr, flush=True)
 
-    def _line(self, event: Event) -> str | None:
+    def line(self, event: Event) -> str | None:
+        """The text printed for ``event`` (None: nothing new)."""
         if isinstance(event, PlanReady):
-            plan = event.plan
-            mode = "resuming" if event.resumed else "plan"
-            path = " → ".join([str(plan.current), *(str(s.target) for s in plan.steps)])
-            lines = [
-                f"{mode}: {plan.addon} {plan.current} → {plan.target} in {len(plan.steps)} "
-                f"step(s) [{path}] with resolveConflicts={event.resolve_conflicts}",
-                *(f"warning: {warning}" for warning in plan.warnings),
-            ]
-            return "\n".join(lines)
+            return _plan_lines(event)
         if isinstance(event, BackupWritten):
-            return f"backup written: {event.path}"
+            return f"backup written: {for_terminal(str(event.path))}"
         if isinstance(event, StepStarted):
             verb = "following" if event.resumed else "started"
             return (
-                f"[{event.number}/{event.total}] {event.source} → {event.target}: "
-                f"{verb} update {event.update_id}"
+                f"[{event.number}/{event.total}] {_v(event.source)} → {_v(event.target)}: "
+                f"{verb} update {for_terminal(event.update_id)}"
             )
         if isinstance(event, UpdatePolled | AddonPolled):
             key = (type(event), event.number, event.status)
@@ -52,11 +148,46 @@ class ProgressPrinter:
                 return None
             self._last = key
             what = "update" if isinstance(event, UpdatePolled) else "add-on"
-            return f"[{event.number}/{event.total}] {what} {event.status} ({event.elapsed:.0f}s)"
+            status = for_terminal(event.status)
+            return f"[{event.number}/{event.total}] {what} {status} ({event.elapsed:.0f}s)"
         if isinstance(event, StepFinished):
             return (
-                f"[{event.number}/{event.total}] done: {event.target} is ACTIVE "
+                f"[{event.number}/{event.total}] done: {_v(event.target)} is ACTIVE "
                 f"({event.elapsed:.0f}s)"
             )
+        if isinstance(event, RolloutProgressed):
+            counts = (event.number, event.component, event.updated, event.nodes)
+            if counts == self._last_rollout:
+                return None
+            self._last_rollout = counts
+            return (
+                f"[{event.number}/{event.total}] {for_terminal(event.component)} rollout: "
+                f"{event.updated}/{event.nodes} nodes updated"
+            )
+        if isinstance(event, ManifestApplied):
+            return f"[{event.number}/{event.total}] applied the {_v(event.target)} manifest"
+        if isinstance(event, StepChanges):
+            # The diff keeps its lines; each line is made safe on its own.
+            diff = "\n".join(for_terminal(line) for line in event.diff.split("\n"))
+            return f"[{event.number}/{event.total}] {for_terminal(event.what)} changes:\n{diff}"
+        if isinstance(event, ChangePlanned):
+            return f"plan: {for_terminal(event.description)}"
         assert isinstance(event, Notice)
-        return event.text
+        return for_terminal(event.text)
+
+
+def _v(version: object) -> str:
+    return for_terminal(str(version))
+
+
+def _plan_lines(event: PlanReady) -> str:
+    plan = event.plan
+    mode = "resuming" if event.resumed else "plan"
+    path = " → ".join([_v(plan.current), *(_v(s.target) for s in plan.steps)])
+    lines = [
+        f"{mode}: {for_terminal(plan.addon)} {_v(plan.current)} → {_v(plan.target)} in "
+        f"{len(plan.steps)} step(s) [{path}] with "
+        f"resolveConflicts={for_terminal(event.resolve_conflicts)}",
+        *(f"warning: {for_terminal(warning)}" for warning in plan.warnings),
+    ]
+    return "\n".join(lines)

@@ -21,8 +21,9 @@ from eksaddon.cli.options import (
     global_options,
     kube_options,
     output_option,
+    progress_option,
 )
-from eksaddon.cli.progress import ProgressPrinter
+from eksaddon.cli.progress import chosen_display
 from eksaddon.engine.install import InstallOptions, install
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.state import state_dir
@@ -85,6 +86,7 @@ def change_options(function: F) -> F:
                 "~/.local/state/eksaddon).",
             ),
             output_option(OutputFormat.TABLE, OutputFormat.JSON, OutputFormat.YAML),
+            progress_option,
         ]
     ):
         function = decorator(function)
@@ -200,6 +202,7 @@ def upgrade_command(
     poll_interval: float,
     state_directory: Path | None,
     output: str,
+    progress_mode: str,
     target: str,
     resolve_conflicts: str,
     discard_journal: bool,
@@ -237,16 +240,19 @@ def upgrade_command(
     check = (
         None if skip_rollout_check else _rollout_check(kubeconfig, kube_context, dry_run=dry_run)
     )
-    upgrader = Upgrader(
-        gateway=gateway,
-        matrix=matrix,
-        options=options,
-        state_directory=state_directory or state_dir(),
-        progress=ProgressPrinter(),
-        confirm=confirmer(yes, _describe),
-        after_step=no_rollout_check if check is None or dry_run else check,
+    display = chosen_display(
+        progress_mode, title=f"eksaddon upgrade · {addon} on cluster {cluster}"
     )
-    with sigterm_as_interrupt():
+    with sigterm_as_interrupt(), display as progress:
+        upgrader = Upgrader(
+            gateway=gateway,
+            matrix=matrix,
+            options=options,
+            state_directory=state_directory or state_dir(),
+            progress=progress,
+            confirm=progress.pausing(confirmer(yes, _describe), asks=not yes),
+            after_step=no_rollout_check if check is None or dry_run else check,
+        )
         try:
             result = upgrader.run()
         except AddonNotFoundError as error:
@@ -265,8 +271,8 @@ def upgrade_command(
                 matrix=matrix,
                 options=options,
                 state_directory=state_directory or state_dir(),
-                progress=ProgressPrinter(),
-                confirm=confirmer(yes, _describe),
+                progress=progress,
+                confirm=progress.pausing(confirmer(yes, _describe), asks=not yes),
                 clock=SystemClock(),
             )
     render(result, OutputFormat(output), sys.stdout)
@@ -298,6 +304,7 @@ def install_command(
     poll_interval: float,
     state_directory: Path | None,
     output: str,
+    progress_mode: str,
     version: str,
 ) -> int:
     """Create the EKS add-on on a cluster that has none."""
@@ -313,14 +320,17 @@ def install_command(
         poll_interval=poll_interval,
         dry_run=dry_run,
     )
-    with sigterm_as_interrupt():
+    display = chosen_display(
+        progress_mode, title=f"eksaddon install · {addon} on cluster {cluster}"
+    )
+    with sigterm_as_interrupt(), display as progress:
         result = install(
             gateway=make_gateway(profile, region),
             matrix=global_options(ctx).load(addon),
             options=options,
             state_directory=state_directory or state_dir(),
-            progress=ProgressPrinter(),
-            confirm=confirmer(yes, str),
+            progress=progress,
+            confirm=progress.pausing(confirmer(yes, str), asks=not yes),
             clock=SystemClock(),
         )
     render(result, OutputFormat(output), sys.stdout)

@@ -52,13 +52,72 @@ class StepFinished(NamedTuple):
     elapsed: float
 
 
+class ChangePlanned(NamedTuple):
+    """A change that is not a version path (install, migrate): what it does, as its steps.
+
+    ``description`` completes "plan: ..."; ``steps`` label the steps in order.
+    """
+
+    description: str
+    steps: tuple[str, ...]
+
+
+class StepChanges(NamedTuple):
+    """What one step would change (a dry run of a self-managed upgrade): a unified diff."""
+
+    number: int
+    total: int
+    what: str
+    diff: str
+
+
+class ManifestApplied(NamedTuple):
+    """A self-managed step's manifest is applied; its rollout comes next."""
+
+    number: int
+    total: int
+    target: AddonVersion
+
+
+class RolloutProgressed(NamedTuple):
+    """The node side of a step: how many of the nodes that must run ``component`` run it."""
+
+    number: int
+    total: int
+    component: str
+    updated: int
+    nodes: int
+    behind: tuple[str, ...]
+
+
 class Notice(NamedTuple):
     text: str
 
 
-Event = PlanReady | BackupWritten | StepStarted | UpdatePolled | AddonPolled | StepFinished | Notice
+Event = (
+    PlanReady
+    | BackupWritten
+    | StepStarted
+    | UpdatePolled
+    | AddonPolled
+    | StepFinished
+    | ChangePlanned
+    | StepChanges
+    | ManifestApplied
+    | RolloutProgressed
+    | Notice
+)
 Progress = Callable[[Event], None]
 
 
 def ignore(_: Event) -> None:
     """A progress callback that drops everything."""
+
+
+class FleetProgress(NamedTuple):
+    """A fleet check after each cluster: how many are done, and how many went wrong so far."""
+
+    done: int
+    total: int
+    failed: int  # checked, and the check failed (exit 1)
+    errors: int  # could not be checked

@@ -16,6 +16,7 @@ from typing import Any, NamedTuple
 
 from eksaddon.compat import CompatReport, Severity
 from eksaddon.datafiles import read_document
+from eksaddon.engine.events import FleetProgress
 from eksaddon.engine.status import live_check_compat
 from eksaddon.errors import EksAddonError, ExitCode, InputError, InputFileError
 from eksaddon.gateways.protocols import (
@@ -229,7 +230,7 @@ def check_fleet(
     fail_on: Severity,
     concurrency: int,
     shard: str | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[FleetProgress], None] | None = None,
 ) -> FleetReport:
     """check-compat every target with at most ``concurrency`` clusters in flight."""
 
@@ -252,9 +253,13 @@ def check_fleet(
     outcomes: list[ClusterOutcome] = []
     with ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
         futures = [executor.submit(check, target) for target in targets]
+        failed = errors = 0
         for done, future in enumerate(as_completed(futures), start=1):
-            outcomes.append(future.result())
+            outcome = future.result()
+            outcomes.append(outcome)
+            failed += outcome.exit_code == ExitCode.CHECK_FAILED
+            errors += outcome.exit_code not in (ExitCode.OK, ExitCode.CHECK_FAILED)
             if progress is not None:
-                progress(done, len(targets))
+                progress(FleetProgress(done, len(targets), failed, errors))
     outcomes.sort(key=lambda o: o.target.key)
     return FleetReport(addon, tuple(outcomes), fail_on, shard)

@@ -10,7 +10,7 @@ from typing import NamedTuple
 from eksaddon import configvalues, planner
 from eksaddon.engine import journal as journals
 from eksaddon.engine.catalogue import check_configuration, with_live_catalogue
-from eksaddon.engine.events import BackupWritten, Progress
+from eksaddon.engine.events import BackupWritten, ChangePlanned, Progress
 from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.waiting import Clock, StepContext, wait_healthy
 from eksaddon.errors import InputError
@@ -77,6 +77,12 @@ def install(
         )
     if options.dry_run:
         return InstallResult(cluster.name, cluster.region, options.addon, version, True, None, None)
+    progress(
+        ChangePlanned(
+            f"create {options.addon} {version} on cluster {cluster.name}",
+            (f"create {options.addon} {version}",),
+        )
+    )
     if not confirm(f"create {options.addon} {version} on cluster {cluster.name}"):
         raise InputError("install not confirmed; nothing was changed")
     backup = journals.backup_path(

@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from eksaddon.engine import journal as journals
 from eksaddon.engine.catalogue import check_configuration
-from eksaddon.engine.events import BackupWritten, Notice, Progress
+from eksaddon.engine.events import BackupWritten, ChangePlanned, Notice, Progress
 from eksaddon.engine.install import create_and_wait
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.settings import carry, drifted
@@ -116,10 +116,11 @@ def migrate(
         )
     carried_names = ", ".join(c.name for c in carried.carried) or "none"
     progress(
-        Notice(
-            f"plan: make {options.addon} {running} on cluster {cluster.name} the EKS add-on "
+        ChangePlanned(
+            f"make {options.addon} {running} on cluster {cluster.name} the EKS add-on "
             f"{version} with resolveConflicts={options.resolve_conflicts}; settings carried as "
-            f"configuration values: {carried_names}"
+            f"configuration values: {carried_names}",
+            (f"{running} → the EKS add-on {version}",),
         )
     )
     if options.resolve_conflicts == "OVERWRITE":

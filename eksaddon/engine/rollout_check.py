@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from eksaddon.engine.events import Notice
+from eksaddon.engine.events import RolloutProgressed
 from eksaddon.engine.nodeside_status import OTHER_CNIS
 from eksaddon.engine.settings import drifted
 from eksaddon.engine.waiting import StepContext, backoff
@@ -99,7 +99,7 @@ class RolloutCheck:
         self.expected = tuple(settings)
 
     def __call__(self, ctx: StepContext, step: Step) -> None:
-        last = ""
+        last: RolloutProgressed | None = None
         rollout: Rollout | None = None
         failures = 0
         last_error: ApiError | None = None
@@ -114,11 +114,17 @@ class RolloutCheck:
                 failures, last_error = failures + 1, error
             else:
                 failures, last_error = 0, None
-                if rollout.progress != last:
-                    last = rollout.progress
-                    ctx.progress(
-                        Notice(f"[{ctx.number}/{ctx.total}] aws-node rollout: {rollout.progress}")
-                    )
+                progressed = RolloutProgressed(
+                    ctx.number,
+                    ctx.total,
+                    self.name,
+                    len(rollout.nodes) - len(rollout.behind),
+                    len(rollout.nodes),
+                    rollout.behind,
+                )
+                if progressed != last:
+                    last = progressed
+                    ctx.progress(progressed)
                 if rollout.done:
                     self._check_settings(ctx, step)
                     return

@@ -16,7 +16,15 @@ from typing import Any, Protocol
 
 from eksaddon import planner
 from eksaddon.engine import journal as journals
-from eksaddon.engine.events import BackupWritten, Notice, PlanReady, Progress, StepFinished
+from eksaddon.engine.events import (
+    BackupWritten,
+    ManifestApplied,
+    Notice,
+    PlanReady,
+    Progress,
+    StepChanges,
+    StepFinished,
+)
 from eksaddon.engine.journal import Journal
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.state import write_json_atomically
@@ -90,7 +98,7 @@ def upgrade_self_managed(
         for number, text in enumerate(
             step_diffs(daemonset, plan, cluster.region, detected.customizations, matrix), start=1
         ):
-            progress(Notice(f"[{number}/{len(plan.steps)}] DaemonSet changes:\n{text}"))
+            progress(StepChanges(number, len(plan.steps), "DaemonSet", text))
     if options.dry_run or not plan.steps:
         return UpgradeResult(
             cluster.name,
@@ -254,7 +262,7 @@ def _step(
                 "to resume",
             )
         journal.update_step(step, state=APPLIED)
-        progress(Notice(f"[{ctx.number}/{ctx.total}] applied the {target} manifest"))
+        progress(ManifestApplied(ctx.number, ctx.total, target))
     nodes(ctx, Step(AddonVersion.parse(step["from"]), target))
     journal.update_step(step, state=journals.SUCCEEDED, finished_at=journals.now())
     progress(StepFinished(ctx.number, ctx.total, target, clock.now() - started))

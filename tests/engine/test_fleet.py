@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,6 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eksaddon.compat import Severity
+from eksaddon.engine.events import FleetProgress
 from eksaddon.engine.fleet import (
     FleetReport,
     FleetTarget,
@@ -51,7 +53,7 @@ def run(
     bundled: Matrix,
     regions: dict[str, FakeRegion],
     targets: list[FleetTarget],
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[FleetProgress], None] | None = None,
 ) -> FleetReport:
     return check_fleet(
         targets,
@@ -135,14 +137,25 @@ def test_the_catalogue_is_read_once_per_region_and_kubernetes_version(bundled: M
 
 def test_progress_counts_every_cluster(bundled: Matrix) -> None:
     regions = fleet({"us-west-2": {f"c{i}": "v1.18.3-eksbuild.3" for i in range(5)}})
-    seen: list[tuple[int, int]] = []
-    run(
-        bundled,
-        regions,
-        discover(pool_for(regions), ["us-west-2"]),
-        progress=lambda done, total: seen.append((done, total)),
-    )
-    assert seen == [(n, 5) for n in range(1, 6)]
+    seen: list[FleetProgress] = []
+    run(bundled, regions, discover(pool_for(regions), ["us-west-2"]), progress=seen.append)
+    assert seen == [FleetProgress(n, 5, 0, 0) for n in range(1, 6)]
+
+
+def test_progress_counts_failures_and_errors_so_far(bundled: Matrix) -> None:
+    regions = fleet({"us-west-2": {"good": "v1.18.3-eksbuild.3", "old": "v1.15.0-eksbuild.2"}})
+    targets = [*discover(pool_for(regions), ["us-west-2"]), FleetTarget("missing", "us-west-2")]
+    seen: list[FleetProgress] = []
+    report = run(bundled, regions, targets, progress=seen.append)
+    assert [p.done for p in seen] == [1, 2, 3]
+    last = seen[-1]
+    assert (last.total, last.failed, last.errors) == (3, 1, 1)
+    summary = {o.target.name: o.exit_code for o in report.outcomes}
+    assert summary["old"] == ExitCode.CHECK_FAILED
+    assert summary["missing"] == ExitCode.ENVIRONMENT
+    # the counts only grow, one cluster at a time
+    grew = [b.failed + b.errors - a.failed - a.errors for a, b in itertools.pairwise(seen)]
+    assert set(grew) <= {0, 1}
 
 
 @given(

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from eksaddon.engine.events import Event, Notice, PlanReady
+from eksaddon.cli.progress import ProgressPrinter
+from eksaddon.engine.events import Event, Notice, PlanReady, RolloutProgressed
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader, UpgradeResult
 from eksaddon.errors import ExitCode, InputError, UpgradeStoppedError
@@ -44,9 +45,14 @@ def test_each_step_waits_for_every_node(bundled: Matrix, tmp_path: Path) -> None
     events: list[Event] = []
     result = upgrade(bundled, tmp_path, eks, kube, events)
     assert result.steps_done == 2
-    notices = [e.text for e in events if isinstance(e, Notice)]
-    assert "[1/2] aws-node rollout: 3/3 nodes updated" in notices
-    assert "[2/2] aws-node rollout: 3/3 nodes updated" in notices
+    rollouts = [e for e in events if isinstance(e, RolloutProgressed)]
+    # Fargate nodes carry their own CNI: three nodes, not four.
+    assert RolloutProgressed(1, 2, "aws-node", 3, 3, ()) in rollouts
+    assert RolloutProgressed(2, 2, "aws-node", 3, 3, ()) in rollouts
+    assert all(e.nodes == 3 and e.updated + len(e.behind) == 3 for e in rollouts)
+    lines = [ProgressPrinter().line(e) for e in rollouts]
+    assert "[1/2] aws-node rollout: 3/3 nodes updated" in lines
+    assert "[2/2] aws-node rollout: 3/3 nodes updated" in lines
     assert all(tag == "v1.18.3-eksbuild.3" for tag in kube.pod_tags.values())
 
 
