@@ -47,12 +47,18 @@ class CompatReport(NamedTuple):
     kubernetes: KubernetesVersion
     target_kubernetes: KubernetesVersion | None
     addon_version: AddonVersion
-    addon_type: AddonType
+    # None: who manages the add-on is unknown; ``plans`` then holds the plan of each path.
+    addon_type: AddonType | None
     checks: tuple[str, ...]
     findings: tuple[Finding, ...]
     plan: Plan | None
     detected: DetectedAddon | None
     fail_on: Severity = Severity.ERROR
+    plans: tuple[tuple[AddonType, Plan | None], ...] = ()
+
+    @property
+    def type_name(self) -> str:
+        return "unknown" if self.addon_type is None else str(self.addon_type)
 
     @property
     def failed(self) -> bool:
@@ -78,6 +84,10 @@ class _Context(NamedTuple):
 CHECKS = ("offered", "latest", "upgrade-path", "target-kubernetes", "features", "settings")
 
 
+MANAGED_PATH = "if it is the EKS add-on"
+SELF_MANAGED_PATH = "if it is self-managed"
+
+
 def check_compat(
     matrix: Matrix,
     *,
@@ -89,7 +99,12 @@ def check_compat(
     features: Iterable[str] = (),
     fail_on: Severity = Severity.ERROR,
 ) -> CompatReport:
-    """Check an add-on version (given, or detected from a DaemonSet) against the matrix."""
+    """Check an add-on version (given, or detected from a DaemonSet) against the matrix.
+
+    The type is ``addon_type`` (``--type``), else what the DaemonSet's evidence shows, else (a
+    version alone) what the version's shape suggests. When the evidence does not tell, both
+    paths are checked and every finding that differs between them says which path it is for.
+    """
     version = detected.version if detected is not None else addon_version
     if version is None:
         raise ValueError("check_compat needs addon_version or detected")
@@ -101,23 +116,93 @@ def check_compat(
                 f"--target-kubernetes-version {target_kubernetes} is below the cluster's "
                 f"{kubernetes}: EKS clusters cannot be downgraded"
             )
-    kind = addon_type or (detected.addon_type if detected else infer_addon_type(version))
+    type_findings: list[Finding] = []
+    if detected is not None and addon_type is not None:
+        detected, type_findings = _settle_type(detected, addon_type)
+    kind = (
+        addon_type
+        if addon_type is not None
+        else (detected.addon_type if detected is not None else infer_addon_type(version))
+    )
     names = set(features) | set(detected.features if detected else ())
     unknown = sorted(names - set(matrix.features))
     if unknown:
         raise InputError(
             f"unknown feature {unknown[0]!r} (known: {', '.join(sorted(matrix.features))})"
         )
-    ctx = _Context(
-        matrix,
-        kubernetes,
-        target_kubernetes,
-        version,
-        kind,
-        tuple(matrix.features[n] for n in sorted(names)),
+    chosen = tuple(matrix.features[n] for n in sorted(names))
+
+    def context(path: AddonType) -> _Context:
+        # A self-managed install runs the release an EKS build packages (its images' tag may
+        # carry -eksbuild.N all the same): checked as that release.
+        checked = version.release if path is AddonType.SELF_MANAGED else version
+        return _Context(matrix, kubernetes, target_kubernetes, checked, path, chosen)
+
+    plans: tuple[tuple[AddonType, Plan | None], ...] = ()
+    if kind is None:
+        upgrade = None
+        path_findings, plans = _both_paths(
+            context(AddonType.MANAGED), context(AddonType.SELF_MANAGED)
+        )
+        checked_version = version
+    else:
+        ctx = context(kind)
+        upgrade, path_findings = _path(ctx)
+        checked_version = ctx.version
+        if checked_version != version:
+            type_findings.append(
+                Finding(
+                    "offered",
+                    "release-of-build",
+                    Severity.INFO,
+                    f"{version} is an EKS build tag; as a self-managed install it runs release "
+                    f"{checked_version}, which is what is checked",
+                )
+            )
+    return CompatReport(
+        addon=matrix.addon,
+        matrix_origin=matrix.origin,
+        kubernetes=kubernetes,
+        target_kubernetes=target_kubernetes,
+        addon_version=checked_version,
+        addon_type=kind,
+        checks=CHECKS,
+        findings=(*type_findings, *path_findings, *_settings(detected, matrix)),
+        plan=upgrade,
+        detected=detected,
+        fail_on=fail_on,
+        plans=plans,
     )
+
+
+def _settle_type(
+    detected: DetectedAddon, addon_type: AddonType
+) -> tuple[DetectedAddon, list[Finding]]:
+    """``--type`` decides; a contradiction with the DaemonSet's evidence is said, not hidden."""
+    from eksaddon.nodeside.detect import TypeEvidence
+
+    findings = []
+    against = [e for e in detected.type_evidence if e.points_to not in (None, addon_type)]
+    if against:
+        findings.append(
+            Finding(
+                "settings",
+                "type-contradicts-evidence",
+                Severity.WARNING,
+                f"--type {addon_type} given, but the DaemonSet shows otherwise: "
+                + "; ".join(e.detail for e in against),
+            )
+        )
+    settled = detected.with_type(
+        addon_type, TypeEvidence("type-option", addon_type, f"--type {addon_type} given")
+    )
+    return settled, findings
+
+
+def _path(ctx: _Context) -> tuple[Plan | None, list[Finding]]:
+    """The findings of one path (EKS add-on or self-managed release) and its upgrade plan."""
     upgrade, path_findings = _upgrade_path(ctx)
-    findings = [
+    return upgrade, [
         *_offered(ctx),
         *_skew(ctx),
         *_latest(ctx),
@@ -125,21 +210,27 @@ def check_compat(
         *_target_kubernetes(ctx, upgrade),
         *_skew(ctx, target=True),
         *_features(ctx, upgrade),
-        *_settings(detected),
     ]
-    return CompatReport(
-        addon=matrix.addon,
-        matrix_origin=matrix.origin,
-        kubernetes=kubernetes,
-        target_kubernetes=target_kubernetes,
-        addon_version=version,
-        addon_type=kind,
-        checks=CHECKS,
-        findings=tuple(findings),
-        plan=upgrade,
-        detected=detected,
-        fail_on=fail_on,
-    )
+
+
+def _both_paths(
+    managed: _Context, self_managed: _Context
+) -> tuple[list[Finding], tuple[tuple[AddonType, Plan | None], ...]]:
+    """Both paths' findings: once where they agree, marked with their path where they differ."""
+    managed_plan, on_managed = _path(managed)
+    self_plan, on_self = _path(self_managed)
+    findings = [f for f in on_managed if f in on_self]
+    findings += [
+        f._replace(message=f"{MANAGED_PATH}: {f.message}") for f in on_managed if f not in on_self
+    ]
+    findings += [
+        f._replace(message=f"{SELF_MANAGED_PATH}: {f.message}")
+        for f in on_self
+        if f not in on_managed
+    ]
+    order = {check: index for index, check in enumerate(CHECKS)}
+    findings.sort(key=lambda f: order.get(f.check, len(order)))
+    return findings, ((AddonType.MANAGED, managed_plan), (AddonType.SELF_MANAGED, self_plan))
 
 
 def _is_offered(ctx: _Context, kubernetes: KubernetesVersion) -> bool:
@@ -352,15 +443,21 @@ def _features(ctx: _Context, upgrade: Plan | None) -> Iterator[Finding]:
         )
 
 
-def _settings(detected: DetectedAddon | None) -> Iterator[Finding]:
+def _settings(detected: DetectedAddon | None, matrix: Matrix) -> Iterator[Finding]:
     if detected is None:
         return
-    yield Finding(
-        "settings",
-        "addon-type",
-        Severity.INFO,
-        f"{detected.addon_type} add-on ({detected.type_basis})",
-    )
+    yield from _type(detected, matrix)
+    if detected.helm is not None:
+        from eksaddon.nodeside.helm import describe
+
+        yield Finding(
+            "settings",
+            "helm-release",
+            Severity.INFO,
+            f"installed as {describe(detected.helm)}: upgrade it with `helm upgrade` "
+            "(`eksaddon render --helm-values` writes the values file); a manifest applied over "
+            "it leaves Helm's record stale",
+        )
     count = len(detected.customizations)
     if count:
         names = ", ".join(sorted({c.name for c in detected.customizations}))
@@ -369,4 +466,48 @@ def _settings(detected: DetectedAddon | None) -> Iterator[Finding]:
             "customizations",
             Severity.INFO,
             f"{count} custom setting(s) to carry across every step: {names}",
+        )
+    release = detected.version.release
+    for drift in detected.drift:
+        yield Finding(
+            "settings",
+            "drift",
+            Severity.WARNING,
+            f"drift from the {release} manifest (not a custom setting): {drift.describe()}; "
+            "an upgrade or `eksaddon render --preserve-from` restores it",
+        )
+    if detected.drift_note is not None:
+        yield Finding(
+            "settings",
+            "drift-not-checked",
+            Severity.INFO,
+            f"drift not checked: {detected.drift_note}",
+        )
+
+
+def _type(detected: DetectedAddon, matrix: Matrix) -> Iterator[Finding]:
+    from eksaddon.nodeside.detect import NO_MANAGED_FIELDS
+
+    if detected.addon_type is None:
+        yield Finding(
+            "settings",
+            "addon-type-unknown",
+            Severity.WARNING,
+            f"who manages {matrix.addon} is unknown ({detected.type_basis}); findings marked "
+            f"'{MANAGED_PATH}' or '{SELF_MANAGED_PATH}' hold only on that path: pass --type "
+            "managed or --type self-managed to settle it",
+        )
+        return
+    yield Finding(
+        "settings",
+        "addon-type",
+        Severity.INFO,
+        f"{detected.addon_type} add-on ({detected.type_basis})",
+    )
+    if not detected.has_managed_fields:
+        yield Finding(
+            "settings",
+            "no-managed-fields",
+            Severity.INFO,
+            next(e.detail for e in detected.type_evidence if e.signal == NO_MANAGED_FIELDS),
         )

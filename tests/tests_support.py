@@ -103,3 +103,39 @@ def eksaddon_command() -> list[str]:
     """The installed console script beside this Python, or ``python -m eksaddon``."""
     script = Path(sys.executable).with_name("eksaddon")
     return [str(script)] if script.exists() else [sys.executable, "-m", "eksaddon"]
+
+
+def release_daemonset(
+    tag: str,
+    *,
+    env: dict[str, str] | None = None,
+    managers: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The aws-node DaemonSet of the release's own manifest (nothing missing: no drift), its
+    images tagged ``tag`` (an EKS build runs its release's manifest), ``env`` added to aws-node,
+    ``managers`` as metadata.managedFields and ``metadata`` merged into its metadata."""
+    from eksaddon.nodeside.render import render
+    from eksaddon.versions import AddonVersion
+
+    version = AddonVersion.parse(tag)
+    objects = render(version.release, "us-west-2")
+    document = next(o for o in objects if o["kind"] == "DaemonSet")
+    pod = document["spec"]["template"]["spec"]
+    for container in [*pod.get("initContainers", []), *pod["containers"]]:
+        if container["name"] != "aws-eks-nodeagent":
+            container["image"] = container["image"].replace(f":{version.release}", f":{tag}")
+        if container["name"] == "aws-node":
+            known = {e["name"]: e for e in container["env"]}
+            for name, value in (env or {}).items():
+                if name in known:
+                    known[name]["value"] = value
+                else:
+                    container["env"].append({"name": name, "value": value})
+    if managers is not None:
+        document["metadata"]["managedFields"] = [
+            {"manager": m, "operation": "Apply"} for m in managers
+        ]
+    for key, value in (metadata or {}).items():
+        document["metadata"].setdefault(key, {}).update(value)
+    return document

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple, Protocol
 
 from eksaddon.errors import EksAddonError
 from eksaddon.matrix.model import AddonType, Matrix
-from eksaddon.nodeside.detect import DetectedAddon, detect
+from eksaddon.nodeside.detect import DetectedAddon, TypeEvidence, detect
 from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess
 
 # DaemonSet names of CNIs that replace the VPC CNI (EKS "alternate CNI plugins").
@@ -67,10 +67,17 @@ def read_node_side(
     if scheduled == 0 and other:
         return NodeSide("replaced", other, None, None, fargate, ())
     detected = detect(daemonset, matrix, label=f"DaemonSet {spec.namespace}/{spec.name}")
-    if eks_managed and detected.addon_type is not AddonType.MANAGED:
-        detected = detected._replace(
-            addon_type=AddonType.MANAGED, type_basis="eks:DescribeAddon finds the EKS add-on"
-        )
+    # Live, EKS itself says whether the add-on is its own: that outweighs any mark on the object.
+    detected = detected.with_type(
+        AddonType.MANAGED if eks_managed else AddonType.SELF_MANAGED,
+        TypeEvidence(
+            "eks-describe-addon",
+            AddonType.MANAGED if eks_managed else AddonType.SELF_MANAGED,
+            "eks:DescribeAddon finds the EKS add-on"
+            if eks_managed
+            else "eks:DescribeAddon finds no EKS add-on",
+        ),
+    )
     rollout = assess(daemonset, kube.pods(spec.namespace, f"k8s-app={spec.name}"), nodes)
     return NodeSide(
         "running", other, detected, rollout, fargate, tuple(_registry_findings(detected, region))

@@ -14,6 +14,7 @@ from eksaddon.engine.nodeside_status import ClusterReader, NodeSide, read_node_s
 from eksaddon.errors import ApiError, EksAddonError
 from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway, NodegroupInfo
 from eksaddon.matrix.model import AddonType, Matrix
+from eksaddon.nodeside.detect import DetectedAddon
 from eksaddon.planner import Plan
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
@@ -222,6 +223,35 @@ def live_check_compat(
     )
 
 
+def _ownership_and_drift(detected: DetectedAddon) -> list[Finding]:
+    """A Helm release behind the EKS add-on, and what the DaemonSet lacks of its release."""
+    findings = []
+    if detected.helm is not None:
+        from eksaddon.nodeside.helm import describe
+
+        findings.append(
+            Finding(
+                "node-side",
+                "helm-release-left",
+                Severity.WARNING,
+                f"aws-node still carries the marks of {describe(detected.helm)}: a later "
+                "`helm upgrade` or `helm uninstall` of it would change or delete objects the "
+                "EKS add-on owns (see docs/helm.md)",
+            )
+        )
+    findings += [
+        Finding(
+            "node-side",
+            "drift",
+            Severity.WARNING,
+            f"drift from the {detected.version.release} manifest: {d.describe()}; an update "
+            "of the add-on restores it",
+        )
+        for d in detected.drift
+    ]
+    return findings
+
+
 def _node_findings(
     kube: Callable[[ClusterInfo], ClusterReader],
     matrix: Matrix,
@@ -271,6 +301,7 @@ def _node_findings(
                 f"carried by `eksaddon upgrade`: {names}",
             )
         )
+    findings += _ownership_and_drift(detected)
     findings += [Finding("node-side", "image-registry", Severity.WARNING, f) for f in side.findings]
     if side.rollout is not None and not side.rollout.done:
         findings.append(

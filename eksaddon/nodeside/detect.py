@@ -14,7 +14,12 @@ from typing import Any, NamedTuple
 
 from eksaddon.errors import EksAddonError, InputFileError
 from eksaddon.matrix.model import AddonType, ContainerDefaults, DaemonSetSpec, Detector, Matrix
+from eksaddon.nodeside import helm
+from eksaddon.nodeside.helm import HelmRelease
 from eksaddon.versions import AddonVersion
+
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+UNKNOWN = "unknown"
 
 
 class Customization(NamedTuple):
@@ -27,13 +32,60 @@ class Customization(NamedTuple):
     kind: str = "env"
 
 
+class TypeEvidence(NamedTuple):
+    """One signal of who manages the DaemonSet; ``points_to`` None: it tells neither way."""
+
+    signal: str
+    points_to: AddonType | None
+    detail: str
+
+
+class Drift(NamedTuple):
+    """Something the release's manifest has that the DaemonSet lacks (not a customization)."""
+
+    container: str
+    kind: str  # "container", "env", "arg" or "resources"
+    name: str
+    expected: str | None
+
+    def describe(self) -> str:
+        if self.kind == "container":
+            return f"container {self.name} is absent"
+        if self.kind == "resources":
+            return f"{self.container} lacks resources {self.name} ({self.expected})"
+        what = "env var" if self.kind == "env" else "arg"
+        value = "" if self.expected is None else f" (the manifest sets {self.expected!r})"
+        return f"{self.container} lacks {what} {self.name}{value}"
+
+
 class DetectedAddon(NamedTuple):
     version: AddonVersion
-    addon_type: AddonType
+    # None: the evidence does not tell whether EKS manages it (see type_evidence).
+    addon_type: AddonType | None
     type_basis: str
     images: Mapping[str, str]
     customizations: tuple[Customization, ...]
     features: tuple[str, ...]
+    type_evidence: tuple[TypeEvidence, ...] = ()
+    helm: HelmRelease | None = None
+    drift: tuple[Drift, ...] = ()
+    drift_note: str | None = None  # why drift was not looked for
+
+    @property
+    def type_name(self) -> str:
+        return UNKNOWN if self.addon_type is None else str(self.addon_type)
+
+    @property
+    def has_managed_fields(self) -> bool:
+        return not any(e.signal == NO_MANAGED_FIELDS for e in self.type_evidence)
+
+    def with_type(self, addon_type: AddonType, evidence: TypeEvidence) -> DetectedAddon:
+        """The same facts with the type settled by a stronger source (DescribeAddon, --type)."""
+        return self._replace(
+            addon_type=addon_type,
+            type_basis=evidence.detail,
+            type_evidence=(evidence, *self.type_evidence),
+        )
 
 
 class _Container(NamedTuple):
@@ -57,11 +109,13 @@ def detect(document: Any, matrix: Matrix, *, label: str) -> DetectedAddon:
             f"(found: {_shown(', '.join(sorted(containers)) or 'none', quote=False)})"
         )
     version = _image_version(main.image, spec, label=label)
-    addon_type, basis = _addon_type(document, version, spec)
+    evidence = tuple(_type_evidence(document, version, spec))
+    addon_type = _addon_type(evidence)
+    drift, drift_note = _drift(pod, matrix, version)
     return DetectedAddon(
         version=version,
         addon_type=addon_type,
-        type_basis=basis,
+        type_basis=_type_basis(addon_type, evidence),
         images={name: c.image for name, c in containers.items()},
         customizations=(
             *_customizations(containers, spec, version),
@@ -72,6 +126,10 @@ def detect(document: Any, matrix: Matrix, *, label: str) -> DetectedAddon:
             for name, feature in sorted(matrix.features.items())
             if any(_detects(d, containers) for d in feature.detect)
         ),
+        type_evidence=evidence,
+        helm=helm.read_release(document.get("metadata")),
+        drift=drift,
+        drift_note=drift_note,
     )
 
 
@@ -211,30 +269,173 @@ def _image_version(image: str, spec: DaemonSetSpec, *, label: str) -> AddonVersi
         ) from None
 
 
-def _addon_type(document: Any, version: AddonVersion, spec: DaemonSetSpec) -> tuple[AddonType, str]:
+NO_MANAGED_FIELDS = "no-managed-fields"
+_SHOW_MANAGED_FIELDS = "kubectl get daemonset {name} -n {namespace} -o yaml --show-managed-fields"
+
+
+def managed_fields_hint(spec: DaemonSetSpec) -> str:
+    """How to take a backup that shows who manages the DaemonSet."""
+    return _SHOW_MANAGED_FIELDS.format(name=spec.name, namespace=spec.namespace)
+
+
+def _type_evidence(
+    document: Any, version: AddonVersion, spec: DaemonSetSpec
+) -> Iterator[TypeEvidence]:
+    """Every signal of who manages the DaemonSet that the backup holds, strongest first."""
+    metadata = document.get("metadata")
     managers = _managers(document)
-    if spec.managed_field_manager in managers:
-        return AddonType.MANAGED, f"managedFields has manager {spec.managed_field_manager!r}"
-    if managers:
-        return AddonType.SELF_MANAGED, (
-            f"managedFields has no manager {spec.managed_field_manager!r} "
-            f"(managers: {', '.join(sorted(managers))})"
+    eks = spec.managed_field_manager
+    if managers is None:
+        yield TypeEvidence(
+            NO_MANAGED_FIELDS,
+            None,
+            "the backup has no metadata.managedFields (kubectl hides them), so EKS's field "
+            f"manager {eks!r} cannot be seen; take the backup with "
+            f"`{managed_fields_hint(spec)}`",
+        )
+    elif eks in managers:
+        yield TypeEvidence(
+            "eks-field-manager", AddonType.MANAGED, f"metadata.managedFields has manager {eks!r}"
+        )
+    else:
+        yield TypeEvidence(
+            "other-field-managers",
+            AddonType.SELF_MANAGED,
+            f"metadata.managedFields has no manager {eks!r} "
+            f"(managers: {_shown(', '.join(sorted(managers)) or 'none', quote=False)})",
+        )
+    notes = helm.annotations_of(metadata)
+    release = helm.read_release(metadata)
+    if release is not None:
+        yield TypeEvidence(
+            "helm-release",
+            AddonType.SELF_MANAGED,
+            f"annotation {helm.RELEASE_NAME}={release.name}: installed by Helm "
+            f"({helm.describe(release)})",
+        )
+    if LAST_APPLIED in notes:
+        yield TypeEvidence(
+            "kubectl-last-applied",
+            AddonType.SELF_MANAGED,
+            f"annotation {LAST_APPLIED}: applied with `kubectl apply`",
+        )
+    chart = helm.chart_labels(metadata)
+    if chart and release is None:
+        shown = ", ".join(f"{k}={v}" for k, v in sorted(chart.items()))
+        yield TypeEvidence(
+            "preinstalled-chart-labels",
+            AddonType.SELF_MANAGED,
+            f"labels {shown} without Helm's meta.helm.sh annotations: the CNI EKS pre-installs "
+            "on a new cluster",
         )
     if version.is_eksbuild:
-        return AddonType.MANAGED, (
-            "image tag is an EKS build; the backup has no managedFields "
-            "(kubectl hides them unless --show-managed-fields)"
+        yield TypeEvidence(
+            "eksbuild-image-tag",
+            None,
+            f"image tag {version} is an EKS build, which tells nothing: EKS pre-installs the "
+            "self-managed CNI with EKS build tags too",
         )
-    return AddonType.SELF_MANAGED, "image tag is a plain release; the backup has no managedFields"
+    else:
+        yield TypeEvidence(
+            "plain-release-image-tag",
+            AddonType.SELF_MANAGED,
+            f"image tag {version} is a plain release; EKS add-on builds run vX.Y.Z-eksbuild.N "
+            "images",
+        )
 
 
-def _managers(document: Any) -> set[str]:
+def _addon_type(evidence: tuple[TypeEvidence, ...]) -> AddonType | None:
+    """EKS's field manager decides; without it any other owner's mark; else unknown."""
+    pointed = {e.points_to for e in evidence}
+    if AddonType.MANAGED in pointed:
+        return AddonType.MANAGED
+    if AddonType.SELF_MANAGED in pointed:
+        return AddonType.SELF_MANAGED
+    return None
+
+
+def _type_basis(addon_type: AddonType | None, evidence: tuple[TypeEvidence, ...]) -> str:
+    used = [e.detail for e in evidence if e.points_to is addon_type] if addon_type else []
+    return "; ".join(used or [e.detail for e in evidence])
+
+
+def _managers(document: Any) -> set[str] | None:
+    """The field managers of the DaemonSet; None when the backup has no managedFields."""
     fields = _get(document, "metadata", "managedFields")
-    if not isinstance(fields, list):
-        return set()
+    if not isinstance(fields, list) or not fields:
+        return None
     return {
         f["manager"] for f in fields if isinstance(f, dict) and isinstance(f.get("manager"), str)
     }
+
+
+def _release_pod(matrix: Matrix, version: AddonVersion) -> Mapping[str, Any] | None:
+    """The pod spec of the release's own manifest; None when eksaddon cannot render it."""
+    from eksaddon.nodeside.render import render
+
+    try:
+        objects = render(version.release, "us-west-2", matrix=matrix)
+    except EksAddonError:
+        return None
+    daemonset = next((o for o in objects if o.get("kind") == "DaemonSet"), None)
+    pod = _get(daemonset, "spec", "template", "spec")
+    return pod if isinstance(pod, dict) else None
+
+
+def _drift(
+    pod: Mapping[str, Any], matrix: Matrix, version: AddonVersion
+) -> tuple[tuple[Drift, ...], str | None]:
+    """What the release's manifest has that the DaemonSet lacks: containers, env vars, args,
+    resources. A DaemonSet may add or change settings (customizations); what it lacks is drift."""
+    default_pod = _release_pod(matrix, version)
+    if default_pod is None:
+        return (), f"eksaddon has no manifest of {version.release} to compare with"
+    live = {
+        c.get("name"): c
+        for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
+        if isinstance(c, dict)
+    }
+    found: list[Drift] = []
+    for expected in [*default_pod.get("initContainers", []), *default_pod.get("containers", [])]:
+        name = expected["name"]
+        container = live.get(name)
+        if container is None:
+            found.append(Drift(name, "container", name, None))
+            continue
+        found += _missing_settings(name, container, expected)
+        found += _missing_resources(name, container.get("resources"), expected.get("resources"))
+    return tuple(found), None
+
+
+def _missing_settings(
+    name: str, container: Mapping[str, Any], expected: Mapping[str, Any]
+) -> Iterator[Drift]:
+    env = container.get("env")
+    env = env if isinstance(env, list) else []
+    present = {e.get("name") for e in env if isinstance(e, dict)}
+    for entry in expected.get("env") or []:
+        if entry["name"] not in present:
+            yield Drift(name, "env", entry["name"], _env_value(entry))
+    args = container.get("args")
+    args = args if isinstance(args, list) else []
+    flags = {str(a).partition("=")[0] for a in args}
+    for arg in expected.get("args") or []:
+        flag, sep, value = str(arg).partition("=")
+        if flag not in flags:
+            yield Drift(name, "arg", flag, value if sep else None)
+
+
+def _missing_resources(name: str, live: Any, expected: Any, path: str = "") -> Iterator[Drift]:
+    """Each leaf of the manifest's resources (requests.cpu, ...) the container does not set."""
+    if not isinstance(expected, dict):
+        return
+    for key, value in expected.items():
+        where = f"{path}.{key}" if path else str(key)
+        have = live.get(key) if isinstance(live, dict) else None
+        if isinstance(value, dict):
+            yield from _missing_resources(name, have, value, where)
+        elif have is None:
+            yield Drift(name, "resources", where, str(value))
 
 
 def _customizations(
@@ -308,14 +509,27 @@ def _pod_customizations(
         if default_container is None or live_resources in (None, {}):
             continue
         default_resources = default_container.get("resources")
-        if _canonical(live_resources) != _canonical(default_resources):
+        # What the DaemonSet adds or changes is the setting; what it lacks of the manifest's
+        # resources is drift (reported apart), so the carried value keeps the manifest's.
+        carried = _overlay(default_resources, live_resources)
+        if _canonical(carried) != _canonical(default_resources):
             yield Customization(
                 container["name"],
                 "resources",
-                _canonical(live_resources),
+                _canonical(carried),
                 None if default_resources is None else _canonical(default_resources),
                 "resources",
             )
+
+
+def _overlay(base: Any, top: Any) -> Any:
+    """``top`` over ``base``, mappings merged key by key."""
+    if not isinstance(base, dict) or not isinstance(top, dict):
+        return top
+    merged = dict(base)
+    for key, value in top.items():
+        merged[key] = _overlay(base.get(key), value)
+    return merged
 
 
 def _differences(

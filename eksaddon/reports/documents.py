@@ -88,7 +88,7 @@ def compat_document(report: CompatReport) -> dict[str, Any]:
         "kubernetes_version": str(report.kubernetes),
         "target_kubernetes_version": _optional(report.target_kubernetes),
         "addon_version": str(report.addon_version),
-        "addon_type": str(report.addon_type),
+        "addon_type": report.type_name,
         "findings": [
             {
                 "code": f.code,
@@ -100,6 +100,10 @@ def compat_document(report: CompatReport) -> dict[str, Any]:
         ],
         "plan": plan_body(report.plan) if report.plan is not None else None,
     }
+    if report.plans:  # the type is unknown: the plan of each path
+        document["plans"] = {
+            str(kind): plan_body(p) if p is not None else None for kind, p in report.plans
+        }
     if report.detected is not None:
         document["detected"] = detected_document(report.detected)
     return document
@@ -108,8 +112,17 @@ def compat_document(report: CompatReport) -> dict[str, Any]:
 def detected_document(detected: DetectedAddon) -> dict[str, Any]:
     return {
         "version": str(detected.version),
-        "type": str(detected.addon_type),
+        "type": detected.type_name,
         "type_basis": detected.type_basis,
+        "type_evidence": [
+            {
+                "signal": e.signal,
+                "points_to": None if e.points_to is None else str(e.points_to),
+                "detail": e.detail,
+            }
+            for e in detected.type_evidence
+        ],
+        "helm": None if detected.helm is None else detected.helm._asdict(),
         "images": dict(detected.images),
         "customizations": [
             {
@@ -122,6 +135,11 @@ def detected_document(detected: DetectedAddon) -> dict[str, Any]:
             for c in detected.customizations
         ],
         "features": list(detected.features),
+        "drift": [
+            {"container": d.container, "kind": d.kind, "name": d.name, "expected": d.expected}
+            for d in detected.drift
+        ],
+        "drift_note": detected.drift_note,
     }
 
 

@@ -121,9 +121,20 @@ def _node_side_rows(report: StatusReport, table: Table) -> None:
         table.add_row("Node side", state)
         return
     detected = side.detected
-    table.add_row("Nodes run", f"{detected.version} ({detected.addon_type}: {detected.type_basis})")
+    table.add_row("Nodes run", f"{detected.version} ({detected.type_name}: {detected.type_basis})")
     custom = ", ".join(f"{c.container}/{c.name}={c.value}" for c in detected.customizations)
     table.add_row("Custom settings", custom or "none (manifest defaults)")
+    if detected.helm is not None:
+        from eksaddon.nodeside.helm import describe
+
+        table.add_row("Installed by", describe(detected.helm))
+    if detected.drift:
+        release = detected.version.release
+        table.add_row(
+            "Drift",
+            f"lacks what the {release} manifest has (an upgrade restores it): "
+            + "; ".join(d.describe() for d in detected.drift),
+        )
     if side.rollout is not None:
         state = "complete" if side.rollout.done else f"in progress ({side.rollout.progress})"
         table.add_row("Rollout", state)

@@ -19,7 +19,7 @@ def render(report: CompatReport, stream: TextIO) -> None:
     lines = [
         f"## {report.addon} {report.addon_version} on Kubernetes {report.kubernetes}{target}",
         "",
-        f"**Result:** {verdict} · type: {report.addon_type} · matrix: `{report.matrix_origin}`",
+        f"**Result:** {verdict} · type: {report.type_name} · matrix: `{report.matrix_origin}`",
         "",
         "| | Severity | Check | Finding |",
         "|---|---|---|---|",

@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from eksaddon.compat import CompatReport, Severity
+from eksaddon.matrix.model import AddonType
 from eksaddon.matrix.summary import MatrixListing, MatrixSummary
 from eksaddon.planner import Plan
 from eksaddon.versions import AddonVersion
@@ -141,7 +142,7 @@ def plan_steps(plan: Plan, console: Console) -> None:
 def _compat(report: CompatReport, console: Console) -> None:
     target = f" → {report.target_kubernetes}" if report.target_kubernetes else ""
     console.print(
-        f"{report.addon} {report.addon_version} ({report.addon_type}) on Kubernetes "
+        f"{report.addon} {report.addon_version} ({report.type_name}) on Kubernetes "
         f"{report.kubernetes}{target} — matrix: {report.matrix_origin}"
     )
     table = Table()
@@ -159,6 +160,13 @@ def _compat(report: CompatReport, console: Console) -> None:
     if report.plan is not None:
         console.print("Upgrade plan:")
         plan_steps(report.plan, console)
+    for kind, path in report.plans:  # the type is unknown: each path's plan, named
+        where = "the EKS add-on" if kind is AddonType.MANAGED else "self-managed"
+        if path is None:
+            console.print(f"No upgrade plan if it is {where}.")
+        else:
+            console.print(f"Upgrade plan if it is {where}:")
+            plan_steps(path, console)
 
 
 def _customizations(report: CompatReport, console: Console) -> None:

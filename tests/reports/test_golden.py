@@ -26,7 +26,7 @@ from eksaddon.planner import plan
 from eksaddon.reports import OutputFormat, fleet, render
 from eksaddon.versions import AddonVersion, KubernetesVersion
 from fakes import FakeEks, FakeRegion
-from tests_support import daemonset
+from tests_support import release_daemonset
 
 GOLDEN = Path(__file__).parent / "golden"
 K = KubernetesVersion.parse
@@ -97,9 +97,10 @@ REPORTS: dict[str, tuple[Callable[[Matrix], object], list[str]]] = {
             kubernetes=K("1.26"),
             target_kubernetes=K("1.29"),
             detected=detect(
-                daemonset(
+                release_daemonset(
                     "v1.12.0-eksbuild.2",
                     env={"WARM_IP_TARGET": "5", "ENABLE_PREFIX_DELEGATION": "true"},
+                    managers=["eks"],
                 ),
                 m,
                 label="aws-k8s-cni-old.yaml",

@@ -18,7 +18,7 @@ from eksaddon.nodeside.detect import detect
 from eksaddon.planner import Plan, plan
 from eksaddon.reports import OutputFormat, Report, render
 from eksaddon.versions import AddonVersion, KubernetesVersion
-from tests_support import daemonset
+from tests_support import release_daemonset
 
 V = AddonVersion.parse
 K = KubernetesVersion.parse
@@ -38,7 +38,9 @@ def upgrade_plan(bundled: Matrix) -> Plan:
 @pytest.fixture
 def failing_report(bundled: Matrix) -> CompatReport:
     detected = detect(
-        daemonset("v1.15.0-eksbuild.2", env={"WARM_IP_TARGET": "5|7"}), bundled, label="backup"
+        release_daemonset("v1.15.0-eksbuild.2", env={"WARM_IP_TARGET": "5|7"}, managers=["eks"]),
+        bundled,
+        label="backup",
     )
     return check_compat(
         bundled, kubernetes=K("1.29"), detected=detected, target_kubernetes=K("1.30")
