@@ -322,6 +322,7 @@ class FakeKube:
         self.env: dict[str, str] = {}  # aws-node env beyond the manifest defaults
         self.others: list[str] = []  # names of other CNI DaemonSets (cilium, calico-node, …)
         self.present = True  # whether the aws-node DaemonSet exists
+        self.metadata: dict[str, Any] = {}  # labels/annotations of the DaemonSet (Helm's marks)
         self.apply_configuration = True  # EKS writes configurationValues' env into the DaemonSet
         self.node_names = nodes
         self.fargate = fargate
@@ -370,7 +371,12 @@ class FakeKube:
         return {
             "apiVersion": "apps/v1",
             "kind": "DaemonSet",
-            "metadata": {"name": name, "namespace": namespace, "generation": self.generation},
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "generation": self.generation,
+                **self.metadata,
+            },
             "spec": {
                 "template": {
                     "spec": {

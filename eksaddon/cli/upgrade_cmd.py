@@ -187,6 +187,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
     is_flag=True,
     help="Trust EKS's ACTIVE alone; do not check the aws-node pods on every node.",
 )
+@click.option(
+    "--take-over-from-helm",
+    is_flag=True,
+    help="Self-managed: apply the manifests even though aws-node is a Helm release (Helm's "
+    "record is then stale; see docs/helm.md). Without it such an upgrade is refused.",
+)
 @click.pass_context
 def upgrade_command(
     ctx: click.Context,
@@ -210,6 +216,7 @@ def upgrade_command(
     kube_context: str | None,
     skip_rollout_check: bool,
     force: bool,
+    take_over_from_helm: bool,
 ) -> int:
     """Carry a managed add-on to a version one minor step at a time; resumable."""
     options = UpgradeOptions(
@@ -274,6 +281,7 @@ def upgrade_command(
                 progress=progress,
                 confirm=progress.pausing(confirmer(yes, _describe), asks=not yes),
                 clock=SystemClock(),
+                take_over_from_helm=take_over_from_helm,
             )
     render(result, OutputFormat(output), sys.stdout)
     return ExitCode.OK

@@ -25,6 +25,7 @@ from eksaddon.engine.waiting import Clock
 from eksaddon.errors import InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import AddonRequest, AddonState, EksGateway
 from eksaddon.matrix.model import Matrix
+from eksaddon.nodeside.helm import migration_notices
 from eksaddon.planner import Step
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
@@ -75,6 +76,8 @@ def migrate(
     nodes.check_target(cluster)
     daemonset = nodes.kube.read_daemonset(nodes.namespace, nodes.name)
     assert daemonset is not None  # check_target refused an absent DaemonSet
+    for line in migration_notices(daemonset):  # a Helm release: what stays in Helm's record
+        progress(Notice(line))
     before = nodes.customizations(matrix)
     running = _running_version(daemonset, matrix, nodes)
     version = _same_release_build(gateway, options.addon, cluster.version, running)

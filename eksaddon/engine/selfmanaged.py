@@ -34,6 +34,7 @@ from eksaddon.errors import InputError, UpgradeInterruptedError, UpgradeStoppedE
 from eksaddon.gateways.protocols import ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import Customization, detect
+from eksaddon.nodeside.helm import HelmRelease, before_applying
 from eksaddon.nodeside.render import render
 from eksaddon.planner import Plan, Step
 from eksaddon.versions import AddonVersion, KubernetesVersion
@@ -58,6 +59,7 @@ def upgrade_self_managed(
     progress: Progress,
     confirm: Callable[[Plan], bool],
     clock: Clock,
+    take_over_from_helm: bool = False,
 ) -> UpgradeResult:
     cluster = gateway.describe_cluster(options.cluster)
 
@@ -93,6 +95,8 @@ def upgrade_self_managed(
         if journal is None
         else _plan_of(journal)
     )
+    if detected.helm is not None:  # a Helm release: Helm upgrades it, unless taken over
+        _helm_guard(detected.helm, plan, cluster.name, take_over_from_helm, progress)
     progress(PlanReady(plan, journal is not None, path if journal else None, "server-side apply"))
     if options.dry_run and journal is None:
         for number, text in enumerate(
@@ -156,6 +160,18 @@ def upgrade_self_managed(
         journal.backup,
         None,
     )
+
+
+def _helm_guard(
+    release: HelmRelease, plan: Plan, cluster: str, take_over: bool, progress: Progress
+) -> None:
+    lines, refusal = before_applying(
+        release, [s.target for s in plan.steps], cluster=cluster, take_over=take_over
+    )
+    for line in lines:
+        progress(Notice(line))
+    if refusal is not None:
+        raise refusal
 
 
 def _plan_of(journal: Journal) -> Plan:

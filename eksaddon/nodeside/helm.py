@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from eksaddon.errors import InputError
 from eksaddon.versions import AddonVersion
 
 RELEASE_NAME = "meta.helm.sh/release-name"
@@ -183,4 +184,46 @@ def left_behind(release: HelmRelease) -> list[str]:
         f"`kubectl delete secret -n {namespace} -l owner=helm,name={release.name}` "
         f"({HELM_STORAGE_SOURCE}) — and drop the release from any automation (CI, GitOps) "
         "that runs helm against it; never `helm uninstall` it",
+    ]
+
+
+def before_applying(
+    release: HelmRelease,
+    targets: Sequence[AddonVersion],
+    *,
+    cluster: str,
+    take_over: bool,
+) -> tuple[list[str], InputError | None]:
+    """What to say before a self-managed upgrade applies manifests over a Helm release, and the
+    refusal (exit 2, nothing changed) unless the operator chose to take the objects over."""
+    if take_over:
+        return [
+            f"taking aws-node on cluster {cluster} over from {describe(release)} "
+            "(--take-over-from-helm)",
+            *left_behind(release),
+        ], None
+    lines = [
+        f"aws-node on cluster {cluster} is {describe(release)}; upgrade it with Helm, one "
+        "step at a time:",
+        *(f"  {line}" for line in upgrade_commands(release, targets)),
+    ]
+    return lines, InputError(
+        f"aws-node on cluster {cluster} is {describe(release)}: applying manifests over it "
+        "leaves Helm's record stale, and the next `helm upgrade` would undo the upgrade or its "
+        "settings; nothing was changed",
+        hint="run the `helm upgrade` steps printed above, or pass --take-over-from-helm to "
+        "apply the manifests anyway",
+    )
+
+
+def migration_notices(daemonset: Any) -> list[str]:
+    """What a migration to the EKS add-on leaves in Helm's record, when aws-node is a release."""
+    metadata = daemonset.get("metadata") if isinstance(daemonset, dict) else None
+    release = read_release(metadata)
+    if release is None:
+        return []
+    return [
+        f"aws-node is {describe(release)}; the EKS add-on takes its objects over and the "
+        "settings are carried as configuration values, but:",
+        *(f"  {line}" for line in left_behind(release)),
     ]
