@@ -126,6 +126,7 @@ def test_an_install_without_helm_marks_is_upgraded_as_before(
     kube = FakeKube(["node-a"], tag="v1.12.6")
     writer, notices = upgrade(bundled, tmp_path, kube, take_over=False)
     assert kube.tag == "v1.14.1"
+    assert writer.applied.count("DaemonSet/aws-node") == 2
     assert not any("Helm" in n for n in notices)
 
 
