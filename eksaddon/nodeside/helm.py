@@ -10,6 +10,7 @@ on a new cluster carries the chart's labels without Helm's annotations
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from importlib import resources
@@ -147,7 +148,8 @@ def upgrade_commands(
     """For each step, the values file to write and the ``helm upgrade`` that applies it."""
     facts = chart_facts()
     chart = f"{facts['repository_alias']}/{facts['chart']}"
-    namespace = release.namespace or "kube-system"
+    # Names from the cluster go into commands people paste into a shell: quoted.
+    name, namespace = shlex.quote(release.name), shlex.quote(release.namespace or "kube-system")
     lines = [
         f"kubectl get daemonset aws-node -n kube-system -o yaml > {backup}",
         f"helm repo add {facts['repository_alias']} {facts['repository']}",
@@ -164,7 +166,7 @@ def upgrade_commands(
         lines += [
             f"eksaddon render --helm-values --version {target.release} --preserve-from {backup} "
             f"> {values}",
-            f"helm upgrade {release.name} {chart} --namespace {namespace} --version {version} "
+            f"helm upgrade {name} {chart} --namespace {namespace} --version {version} "
             f"--values {values}",
         ]
     return lines
@@ -172,7 +174,8 @@ def upgrade_commands(
 
 def left_behind(release: HelmRelease) -> list[str]:
     """What stays in Helm's record once another manager owns aws-node, the risk, what to do."""
-    namespace = release.namespace or "kube-system"
+    namespace = shlex.quote(release.namespace or "kube-system")
+    selector = shlex.quote(f"owner=helm,name={release.name}")
     return [
         f"Helm's record of release {release.name} (namespace {namespace}) still lists aws-node, "
         "its RBAC, ServiceAccount, ConfigMap and CRDs; the objects keep Helm's "
@@ -181,7 +184,7 @@ def left_behind(release: HelmRelease) -> list[str]:
         f"settings over them, and `helm uninstall {release.name}` deletes them, taking pod "
         f"networking down ({HELM_UNINSTALL_SOURCE})",
         f"recommended: remove the release's record without deleting any object — "
-        f"`kubectl delete secret -n {namespace} -l owner=helm,name={release.name}` "
+        f"`kubectl delete secret -n {namespace} -l {selector}` "
         f"({HELM_STORAGE_SOURCE}) — and drop the release from any automation (CI, GitOps) "
         "that runs helm against it; never `helm uninstall` it",
     ]

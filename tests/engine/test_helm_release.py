@@ -163,3 +163,40 @@ def test_migrating_without_helm_says_nothing_of_it(bundled: Matrix, tmp_path: Pa
     eks, kube = self_managed_cluster({})
     result = run_migration(bundled, tmp_path, eks, kube, dry_run=True)
     assert result.dry_run
+
+
+def test_live_check_compat_says_the_eks_addon_still_carries_helms_marks(bundled: Matrix) -> None:
+    from eksaddon.compat import Severity
+    from eksaddon.engine.status import live_check_compat
+
+    kube = FakeKube(["node-a"], tag="v1.16.4-eksbuild.2")
+    kube.metadata = HELM
+    report = live_check_compat(
+        FakeEks(version="v1.16.4-eksbuild.2"),
+        bundled,
+        cluster="prod",
+        addon="vpc-cni",
+        target_kubernetes=None,
+        features=(),
+        fail_on=Severity.ERROR,
+        kube=lambda cluster: kube,
+    )
+    (left,) = [f for f in report.findings if f.code == "helm-release-left"]
+    assert left.severity is Severity.WARNING
+    assert "Helm release aws-vpc-cni" in left.message and "helm uninstall" in left.message
+
+
+def test_names_from_the_cluster_are_quoted_in_printed_commands() -> None:
+    from eksaddon.nodeside.helm import read_release, upgrade_commands
+    from eksaddon.versions import AddonVersion
+
+    release = read_release(
+        {"annotations": {"meta.helm.sh/release-name": "cni; rm -rf /", "x": "y"}}
+    )
+    assert release is not None
+    (helm,) = [
+        line
+        for line in upgrade_commands(release, [AddonVersion.parse("v1.18.3")])
+        if line.startswith("helm upgrade")
+    ]
+    assert helm.startswith("helm upgrade 'cni; rm -rf /' eks/aws-vpc-cni")

@@ -269,3 +269,23 @@ def test_drift_of_a_release_eksaddon_cannot_render_is_not_guessed(bundled: Matri
     detected = detect(document, bundled, label="backup")
     assert detected.drift == ()
     assert detected.drift_note is not None and "v1.99.0" in detected.drift_note
+
+
+def test_check_compat_reports_the_helm_release(run: Run, tmp_path: Path) -> None:
+    backup = write_yaml(
+        tmp_path / "aws-node.yaml", release_daemonset("v1.18.3", metadata=HELM_METADATA)
+    )
+    result = run("check-compat", "-k", "1.29", "--daemonset", str(backup), "-o", "json")
+    assert result.code == 0, result.err
+    document = json.loads(result.out)
+    assert document["detected"]["helm"] == {
+        "name": "aws-vpc-cni",
+        "namespace": "kube-system",
+        "chart": "aws-vpc-cni-1.18.3",
+        "chart_version": "1.18.3",
+        "app_version": "v1.18.3",
+    }
+    (finding,) = [f for f in document["findings"] if f["code"] == "helm-release"]
+    assert "Helm release aws-vpc-cni in namespace kube-system" in finding["message"]
+    table = run("check-compat", "-k", "1.29", "--daemonset", str(backup))
+    assert "installed as Helm release aws-vpc-cni" in table.out
