@@ -28,11 +28,18 @@ def render(report: CompatReport, stream: TextIO) -> None:
         f"| {_ICON[f.severity]} | {f.severity} | {f.check} | {_cell(f.message)} |"
         for f in report.findings
     ]
-    if report.plan is not None and report.plan.steps:
-        lines += ["", "### Upgrade plan", "", "| Step | From | To | Notes |", "|---|---|---|---|"]
+    named = [("Upgrade plan", report.plan)] + [
+        # The type is unknown: each path's plan, named.
+        (f"Upgrade plan if it is {'the EKS add-on' if k == 'managed' else k}", p)
+        for k, p in ((str(kind), path) for kind, path in report.plans)
+    ]
+    for title, plan in named:
+        if plan is None or not plan.steps:
+            continue
+        lines += ["", f"### {title}", "", "| Step | From | To | Notes |", "|---|---|---|---|"]
         lines += [
             f"| {n} | {s.source} | {s.target} | {_cell('; '.join(s.notes))} |"
-            for n, s in enumerate(report.plan.steps, start=1)
+            for n, s in enumerate(plan.steps, start=1)
         ]
     if report.detected is not None and report.detected.customizations:
         lines += [

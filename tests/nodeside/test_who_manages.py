@@ -289,3 +289,15 @@ def test_check_compat_reports_the_helm_release(run: Run, tmp_path: Path) -> None
     assert "Helm release aws-vpc-cni in namespace kube-system" in finding["message"]
     table = run("check-compat", "-k", "1.29", "--daemonset", str(backup))
     assert "installed as Helm release aws-vpc-cni" in table.out
+
+
+def test_an_unknown_type_names_each_paths_plan_in_every_format(run: Run, tmp_path: Path) -> None:
+    backup = write_yaml(tmp_path / "aws-node.yaml", release_daemonset("v1.16.4-eksbuild.2"))
+    table = run("check-compat", "-k", "1.29", "--daemonset", str(backup))
+    assert "vpc-cni v1.16.4-eksbuild.2 (unknown) on Kubernetes 1.29" in table.out
+    assert "Upgrade plan if it is the EKS add-on:" in table.out
+    assert "Upgrade plan if it is self-managed:" in table.out
+    markdown = run("check-compat", "-k", "1.29", "--daemonset", str(backup), "-o", "markdown")
+    assert "type: unknown" in markdown.out
+    assert "### Upgrade plan if it is the EKS add-on" in markdown.out
+    assert "### Upgrade plan if it is self-managed" in markdown.out
