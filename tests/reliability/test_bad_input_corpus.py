@@ -1431,7 +1431,10 @@ OFFLINE_FLAGS: list[tuple[list[str], str]] = [
     (["check-compat", "--all-clusters", "--shard", "1"], "is not I/N"),
     (["check-compat", "--all-clusters", "--shard", "1/99999"], "is not I/N"),
     (["check-compat", "--all-clusters", "--shard", "1 /2"], "is not I/N"),
-    (["render", "--version", "v1.18.3"], "Missing option '--region'"),
+    (
+        ["render", "--version", "v1.18.3"],
+        "give --region: the manifest's images come from that region's registry",
+    ),
     (
         ["render", "--version", "v1.18.3", "--region", "us-west-2", "-o", "table"],
         "Invalid value for '-o'",
