@@ -111,7 +111,8 @@ def detect(document: Any, matrix: Matrix, *, label: str) -> DetectedAddon:
     version = _image_version(main.image, spec, label=label)
     evidence = tuple(_type_evidence(document, version, spec))
     addon_type = _addon_type(evidence)
-    drift, drift_note = _drift(pod, matrix, version)
+    release_pod = _release_pod(matrix, version)  # rendered once: defaults and drift both need it
+    drift, drift_note = _drift(pod, release_pod, version)
     return DetectedAddon(
         version=version,
         addon_type=addon_type,
@@ -119,7 +120,7 @@ def detect(document: Any, matrix: Matrix, *, label: str) -> DetectedAddon:
         images={name: c.image for name, c in containers.items()},
         customizations=(
             *_customizations(containers, spec, version),
-            *_pod_customizations(pod, matrix, version),
+            *_pod_customizations(pod, release_pod),
         ),
         features=tuple(
             name
@@ -383,11 +384,10 @@ def _release_pod(matrix: Matrix, version: AddonVersion) -> Mapping[str, Any] | N
 
 
 def _drift(
-    pod: Mapping[str, Any], matrix: Matrix, version: AddonVersion
+    pod: Mapping[str, Any], default_pod: Mapping[str, Any] | None, version: AddonVersion
 ) -> tuple[tuple[Drift, ...], str | None]:
     """What the release's manifest has that the DaemonSet lacks: containers, env vars, args,
     resources. A DaemonSet may add or change settings (customizations); what it lacks is drift."""
-    default_pod = _release_pod(matrix, version)
     if default_pod is None:
         return (), f"eksaddon has no manifest of {version.release} to compare with"
     live = {
@@ -479,21 +479,15 @@ def _canonical(value: Any) -> str:
 
 
 def _pod_customizations(
-    pod: Mapping[str, Any], matrix: Matrix, version: AddonVersion
+    pod: Mapping[str, Any], default_pod: Mapping[str, Any] | None
 ) -> Iterator[Customization]:
     """Resources, tolerations and affinity that differ from the release's manifest.
 
-    The defaults come from rendering that release; a version eksaddon cannot render (outside
-    v1.7–v1.23, unknown) has no known defaults, and nothing is reported for it.
+    The defaults come from rendering that release; a version eksaddon cannot render (unknown)
+    has no known defaults, and nothing is reported for it.
     """
-    from eksaddon.errors import EksAddonError
-    from eksaddon.nodeside.render import render
-
-    try:
-        objects = render(version.release, "us-west-2", matrix=matrix)
-    except EksAddonError:
+    if default_pod is None:
         return
-    default_pod = next(o for o in objects if o["kind"] == "DaemonSet")["spec"]["template"]["spec"]
     for kind in ("tolerations", "affinity"):
         live, default = pod.get(kind), default_pod.get(kind)
         if live is not None and _canonical(live) != _canonical(default):
