@@ -135,9 +135,7 @@ def test_a_journal_edited_to_claim_the_cluster_is_refused_by_its_backup(
     assert update_addon_calls(world) == 0
 
 
-def test_a_symlinked_journal_is_refused_and_discard_moves_the_link(
-    run: Run, world: World
-) -> None:
+def test_a_symlinked_journal_is_refused_and_discard_moves_the_link(run: Run, world: World) -> None:
     source = other_clusters_journal(run, world)
     original = source.read_bytes()
     target = journal_path(world)
@@ -179,9 +177,7 @@ def test_a_journal_owned_by_someone_else_is_refused(run: Run, world: World) -> N
     assert update_addon_calls(world) == sent
 
 
-def test_a_journal_of_an_older_eksaddon_is_refused_then_discarded(
-    run: Run, world: World
-) -> None:
+def test_a_journal_of_an_older_eksaddon_is_refused_then_discarded(run: Run, world: World) -> None:
     stop_after_a_failed_step(run, world)
     path = journal_path(world)
     document = json.loads(path.read_text())
@@ -216,7 +212,7 @@ def test_the_add_on_changed_between_steps_stops_before_the_next_one(world: World
         with world.eks.standin.lock:
             world.addon().addon_version = START  # someone else's downgrade
         gate.gate.set()
-        out, err = process.communicate(timeout=60)
+        _out, err = process.communicate(timeout=60)
     finally:
         if process.poll() is None:
             process.kill()
@@ -289,7 +285,7 @@ def test_an_add_on_updating_at_the_start_is_waited_for_then_read_again(
 
     assert result.code == 0, result.err
     assert f"{ADDON} on cluster {CLUSTER} is UPDATING: waiting up to 2s" in result.err
-    assert f"is ACTIVE" in result.err
+    assert "is ACTIVE" in result.err
     sent = [u.target_version for u in world.updates()]
     assert sent == [PLAN[0], PLAN[1]], "only the other actor's update and one step of ours"
     journal = world.journal()
@@ -339,7 +335,7 @@ def test_a_second_run_for_the_same_add_on_refuses_at_once(run: Run, world: World
         LEDGER.fault("second run on the same machine", "while a run is under way")
         second = upgrade(run, world)
         gate.gate.set()
-        out, err = first.communicate(timeout=60)
+        _out, err = first.communicate(timeout=60)
     finally:
         if first.poll() is None:
             first.kill()
