@@ -145,7 +145,7 @@ def test_a_disk_filling_up_after_the_update_was_sent_is_exit_4_and_resumable(
     assert len(world.backups()) == 1
 
 
-GARBAGE = {
+GARBAGE: dict[str, Callable[[bytes], bytes]] = {
     "truncated": lambda good: good[: len(good) // 2],
     "binary": lambda good: bytes(range(256)),
     "unknown-format": lambda good: json.dumps({**json.loads(good), "journal_version": 99}).encode(),
