@@ -414,3 +414,43 @@ def test_a_target_the_live_catalogue_does_not_offer_stops_before_any_change(
     assert TARGET in one_error_line(result.err)
     assert update_addon_calls(world) == 0
     assert world.journal() is None and world.backups() == {}
+
+
+# === The pipeline rule for install: 3 only while nothing changed =================================
+
+
+def test_install_stopped_after_create_addon_is_exit_4(run: Run, world: World) -> None:
+    """A permanent error while waiting for the created add-on used to be exit 3 ("nothing
+    changed") although CreateAddon had been accepted."""
+    world.eks.create_cluster("fresh", "1.29")
+    rule = world.eks_proxy.add(
+        Rule(
+            "GET",
+            r"^/clusters/fresh/addons/vpc-cni$",
+            skip=1,  # the check that there is no add-on yet goes through
+            times=FOREVER,
+            **eks_error(403, "AccessDeniedException", "not authorized"),  # type: ignore[arg-type]
+        )
+    )
+    LEDGER.fault("install: permanent error after CreateAddon", "after create_addon was sent")
+    result = run("install", "--cluster", "fresh", "--yes", "--timeout", "2")
+    assert rule.hits >= 1
+    assert world.eks.standin.count("CreateAddon") == 1
+    assert result.code == 4, result.err
+    assert "access denied" in one_error_line(result.err)
+
+
+def test_install_whose_create_addon_may_have_reached_eks_is_exit_4(run: Run, world: World) -> None:
+    world.eks.create_cluster("fresh", "1.29")
+    world.eks_proxy.add(
+        Rule(
+            "POST",
+            r"^/clusters/fresh/addons$",
+            times=FOREVER,
+            **eks_error(503, "ServiceUnavailableException", "unavailable"),  # type: ignore[arg-type]
+        )
+    )
+    result = run("install", "--cluster", "fresh", "--yes", "--timeout", "2")
+    assert result.code == 4, result.err
+    assert "CreateAddon of vpc-cni" in one_error_line(result.err)
+    assert "may have reached EKS" in one_error_line(result.err)
