@@ -212,3 +212,35 @@ def test_the_state_directory_error_names_the_directory_and_the_next_step(tmp_pat
         f"cannot write the state directory {tmp_path}: Read-only file system; free space or pass "
         "--state-dir"
     )
+
+
+def test_a_lock_file_that_is_a_symlink_is_refused(tmp_path: Path) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("untouched")
+    lock = tmp_path / "journals" / "x.lock"
+    lock.parent.mkdir()
+    lock.symlink_to(victim)
+    with (
+        pytest.raises(UnsafeStateFileError, match="it is a symbolic link"),
+        state.run_lock(lock, what="vpc-cni on cluster prod"),
+    ):
+        pass  # pragma: no cover - never entered
+    assert victim.read_text() == "untouched"
+
+
+def test_the_lock_names_its_holder_and_goes_with_it(tmp_path: Path) -> None:
+    from eksaddon.errors import RunInProgressError
+
+    lock = tmp_path / "journals" / "x.lock"
+    with state.run_lock(lock, what="vpc-cni on cluster prod"):
+        assert lock.read_text() == f"{os.getpid()}\n"
+        assert lock.stat().st_mode & 0o777 == 0o600
+        with (
+            pytest.raises(RunInProgressError) as caught,
+            state.run_lock(lock, what="vpc-cni on cluster prod"),
+        ):
+            pass  # pragma: no cover - never entered
+        assert caught.value.exit_code == 3
+        assert f"another eksaddon run (pid {os.getpid()}) is changing vpc-cni" in str(caught.value)
+    with state.run_lock(lock, what="vpc-cni on cluster prod"):  # released: free again
+        pass
