@@ -112,8 +112,10 @@ def journal_path(directory: Path, *, region: str, cluster: str, addon: str) -> P
 
 
 def lock_path(journal: Path) -> Path:
-    """The lock file beside a journal, held for a run's lifetime (state.run_lock)."""
-    return journal.with_suffix(".lock")
+    """The lock file of a journal's cluster and add-on, held for a run's lifetime
+    (state.run_lock): ``<state dir>/locks/<region>_<cluster>_<addon>.lock``. Apart from the
+    journals, so that a run refused before any change leaves no journals or backups directory."""
+    return journal.parent.parent / "locks" / journal.with_suffix(".lock").name
 
 
 def backup_path(

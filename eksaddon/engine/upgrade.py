@@ -1,9 +1,10 @@
 """``upgrade`` and ``install``: carry a managed add-on along a plan, one confirmed step at a time.
 
 Order of work, so that nothing is lost and nothing runs twice:
-1. read the cluster and the add-on (waiting for one that is CREATING or UPDATING to settle), take
-   the run's lock, and plan from the live catalogue — never a fallback — or resume the journal's
-   plan, which must belong to this very cluster (identity, Kubernetes version, backup);
+1. read the cluster, take the run's lock (one run per cluster and add-on on this machine), read
+   the add-on (waiting for one that is CREATING or UPDATING to settle), and plan from the live
+   catalogue — never a fallback — or resume the journal's plan, which must belong to this very
+   cluster (identity, Kubernetes version, backup);
 2. check the configuration values against every target version's schema before sending anything;
 3. back up the add-on's version, configuration values and role;
 4. per step: record "sending", update_addon with a per-step clientRequestToken, record the update

@@ -72,7 +72,7 @@ def test_a_state_directory_that_cannot_be_made_is_exit_3_and_nothing_sent(
     result = run(*world.upgrade_args(), "--state-dir", str(blocker / "state"))
     assert result.code == 3, result.err
     line = one_error_line(result.err)
-    assert f"{STATE_MESSAGE} {blocker}/state/journals: Not a directory" in line, line
+    assert f"{STATE_MESSAGE} {blocker}/state/locks: Not a directory" in line, line
     assert line.endswith("free space or pass --state-dir"), line
     assert update_addon_calls(world) == 0
     assert world.addon().addon_version == START
