@@ -150,7 +150,7 @@ def move_aside(path: Path, suffix: str) -> Path | None:
 
 @contextmanager
 def run_lock(path: Path, *, what: str) -> Iterator[None]:
-    """Hold an advisory lock on ``path`` (a lock file beside a journal) for one run.
+    """Hold an advisory lock on ``path`` (``<state dir>/locks/…``, journal.lock_path) for one run.
 
     A second run for the same cluster and add-on on this machine refuses at once
     (:class:`RunInProgressError`, exit 3) naming the holder's pid, which the lock file records.
