@@ -8,6 +8,7 @@ else is a bug and becomes exit 3 with a hint to rerun with ``--debug``.
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 
 
 class ExitCode(IntEnum):
@@ -137,6 +138,36 @@ class UpgradeInterruptedError(EksAddonError):
 
 class JournalMismatchError(InputError):
     """A journal whose plan no longer matches the cluster."""
+
+
+class UnsafeStateFileError(InputError):
+    """A journal, backup or lock path that is a symlink, not a regular file, or not the user's:
+    refused, never followed or overwritten. Exit 2 (4 once a run has changed something)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(
+            f"refusing to use {path}: {reason}",
+            hint="eksaddon never follows or overwrites such a file; move it aside (for a "
+            "journal: rerun with --discard-journal, which moves it aside and plans afresh)",
+        )
+        self.path = path
+
+
+class StateDirectoryError(EnvironmentProblemError):
+    """The state directory cannot be written (read-only, full, gone). Exit 3 before any change;
+    the engines turn it into exit 4 once something was sent."""
+
+    def __init__(self, directory: Path, error: OSError) -> None:
+        reason = error.strerror or str(error) or type(error).__name__
+        super().__init__(
+            f"cannot write the state directory {directory}: {reason}",
+            hint="free space or pass --state-dir",
+        )
+        self.directory = directory
+
+
+class RunInProgressError(EnvironmentProblemError):
+    """Another eksaddon run on this machine holds the lock for the same cluster and add-on."""
 
 
 class KubernetesForbiddenError(ApiError):

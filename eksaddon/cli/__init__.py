@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from eksaddon import __version__
+from eksaddon import __version__, signals_interrupt
 from eksaddon.cli.boundary import run
 from eksaddon.cli.options import GlobalOptions
 
@@ -78,4 +78,7 @@ def main(argv: list[str] | None = None) -> None:
         with cli.make_context("eksaddon", list(args)) as ctx:
             return int(cli.invoke(ctx) or 0)
 
-    sys.exit(run(invoke, args))
+    # From here the boundary is active: SIGINT and SIGTERM become exit 130 and one line.
+    with signals_interrupt():
+        code = run(invoke, args)
+    sys.exit(code)

@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from eksaddon import configvalues
-from eksaddon.gateways.protocols import CatalogueEntry
+from eksaddon.errors import NoLegalPathError
+from eksaddon.gateways.protocols import CatalogueEntry, ClusterInfo, EksGateway
 from eksaddon.matrix.model import Build, KubernetesEntry, Matrix
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
@@ -47,6 +48,29 @@ def with_live_catalogue(
         builds=tuple(sorted(updated, key=lambda b: b.version, reverse=True)),
         kubernetes={**matrix.kubernetes, kubernetes: entry},
     )
+
+
+def offered_versions(gateway: EksGateway, cluster: ClusterInfo, addon: str) -> list[AddonVersion]:
+    """The builds EKS offers ``cluster``'s Kubernetes version now (API failures raise: exit 3)."""
+    return [entry.version for entry in gateway.addon_versions(addon, cluster.version)]
+
+
+def live_catalogue(gateway: EksGateway, matrix: Matrix, cluster: ClusterInfo, addon: str) -> Matrix:
+    """``matrix`` overlaid with the live catalogue, for commands that change a cluster.
+
+    A change never stands on the bundled data: a catalogue that cannot be read raises its API
+    error (exit 3) and one that offers nothing for the cluster's Kubernetes version exits 2, both
+    before anything is sent. (``status`` and ``check-compat`` fall back, with a warning.)
+    """
+    entries = gateway.addon_versions(addon, cluster.version)
+    if not entries:
+        raise NoLegalPathError(
+            f"EKS offers no {addon} build for Kubernetes {cluster.version} on cluster "
+            f"{cluster.name} (eks:DescribeAddonVersions listed none); nothing was changed",
+            hint="eksaddon plans a change only from the live catalogue, never from its bundled "
+            "matrix: check the cluster's Kubernetes version and the add-on name",
+        )
+    return with_live_catalogue(matrix, cluster.version, entries, origin="eks:DescribeAddonVersions")
 
 
 def check_configuration(

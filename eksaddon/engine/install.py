@@ -1,20 +1,25 @@
-"""``install``: create the EKS add-on where there is none, with the upgrade's care."""
+"""``install``: create the EKS add-on where there is none, with the upgrade's care.
+
+It plans only from the live catalogue, holds the run's lock, and writes its backup (which also
+proves the state directory writable) before CreateAddon. Once CreateAddon may have been accepted,
+every stop is exit 4 (part-way), never 3.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from eksaddon import configvalues, planner
 from eksaddon.engine import journal as journals
-from eksaddon.engine.catalogue import check_configuration, with_live_catalogue
+from eksaddon.engine.catalogue import check_configuration, live_catalogue
 from eksaddon.engine.events import BackupWritten, ChangePlanned, Progress
-from eksaddon.engine.state import write_json_atomically
+from eksaddon.engine.state import run_lock, write_json_atomically
 from eksaddon.engine.waiting import Clock, StepContext, wait_healthy
-from eksaddon.errors import InputError
-from eksaddon.gateways.protocols import AddonRequest, AddonState, EksGateway
+from eksaddon.errors import ApiError, EksAddonError, InputError, UpgradeStoppedError
+from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.versions import AddonVersion
 
@@ -52,6 +57,35 @@ def install(
     clock: Clock,
 ) -> InstallResult:
     cluster = gateway.describe_cluster(options.cluster)
+    lock = journals.lock_path(
+        journals.journal_path(
+            state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
+        )
+    )
+    with run_lock(lock, what=f"{options.addon} on cluster {cluster.name}"):
+        return _install(
+            gateway=gateway,
+            matrix=matrix,
+            options=options,
+            state_directory=state_directory,
+            progress=progress,
+            confirm=confirm,
+            clock=clock,
+            cluster=cluster,
+        )
+
+
+def _install(
+    *,
+    gateway: EksGateway,
+    matrix: Matrix,
+    options: InstallOptions,
+    state_directory: Path,
+    progress: Progress,
+    confirm: Callable[[str], bool],
+    clock: Clock,
+    cluster: ClusterInfo,
+) -> InstallResult:
     existing = gateway.describe_addon(cluster.name, options.addon)
     if existing is not None:
         raise InputError(
@@ -59,8 +93,7 @@ def install(
             f"({existing.version}, {existing.status})",
             hint=f"use `eksaddon upgrade --cluster {cluster.name}`",
         )
-    entries = gateway.addon_versions(options.addon, cluster.version)
-    live = with_live_catalogue(matrix, cluster.version, entries, origin="eks:DescribeAddonVersions")
+    live = live_catalogue(gateway, matrix, cluster, options.addon)
     version, _ = planner.resolve_target(
         live, kubernetes=cluster.version, addon_type=AddonType.MANAGED, target=options.version
     )
@@ -137,8 +170,22 @@ def create_and_wait(
     progress: Progress,
     hint: str,
 ) -> tuple[AddonState, StepContext]:
-    """CreateAddon, then wait until ACTIVE with no health issues (the context for what follows)."""
-    gateway.create_addon(request)
+    """CreateAddon, then wait until ACTIVE with no health issues (the context for what follows).
+
+    A refusal of CreateAddon (a permanent error: denied, invalid) changed nothing and keeps its
+    exit 3 (2 for bad input); a temporary one may have reached EKS after all, so it, like every
+    error after CreateAddon was accepted, stops the run part-way (exit 4).
+    """
+    try:
+        gateway.create_addon(request)
+    except ApiError as error:
+        if not error.temporary:
+            raise
+        raise UpgradeStoppedError(
+            f"CreateAddon of {request.addon} {request.version} on cluster {request.cluster} "
+            f"failed and may have reached EKS: {error.one_line()}",
+            hint=hint,
+        ) from error
     started = clock.now()
     ctx = StepContext(
         gateway,
@@ -152,4 +199,18 @@ def create_and_wait(
         clock,
         progress,
     )
-    return wait_healthy(ctx, resume_hint=hint), ctx
+    return part_way(lambda: wait_healthy(ctx, resume_hint=hint), hint=hint), ctx
+
+
+T = TypeVar("T")
+
+
+def part_way(call: Callable[[], T], *, hint: str) -> T:
+    """``call`` after a change was made: any stop it raises becomes exit 4 (part-way), since a
+    pipeline reads exit 3 as "nothing changed" and may throw the state away."""
+    try:
+        return call()
+    except UpgradeStoppedError:
+        raise
+    except EksAddonError as error:
+        raise UpgradeStoppedError(error.message, hint=hint) from error

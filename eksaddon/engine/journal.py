@@ -3,6 +3,11 @@
 A journal lets a rerun pick up where a stopped or killed upgrade left off: finished steps are
 skipped and an in-flight update is followed by its id (or re-sent with the same
 clientRequestToken, which EKS answers with the same update), never issued twice.
+
+A journal belongs to one cluster: it records the identity it was made for (:class:`ClusterIdentity`,
+sealed in its fingerprint), and a run resumes it only for the cluster DescribeCluster describes
+(:func:`check_identity`). Journals of version 1 recorded no cluster ARN: they are refused with a
+pointer to ``--discard-journal``, which moves any journal aside, readable or not.
 """
 
 from __future__ import annotations
@@ -12,16 +17,25 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from eksaddon.engine.state import write_json_atomically
-from eksaddon.errors import EksAddonError, InputError, JournalMismatchError, UpgradeStoppedError
+from eksaddon.engine.state import move_aside, read_private_file, write_json_atomically
+from eksaddon.errors import (
+    EksAddonError,
+    InputError,
+    JournalMismatchError,
+    StateDirectoryError,
+    UnsafeStateFileError,
+    UpgradeStoppedError,
+)
+from eksaddon.gateways.protocols import ClusterInfo
 from eksaddon.planner import Plan
 from eksaddon.versions import AddonVersion
 
-JOURNAL_VERSION = 1
+JOURNAL_VERSION = 2
+DISCARD_HINT = "rerun with --discard-journal to plan afresh (it moves the journal aside)"
 
 PENDING = "pending"
 SENDING = "sending"  # update_addon sent or about to be; its response may not have been recorded
@@ -34,6 +48,60 @@ STOPPED = "stopped"
 FINISHED = "finished"
 
 
+class ClusterIdentity(NamedTuple):
+    """Which cluster and add-on a journal was made for, as DescribeCluster told it at planning.
+
+    The platform version is kept for the record only: EKS raises it on its own, so it is shown,
+    never matched.
+    """
+
+    cluster: str
+    region: str
+    arn: str | None
+    addon: str
+    kubernetes_version: str
+    platform_version: str | None = None
+
+    @classmethod
+    def of(cls, cluster: ClusterInfo, addon: str) -> ClusterIdentity:
+        return cls(
+            cluster.name,
+            cluster.region,
+            cluster.arn,
+            addon,
+            str(cluster.version),
+            cluster.platform_version,
+        )
+
+    def describe(self) -> str:
+        return (
+            f"cluster {self.cluster} in {self.region} ({self.arn or 'ARN unknown'}), "
+            f"{self.addon}, Kubernetes {self.kubernetes_version}"
+        )
+
+
+MATCHED = ("cluster", "region", "arn", "addon")
+
+
+def check_identity(journal: Journal, live: ClusterIdentity) -> None:
+    """Refuse (exit 2) a journal made for another cluster or add-on than ``live``, or for the
+    same cluster at another Kubernetes version (its builds may no longer be offered)."""
+    recorded = journal.identity
+    if any(getattr(recorded, field) != getattr(live, field) for field in MATCHED):
+        raise JournalMismatchError(
+            f"journal {journal.path} belongs to {recorded.describe()}, not to {live.describe()}; "
+            "nothing was sent",
+            hint=f"a journal is only resumed on its own cluster: move it back, or {DISCARD_HINT}",
+        )
+    if recorded.kubernetes_version != live.kubernetes_version:
+        raise JournalMismatchError(
+            f"journal {journal.path} was planned for Kubernetes {recorded.kubernetes_version}, "
+            f"but cluster {live.cluster} now runs Kubernetes {live.kubernetes_version}: the "
+            "builds it would send may not be offered any more; nothing was sent",
+            hint=f"{DISCARD_HINT} from the live catalogue",
+        )
+
+
 def now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -41,6 +109,13 @@ def now() -> str:
 def journal_path(directory: Path, *, region: str, cluster: str, addon: str) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{region}_{cluster}_{addon}")
     return directory / "journals" / f"{safe}.json"
+
+
+def lock_path(journal: Path) -> Path:
+    """The lock file of a journal's cluster and add-on, held for a run's lifetime
+    (state.run_lock): ``<state dir>/locks/<region>_<cluster>_<addon>.lock``. Apart from the
+    journals, so that a run refused before any change leaves no journals or backups directory."""
+    return journal.parent.parent / "locks" / journal.with_suffix(".lock").name
 
 
 def backup_path(
@@ -57,6 +132,7 @@ def _stamp() -> str:
 def fingerprint(document: dict[str, Any]) -> str:
     """SHA-256 of what identifies an upgrade: where, what, and the exact steps."""
     identity = {k: document[k] for k in ("region", "cluster", "addon")}
+    identity["identity"] = document.get("identity")
     identity["steps"] = [[s["from"], s["to"]] for s in document["steps"]]
     identity["kubernetes_version"] = document["plan"]["kubernetes_version"]
     if "run_id" in document:
@@ -83,8 +159,7 @@ class Journal:
         path: Path,
         *,
         plan: Plan,
-        region: str,
-        cluster: str,
+        identity: ClusterIdentity,
         settings: dict[str, Any],
         backup: Path,
     ) -> Journal:
@@ -92,9 +167,10 @@ class Journal:
         process killed right after creating it must not leave a journal without its backup)."""
         document: dict[str, Any] = {
             "journal_version": JOURNAL_VERSION,
-            "region": region,
-            "cluster": cluster,
+            "region": identity.region,
+            "cluster": identity.cluster,
             "addon": plan.addon,
+            "identity": identity._asdict(),
             # Unique per journal: the same plan run again later (after --discard-journal, or a
             # downgrade and a second upgrade) must not reuse the first run's request tokens, or
             # EKS would answer with the old update instead of starting a new one.
@@ -136,15 +212,24 @@ class Journal:
     def load(cls, path: Path) -> Journal | None:
         """The journal at ``path``, None if there is none; refuses a corrupt or altered one."""
         try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
+            content = read_private_file(path)
+            if content is None:
+                return None
+            document = json.loads(content.decode("utf-8"))
+        except UnsafeStateFileError:
+            raise
         except (OSError, ValueError, RecursionError) as error:
             reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
             raise JournalMismatchError(
                 f"journal {path} cannot be read ({reason})",
                 hint="move it aside, or rerun with --discard-journal to plan afresh",
             ) from None
+        if isinstance(document, dict) and document.get("journal_version") == 1:
+            raise JournalMismatchError(
+                f"journal {path} was written by an older eksaddon and does not record which "
+                "cluster it belongs to (its ARN), so it is not resumed",
+                hint=f"check the add-on (`eksaddon status`), then {DISCARD_HINT}",
+            )
         if not _well_formed(document) or fingerprint(document) != document.get("fingerprint"):
             raise JournalMismatchError(
                 f"journal {path} is damaged or was edited (its fingerprint does not match "
@@ -156,15 +241,55 @@ class Journal:
     @classmethod
     def load_unfinished(cls, path: Path, *, discard: bool) -> tuple[Journal | None, Path | None]:
         """The journal to resume at ``path`` (None if there is none), and where a finished or
-        discarded one was moved aside (None if nothing was moved)."""
+        discarded one was moved aside (None if nothing was moved).
+
+        ``discard`` gets past any journal: truncated, unreadable, of an unknown format, a
+        symlink (moved as the link; its target is not touched), never deleting anything.
+        """
+        if discard:
+            try:
+                state = cls.load(path)
+            except EksAddonError:
+                state = None
+            suffix = state.state if state is not None else "discarded"
+            return None, move_aside(path, f"{_stamp()}.{suffix}")
         journal = cls.load(path)
-        if journal is not None and (journal.state == FINISHED or discard):
+        if journal is not None and journal.state == FINISHED:
             return None, journal.archive()
         return journal, None
 
     @property
     def state(self) -> str:
         return str(self.document["state"])
+
+    @property
+    def identity(self) -> ClusterIdentity:
+        return ClusterIdentity(**self.document["identity"])
+
+    def check_backup(self) -> None:
+        """The backup the journal names must be there, a regular file of this user, and of the
+        journal's own cluster: a rerun reports it as the state to go back to."""
+        identity = self.identity
+        try:
+            content = read_private_file(self.backup)
+            document = json.loads(content.decode("utf-8")) if content is not None else None
+        except UnsafeStateFileError as error:
+            raise JournalMismatchError(error.message, hint=DISCARD_HINT) from None
+        except (OSError, ValueError, RecursionError):
+            document = None
+        if not isinstance(document, dict):
+            raise JournalMismatchError(
+                f"the backup {self.backup} that journal {self.path} names is missing or cannot "
+                "be read",
+                hint=f"check the add-on (`eksaddon status`), then {DISCARD_HINT}",
+            )
+        found = (document.get("cluster"), document.get("region"))
+        if found != (identity.cluster, identity.region):
+            raise JournalMismatchError(
+                f"the backup {self.backup} that journal {self.path} names is of cluster "
+                f"{found[0]} in {found[1]}, not {identity.cluster} in {identity.region}",
+                hint=DISCARD_HINT,
+            )
 
     @property
     def backup(self) -> Path:
@@ -210,14 +335,25 @@ class Journal:
         try:
             yield
         except KeyboardInterrupt:
-            self.set(state=STOPPED, last_error="interrupted")
+            self._record_stop("interrupted")
             raise interrupted() from None
         except EksAddonError as error:
-            self.set(state=STOPPED, last_error=error.one_line())
+            if not isinstance(error, StateDirectoryError | UnsafeStateFileError):
+                self._record_stop(error.one_line())
+            # (else the journal on disk is the last complete one: writing again would fail too)
             if isinstance(error, UpgradeStoppedError):
                 raise
             raise stopped(error) from error
-        self.set(state=FINISHED)
+        try:
+            self.set(state=FINISHED)
+        except (StateDirectoryError, UnsafeStateFileError) as error:
+            raise stopped(error) from error
+
+    def _record_stop(self, reason: str) -> None:
+        """Record the stop; if the state directory fails now, the stop itself is still raised
+        (the journal on disk is the last complete one and says where to resume)."""
+        with suppress(StateDirectoryError, UnsafeStateFileError):
+            self.set(state=STOPPED, last_error=reason)
 
     def save(self) -> None:
         self.document["updated_at"] = now()
@@ -225,8 +361,8 @@ class Journal:
 
     def archive(self) -> Path:
         """Move the journal aside (kept for the record) so a new upgrade can start."""
-        target = self.path.with_name(f"{self.path.stem}.{_stamp()}.{self.state}.json")
-        self.path.replace(target)
+        target = move_aside(self.path, f"{_stamp()}.{self.state}")
+        assert target is not None  # the journal was just read from there
         return target
 
 
@@ -241,6 +377,7 @@ def _well_formed(document: Any) -> bool:
     plan, steps = document.get("plan"), document.get("steps")
     return (
         all(isinstance(document.get(k), str) for k in ("region", "cluster", "addon"))
+        and _well_formed_identity(document)
         and document.get("state") in (RUNNING, STOPPED, FINISHED)
         and isinstance(document.get("run_id", ""), str)
         # Every change is preceded by a backup, and the journal is created naming it.
@@ -256,6 +393,18 @@ def _well_formed(document: Any) -> bool:
         and isinstance(steps, list)
         and bool(steps)
         and all(_well_formed_step(step, index) for index, step in enumerate(steps, start=1))
+    )
+
+
+def _well_formed_identity(document: dict[str, Any]) -> bool:
+    identity = document.get("identity")
+    return (
+        isinstance(identity, dict)
+        and set(identity) == set(ClusterIdentity._fields)
+        and all(isinstance(identity[k], str) for k in ("cluster", "region", "addon"))
+        and isinstance(identity["kubernetes_version"], str)
+        and all(isinstance(identity[k], str | None) for k in ("arn", "platform_version"))
+        and all(identity[k] == document[k] for k in ("cluster", "region", "addon"))
     )
 
 

@@ -17,13 +17,13 @@ from typing import Any, NamedTuple
 from eksaddon.engine import journal as journals
 from eksaddon.engine.catalogue import check_configuration
 from eksaddon.engine.events import BackupWritten, ChangePlanned, Notice, Progress
-from eksaddon.engine.install import create_and_wait
+from eksaddon.engine.install import create_and_wait, part_way
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.settings import carry, drifted
-from eksaddon.engine.state import write_json_atomically
+from eksaddon.engine.state import run_lock, write_json_atomically
 from eksaddon.engine.waiting import Clock
 from eksaddon.errors import InputError, UpgradeStoppedError
-from eksaddon.gateways.protocols import AddonRequest, AddonState, EksGateway
+from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
 from eksaddon.matrix.model import Matrix
 from eksaddon.nodeside.helm import migration_notices
 from eksaddon.planner import Step
@@ -66,6 +66,37 @@ def migrate(
     clock: Clock,
 ) -> MigrateResult:
     cluster = gateway.describe_cluster(options.cluster)
+    lock = journals.lock_path(
+        journals.journal_path(
+            state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
+        )
+    )
+    with run_lock(lock, what=f"{options.addon} on cluster {cluster.name}"):
+        return _migrate(
+            gateway=gateway,
+            matrix=matrix,
+            nodes=nodes,
+            options=options,
+            state_directory=state_directory,
+            progress=progress,
+            confirm=confirm,
+            clock=clock,
+            cluster=cluster,
+        )
+
+
+def _migrate(
+    *,
+    gateway: EksGateway,
+    matrix: Matrix,
+    nodes: RolloutCheck,
+    options: MigrateOptions,
+    state_directory: Path,
+    progress: Progress,
+    confirm: Callable[[str], bool],
+    clock: Clock,
+    cluster: ClusterInfo,
+) -> MigrateResult:
     existing = gateway.describe_addon(cluster.name, options.addon)
     if existing is not None:
         raise InputError(
@@ -160,8 +191,8 @@ def migrate(
         hint=hint,
     )
     nodes.expect(matrix, carried.carried)
-    nodes(ctx, Step(running, version))
-    lost = drifted(before, nodes.live_values(matrix))
+    part_way(lambda: nodes(ctx, Step(running, version)), hint=hint)
+    lost = drifted(before, part_way(lambda: nodes.live_values(matrix), hint=hint))
     if lost:
         raise UpgradeStoppedError(
             f"after the migration the settings on cluster {cluster.name} changed: "
@@ -185,6 +216,7 @@ def _running_version(
 def _same_release_build(
     gateway: EksGateway, addon: str, kubernetes: KubernetesVersion, running: AddonVersion
 ) -> AddonVersion:
+    # The live catalogue only (an unreadable one raises: exit 3); no bundled fallback.
     entries = gateway.addon_versions(addon, kubernetes)
     same = [e.version for e in entries if e.version.release == running.release]
     if running.is_eksbuild and running in same:

@@ -4,7 +4,9 @@ No EKS add-on API is involved: eksaddon plans with the self-managed releases, ba
 object it will touch, renders each step's manifest for the cluster's region with the settings
 running on the nodes carried, applies it with server-side apply (field manager ``eksaddon``), and
 waits for the rollout on every node with the settings proven, journaling every step so a rerun
-resumes where a stop left off.
+resumes where a stop left off. The managed upgrade's rules hold here too: one run per cluster
+and add-on (the lock), a journal resumed only on its own cluster (identity and backup checked),
+and a state directory that fails is exit 3 before the first apply and 4 after it.
 """
 
 from __future__ import annotations
@@ -25,12 +27,18 @@ from eksaddon.engine.events import (
     StepChanges,
     StepFinished,
 )
-from eksaddon.engine.journal import Journal
+from eksaddon.engine.journal import ClusterIdentity, Journal, check_identity
 from eksaddon.engine.rollout_check import RolloutCheck
-from eksaddon.engine.state import write_json_atomically
-from eksaddon.engine.upgrade import UpgradeOptions, UpgradeResult
+from eksaddon.engine.state import run_lock, write_json_atomically
+from eksaddon.engine.upgrade import UpgradeOptions, UpgradeResult, state_directory_resume_hint
 from eksaddon.engine.waiting import Clock, StepContext, retry_transient, retrying
-from eksaddon.errors import InputError, UpgradeInterruptedError, UpgradeStoppedError
+from eksaddon.errors import (
+    EksAddonError,
+    InputError,
+    StateDirectoryError,
+    UpgradeInterruptedError,
+    UpgradeStoppedError,
+)
 from eksaddon.gateways.protocols import ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import Customization, detect
@@ -62,6 +70,41 @@ def upgrade_self_managed(
     take_over_from_helm: bool = False,
 ) -> UpgradeResult:
     cluster = gateway.describe_cluster(options.cluster)
+    path = journals.journal_path(
+        state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
+    )
+    with run_lock(journals.lock_path(path), what=f"{options.addon} on cluster {cluster.name}"):
+        return _upgrade(
+            cluster=cluster,
+            path=path,
+            gateway=gateway,
+            writer=writer,
+            nodes=nodes,
+            matrix=matrix,
+            options=options,
+            state_directory=state_directory,
+            progress=progress,
+            confirm=confirm,
+            clock=clock,
+            take_over_from_helm=take_over_from_helm,
+        )
+
+
+def _upgrade(
+    *,
+    cluster: ClusterInfo,
+    path: Path,
+    gateway: EksGateway,
+    writer: ObjectWriter,
+    nodes: RolloutCheck,
+    matrix: Matrix,
+    options: UpgradeOptions,
+    state_directory: Path,
+    progress: Progress,
+    confirm: Callable[[Plan], bool],
+    clock: Clock,
+    take_over_from_helm: bool,
+) -> UpgradeResult:
 
     def read_target() -> dict[str, Any]:
         nodes.check_target(cluster)
@@ -77,12 +120,12 @@ def upgrade_self_managed(
         poll_interval=options.poll_interval,
     )
     detected = detect(daemonset, matrix, label=f"DaemonSet {nodes.namespace}/{nodes.name}")
-    path = journals.journal_path(
-        state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
-    )
     journal, archived = Journal.load_unfinished(path, discard=options.discard_journal)
     if archived is not None:
         progress(Notice(f"previous journal moved to {archived}"))
+    if journal is not None:
+        check_identity(journal, ClusterIdentity.of(cluster, options.addon))
+        journal.check_backup()
     plan = (
         planner.plan(
             matrix,
@@ -130,8 +173,7 @@ def upgrade_self_managed(
             hint=f"the journal is kept at {journal.path}; rerun to resume",
         ),
         stopped=lambda error: UpgradeStoppedError(
-            error.message,
-            hint=f"the journal is kept at {journal.path}; fix the cause, then rerun to resume",
+            error.message, hint=_resume_hint(journal, cluster, error)
         ),
     ):
         for step in journal.steps:
@@ -172,6 +214,14 @@ def _helm_guard(
         progress(Notice(line))
     if refusal is not None:
         raise refusal
+
+
+def _resume_hint(journal: Journal, cluster: ClusterInfo, error: EksAddonError) -> str:
+    if isinstance(error, StateDirectoryError):
+        return state_directory_resume_hint(
+            journal, error, f"eksaddon upgrade --cluster {cluster.name}"
+        )
+    return f"the journal is kept at {journal.path}; fix the cause, then rerun to resume"
 
 
 def _plan_of(journal: Journal) -> Plan:
@@ -219,6 +269,7 @@ def _start(
             "backup_version": 1,
             "taken_at": journals.now(),
             "cluster": cluster.name,
+            "cluster_arn": cluster.arn,
             "region": cluster.region,
             "objects": [live for o in touched.values() if (live := writer.read(o)) is not None],
         },
@@ -228,8 +279,7 @@ def _start(
     return Journal.create(
         path,
         plan=plan,
-        region=cluster.region,
-        cluster=cluster.name,
+        identity=ClusterIdentity.of(cluster, options.addon),
         settings=settings,
         backup=backup,
     )

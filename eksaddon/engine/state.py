@@ -1,12 +1,26 @@
-"""Where eksaddon keeps journals and backups, and how it writes them (atomically, owner-only)."""
+"""Where eksaddon keeps journals and backups, and how it writes them (atomically, owner-only).
+
+Every file here describes one cluster's add-on, so none is ever reached through a symlink or
+written over one: a journal or backup that is a link, not a regular file, or not the user's own
+is refused (``O_NOFOLLOW`` and ``fstat``), and an atomic write refuses such a file at its target
+instead of replacing it. A failing directory (read-only, full) is one typed error,
+:class:`~eksaddon.errors.StateDirectoryError`, never a bare ``OSError``.
+"""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
 import os
+import stat
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from eksaddon.errors import RunInProgressError, StateDirectoryError, UnsafeStateFileError
 
 ENV_STATE_DIR = "EKSADDON_STATE_DIR"
 
@@ -30,8 +44,13 @@ def write_json_atomically(path: Path, document: Any) -> None:
 
     Journals and backups describe the cluster's configuration: owner-only (0600, directory 0700).
     """
-    make_private_directory(path.parent)
-    write_text_atomically(path, json.dumps(document, indent=2) + "\n", mode=0o600)
+    text = json.dumps(document, indent=2) + "\n"
+    try:
+        make_private_directory(path.parent)
+        refuse_unsafe(path)
+        write_text_atomically(path, text, mode=0o600)
+    except OSError as error:
+        raise StateDirectoryError(path.parent, error) from error
 
 
 def make_private_directory(directory: Path) -> None:
@@ -71,3 +90,97 @@ def write_text_atomically(path: Path, text: str, *, mode: int) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def refuse_unsafe(path: Path) -> None:
+    """Raise unless ``path`` is absent or a regular file of this user (never a symlink)."""
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    _check_safe(path, info)
+
+
+def _check_safe(path: Path, info: os.stat_result) -> None:
+    if stat.S_ISLNK(info.st_mode):
+        raise UnsafeStateFileError(path, "it is a symbolic link")
+    if not stat.S_ISREG(info.st_mode):
+        raise UnsafeStateFileError(path, "it is not a regular file")
+    if info.st_uid != os.getuid():
+        raise UnsafeStateFileError(path, f"it belongs to user id {info.st_uid}, not to you")
+
+
+def read_private_file(path: Path) -> bytes | None:
+    """The bytes of ``path`` (None if absent), read without following a symlink and only if it is
+    a regular file of this user; raises :class:`UnsafeStateFileError` otherwise."""
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # O_NOFOLLOW met a symlink
+            raise UnsafeStateFileError(path, "it is a symbolic link") from None
+        raise
+    try:
+        _check_safe(path, os.fstat(descriptor))
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with os.fdopen(descriptor, "rb") as stream:
+        return stream.read()
+
+
+def move_aside(path: Path, suffix: str) -> Path | None:
+    """Rename ``path`` (whatever it is; a symlink moves as the link) to a free name beside it;
+    None if there is nothing there. Nothing is ever deleted."""
+    if not os.path.lexists(path):
+        return None
+    stem = path.name.removesuffix(".json")
+    for number in range(1000):
+        extra = f".{number}" if number else ""
+        target = path.with_name(f"{stem}.{suffix}{extra}.json")
+        if not os.path.lexists(target):
+            try:
+                os.rename(path, target)
+            except OSError as error:
+                raise StateDirectoryError(path.parent, error) from error
+            return target
+    raise StateDirectoryError(path.parent, OSError(errno.EEXIST, "too many archived journals"))
+
+
+@contextmanager
+def run_lock(path: Path, *, what: str) -> Iterator[None]:
+    """Hold an advisory lock on ``path`` (``<state dir>/locks/…``, journal.lock_path) for one run.
+
+    A second run for the same cluster and add-on on this machine refuses at once
+    (:class:`RunInProgressError`, exit 3) naming the holder's pid, which the lock file records.
+    The lock is the kernel's (``flock``): it goes with the process, however that ends, so a
+    killed run never leaves a stale lock. The file itself is left in place: removing it would
+    let a third run lock a fresh file while the second still holds the old one.
+    """
+    try:
+        make_private_directory(path.parent)
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnsafeStateFileError(path, "it is a symbolic link") from None
+        raise StateDirectoryError(path.parent, error) from error
+    try:
+        _check_safe(path, os.fstat(descriptor))
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(descriptor, 64, 0).decode("ascii", "replace").strip()
+            raise RunInProgressError(
+                f"another eksaddon run (pid {holder or 'unknown'}) is changing {what} "
+                f"(lock {path})",
+                hint="wait for it to finish, then rerun",
+            ) from None
+        try:
+            os.ftruncate(descriptor, 0)
+            os.pwrite(descriptor, f"{os.getpid()}\n".encode(), 0)
+        except OSError as error:
+            raise StateDirectoryError(path.parent, error) from error
+        yield
+    finally:
+        os.close(descriptor)  # releases the lock

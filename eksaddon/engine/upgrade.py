@@ -1,12 +1,19 @@
 """``upgrade`` and ``install``: carry a managed add-on along a plan, one confirmed step at a time.
 
 Order of work, so that nothing is lost and nothing runs twice:
-1. read the cluster, the add-on and (once) the live catalogue; plan, or resume the journal's plan;
+1. read the cluster, take the run's lock (one run per cluster and add-on on this machine), read
+   the add-on (waiting for one that is CREATING or UPDATING to settle), and plan from the live
+   catalogue — never a fallback — or resume the journal's plan, which must belong to this very
+   cluster (identity, Kubernetes version, backup);
 2. check the configuration values against every target version's schema before sending anything;
 3. back up the add-on's version, configuration values and role;
 4. per step: record "sending", update_addon with a per-step clientRequestToken, record the update
    id, follow the update, wait for ACTIVE with no health issues, run the node-side hook, record
-   "succeeded". The journal is rewritten atomically after every change.
+   "succeeded". The journal is rewritten atomically after every change. Before each step the
+   add-on must run the version the journal expects: someone else's change stops the run.
+
+Exit codes keep the pipeline rule: 3 only while nothing was changed; once the journal exists every
+stop is 4 (``Journal.recording_the_end``), including a state directory that fails mid-run.
 """
 
 from __future__ import annotations
@@ -14,12 +21,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from eksaddon import configvalues, planner
 from eksaddon.engine import journal as journals
-from eksaddon.engine.catalogue import check_configuration, with_live_catalogue
+from eksaddon.engine.catalogue import check_configuration, live_catalogue, offered_versions
 from eksaddon.engine.events import (
     BackupWritten,
     Notice,
@@ -28,9 +36,9 @@ from eksaddon.engine.events import (
     StepFinished,
     StepStarted,
 )
-from eksaddon.engine.journal import Journal
+from eksaddon.engine.journal import ClusterIdentity, Journal, check_identity
 from eksaddon.engine.settings import carry
-from eksaddon.engine.state import write_json_atomically
+from eksaddon.engine.state import run_lock, write_json_atomically
 from eksaddon.engine.waiting import (
     BAD_ADDON_STATES,
     Clock,
@@ -45,6 +53,7 @@ from eksaddon.errors import (
     EnvironmentProblemError,
     InputError,
     JournalMismatchError,
+    StateDirectoryError,
     UpdateInProgressError,
     UpgradeInterruptedError,
     UpgradeStoppedError,
@@ -57,6 +66,8 @@ from eksaddon.planner import Plan, Step
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 RESOLVE_CONFLICTS = ("NONE", "PRESERVE", "OVERWRITE")
+# An add-on in these states is waited for before planning: its version is in flux.
+SETTLING = ("CREATING", "UPDATING")
 
 
 class UpgradeOptions(NamedTuple):
@@ -131,12 +142,38 @@ class Upgrader:
         if options.resolve_conflicts not in RESOLVE_CONFLICTS:
             raise InputError(f"--resolve-conflicts must be one of {', '.join(RESOLVE_CONFLICTS)}")
         cluster = self.gateway.describe_cluster(options.cluster)
-        addon = self._managed_addon(cluster)
         path = journals.journal_path(
             self.state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
         )
+        # One run per cluster and add-on on this machine, for the whole run. (A dry run
+        # writes nothing, not even the lock, unless it is to move a journal aside.)
+        locking = not options.dry_run or options.discard_journal
+        lock = journals.lock_path(path)
+        what = f"{options.addon} on cluster {cluster.name}"
+        with run_lock(lock, what=what) if locking else nullcontext():
+            return self._locked_run(cluster, path)
+
+    def _locked_run(self, cluster: ClusterInfo, path: Path) -> UpgradeResult:
+        options = self.options
+        addon = self._managed_addon(cluster)
         journal = self._existing_journal(path)
-        plan = self._resume_plan(journal, addon) if journal else self._new_plan(cluster, addon)
+        if journal is not None:
+            check_identity(journal, ClusterIdentity.of(cluster, options.addon))
+        if not _following_own_update(journal):
+            addon = settled_addon(
+                cluster,
+                addon,
+                lambda: self._managed_addon(cluster),
+                clock=self.clock,
+                timeout=options.timeout,
+                poll_interval=options.poll_interval,
+                progress=self.progress,
+            )
+        plan = (
+            self._resume_plan(journal, addon, cluster)
+            if journal
+            else self._new_plan(cluster, addon)
+        )
         resumed = journal is not None
         changing = bool(plan.steps) and not options.dry_run
         check_target = getattr(self.after_step, "check_target", None)
@@ -172,6 +209,8 @@ class Upgrader:
             if not self.confirm(plan):
                 raise InputError("upgrade not confirmed; nothing was changed")
             journal = self._start(path, plan, cluster, addon, settings)
+        else:
+            journal.check_backup()  # the backup a rerun reports must be this cluster's own
         return self._carry_out(journal, plan, cluster, resumed=resumed)
 
     # -- planning -----------------------------------------------------------------------------
@@ -226,10 +265,8 @@ class Upgrader:
         )
 
     def _new_plan(self, cluster: ClusterInfo, addon: AddonState) -> Plan:
-        entries = self.gateway.addon_versions(self.options.addon, cluster.version)
-        live = with_live_catalogue(
-            self.matrix, cluster.version, entries, origin="eks:DescribeAddonVersions"
-        )
+        # A change is planned from what EKS offers this cluster now, never from the bundled data.
+        live = live_catalogue(self.gateway, self.matrix, cluster, self.options.addon)
         values = self.options.configuration_values or addon.configuration_values
         in_use = features_in_configuration(
             self.matrix,
@@ -244,7 +281,7 @@ class Upgrader:
             features=in_use,
         )
 
-    def _resume_plan(self, journal: Journal, addon: AddonState) -> Plan:
+    def _resume_plan(self, journal: Journal, addon: AddonState, cluster: ClusterInfo) -> Plan:
         document = journal.document
         requested = document["plan"]["requested"]
         if self.options.target not in (planner.LATEST, requested):
@@ -254,6 +291,7 @@ class Upgrader:
                 hint="rerun without --to to finish it, or with --discard-journal to plan afresh",
             )
         self._check_position(journal, addon.version)
+        self._check_still_offered(journal, cluster)
         steps = tuple(
             Step(AddonVersion.parse(s["from"]), AddonVersion.parse(s["to"])) for s in journal.steps
         )
@@ -299,6 +337,25 @@ class Upgrader:
             settings["configuration_values"], plan._replace(steps=tuple(remaining))
         )
         return settings
+
+    def _check_still_offered(self, journal: Journal, cluster: ClusterInfo) -> None:
+        """A step that will be sent (again) must be a build EKS offers the cluster now."""
+        to_send = [
+            s["to"]
+            for s in journal.steps
+            if s["state"] in (journals.PENDING, journals.FAILED, journals.SENDING)
+        ]
+        if not to_send:
+            return
+        offered = {str(v) for v in offered_versions(self.gateway, cluster, self.options.addon)}
+        withdrawn = [version for version in to_send if version not in offered]
+        if withdrawn:
+            raise JournalMismatchError(
+                f"journal {journal.path} would send {', '.join(withdrawn)}, which EKS no longer "
+                f"offers for Kubernetes {cluster.version} on cluster {cluster.name}; nothing "
+                "was sent",
+                hint=f"{journals.DISCARD_HINT} from the live catalogue",
+            )
 
     def _check_position(self, journal: Journal, live: AddonVersion) -> None:
         """Refuse a journal whose next step does not start where the cluster is."""
@@ -399,8 +456,7 @@ class Upgrader:
         return Journal.create(
             path,
             plan=plan,
-            region=cluster.region,
-            cluster=cluster.name,
+            identity=ClusterIdentity.of(cluster, self.options.addon),
             settings=settings,
             backup=backup,
         )
@@ -473,7 +529,9 @@ class Upgrader:
                 "taken_at": journals.now(),
                 "region": cluster.region,
                 "cluster": cluster.name,
+                "cluster_arn": cluster.arn,
                 "kubernetes_version": str(cluster.version),
+                "platform_version": cluster.platform_version,
                 "addon": addon.name,
                 "addon_version": str(addon.version),
                 "status": addon.status,
@@ -490,7 +548,6 @@ class Upgrader:
     def _carry_out(
         self, journal: Journal, plan: Plan, cluster: ClusterInfo, *, resumed: bool
     ) -> UpgradeResult:
-        journal.set(state=journals.RUNNING, last_error=None)
         expect = getattr(self.after_step, "expect", None)
         if expect is not None:  # every carried setting must be back on the nodes after each step
             carried = journal.document["settings"].get("carried_settings", [])
@@ -509,9 +566,10 @@ class Upgrader:
             stopped=lambda error: UpgradeStoppedError(
                 f"upgrade of {self.options.addon} on cluster {cluster.name} stopped at "
                 f"{self._position(journal)}: {error.message}",
-                hint=self._resume_hint(journal, cluster),
+                hint=self._resume_hint(journal, cluster, error),
             ),
         ):
+            journal.set(state=journals.RUNNING, last_error=None)
             for step in journal.steps:
                 if step["state"] != journals.SUCCEEDED:
                     final = self._step(journal, step, cluster)
@@ -554,6 +612,8 @@ class Upgrader:
                 attempt=int(step.get("attempt", 1)) + 1,
             )
         resumed = step["state"] != journals.PENDING
+        if step["state"] == journals.PENDING:
+            self._check_starting_point(journal, step, cluster)
         if step["state"] == journals.IN_FLIGHT:
             update_id: str | None = step["update_id"]
         else:
@@ -597,6 +657,24 @@ class Upgrader:
         self.progress(StepFinished(step["index"], total, state.version, self.clock.now() - started))
         return state
 
+    def _check_starting_point(
+        self, journal: Journal, step: dict[str, Any], cluster: ClusterInfo
+    ) -> None:
+        """Just before a step is sent the add-on must run the version the journal expects:
+        another actor's change (even a downgrade EKS would accept) stops the run (exit 4)."""
+        live = self.gateway.describe_addon(cluster.name, self.options.addon)
+        found = "nothing (the add-on is gone)" if live is None else str(live.version)
+        if found != step["from"]:
+            raise UpgradeStoppedError(
+                f"before step {step['index']} of {len(journal.steps)} ({step['from']} → "
+                f"{step['to']}) {self.options.addon} on cluster {cluster.name} runs {found}, "
+                f"not {step['from']} as the journal expects: someone changed it meanwhile; "
+                "nothing more was sent",
+                hint=f"check it (`eksaddon status --cluster {cluster.name}`), then rerun "
+                f"`eksaddon upgrade --cluster {cluster.name} --discard-journal` to plan afresh "
+                "from it",
+            )
+
     def _send(
         self, ctx: StepContext, journal: Journal, step: dict[str, Any], cluster: ClusterInfo
     ) -> str | None:
@@ -638,8 +716,78 @@ class Upgrader:
             f"step {step['index']} of {len(journal.steps)} ({step['from']} → {step['to']}{flight})"
         )
 
-    def _resume_hint(self, journal: Journal, cluster: ClusterInfo) -> str:
+    def _resume_hint(
+        self, journal: Journal, cluster: ClusterInfo, error: Exception | None = None
+    ) -> str:
+        if isinstance(error, StateDirectoryError):
+            command = f"eksaddon upgrade --cluster {cluster.name}"
+            return state_directory_resume_hint(journal, error, command)
         return (
             f"the journal is kept at {journal.path}; fix the cause, then rerun "
             f"`eksaddon upgrade --cluster {cluster.name}` to resume"
         )
+
+
+def state_directory_resume_hint(journal: Journal, error: StateDirectoryError, command: str) -> str:
+    """What to do when the state directory failed after a change: the journal on disk is the
+    last complete record, and a rerun from the same directory resumes from it."""
+    return (
+        f"the last complete journal is kept at {journal.path}; once {error.directory} is "
+        f"writable again (free space), rerun `{command}` with the same state directory to resume"
+    )
+
+
+def _following_own_update(journal: Journal | None) -> bool:
+    """Whether the journal's next step is an update eksaddon sent: it is followed by its id,
+    not waited out as someone else's."""
+    step = journal.next_step() if journal is not None else None
+    return step is not None and step["state"] in (journals.SENDING, journals.IN_FLIGHT)
+
+
+def settled_addon(
+    cluster: ClusterInfo,
+    addon: AddonState,
+    describe: Callable[[], AddonState],
+    *,
+    clock: Clock,
+    timeout: float,
+    poll_interval: float,
+    progress: Progress,
+) -> AddonState:
+    """The add-on once it is neither CREATING nor UPDATING, waited for within ``timeout``.
+
+    Planning from a version in flux would re-send an update that is just landing. DELETING (and
+    a wait that runs out) stop the run before any change (exit 3).
+    """
+    name = addon.name
+    if addon.status in SETTLING:
+        started = clock.now()
+        progress(
+            Notice(
+                f"{name} on cluster {cluster.name} is {addon.status}: waiting up to "
+                f"{timeout:.0f}s for it to settle before planning"
+            )
+        )
+        while addon.status in SETTLING:
+            if clock.now() + poll_interval > started + timeout:
+                raise EnvironmentProblemError(
+                    f"{name} on cluster {cluster.name} is still {addon.status} after "
+                    f"{timeout:.0f}s; nothing was changed",
+                    hint="rerun once it has settled (`eksaddon status` shows it), or pass a "
+                    "longer --timeout",
+                )
+            clock.sleep(poll_interval)
+            previous, addon = addon.status, describe()
+            if addon.status != previous:
+                progress(
+                    Notice(
+                        f"{name} on cluster {cluster.name} is {addon.status} "
+                        f"({clock.now() - started:.0f}s)"
+                    )
+                )
+    if addon.status == "DELETING":
+        raise EnvironmentProblemError(
+            f"{name} on cluster {cluster.name} is DELETING; nothing was changed",
+            hint=f"wait until it is gone, then `eksaddon install --cluster {cluster.name}`",
+        )
+    return addon

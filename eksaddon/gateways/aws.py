@@ -115,6 +115,7 @@ class AwsEksGateway:
             status=data.get("status"),
             region=self._region,
             endpoint=data.get("endpoint"),
+            arn=data.get("arn"),
         )
 
     def describe_addon(self, cluster: str, addon: str) -> AddonState | None:

@@ -14,6 +14,7 @@ class ClusterInfo(NamedTuple):
     status: str | None
     region: str
     endpoint: str | None = None  # the API server URL, to match a kubeconfig against
+    arn: str | None = None  # names the account: a journal is resumed only on its own cluster
 
 
 class HealthIssue(NamedTuple):

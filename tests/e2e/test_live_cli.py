@@ -200,16 +200,20 @@ def test_throttling_is_retried(cli: Cli) -> None:
     assert standin.count("DescribeAddonVersions") == 3  # two throttled, one answered
 
 
-def test_another_update_in_progress_is_exit_4(cli: Cli) -> None:
+def test_another_update_in_progress_at_the_start_is_waited_for(cli: Cli) -> None:
+    """An add-on UPDATING when the run starts is waited for (within --timeout), never planned
+    from; one that stays UPDATING ends the run with exit 3 and nothing sent.
+    (ResourceInUse at UpdateAddon itself, exit 4: tests/reliability/test_fault_matrix.py.)"""
     cli.server.put_addon(CLUSTER, "v1.17.1-eksbuild.1")
     standin = cli.server.standin
     standin.update_polls = 10_000
     cli.server.client().update_addon(
         clusterName=CLUSTER, addonName="vpc-cni", addonVersion="v1.18.3-eksbuild.3"
     )
-    result = cli.run(*UPGRADE)
-    assert result.returncode == 4
-    assert "another update is in progress" in result.stderr
+    result = cli.run(*UPGRADE[:-1], "1")
+    assert result.returncode == 3, result.stderr
+    assert "is still UPDATING after 1s; nothing was changed" in result.stderr
+    assert standin.count("UpdateAddon") == 1  # the other actor's only
 
 
 def test_dry_run_and_unconfirmed_runs_change_nothing(cli: Cli) -> None:

@@ -57,4 +57,5 @@ def test_upstream_s_v1_22_0_manifest_is_refused_before_any_change(
     assert caught.value.hint == "choose another v1.22 release"
     assert writer.applied == []
     assert writer.read_count == 0  # refused before the backup read anything
-    assert not state.exists() or not any(p.is_file() for p in state.rglob("*"))
+    # Only the run's lock (locks/, released with the run) may be there: no backup, no journal.
+    assert not any(p.is_file() and p.parent.name != "locks" for p in state.rglob("*"))

@@ -91,7 +91,8 @@ def test_at_most_one_describe_call_of_each_kind_per_poll(run: Runner, events: li
     addon_polls = sum(1 for e in events if type(e).__name__ == "AddonPolled")
     assert eks.calls["DescribeUpdate"] == polls
     assert eks.calls["DescribeUpdate"] == 2 * 3  # two steps, three polls each
-    assert eks.calls["DescribeAddon"] == addon_polls + 1  # one per poll, plus the first read
+    # One per poll, plus the first read, plus one before each step (its starting point).
+    assert eks.calls["DescribeAddon"] == addon_polls + 1 + 2
 
 
 def test_backup_is_written_first_and_owner_only(run: Runner) -> None:
@@ -435,8 +436,9 @@ def test_polls_back_off_while_the_api_fails_and_return_to_the_interval(
 
 def test_update_in_progress_is_not_retried(bundled: Matrix, tmp_path: Path) -> None:
     eks = FakeEks(version="v1.17.1-eksbuild.1")
+    # Another actor's update starts after eksaddon read the add-on ACTIVE (an add-on UPDATING
+    # at the start is waited for: tests/reliability/test_world_changing.py).
     eks.updates["other"] = {"status": "InProgress", "polls": 0, "outcome": "Successful"}
-    eks.addon["status"] = "UPDATING"  # type: ignore[index]
     clock = RecordingClock()
     with pytest.raises(UpgradeStoppedError, match="another update is in progress"):
         upgrade_with(bundled, tmp_path, eks, clock)

@@ -30,6 +30,7 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from moto.core.models import DEFAULT_ACCOUNT_ID
 
 from eksaddon.engine.journal import fingerprint
 from reliability_ledger import LEDGER
@@ -1028,10 +1029,18 @@ def _journal(**plan_changes: Any) -> dict[str, Any]:
         ("v1.17.1-eksbuild.1", "v1.18.3-eksbuild.3"),
     ]
     document: dict[str, Any] = {
-        "journal_version": 1,
+        "journal_version": 2,
         "region": "us-west-2",
         "cluster": CLUSTER,
         "addon": "vpc-cni",
+        "identity": {
+            "cluster": CLUSTER,
+            "region": "us-west-2",
+            "arn": f"arn:aws:eks:us-west-2:{DEFAULT_ACCOUNT_ID}:cluster/{CLUSTER}",
+            "addon": "vpc-cni",
+            "kubernetes_version": "1.29",
+            "platform_version": "eks.5",
+        },
         "state": "stopped",
         "created_at": "2026-11-28T00:00:00Z",
         "updated_at": "2026-11-28T00:00:00Z",
@@ -1106,8 +1115,16 @@ JOURNALS: list[tuple[str, bytes, str]] = [
     ("number", b"1", DAMAGED),
     ("null", b"null", DAMAGED),
     ("empty-object", b"{}", DAMAGED),
-    ("version-2", _edited(lambda d: d.update(journal_version=2)), DAMAGED),
-    ("version-string", _edited(lambda d: d.update(journal_version="1")), DAMAGED),
+    ("version-3", _edited(lambda d: d.update(journal_version=3)), DAMAGED),
+    ("version-string", _edited(lambda d: d.update(journal_version="2")), DAMAGED),
+    ("version-1-no-identity", _edited(lambda d: d.update(journal_version=1)), "older eksaddon"),
+    ("identity-dropped", _edited(lambda d: d.pop("identity"), refingerprint=True), DAMAGED),
+    (
+        "identity-not-the-top-level-cluster",
+        _edited(lambda d: d["identity"].update(cluster="other"), refingerprint=True),
+        DAMAGED,
+    ),
+    ("identity-edited", _edited(lambda d: d["identity"].update(arn="arn:x")), DAMAGED),
     ("no-fingerprint", _edited(lambda d: d.pop("fingerprint")), DAMAGED),
     ("wrong-fingerprint", _edited(lambda d: d.update(fingerprint="0" * 64)), DAMAGED),
     ("step-edited", _edited(lambda d: d["steps"][1].update(to="v1.18.2-eksbuild.1")), DAMAGED),
@@ -1165,7 +1182,7 @@ def test_a_journal_carrying_the_add_on_elsewhere(run: Run, live: Live) -> None:
 
 def test_a_directory_where_the_journal_should_be(run: Run, live: Live) -> None:
     (live.state / JOURNAL).mkdir(parents=True)
-    refused_after_progress(run(*UPGRADE), UNREADABLE, family="journals")
+    refused_after_progress(run(*UPGRADE), "it is not a regular file", family="journals")
     live.assert_unchanged()
 
 

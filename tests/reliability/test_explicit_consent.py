@@ -94,7 +94,9 @@ def test_a_risk_is_refused_without_yes_and_changes_nothing(
     assert "without confirmation" in line and expected in line, line
     assert "pass --yes" in line
     assert eks.calls["UpdateAddon"] == 0
-    assert not (tmp_path / "state").exists(), "nothing written before consent"
+    # Only the run's lock (locks/) may exist: no journal, no backup before consent.
+    written = [p.name for p in (tmp_path / "state").glob("*")]
+    assert set(written) <= {"locks"}, "nothing written before consent"
 
 
 @pytest.mark.parametrize("risk", list(RISKS))

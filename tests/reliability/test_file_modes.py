@@ -118,16 +118,17 @@ def test_managed_upgrade_journal_backup_stopped_and_archived(bundled: Matrix, st
     eks.fail_next_update = "Failed"
     with pytest.raises(UpgradeStoppedError):
         upgrader(eks, bundled, state).run()
-    stopped = assert_private(state.parent, expect=lambda f: len(f) == 2)
+    stopped = assert_private(state.parent, expect=lambda f: len(f) == 3)
     assert names(stopped) == [
         "backups/" + next(p.name for p in stopped if p.parent.name == "backups"),
         "journals/us-west-2_prod_vpc-cni.json",
+        "locks/us-west-2_prod_vpc-cni.lock",
     ]
     eks.fail_next_update = None
     upgrader(eks, bundled, state).run()  # resumed: the journal is rewritten, finished
-    assert_private(state.parent, expect=lambda f: len(f) == 2)
+    assert_private(state.parent, expect=lambda f: len(f) == 3)
     upgrader(eks, bundled, state).run()  # nothing left to do: the finished journal is archived
-    final = assert_private(state.parent, expect=lambda f: len(f) == 2)
+    final = assert_private(state.parent, expect=lambda f: len(f) == 3)
     assert any(p.name.endswith(".finished.json") for p in final)
 
 
@@ -141,14 +142,14 @@ def test_install_backup(bundled: Matrix, state: Path) -> None:
         confirm=lambda what: True,
         clock=FakeClock(),
     )
-    files = assert_private(state.parent, expect=lambda f: len(f) == 1)
-    assert files[0].parent.name == "backups"
+    files = assert_private(state.parent, expect=lambda f: len(f) == 2)  # the backup, the lock
+    assert [p.parent.name for p in files] == ["backups", "locks"]
 
 
 def test_migrate_backup(bundled: Matrix, state: Path) -> None:
     eks, kube = self_managed_cluster({}, nodes=("node-a",))
     run_migration(bundled, state, eks, kube)
-    files = assert_private(state.parent, expect=lambda f: len(f) == 1)
+    files = assert_private(state.parent, expect=lambda f: len(f) == 2)  # the backup, the lock
     assert files[0].name.endswith("_daemonset.json")
 
 
@@ -165,8 +166,8 @@ def test_self_managed_upgrade_objects_backup_and_journal(bundled: Matrix, state:
             confirm=lambda plan: True,
             clock=FakeClock(),
         )
-    files = assert_private(state.parent, expect=lambda f: len(f) == 2)
-    assert {p.parent.name for p in files} == {"backups", "journals"}
+    files = assert_private(state.parent, expect=lambda f: len(f) == 3)
+    assert {p.parent.name for p in files} == {"backups", "journals", "locks"}
     assert any(p.name.endswith("_objects.json") for p in files)
 
 
@@ -195,8 +196,8 @@ def test_the_cli_upgrade_against_the_stand_in(
     )
     result = run(*args)
     assert result.code == 0, result.err
-    assert_private(state.parent, expect=lambda f: len(f) == 2)
+    assert_private(state.parent, expect=lambda f: len(f) == 3)  # backup, journal, lock
     result = run(*args)  # nothing left to do: the finished journal is moved aside
     assert result.code == 0, result.err
-    files = assert_private(state.parent, expect=lambda f: len(f) == 2)
+    files = assert_private(state.parent, expect=lambda f: len(f) == 3)
     assert any(p.name.endswith(".finished.json") for p in files)
