@@ -20,6 +20,7 @@ from eksaddon.engine.fleet import (
     in_shard,
     load_fleet_file,
     parse_shard,
+    requests_in_flight,
 )
 from eksaddon.errors import InputError
 from eksaddon.gateways.protocols import EksGateway
@@ -32,7 +33,10 @@ def _factory(concurrency: int) -> GatewayFactory:
         from eksaddon.gateways.aws import AwsEksGateway
 
         return AwsEksGateway(
-            profile=profile, region=region, role_arn=role_arn, max_connections=concurrency
+            profile=profile,
+            region=region,
+            role_arn=role_arn,
+            max_connections=requests_in_flight(concurrency),
         )
 
     return make

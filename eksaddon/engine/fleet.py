@@ -3,6 +3,10 @@
 One unreachable or forbidden cluster is an outcome in the report, never a crash. The version
 catalogue is read once per (region, Kubernetes version), whatever the number of clusters, and one
 boto3 client serves every cluster of the same region and credentials (clients are thread-safe).
+
+A fleet's wall time is its critical path of API calls: the reads a cluster's check starts with
+depend on nothing but the cluster's name, so they are issued together (:data:`FIRST_READS`), and
+the regions of ``--all-clusters`` are listed at the same time.
 """
 
 from __future__ import annotations
@@ -10,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -140,21 +144,18 @@ class SharedCatalogue:
             return self._entries[key]
 
 
-class CachingGateway:
-    """An EksGateway whose catalogue reads go through a :class:`SharedCatalogue`."""
+class _DelegatingGateway:
+    """An EksGateway that passes every call to ``inner``; subclasses intercept some."""
 
-    def __init__(self, inner: EksGateway, catalogue: SharedCatalogue) -> None:
+    def __init__(self, inner: EksGateway) -> None:
         self._inner = inner
-        self._catalogue = catalogue
 
     @property
     def region(self) -> str:
         return self._inner.region
 
     def addon_versions(self, addon: str, kubernetes: KubernetesVersion) -> list[CatalogueEntry]:
-        return self._catalogue.get(
-            self.region, addon, kubernetes, lambda: self._inner.addon_versions(addon, kubernetes)
-        )
+        return self._inner.addon_versions(addon, kubernetes)
 
     def list_clusters(self) -> list[str]:
         return self._inner.list_clusters()
@@ -184,6 +185,79 @@ class CachingGateway:
         return self._inner.fargate_profiles(cluster)
 
 
+class CachingGateway(_DelegatingGateway):
+    """An EksGateway whose catalogue reads go through a :class:`SharedCatalogue`."""
+
+    def __init__(self, inner: EksGateway, catalogue: SharedCatalogue) -> None:
+        super().__init__(inner)
+        self._catalogue = catalogue
+
+    def addon_versions(self, addon: str, kubernetes: KubernetesVersion) -> list[CatalogueEntry]:
+        return self._catalogue.get(
+            self.region, addon, kubernetes, lambda: self._inner.addon_versions(addon, kubernetes)
+        )
+
+
+# The reads each cluster's check begins with, by gateway method: independent of each other (only
+# the cluster's and add-on's names go in), so they go out together. A new independent read (say
+# ListAddons or ListNodegroups) is one more entry here and a method on _PrefetchedGateway.
+FIRST_READS: tuple[str, ...] = ("describe_cluster", "describe_addon")
+
+
+def requests_in_flight(concurrency: int) -> int:
+    """How many API requests a fleet check may have open at once (size connection pools so)."""
+    return max(1, concurrency) * len(FIRST_READS)
+
+
+class _PrefetchedGateway(_DelegatingGateway):
+    """One cluster's gateway whose :data:`FIRST_READS` were already issued, side by side.
+
+    The check asks for them as before and gets the very answer (or error) the call gave; any other
+    call, or one for another cluster or add-on, goes to the shared gateway as usual.
+    """
+
+    def __init__(
+        self, inner: EksGateway, cluster: str, addon: str, reads: dict[str, Future[Any]]
+    ) -> None:
+        super().__init__(inner)
+        self._cluster = cluster
+        self._addon = addon
+        self._reads = reads
+
+    def _answer(self, read: str) -> Any:
+        return self._reads.pop(read).result()
+
+    def describe_cluster(self, cluster: str) -> ClusterInfo:
+        if cluster == self._cluster and "describe_cluster" in self._reads:
+            answer: ClusterInfo = self._answer("describe_cluster")
+            return answer
+        return self._inner.describe_cluster(cluster)
+
+    def describe_addon(self, cluster: str, addon: str) -> AddonState | None:
+        if (cluster, addon) == (self._cluster, self._addon) and "describe_addon" in self._reads:
+            answer: AddonState | None = self._answer("describe_addon")
+            return answer
+        return self._inner.describe_addon(cluster, addon)
+
+    def settle(self) -> None:
+        """Wait for reads the check did not ask for (it stopped early), dropping their answers."""
+        wait(list(self._reads.values()))
+        self._reads.clear()
+
+
+def _issue_first_reads(
+    gateway: EksGateway, cluster: str, addon: str, reads: ThreadPoolExecutor
+) -> _PrefetchedGateway:
+    calls: dict[str, Callable[[], Any]] = {
+        "describe_cluster": lambda: gateway.describe_cluster(cluster),
+        "describe_addon": lambda: gateway.describe_addon(cluster, addon),
+    }
+    assert tuple(calls) == FIRST_READS
+    return _PrefetchedGateway(
+        gateway, cluster, addon, {name: reads.submit(call) for name, call in calls.items()}
+    )
+
+
 GatewayFactory = Callable[[str | None, str | None, str | None], EksGateway]
 
 
@@ -211,12 +285,20 @@ class GatewayPool:
 def discover(
     pool: GatewayPool, regions: Iterable[str | None], *, profile: str | None = None
 ) -> list[FleetTarget]:
-    """``--all-clusters``: every cluster of each region."""
-    targets = []
-    for region in regions:
+    """``--all-clusters``: every cluster of each region, the regions listed at the same time.
+
+    The targets come in the order of ``regions``; if listing fails in several regions, the error
+    raised is the first region's, as when they were listed one after the other.
+    """
+
+    def listed(region: str | None) -> list[FleetTarget]:
         gateway = pool.get(FleetTarget("", region, profile))
-        targets += [FleetTarget(name, gateway.region, profile) for name in gateway.list_clusters()]
-    return targets
+        return [FleetTarget(name, gateway.region, profile) for name in gateway.list_clusters()]
+
+    regions = list(regions)
+    with ThreadPoolExecutor(max_workers=max(1, len(regions))) as executor:
+        listings = [executor.submit(listed, region) for region in regions]
+    return [target for listing in listings for target in listing.result()]
 
 
 def check_fleet(
@@ -232,12 +314,19 @@ def check_fleet(
     shard: str | None = None,
     progress: Callable[[FleetProgress], None] | None = None,
 ) -> FleetReport:
-    """check-compat every target with at most ``concurrency`` clusters in flight."""
+    """check-compat every target with at most ``concurrency`` clusters in flight.
 
-    def check(target: FleetTarget) -> ClusterOutcome:
+    Each cluster's :data:`FIRST_READS` are issued together, so at most
+    :func:`requests_in_flight` requests are open at once.
+    """
+    workers = max(1, concurrency)
+
+    def check(target: FleetTarget, reads: ThreadPoolExecutor) -> ClusterOutcome:
+        prefetched: _PrefetchedGateway | None = None
         try:
+            prefetched = _issue_first_reads(pool.get(target), target.name, addon, reads)
             report = live_check_compat(
-                pool.get(target),
+                prefetched,
                 matrix,
                 cluster=target.name,
                 addon=addon,
@@ -247,12 +336,18 @@ def check_fleet(
             )
         except EksAddonError as error:
             return ClusterOutcome(target, None, error.one_line(), error.exit_code)
+        finally:
+            if prefetched is not None:
+                prefetched.settle()
         code = ExitCode.CHECK_FAILED if report.failed else ExitCode.OK
         return ClusterOutcome(target, report, None, code)
 
     outcomes: list[ClusterOutcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, concurrency)) as executor:
-        futures = [executor.submit(check, target) for target in targets]
+    with (
+        ThreadPoolExecutor(max_workers=requests_in_flight(workers)) as reads,
+        ThreadPoolExecutor(max_workers=workers) as executor,
+    ):
+        futures = [executor.submit(check, target, reads) for target in targets]
         failed = errors = 0
         for done, future in enumerate(as_completed(futures), start=1):
             outcome = future.result()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,9 +20,10 @@ from eksaddon.engine.fleet import (
     in_shard,
     load_fleet_file,
     parse_shard,
+    requests_in_flight,
 )
 from eksaddon.errors import AccessDeniedError, ExitCode, InputError, InputFileError
-from eksaddon.gateways.protocols import EksGateway
+from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway
 from eksaddon.matrix import Matrix
 from eksaddon.versions import KubernetesVersion
 from fakes import FakeEks, FakeRegion
@@ -212,3 +214,117 @@ def test_bad_fleet_files(tmp_path: Path, content: str, expected: str) -> None:
     path.write_text(content)
     with pytest.raises(InputFileError, match=expected):
         load_fleet_file(path)
+
+
+class MeetingRegion(FakeRegion):
+    """A region whose chosen reads return only once ``parties`` of them are in flight together:
+    issued one after the other, they would wait out the barrier and fail the check."""
+
+    def __init__(self, region: str, clusters: dict[str, FakeEks], barrier: threading.Barrier):
+        super().__init__(region, clusters)
+        self.barrier = barrier
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self._lock = threading.Lock()
+
+    def _meet(self) -> None:
+        with self._lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            self.barrier.wait()
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    def describe_cluster(self, cluster: str) -> ClusterInfo:
+        self._meet()
+        return super().describe_cluster(cluster)
+
+    def describe_addon(self, cluster: str, addon: str) -> AddonState | None:
+        self._meet()
+        return super().describe_addon(cluster, addon)
+
+
+def test_a_clusters_first_reads_are_issued_together(bundled: Matrix) -> None:
+    # One cluster at a time: its DescribeCluster and DescribeAddon can only meet each other.
+    barrier = threading.Barrier(2, timeout=10)
+    region = MeetingRegion(
+        "us-west-2",
+        {name: FakeEks(cluster=name, version="v1.18.3-eksbuild.3") for name in ("a", "b")},
+        barrier,
+    )
+    report = check_fleet(
+        [FleetTarget("a", "us-west-2"), FleetTarget("b", "us-west-2")],
+        pool=GatewayPool(lambda region_name, profile, role: region),
+        matrix=bundled,
+        addon="vpc-cni",
+        target_kubernetes=None,
+        features=(),
+        fail_on=Severity.ERROR,
+        concurrency=1,
+    )
+    assert [o.exit_code for o in report.outcomes] == [ExitCode.OK, ExitCode.OK]
+    assert not barrier.broken
+    assert region.calls["DescribeCluster"] == region.calls["DescribeAddon"] == 2
+
+
+def test_requests_in_flight_stay_within_the_bound(bundled: Matrix) -> None:
+    # Four reads must meet: two clusters' pairs, which needs concurrency 2 and both reads each.
+    barrier = threading.Barrier(4, timeout=10)
+    names = [f"c{i}" for i in range(8)]
+    region = MeetingRegion(
+        "us-west-2",
+        {name: FakeEks(cluster=name, version="v1.18.3-eksbuild.3") for name in names},
+        barrier,
+    )
+    report = check_fleet(
+        [FleetTarget(name, "us-west-2") for name in names],
+        pool=GatewayPool(lambda region_name, profile, role: region),
+        matrix=bundled,
+        addon="vpc-cni",
+        target_kubernetes=None,
+        features=(),
+        fail_on=Severity.ERROR,
+        concurrency=2,
+    )
+    assert {o.exit_code for o in report.outcomes} == {ExitCode.OK}
+    assert region.most_in_flight == requests_in_flight(2) == 4
+
+
+def test_a_check_that_stops_early_leaves_no_read_running(bundled: Matrix) -> None:
+    regions = fleet({"us-west-2": {"a": "v1.18.3-eksbuild.3"}})
+    report = run(bundled, regions, [FleetTarget("gone", "us-west-2")])
+    (outcome,) = report.outcomes
+    assert outcome.exit_code is ExitCode.ENVIRONMENT
+    assert "No cluster found for name: gone" in str(outcome.error)
+    # Both reads went out together and both finished before the fleet check returned.
+    assert regions["us-west-2"].calls["DescribeCluster"] == 1
+    assert regions["us-west-2"].calls["DescribeAddon"] == 1
+
+
+def test_regions_are_listed_at_the_same_time() -> None:
+    barrier = threading.Barrier(3, timeout=10)
+
+    class Listing(FakeRegion):
+        def list_clusters(self) -> list[str]:
+            barrier.wait()
+            return super().list_clusters()
+
+    regions = {
+        name: Listing(name, {f"{name}-{i}": FakeEks(cluster=f"{name}-{i}") for i in range(2)})
+        for name in ("us-west-2", "eu-west-1", "ap-south-1")
+    }
+    targets = discover(
+        GatewayPool(lambda region, profile, role: regions[region or "us-west-2"]),
+        ["us-west-2", "eu-west-1", "ap-south-1"],
+    )
+    # In the order the regions were given, as when they were listed one after the other.
+    assert [t.key for t in targets] == [
+        "us-west-2/us-west-2-0",
+        "us-west-2/us-west-2-1",
+        "eu-west-1/eu-west-1-0",
+        "eu-west-1/eu-west-1-1",
+        "ap-south-1/ap-south-1-0",
+        "ap-south-1/ap-south-1-1",
+    ]
