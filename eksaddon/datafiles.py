@@ -10,16 +10,15 @@ from __future__ import annotations
 import codecs
 import sys
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from eksaddon.errors import InputFileError
 
-try:  # libyaml's parser is ~10x faster; fall back to the pure-Python one where it is missing.
-    from yaml import CSafeLoader as _Loader
-except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+if TYPE_CHECKING:
+    import yaml
+
+# PyYAML is imported on the first parse, not with this module: a warm offline run reads its
+# matrix from the validated-document cache and never parses YAML (PyYAML's import is ~10 ms).
 
 MAX_BYTES = 16 * 1024 * 1024
 # A real DaemonSet or matrix expands to a few thousand nodes; aliases that multiply past this are
@@ -90,13 +89,24 @@ def decode_text(data: bytes, *, what: str, label: str) -> str:
         ) from None
 
 
+def _loader(text: str) -> yaml.SafeLoader:
+    import yaml
+
+    try:  # libyaml's parser is ~10x faster; fall back to the pure-Python one where it is missing.
+        return yaml.CSafeLoader(text)  # type: ignore[return-value]
+    except AttributeError:  # pragma: no cover - depends on how PyYAML was built
+        return yaml.SafeLoader(text)
+
+
 def load_yaml_text(text: str, *, subject: str) -> Any:
     """One YAML document from ``text`` (None if it holds none), with the guards files get.
 
     An alias bomb or a recursive alias is an :class:`InputFileError` naming ``subject``; syntax
     errors (and too deep nesting) propagate as ``yaml.YAMLError`` for the caller to word.
     """
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -110,7 +120,9 @@ def load_yaml_text(text: str, *, subject: str) -> Any:
 
 
 def _parse(text: str, *, what: str, label: str) -> Any:
-    loader = _Loader(text)
+    import yaml
+
+    loader = _loader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -139,6 +151,8 @@ def _parse(text: str, *, what: str, label: str) -> Any:
 
 def describe_yaml_error(error: yaml.YAMLError) -> str:
     """The problem and its line and column, on one line."""
+    import yaml
+
     if isinstance(error, yaml.MarkedYAMLError):
         mark = error.problem_mark
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
@@ -152,6 +166,7 @@ def _refuse_bombs(root: yaml.Node, *, subject: str) -> None:
     Aliased nodes are shared objects, so a memo keyed by ``id`` turns an exponential expansion into
     a linear walk. Iterative, so hostile nesting cannot exhaust the Python stack.
     """
+
     sizes: dict[int, int] = {}
     visiting: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
@@ -177,6 +192,8 @@ def _refuse_bombs(root: yaml.Node, *, subject: str) -> None:
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
+    import yaml
+
     if isinstance(node, yaml.SequenceNode):
         return list(node.value)
     if isinstance(node, yaml.MappingNode):

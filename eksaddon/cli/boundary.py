@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 
 import click
@@ -85,6 +84,8 @@ def _global_flag(flag: str, argv: Sequence[str]) -> bool:
 
 def _fail(code: ExitCode, message: str, *, debug: bool) -> int:
     if debug:
+        import traceback  # only --debug prints one; every run would pay ~3 ms for the import
+
         traceback.print_exc(file=sys.stderr)
     line = " ".join(message.split())
     click.echo(f"{PROGRAM}: error: {line}", err=True)

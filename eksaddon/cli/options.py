@@ -37,11 +37,22 @@ else:
 
 
 class _Parsed(_ParamType):
-    """A click type that delegates to one of our parsers, keeping its exact message."""
+    """A click type that delegates to one of our parsers, keeping its exact message.
 
-    def __init__(self, name: str, parser: Callable[[str], Any]) -> None:
+    ``completes`` names what the shell completes it to (see eksaddon.cli.completion).
+    """
+
+    def __init__(self, name: str, parser: Callable[[str], Any], completes: str) -> None:
         self.name = name
         self._parser = parser
+        self._completes = completes
+
+    def shell_complete(
+        self, ctx: click.Context, param: click.Parameter, incomplete: str
+    ) -> list[Any]:
+        from eksaddon.cli.completion import complete_versions
+
+        return complete_versions(self._completes, ctx, incomplete)
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         if not isinstance(value, str):
@@ -52,8 +63,8 @@ class _Parsed(_ParamType):
             self.fail(error.message, param, ctx)
 
 
-ADDON_VERSION = _Parsed("VERSION", AddonVersion.parse)
-KUBERNETES_VERSION = _Parsed("K", KubernetesVersion.parse)
+ADDON_VERSION = _Parsed("VERSION", AddonVersion.parse, "builds")
+KUBERNETES_VERSION = _Parsed("K", KubernetesVersion.parse, "kubernetes")
 
 
 def _target(text: str) -> str:
@@ -62,7 +73,7 @@ def _target(text: str) -> str:
     return str(AddonVersion.parse(text))
 
 
-TARGET = _Parsed("VERSION|latest|default", _target)
+TARGET = _Parsed("VERSION|latest|default", _target, "targets")
 
 
 class Seconds(click.FloatRange):
@@ -81,6 +92,12 @@ class Seconds(click.FloatRange):
         return seconds
 
 
+def _complete_addons(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[str]:
+    from eksaddon.cli.completion import complete_addons
+
+    return complete_addons(ctx, param, incomplete)
+
+
 def addon_option(function: F) -> F:
     return click.option(
         "--addon",
@@ -88,6 +105,7 @@ def addon_option(function: F) -> F:
         show_default=True,
         metavar="NAME",
         help="Add-on whose matrix to use.",
+        shell_complete=_complete_addons,
     )(function)
 
 

@@ -1,9 +1,12 @@
 """A cache of matrix documents that already passed the schema, keyed by their exact bytes.
 
 Parsing the YAML and checking the schema are most of an offline command's own start-up time. A
-document is cached only after it validated, under a key made of its SHA-256, the eksaddon version
-and the schema's fingerprint, so a cached entry stands for "these very bytes passed this
-very schema".
+document is cached only after it validated, together with the very bytes it came from, the
+eksaddon version and the schema it passed; an entry is used only when all three are equal to this
+run's (compared in full, not through a digest), so a cached entry stands for "these very bytes
+passed this very schema". The file name (a CRC-32 and the length of the bytes) only finds the
+entry: two files that share it simply replace each other's entry. No hashlib: loading OpenSSL's
+digests costs a warm run ~4 ms, more than reading and comparing the entry.
 Consistency checks still run on every load. The cache is best-effort: if the directory cannot be
 used, commands simply parse and validate every time.
 
@@ -13,10 +16,9 @@ Location: ``$EKSADDON_CACHE_DIR`` (set it empty to turn the cache off), else
 
 from __future__ import annotations
 
-import hashlib
+import binascii
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -35,12 +37,13 @@ def cache_dir() -> Path | None:
     return Path(base) / "eksaddon"
 
 
-def _key(data: bytes) -> str:
-    digest = hashlib.sha256()
-    digest.update(__version__.encode())
-    digest.update(json.dumps(MATRIX_SCHEMA, sort_keys=True).encode())
-    digest.update(data)
-    return digest.hexdigest()
+def _entry_name(data: bytes) -> str:
+    return f"matrix-{binascii.crc32(data):08x}-{len(data)}.json"
+
+
+def _source(data: bytes) -> str:
+    # latin-1 maps every byte to one character and back: the entry holds the bytes exactly.
+    return data.decode("latin-1")
 
 
 def load(data: bytes) -> dict[str, Any] | None:
@@ -49,10 +52,19 @@ def load(data: bytes) -> dict[str, Any] | None:
     if directory is None:
         return None
     try:
-        cached = json.loads((directory / f"matrix-{_key(data)}.json").read_bytes())
+        entry = json.loads((directory / _entry_name(data)).read_bytes())
     except (OSError, ValueError):
         return None
-    return cached if isinstance(cached, dict) else None
+    if not (
+        isinstance(entry, dict)
+        and entry.get("eksaddon") == __version__
+        and entry.get("source") == _source(data)
+        and entry.get("schema") == MATRIX_SCHEMA
+        and isinstance(entry.get("document"), dict)
+    ):
+        return None
+    document: dict[str, Any] = entry["document"]
+    return document
 
 
 def store(data: bytes, document: dict[str, Any]) -> None:
@@ -60,12 +72,20 @@ def store(data: bytes, document: dict[str, Any]) -> None:
     directory = cache_dir()
     if directory is None:
         return
+    import tempfile  # only a run that validated a new document writes (~3 ms to import)
+
+    entry = {
+        "eksaddon": __version__,
+        "schema": MATRIX_SCHEMA,
+        "source": _source(data),
+        "document": document,
+    }
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(dir=directory, prefix=".matrix-", suffix=".tmp")
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream)
-        os.replace(temporary, directory / f"matrix-{_key(data)}.json")
+            json.dump(entry, stream)
+        os.replace(temporary, directory / _entry_name(data))
         _prune(directory)
     except (OSError, TypeError, ValueError):
         return

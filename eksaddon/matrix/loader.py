@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from eksaddon.datafiles import parse_document, read_bytes
 from eksaddon.errors import EksAddonError, InputFileError, MatrixError
 from eksaddon.matrix import cache, validation
+from eksaddon.matrix.bundled import BUNDLED_PACKAGE as BUNDLED_PACKAGE
+from eksaddon.matrix.bundled import bundled_addons as bundled_addons
+from eksaddon.matrix.bundled import bundled_file
 from eksaddon.matrix.model import (
     Build,
     ContainerDefaults,
@@ -37,7 +39,6 @@ from eksaddon.matrix.model import (
 from eksaddon.versions import AddonVersion, ImageTagRule, KubernetesVersion
 
 ENV_OVERRIDE = "EKSADDON_MATRIX"
-BUNDLED_PACKAGE = "version_matrix"
 
 
 def load_matrix(addon: str, override: str | Path | None = None) -> Matrix:
@@ -61,12 +62,6 @@ def load_document(addon: str, override: str | Path | None = None) -> tuple[dict[
     return raw, matrix
 
 
-def bundled_addons() -> list[str]:
-    """Add-ons with a bundled matrix file."""
-    root = resources.files(BUNDLED_PACKAGE)
-    return sorted(p.name[: -len(".yaml")] for p in root.iterdir() if p.name.endswith(".yaml"))
-
-
 def _read(source: str | Path) -> bytes:
     try:
         return read_bytes(source, what="matrix file")
@@ -75,7 +70,7 @@ def _read(source: str | Path) -> bytes:
 
 
 def _read_bundled(addon: str) -> tuple[str, bytes]:
-    resource = resources.files(BUNDLED_PACKAGE).joinpath(f"{addon}.yaml")
+    resource = bundled_file(addon)
     if not resource.is_file():
         known = ", ".join(bundled_addons()) or "none"
         raise MatrixError(
