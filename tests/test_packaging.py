@@ -111,3 +111,94 @@ def test_installed_wheel_runs_from_another_directory(wheel: Path, tmp_path: Path
         timeout=60,
     )
     assert all(line.startswith(str(site)) for line in located.stdout.splitlines())
+
+
+def test_the_wheel_installs_into_a_fresh_venv(wheel: Path, tmp_path: Path) -> None:
+    """``pip install eksaddon-*.whl`` into a new venv gives a working ``eksaddon`` on its PATH.
+
+    No network: the venv borrows the dependencies already installed here through a ``.pth`` file
+    (pip would otherwise download them), and pip installs the wheel itself with ``--no-index``.
+    """
+    import site
+    import sysconfig
+
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--without-pip", str(venv)],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    python = venv / "bin" / "python"
+    purelib = subprocess.run(
+        [str(python), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout.strip()
+    here = {sysconfig.get_path("purelib"), *site.getsitepackages()}
+    # Plain path lines: the .pth files there (this checkout's editable finder) are not run, and the
+    # venv's own site-packages comes first, so eksaddon is the wheel's (checked below).
+    Path(purelib, "borrowed-dependencies.pth").write_text(
+        "\n".join(sorted(here)) + "\n", encoding="utf-8"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            str(python),
+            "install",
+            "--no-index",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            str(wheel),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    script = venv / "bin" / "eksaddon"
+    assert script.is_file()
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "VIRTUAL_ENV", "EKSADDON_MATRIX")
+    }
+    env["EKSADDON_CACHE_DIR"] = str(tmp_path / "cache")
+    version = subprocess.run(
+        [str(script), "--version"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith("eksaddon, version ")
+    assert "  vpc-cni " in version.stdout
+    where = subprocess.run(
+        [str(python), "-c", "import eksaddon, version_matrix; print(eksaddon.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert where.stdout.strip().startswith(purelib)
+    checked = subprocess.run(
+        [str(script), "check-compat", "-k", "1.30", "--addon-version", "v1.18.3-eksbuild.3"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert checked.returncode == 0, checked.stderr
+    assert "bundled vpc-cni.yaml" in checked.stdout
