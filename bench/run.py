@@ -375,16 +375,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="eksaddon benchmarks")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-scale", action="store_true", help="skip the 2,000-cluster fleet")
+    sections = ("startup", "fleet", "scale", "upgrade")
+    parser.add_argument(
+        "--only", choices=sections, action="append", help="run only these sections (repeatable)"
+    )
     arguments = parser.parse_args()
     runs = arguments.runs
+    chosen = set(arguments.only or sections) - ({"scale"} if arguments.no_scale else set())
     started = time.perf_counter()
     load = os.getloadavg()[0]
-    rows = startup(runs)
+    rows = startup(runs) if "startup" in chosen else []
     with running_server() as server:
-        rows += fleet(server)
-        if not arguments.no_scale:
+        if "fleet" in chosen:
+            rows += fleet(server)
+        if "scale" in chosen:
             rows += fleet_at_scale(server)
-        rows += upgrade_overhead(server)
+        if "upgrade" in chosen:
+            rows += upgrade_overhead(server)
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores, start-up medians of {runs} "
         f"interleaved runs; load average {load:.1f} at the start, "

@@ -11,12 +11,18 @@ checked each time (a first run after install or after the matrix changed); "warm
 As in bench/run.py, every command runs with its bytecode cached (a private PYTHONPYCACHEPREFIX,
 primed first; PYTHONDONTWRITEBYTECODE dropped), as an installed eksaddon does; set
 ``--no-bytecode`` to see what compiling every module on every run costs.
+
+``--instructions`` counts the instructions each command executes once, under valgrind's
+callgrind, instead of timing it: slow (~15 s a command) but the same however loaded the machine
+is, so ratios from a shared machine can be checked. Instructions leave out file-system and
+page-fault time, so they understate the cost of importing many files a little.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -37,6 +43,23 @@ def eksaddon() -> str:
 
 
 BASE_ENV = dict(os.environ)
+MEASURE = "wall"
+
+
+def instructions(command: list[str], env: dict[str, str]) -> float:
+    """Instructions executed by one run of ``command`` (valgrind --tool=callgrind), in millions."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *command],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
+    )
+    counted = re.search(r"Collected : (\d+)", done.stderr)
+    if counted is None:
+        sys.exit(f"valgrind counted nothing for {' '.join(command)}:\n{done.stderr[-2000:]}")
+    return int(counted.group(1)) / 1e6
 
 
 def median_ms(command: list[str], *, runs: int, warm_cache: str | None) -> float:
@@ -46,6 +69,9 @@ def median_ms(command: list[str], *, runs: int, warm_cache: str | None) -> float
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as cache:
             env = {**BASE_ENV, "EKSADDON_CACHE_DIR": warm_cache or cache}
+            if MEASURE == "instructions":
+                samples.append(instructions(command, env))
+                continue
             start = time.perf_counter()
             subprocess.run(
                 command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
@@ -60,8 +86,18 @@ def main() -> None:
     parser.add_argument(
         "--no-bytecode", action="store_true", help="compile every module on every run"
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="count instructions (valgrind) instead of timing: independent of the machine's load",
+    )
     arguments = parser.parse_args()
     runs = arguments.runs
+    global MEASURE
+    if arguments.instructions:
+        if shutil.which("valgrind") is None:
+            sys.exit("--instructions needs valgrind (apt-get install valgrind)")
+        MEASURE, runs = "instructions", 1
     if arguments.no_bytecode:
         # Installed packages keep the bytecode their wheels' install compiled; an editable
         # checkout without __pycache__ compiles eksaddon on every run.
@@ -92,12 +128,14 @@ def main() -> None:
         ("--help", [tool, "--help"], False),
         ("--version", [tool, "--version"], False),
     ]
-    print(f"python {sys.version.split()[0]}, {runs} runs each, medians")
+    unit = "M instr." if MEASURE == "instructions" else "ms"
+    what = "instructions executed, one run each" if unit != "ms" else f"{runs} runs each, medians"
+    print(f"python {sys.version.split()[0]}, {what}")
     label = 'baseline: python3 -c "import click, yaml"'
-    print(f"{label:<45} {baseline:7.1f} ms   1.00")
+    print(f"{label:<45} {baseline:7.1f} {unit}   1.00")
     for name, command, cold in cases:
-        ms = median_ms(command, runs=runs, warm_cache=None if cold else warm_cache)
-        print(f"{name:<45} {ms:7.1f} ms   {ms / baseline:4.2f}")
+        value = median_ms(command, runs=runs, warm_cache=None if cold else warm_cache)
+        print(f"{name:<45} {value:7.1f} {unit}   {value / baseline:4.2f}")
     shutil.rmtree(warm_cache, ignore_errors=True)
 
 
