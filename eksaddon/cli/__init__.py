@@ -63,7 +63,8 @@ COMMANDS = {
     ),
     "render": Entry(
         "eksaddon.cli.render_cmd:render_command",
-        "Print the node-side manifest (RBAC, CRDs, ConfigMap, DaemonSet) of a release.",
+        "Print the node-side manifest (RBAC, CRDs, ConfigMap, DaemonSet) of a release, or with "
+        "--helm-values the Helm chart values that carry the same settings.",
     ),
     "status": Entry(
         "eksaddon.cli.status_cmd:status_command",
