@@ -46,7 +46,9 @@ class CompatReport(NamedTuple):
     matrix_origin: str
     kubernetes: KubernetesVersion
     target_kubernetes: KubernetesVersion | None
-    addon_version: AddonVersion
+    # Text only when EKS reported a build eksaddon cannot read (live check-compat shows it as
+    # it is, and no check that needs the version runs).
+    addon_version: AddonVersion | str
     # None: who manages the add-on is unknown; ``plans`` then holds the plan of each path.
     addon_type: AddonType | None
     checks: tuple[str, ...]

@@ -110,6 +110,31 @@ class CredentialsError(ApiError):
     pass
 
 
+class UnexpectedAnswerError(ApiError):
+    """An AWS or Kubernetes answer that does not fit the API's model: a field absent, null, of
+    another type, or an enum value eksaddon does not know. Not temporary: asking again gets the
+    same answer. Before any change it is exit 3; the engines turn it into exit 4 after one.
+    """
+
+    def __init__(
+        self,
+        source: str,
+        field: str,
+        value: str,
+        *,
+        hint: str | None = None,
+        context: str | None = None,
+    ) -> None:
+        after = f" ({context})" if context else ""
+        super().__init__(
+            f"{source} answered something eksaddon does not understand: {field}: {value}{after}",
+            hint=hint,
+        )
+        self.source = source
+        self.field = field
+        self.value = value
+
+
 class EndpointUnreachableError(ApiError):
     temporary = True
 

@@ -144,7 +144,7 @@ class FakeEks:
         return AddonState(
             addon,
             cluster,
-            a["version"],
+            str(a["version"]),
             a["status"],
             a["issues"],
             a["configuration_values"],

@@ -18,7 +18,13 @@ from eksaddon.engine.catalogue import check_configuration, live_catalogue
 from eksaddon.engine.events import BackupWritten, ChangePlanned, Progress
 from eksaddon.engine.state import run_lock, write_json_atomically
 from eksaddon.engine.waiting import Clock, StepContext, wait_healthy
-from eksaddon.errors import ApiError, EksAddonError, InputError, UpgradeStoppedError
+from eksaddon.errors import (
+    ApiError,
+    EksAddonError,
+    InputError,
+    UnexpectedAnswerError,
+    UpgradeStoppedError,
+)
 from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.versions import AddonVersion
@@ -90,7 +96,7 @@ def _install(
     if existing is not None:
         raise InputError(
             f"{options.addon} is already an EKS add-on on cluster {cluster.name} "
-            f"({existing.version}, {existing.status})",
+            f"({existing.reported_version}, {existing.status})",
             hint=f"use `eksaddon upgrade --cluster {cluster.name}`",
         )
     live = live_catalogue(gateway, matrix, cluster, options.addon)
@@ -174,10 +180,13 @@ def create_and_wait(
 
     A refusal of CreateAddon (a permanent error: denied, invalid) changed nothing and keeps its
     exit 3 (2 for bad input); a temporary one may have reached EKS after all, so it, like every
-    error after CreateAddon was accepted, stops the run part-way (exit 4).
+    error after CreateAddon was accepted, stops the run part-way (exit 4). So does an answer that
+    does not fit the model: EKS accepted the request and may have created the add-on.
     """
     try:
         gateway.create_addon(request)
+    except UnexpectedAnswerError as error:
+        raise UpgradeStoppedError(error.message, hint=hint) from error
     except ApiError as error:
         if not error.temporary:
             raise

@@ -101,7 +101,7 @@ def _migrate(
     if existing is not None:
         raise InputError(
             f"{options.addon} on cluster {cluster.name} is already the EKS add-on "
-            f"({existing.version})",
+            f"({existing.reported_version})",
             hint=f"use `eksaddon upgrade --cluster {cluster.name}`",
         )
     nodes.check_target(cluster)

@@ -12,6 +12,7 @@ from eksaddon.compat import CompatReport, Finding, Severity, check_compat
 from eksaddon.engine.catalogue import with_live_catalogue
 from eksaddon.engine.nodeside_status import ClusterReader, NodeSide, read_node_side
 from eksaddon.errors import ApiError, EksAddonError
+from eksaddon.gateways.answers import shown
 from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway, NodegroupInfo
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import DetectedAddon
@@ -130,16 +131,27 @@ def _node_side(
         return {"node_side_note": f"node side not read: {error.one_line()}"}
 
 
+def unreadable_version(state: AddonState) -> str:
+    """The warning for a build EKS reports that eksaddon cannot read (shown as it is)."""
+    return (
+        f"EKS reports {state.name} version {shown(state.reported_version)}, which eksaddon "
+        "cannot read: no upgrade is planned from it"
+    )
+
+
 def _plan(
     matrix: Matrix, kubernetes: KubernetesVersion, state: AddonState | None
 ) -> tuple[Plan | None, str | None]:
     if state is None:
         return None, None
+    current = state.readable_version
+    if current is None:
+        return None, unreadable_version(state)
     try:
         return planner.plan(
             matrix,
             kubernetes=kubernetes,
-            current=state.version,
+            current=current,
             target=planner.LATEST,
             addon_type=AddonType.MANAGED,
         ), None
@@ -176,14 +188,19 @@ def live_check_compat(
     if target_kubernetes is not None and target_kubernetes != info.version:
         # The cluster is about to run the target version: what EKS offers there counts too.
         target = live_catalogue(gateway, catalogue.matrix, addon, target_kubernetes)
-    report = check_compat(
-        target.matrix if target is not None else catalogue.matrix,
-        kubernetes=info.version,
-        addon_version=state.version,
-        target_kubernetes=target_kubernetes,
-        addon_type=AddonType.MANAGED,
-        features=features,
-        fail_on=fail_on,
+    version = state.readable_version
+    report = (
+        check_compat(
+            target.matrix if target is not None else catalogue.matrix,
+            kubernetes=info.version,
+            addon_version=version,
+            target_kubernetes=target_kubernetes,
+            addon_type=AddonType.MANAGED,
+            features=features,
+            fail_on=fail_on,
+        )
+        if version is not None
+        else _unreadable_report(catalogue.matrix, info, state, target_kubernetes, fail_on)
     )
     sources = [
         Finding(
@@ -196,7 +213,7 @@ def live_check_compat(
             "sources",
             "source",
             Severity.INFO,
-            f"{addon} {state.version} ({state.status}) from eks:DescribeAddon",
+            f"{addon} {state.reported_version} ({state.status}) from eks:DescribeAddon",
         ),
         Finding("sources", "source", Severity.INFO, f"version catalogue from {catalogue.source}"),
     ]
@@ -252,6 +269,38 @@ def _ownership_and_drift(detected: DetectedAddon) -> list[Finding]:
     return findings
 
 
+def _unreadable_report(
+    matrix: Matrix,
+    info: ClusterInfo,
+    state: AddonState,
+    target_kubernetes: KubernetesVersion | None,
+    fail_on: Severity,
+) -> CompatReport:
+    """A gate cannot pass on a version it cannot read: one error saying so, the version shown
+    as EKS reported it, and none of the checks that would need it."""
+    return CompatReport(
+        addon=matrix.addon,
+        matrix_origin=matrix.origin,
+        kubernetes=info.version,
+        target_kubernetes=target_kubernetes,
+        addon_version=state.reported_version,
+        addon_type=AddonType.MANAGED,
+        checks=("version",),
+        findings=(
+            Finding(
+                "version",
+                "version-unreadable",
+                Severity.ERROR,
+                f"EKS reports {state.name} version {shown(state.reported_version)}, which "
+                "eksaddon cannot read: its compatibility is unknown",
+            ),
+        ),
+        plan=None,
+        detected=None,
+        fail_on=fail_on,
+    )
+
+
 def _node_findings(
     kube: Callable[[ClusterInfo], ClusterReader],
     matrix: Matrix,
@@ -281,13 +330,14 @@ def _node_findings(
             f"the nodes run {detected.version} (from the aws-node image)",
         )
     ]
-    if detected.version != state.version:
+    if state.readable_version is not None and detected.version != state.readable_version:
         findings.append(
             Finding(
                 "node-side",
                 "version-drift",
                 Severity.WARNING,
-                f"EKS reports {state.version} but the aws-node DaemonSet runs {detected.version}",
+                f"EKS reports {state.reported_version} but the aws-node DaemonSet runs "
+                f"{detected.version}",
             )
         )
     if detected.customizations:

@@ -54,10 +54,12 @@ from eksaddon.errors import (
     InputError,
     JournalMismatchError,
     StateDirectoryError,
+    UnexpectedAnswerError,
     UpdateInProgressError,
     UpgradeInterruptedError,
     UpgradeStoppedError,
 )
+from eksaddon.gateways.answers import shown
 from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import Customization
@@ -254,6 +256,12 @@ class Upgrader:
 
         UPDATING is left to EKS, which refuses a second update (ResourceInUseException).
         """
+        if not addon.known_status:
+            raise UnexpectedAnswerError(
+                "EKS",
+                f"addon.status of {addon.name} on cluster {cluster.name}",
+                shown(addon.status),
+            )
         if addon.status not in BAD_ADDON_STATES and not addon.issues:
             return
         issues = (

@@ -11,7 +11,14 @@ from collections.abc import Callable
 from typing import NamedTuple, Protocol, TypeVar
 
 from eksaddon.engine.events import AddonPolled, Progress, UpdatePolled
-from eksaddon.errors import ApiError, EksAddonError, UpdateInProgressError, UpgradeStoppedError
+from eksaddon.errors import (
+    ApiError,
+    EksAddonError,
+    UnexpectedAnswerError,
+    UpdateInProgressError,
+    UpgradeStoppedError,
+)
+from eksaddon.gateways.answers import shown
 from eksaddon.gateways.protocols import AddonState, EksGateway, UpdateState
 
 T = TypeVar("T")
@@ -48,10 +55,25 @@ class StepContext(NamedTuple):
 
 
 def follow_update(ctx: StepContext, update_id: str, *, resume_hint: str) -> UpdateState:
-    """Poll describe_update until the update ends or the deadline passes."""
+    """Poll describe_update until the update ends or the deadline passes.
+
+    A status botocore's model does not list ("Succeeded") stops the step at once: it is not
+    "still in progress", and waiting it out would only hide it until the timeout.
+    """
+
+    def describe() -> UpdateState:
+        state = ctx.gateway.describe_update(ctx.cluster, ctx.addon, update_id)
+        if not state.known_status:
+            raise UpgradeStoppedError(
+                f"update {update_id} of {ctx.addon} on cluster {ctx.cluster} (step {ctx.number} "
+                f"of {ctx.total}) has a status eksaddon does not know: {shown(state.status)}",
+                hint=resume_hint,
+            )
+        return state
+
     return _poll(
         ctx,
-        lambda: ctx.gateway.describe_update(ctx.cluster, ctx.addon, update_id),
+        describe,
         done=lambda state: state.finished,
         report=lambda state: ctx.progress(
             UpdatePolled(ctx.number, ctx.total, state.status, ctx.clock.now() - ctx.started)
@@ -69,6 +91,12 @@ def wait_healthy(ctx: StepContext, *, resume_hint: str) -> AddonState:
         if state is None:
             raise UpgradeStoppedError(
                 f"{ctx.addon} disappeared from cluster {ctx.cluster} during step {ctx.number}",
+                hint=resume_hint,
+            )
+        if not state.known_status:
+            raise UpgradeStoppedError(
+                f"{ctx.addon} on cluster {ctx.cluster} has a status eksaddon does not know after "
+                f"step {ctx.number}: {shown(state.status)}",
                 hint=resume_hint,
             )
         if state.status in BAD_ADDON_STATES:
@@ -112,6 +140,13 @@ def _poll(
     while True:
         try:
             state = fetch()
+        except UnexpectedAnswerError as error:
+            # Always after a change (an update sent, an add-on created): part-way, not "nothing
+            # changed"; asking again would get the same answer.
+            raise UpgradeStoppedError(
+                f"step {ctx.number} of {ctx.total} on cluster {ctx.cluster}: {error.message}",
+                hint=resume_hint,
+            ) from error
         except ApiError as error:
             if not error.temporary:
                 raise

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from types import TracebackType
 from typing import Any, TypeVar
 
 import boto3
@@ -29,8 +30,10 @@ from eksaddon.errors import (
     InvalidParameterError,
     ServiceError,
     ThrottledError,
+    UnexpectedAnswerError,
     UpdateInProgressError,
 )
+from eksaddon.gateways.answers import Answer, shown
 from eksaddon.gateways.protocols import (
     AddonRequest,
     AddonState,
@@ -42,6 +45,7 @@ from eksaddon.gateways.protocols import (
     UpdateState,
 )
 from eksaddon.gateways.timeouts import request_timeouts
+from eksaddon.textsafety import register_secret
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 T = TypeVar("T")
@@ -55,6 +59,8 @@ _THROTTLING = {
     "TooManyRequestsException",
     "RequestLimitExceeded",
 }
+# A listing longer than this is an endpoint that never stops answering "there is more".
+MAX_PAGES = 1000
 
 
 class AwsEksGateway:
@@ -91,6 +97,16 @@ class AwsEksGateway:
                 user_agent_extra="eksaddon",
             )
             self._client: Any = session.client("eks", config=config)
+            self._session = session
+            events = self._client.meta.events
+            # Each request's credentials are remembered for redaction when they sign it, so no
+            # credential lookup happens that the SDK would not make anyway (and refreshed
+            # credentials are remembered too).
+            events.register("before-sign.eks", self._remember_credentials)
+            events.register("before-parse.eks", _check_answer_shape)
+
+    def _remember_credentials(self, **_: Any) -> None:
+        _register_credentials(self._session.get_credentials())
 
     @property
     def region(self) -> str:
@@ -101,21 +117,44 @@ class AwsEksGateway:
             result: dict[str, Any] = getattr(self._client, _snake(operation))(**params)
             return result
 
+    def _pages(self, operation: str, *, subject: str, **params: Any) -> Iterator[Answer]:
+        """Every page of a listing, each as an Answer; a listing that never ends is a misfit."""
+        with _translated(operation, subject=subject):
+            pages = self._client.get_paginator(_snake(operation)).paginate(**params)
+            tokens: set[str] = set()
+            for number, page in enumerate(pages, start=1):
+                answer = Answer(page)
+                token = answer.optional_text("nextToken")
+                if number >= MAX_PAGES and token:
+                    raise answer.misfit(
+                        "nextToken", f"still more after {MAX_PAGES} pages of {operation}"
+                    )
+                if token is not None and token in tokens:
+                    raise answer.misfit("nextToken", f"{shown(token)} again")
+                tokens.add(token or "")
+                yield answer
+
     def list_clusters(self) -> list[str]:
-        with _translated("ListClusters", subject=f"the clusters in {self._region}"):
-            pages = self._client.get_paginator("list_clusters").paginate()
-            return sorted(name for page in pages for name in page.get("clusters", []))
+        subject = f"the clusters in {self._region}"
+        return sorted(
+            name
+            for page in self._pages("ListClusters", subject=subject)
+            for name in page.texts("clusters")
+        )
 
     def describe_cluster(self, cluster: str) -> ClusterInfo:
-        data = self._call("DescribeCluster", subject=f"cluster {cluster}", name=cluster)["cluster"]
+        data = Answer(
+            self._call("DescribeCluster", subject=f"cluster {cluster}", name=cluster)
+        ).child("cluster")
+        _same(data, "name", cluster)
         return ClusterInfo(
-            name=data["name"],
-            version=KubernetesVersion.parse(data["version"]),
-            platform_version=data.get("platformVersion"),
-            status=data.get("status"),
+            name=cluster,
+            version=_kubernetes_version(data),
+            platform_version=data.shown_text("platformVersion"),
+            status=data.shown_text("status"),
             region=self._region,
-            endpoint=data.get("endpoint"),
-            arn=data.get("arn"),
+            endpoint=data.optional_text("endpoint"),
+            arn=data.optional_text("arn"),
         )
 
     def describe_addon(self, cluster: str, addon: str) -> AddonState | None:
@@ -128,17 +167,19 @@ class AwsEksGateway:
             )
         except AddonNotFoundError:
             return None
-        return _addon_state(data["addon"])
+        return _addon_state(Answer(data).child("addon"), cluster, addon)
 
     def addon_versions(self, addon: str, kubernetes: KubernetesVersion) -> list[CatalogueEntry]:
         found: dict[AddonVersion, bool] = {}
-        with _translated("DescribeAddonVersions", subject=f"the {addon} catalogue"):
-            pages = self._client.get_paginator("describe_addon_versions").paginate(
-                addonName=addon, kubernetesVersion=str(kubernetes)
-            )
-            for page in pages:
-                for entry in _catalogue_entries(page, addon, kubernetes):
-                    found[entry.version] = found.get(entry.version, False) or entry.default
+        pages = self._pages(
+            "DescribeAddonVersions",
+            subject=f"the {addon} catalogue",
+            addonName=addon,
+            kubernetesVersion=str(kubernetes),
+        )
+        for page in pages:
+            for entry in _catalogue_entries(page, addon, kubernetes):
+                found[entry.version] = found.get(entry.version, False) or entry.default
         # The API's order is not a contract: sort ourselves, newest first.
         return [CatalogueEntry(v, found[v]) for v in sorted(found, reverse=True)]
 
@@ -149,7 +190,7 @@ class AwsEksGateway:
             addonName=addon,
             addonVersion=str(version),
         )
-        text = data.get("configurationSchema")
+        text = Answer(data).optional_text("configurationSchema")
         if not text:
             return None
         try:
@@ -166,7 +207,10 @@ class AwsEksGateway:
             subject=f"{request.addon} on cluster {request.cluster}",
             **_request_params(request),
         )
-        return _addon_state(data["addon"])
+        try:
+            return _addon_state(Answer(data).child("addon"), request.cluster, request.addon)
+        except UnexpectedAnswerError as error:
+            raise _after_a_change(error, "CreateAddon") from error
 
     def update_addon(self, request: AddonRequest) -> UpdateState:
         data = self._call(
@@ -174,7 +218,14 @@ class AwsEksGateway:
             subject=f"{request.addon} on cluster {request.cluster}",
             **_request_params(request),
         )
-        return _update_state(data["update"])
+        try:
+            return _update_state(Answer(data).child("update"))
+        except UnexpectedAnswerError as error:
+            update = data.get("update")
+            update_id = update.get("id") if isinstance(update, dict) else None
+            raise _after_a_change(
+                error, "UpdateAddon", update_id if isinstance(update_id, str) else None
+            ) from error
 
     def describe_update(self, cluster: str, addon: str, update_id: str) -> UpdateState:
         data = self._call(
@@ -184,52 +235,71 @@ class AwsEksGateway:
             addonName=addon,
             updateId=update_id,
         )
-        return _update_state(data["update"])
+        update = _update_state(Answer(data).child("update"))
+        if update.id != update_id:
+            raise UnexpectedAnswerError(
+                "EKS", "update.id", shown(update.id), context=f"asked for {update_id}"
+            )
+        return update
 
     def nodegroups(self, cluster: str) -> list[NodegroupInfo]:
         groups = []
-        with _translated("ListNodegroups", subject=f"cluster {cluster}"):
-            names = [
-                name
-                for page in self._client.get_paginator("list_nodegroups").paginate(
-                    clusterName=cluster
-                )
-                for name in page.get("nodegroups", [])
-            ]
+        pages = self._pages("ListNodegroups", subject=f"cluster {cluster}", clusterName=cluster)
+        names = {name for page in pages for name in page.texts("nodegroups")}
         for name in sorted(names):
-            data = self._call(
-                "DescribeNodegroup",
-                subject=f"node group {name} of cluster {cluster}",
-                clusterName=cluster,
-                nodegroupName=name,
-            )["nodegroup"]
+            data = Answer(
+                self._call(
+                    "DescribeNodegroup",
+                    subject=f"node group {name} of cluster {cluster}",
+                    clusterName=cluster,
+                    nodegroupName=name,
+                )
+            ).child("nodegroup")
             groups.append(
                 NodegroupInfo(
-                    name, data.get("version"), data.get("releaseVersion"), data.get("status")
+                    name,
+                    data.shown_text("version"),
+                    data.shown_text("releaseVersion"),
+                    data.shown_text("status"),
                 )
             )
         return groups
 
     def fargate_profiles(self, cluster: str) -> list[str]:
-        with _translated("ListFargateProfiles", subject=f"cluster {cluster}"):
-            pages = self._client.get_paginator("list_fargate_profiles").paginate(
-                clusterName=cluster
-            )
-            return sorted(name for page in pages for name in page.get("fargateProfileNames", []))
+        pages = self._pages(
+            "ListFargateProfiles", subject=f"cluster {cluster}", clusterName=cluster
+        )
+        return sorted({name for page in pages for name in page.texts("fargateProfileNames")})
 
 
 def _assumed(session: Any, role_arn: str, region: str | None) -> Any:
     """A session with the role's temporary credentials (fleets span accounts)."""
     with _translated("AssumeRole", subject=f"role {role_arn}"):
-        credentials = session.client("sts").assume_role(
-            RoleArn=role_arn, RoleSessionName="eksaddon"
-        )["Credentials"]
+        client = session.client("sts")
+        # The client resolved the caller's credentials when it was made: remember them.
+        _register_credentials(session.get_credentials())
+        answer = Answer(
+            client.assume_role(RoleArn=role_arn, RoleSessionName="eksaddon"), source="STS"
+        )
+    credentials = answer.child("Credentials")
+    keys = [credentials.text(k) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")]
+    for key in keys:
+        register_secret(key)
     return boto3.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
+        aws_access_key_id=keys[0],
+        aws_secret_access_key=keys[1],
+        aws_session_token=keys[2],
         region_name=region or session.region_name,
     )
+
+
+def _register_credentials(credentials: Any) -> None:
+    """Remember the credentials in use so that no message eksaddon passes on can show them."""
+    if credentials is None:
+        return
+    frozen = credentials.get_frozen_credentials()
+    for value in (frozen.access_key, frozen.secret_key, frozen.token):
+        register_secret(value)
 
 
 def _snake(operation: str) -> str:
@@ -252,55 +322,159 @@ def _request_params(request: AddonRequest) -> dict[str, Any]:
 
 
 def _catalogue_entries(
-    page: dict[str, Any], addon: str, kubernetes: KubernetesVersion
+    page: Answer, addon: str, kubernetes: KubernetesVersion
 ) -> Iterator[CatalogueEntry]:
-    for info in page.get("addons", []):
-        if info.get("addonName") != addon:
+    for info in page.children("addons"):
+        if info.text("addonName") != addon:
             continue
-        for entry in info.get("addonVersions", []):
+        for entry in info.children("addonVersions"):
             # Match the cluster version instead of trusting compatibilities[0]: one build can carry
             # entries for several Kubernetes versions, each with its own defaultVersion.
             matching = [
                 c
-                for c in entry.get("compatibilities", [])
-                if c.get("clusterVersion") == str(kubernetes)
+                for c in entry.children("compatibilities")
+                if c.optional_text("clusterVersion") == str(kubernetes)
             ]
+            text = entry.text("addonVersion")
+            defaults = [c.flag("defaultVersion") for c in matching]
             if not matching:
                 continue
             try:
-                version = AddonVersion.parse(entry.get("addonVersion"))
+                version = AddonVersion.parse(text)
             except EksAddonError:  # a build string we cannot read is not one we can plan with
                 continue
-            yield CatalogueEntry(version, any(c.get("defaultVersion") for c in matching))
+            yield CatalogueEntry(version, any(defaults))
 
 
-def _addon_state(data: dict[str, Any]) -> AddonState:
+def _same(data: Answer, key: str, expected: str) -> None:
+    """An answer about another cluster or add-on than the one asked for is not this one's."""
+    if data.text(key) != expected:
+        raise data.misfit(f"{data.path}.{key}", data.text(key))
+
+
+def _kubernetes_version(data: Answer) -> KubernetesVersion:
+    text = data.text("version")
+    try:
+        return KubernetesVersion.parse(text)
+    except EksAddonError:
+        raise data.misfit(f"{data.path}.version", text) from None
+
+
+def _addon_state(data: Answer, cluster: str, addon: str) -> AddonState:
+    _same(data, "addonName", addon)
+    _same(data, "clusterName", cluster)
+    health = data.optional_child("health")
     issues = tuple(
-        HealthIssue(i.get("code", "Unknown"), i.get("message", ""), tuple(i.get("resourceIds", [])))
-        for i in (data.get("health") or {}).get("issues", [])
+        HealthIssue(
+            i.shown_text("code") or "Unknown",
+            i.shown_text("message") or "",
+            tuple(i.texts("resourceIds")),
+        )
+        for i in (health.children("issues") if health is not None else [])
     )
     return AddonState(
-        name=data["addonName"],
-        cluster=data["clusterName"],
-        version=AddonVersion.parse(data["addonVersion"]),
-        status=data.get("status", "UNKNOWN"),
+        name=addon,
+        cluster=cluster,
+        # As EKS answered it: read-only commands show a build they cannot read, with a warning;
+        # AddonState.version refuses it to anything that acts on it.
+        reported_version=data.text("addonVersion"),
+        status=data.text("status"),
         issues=issues,
-        configuration_values=data.get("configurationValues") or None,
-        service_account_role_arn=data.get("serviceAccountRoleArn"),
-        arn=data.get("addonArn"),
+        # Both are sent back to EKS on every step: they must be text, or nothing.
+        configuration_values=data.optional_text("configurationValues") or None,
+        service_account_role_arn=data.optional_text("serviceAccountRoleArn"),
+        arn=data.shown_text("addonArn"),
     )
 
 
-def _update_state(data: dict[str, Any]) -> UpdateState:
+def _update_state(data: Answer) -> UpdateState:
     errors = tuple(
         UpdateError(
-            e.get("errorCode", "Unknown"),
-            e.get("errorMessage", ""),
-            tuple(e.get("resourceIds", [])),
+            e.shown_text("errorCode") or "Unknown",
+            e.shown_text("errorMessage") or "",
+            tuple(e.texts("resourceIds")),
         )
-        for e in data.get("errors", [])
+        for e in data.children("errors")
     )
-    return UpdateState(data["id"], data.get("status", "Unknown"), data.get("type"), errors)
+    return UpdateState(data.text("id"), data.text("status"), data.shown_text("type"), errors)
+
+
+def _after_a_change(
+    error: UnexpectedAnswerError, operation: str, update_id: str | None = None
+) -> UnexpectedAnswerError:
+    """The misfit, saying that EKS may have acted: the engines stop part-way (exit 4), and a
+    rerun re-sends the same clientRequestToken, which EKS answers with the update it started."""
+    started = f"update {update_id}" if update_id else "the change"
+    return UnexpectedAnswerError(
+        error.source,
+        error.field,
+        error.value,
+        hint=error.hint,
+        context=f"after {operation}: EKS may have started {started}",
+    )
+
+
+def _check_answer_shape(operation_model: Any, response_dict: dict[str, Any], **_: Any) -> None:
+    """Before botocore parses a successful answer: every object, list and map where the model
+    says so, or a misfit naming the field (botocore's parser would raise AttributeError or
+    TypeError from deep inside). Scalars are the readers' business (eksaddon.gateways.answers)."""
+    status = int(response_dict.get("status_code") or 0)
+    shape = operation_model.output_shape
+    if not 200 <= status < 300 or shape is None:
+        return
+    body = response_dict.get("body") or b"{}"
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise UnexpectedAnswerError(
+            "EKS", f"the {operation_model.name} answer", shown(bytes(body[:60]).decode("latin-1"))
+        ) from None
+    misfit = _shape_misfit(shape, document, "")
+    if misfit is not None:
+        path, value = misfit
+        raise UnexpectedAnswerError(
+            "EKS", path or f"the {operation_model.name} answer", shown(value)
+        )
+
+
+def _shape_misfit(shape: Any, value: object, path: str) -> tuple[str, object] | None:
+    """The first (path, value) whose JSON type the model's shape rules out, or None."""
+    kind = shape.type_name
+    if value is None or getattr(shape, "is_document_type", False):
+        return None
+    if kind == "timestamp":
+        fits = isinstance(value, int | float | str) and not isinstance(value, bool)
+        return None if fits else (path, value)
+    children: list[tuple[Any, object, str]]
+    if kind == "structure" and isinstance(value, dict):
+        children = [
+            (member, value[name], f"{path}.{name}" if path else name)
+            for name, member in (
+                (m.serialization.get("name", key), m) for key, m in shape.members.items()
+            )
+            if name in value
+        ]
+    elif kind == "list" and isinstance(value, list):
+        children = [(shape.member, item, f"{path}[{i}]") for i, item in enumerate(value)]
+    elif kind == "map" and isinstance(value, dict):
+        children = [(shape.value, item, f"{path}.{key}") for key, item in value.items()]
+    elif kind in ("structure", "list", "map"):
+        return path, value
+    else:
+        return None  # scalars: the readers check those they use
+    for member, item, where in children:
+        found = _shape_misfit(member, item, where)
+        if found is not None:
+            return found
+    return None
+
+
+def _raised_in_parser(traceback: TracebackType | None) -> bool:
+    while traceback is not None:
+        if traceback.tb_frame.f_globals.get("__name__") == "botocore.parsers":
+            return True
+        traceback = traceback.tb_next
+    return False
 
 
 @contextmanager
@@ -341,11 +515,20 @@ def _translated(operation: str, *, subject: str) -> Iterator[None]:
         raise EnvironmentProblemError(
             "no AWS region is configured", hint="pass --region or set AWS_REGION"
         ) from error
+    except botocore.exceptions.PaginationError as error:
+        raise UnexpectedAnswerError(
+            "EKS", f"nextToken of {operation}", _first_line(error)
+        ) from error
     except botocore.exceptions.BotoCoreError as error:
         raise ApiError(f"{operation} on {subject} failed: {_first_line(error)}") from error
     except EksAddonError:
         raise
     except Exception as error:
+        if _raised_in_parser(error.__traceback__):
+            # An answer botocore could not fit to its own model (a timestamp that is not one).
+            raise UnexpectedAnswerError(
+                "EKS", f"the {operation} answer", shown(f"{type(error).__name__}: {error}")
+            ) from error
         # Only the SDK call runs in here, and botocore's credential providers can raise plain
         # ValueErrors (a malformed AWS_CONTAINER_CREDENTIALS_FULL_URI, say): none may escape.
         raise ApiError(

@@ -4,7 +4,25 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
+from eksaddon.errors import EksAddonError, UnexpectedAnswerError
+from eksaddon.gateways.answers import shown
 from eksaddon.versions import AddonVersion, KubernetesVersion
+
+# The enums of botocore's EKS model that eksaddon acts on (tests/gateways check them against the
+# model, so a new value there is noticed). A value outside them is carried as text and shown; the
+# engines never treat it as one they know.
+ADDON_STATUSES = (
+    "CREATING",
+    "ACTIVE",
+    "CREATE_FAILED",
+    "UPDATING",
+    "DELETING",
+    "DELETE_FAILED",
+    "DEGRADED",
+    "UPDATE_FAILED",
+)
+UPDATE_STATUSES = ("InProgress", "Failed", "Cancelled", "Successful")
+FINISHED_UPDATE_STATUSES = ("Successful", "Failed", "Cancelled")
 
 
 class ClusterInfo(NamedTuple):
@@ -24,11 +42,16 @@ class HealthIssue(NamedTuple):
 
 
 class AddonState(NamedTuple):
-    """An EKS add-on as describe_addon returns it."""
+    """An EKS add-on as describe_addon returns it.
+
+    ``reported_version`` is the build text EKS answered, as it is: a read-only command shows it
+    even when eksaddon cannot read it (``readable_version`` is then None, with a warning).
+    Anything that acts on the version uses ``version``, which refuses such a build.
+    """
 
     name: str
     cluster: str
-    version: AddonVersion
+    reported_version: str
     status: str
     issues: tuple[HealthIssue, ...]
     configuration_values: str | None
@@ -38,6 +61,33 @@ class AddonState(NamedTuple):
     @property
     def healthy(self) -> bool:
         return self.status == "ACTIVE" and not self.issues
+
+    @property
+    def readable_version(self) -> AddonVersion | None:
+        """The version, or None when EKS reported a build eksaddon cannot read."""
+        try:
+            return AddonVersion.parse(self.reported_version)
+        except EksAddonError:
+            return None
+
+    @property
+    def version(self) -> AddonVersion:
+        """The version, for whatever acts on it; an unreadable build is an answer that does not
+        fit (exit 3 before a change, 4 after), never mistaken for the operator's input."""
+        version = self.readable_version
+        if version is None:
+            raise UnexpectedAnswerError(
+                "EKS",
+                f"addon.addonVersion of {self.name} on cluster {self.cluster}",
+                shown(self.reported_version),
+                hint="eksaddon changes nothing on a version it cannot read; "
+                "`eksaddon status` shows it",
+            )
+        return version
+
+    @property
+    def known_status(self) -> bool:
+        return self.status in ADDON_STATUSES
 
 
 class CatalogueEntry(NamedTuple):
@@ -61,7 +111,12 @@ class UpdateState(NamedTuple):
 
     @property
     def finished(self) -> bool:
-        return self.status in ("Successful", "Failed", "Cancelled")
+        return self.status in FINISHED_UPDATE_STATUSES
+
+    @property
+    def known_status(self) -> bool:
+        """False for a status botocore's model does not list ("Succeeded"): not "in progress"."""
+        return self.status in UPDATE_STATUSES
 
 
 class NodegroupInfo(NamedTuple):

@@ -21,7 +21,7 @@ def addon_document(state: AddonState | None) -> dict[str, Any] | None:
     if state is None:
         return None
     return {
-        "version": str(state.version),
+        "version": state.reported_version,
         "status": state.status,
         "health_issues": [
             {"code": i.code, "message": i.message, "resource_ids": list(i.resource_ids)}

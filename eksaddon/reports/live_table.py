@@ -22,7 +22,7 @@ def status(report: StatusReport, console: Console) -> None:
     table.add_row("Kubernetes", f"{cluster.version} (platform {cluster.platform_version or '?'})")
     table.add_row("Add-on type", report.addon_type)
     if addon is not None:
-        table.add_row("Version", str(addon.version))
+        table.add_row("Version", addon.reported_version)
         table.add_row("Status", addon.status)
         issues = "; ".join(f"{i.code}: {i.message}" for i in addon.issues) or "none"
         table.add_row("Health issues", issues)
