@@ -23,6 +23,11 @@ class Ledger:
     settings_lost: int = 0
     leaks: int = 0
     secrets_searched: int = 0
+    hostile: Counter[str] = field(default_factory=Counter)  # operation -> misfit answers tried
+    unsafe_texts: int = 0  # hostile strings shown through a human-readable writer
+
+    def hostile_answer(self, operation: str) -> None:
+        self.hostile[operation] += 1
 
     def fault(self, kind: str, point: str) -> None:
         self.faults[kind] += 1
@@ -40,7 +45,9 @@ class Ledger:
 
     @property
     def empty(self) -> bool:
-        return not (self.faults or self.inputs or self.secrets_searched)
+        return not (
+            self.faults or self.inputs or self.secrets_searched or self.hostile or self.unsafe_texts
+        )
 
     def summary(self) -> list[str]:
         lines = [
@@ -50,6 +57,13 @@ class Ledger:
             f"tracebacks: {self.tracebacks}",
             f"settings lost: {self.settings_lost}",
         ]
+        if self.hostile:
+            lines.append(
+                f"hostile answers tried: {sum(self.hostile.values())} "
+                f"({len(self.hostile)} operations)"
+            )
+        if self.unsafe_texts:
+            lines.append(f"unsafe texts shown escaped: {self.unsafe_texts}")
         if self.secrets_searched:
             lines.append(
                 f"secrets planted and searched for: {self.secrets_searched}, leaked: {self.leaks}"

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 import click
 
 from eksaddon.errors import EksAddonError, ExitCode
+from eksaddon.textsafety import for_terminal
 
 PROGRAM = "eksaddon"
 
@@ -87,7 +88,10 @@ def _fail(code: ExitCode, message: str, *, debug: bool) -> int:
         import traceback  # only --debug prints one; every run would pay ~3 ms for the import
 
         traceback.print_exc(file=sys.stderr)
-    line = " ".join(message.split())
+    # Messages carry text from outside (an endpoint's error, a name, a path): one line, with
+    # every control character, escape sequence and bidi override shown as an escape and every
+    # credential eksaddon holds redacted.
+    line = for_terminal(" ".join(message.split()))
     click.echo(f"{PROGRAM}: error: {line}", err=True)
     return int(code)
 

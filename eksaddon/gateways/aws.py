@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import boto3
 import botocore.config
 import botocore.exceptions
+import botocore.utils
 
 from eksaddon.errors import (
     AccessDeniedError,
@@ -330,14 +331,15 @@ def _catalogue_entries(
         for entry in info.children("addonVersions"):
             # Match the cluster version instead of trusting compatibilities[0]: one build can carry
             # entries for several Kubernetes versions, each with its own defaultVersion.
-            matching = [
-                c
+            compatibilities = [
+                (c.optional_text("clusterVersion"), c.flag("defaultVersion"))
                 for c in entry.children("compatibilities")
-                if c.optional_text("clusterVersion") == str(kubernetes)
             ]
             text = entry.text("addonVersion")
-            defaults = [c.flag("defaultVersion") for c in matching]
-            if not matching:
+            defaults = [
+                default for cluster, default in compatibilities if cluster == str(kubernetes)
+            ]
+            if not defaults:
                 continue
             try:
                 version = AddonVersion.parse(text)
@@ -437,14 +439,22 @@ def _check_answer_shape(operation_model: Any, response_dict: dict[str, Any], **_
         )
 
 
+_SCALARS: dict[str, type | tuple[type, ...]] = {
+    "boolean": bool,
+    "integer": int,
+    "long": int,
+    "float": (int, float),
+    "double": (int, float),
+}
+
+
 def _shape_misfit(shape: Any, value: object, path: str) -> tuple[str, object] | None:
     """The first (path, value) whose JSON type the model's shape rules out, or None."""
     kind = shape.type_name
     if value is None or getattr(shape, "is_document_type", False):
         return None
     if kind == "timestamp":
-        fits = isinstance(value, int | float | str) and not isinstance(value, bool)
-        return None if fits else (path, value)
+        return None if _is_timestamp(value) else (path, value)
     children: list[tuple[Any, object, str]]
     if kind == "structure" and isinstance(value, dict):
         children = [
@@ -460,13 +470,30 @@ def _shape_misfit(shape: Any, value: object, path: str) -> tuple[str, object] | 
         children = [(shape.value, item, f"{path}.{key}") for key, item in value.items()]
     elif kind in ("structure", "list", "map"):
         return path, value
+    elif kind in _SCALARS:
+        # botocore would coerce these silently (the text "false" into a boolean, "7" into 7).
+        if kind == "boolean":
+            fits = isinstance(value, bool)
+        else:
+            fits = isinstance(value, _SCALARS[kind]) and not isinstance(value, bool)
+        return None if fits else (path, value)
     else:
-        return None  # scalars: the readers check those they use
+        return None  # strings pass through botocore as they are: the readers check them
     for member, item, where in children:
         found = _shape_misfit(member, item, where)
         if found is not None:
             return found
     return None
+
+
+def _is_timestamp(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return False
+    try:
+        botocore.utils.parse_timestamp(value)
+    except Exception:  # ValueError, OverflowError, RuntimeError: all mean "not one"
+        return False
+    return True
 
 
 def _raised_in_parser(traceback: TracebackType | None) -> bool:

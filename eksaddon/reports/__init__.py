@@ -58,17 +58,31 @@ def document(report: object) -> dict[str, Any]:
     raise TypeError(f"no document for {type(report).__name__}")
 
 
+def redacted(value: Any) -> Any:
+    """``value`` with every string passed through textsafety.redact: json and yaml carry the
+    original text (their serialisers escape it), never a credential eksaddon holds."""
+    from eksaddon.textsafety import redact
+
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redacted(k): redacted(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(v) for v in value]
+    return value
+
+
 def render(report: object, output: OutputFormat, stream: TextIO) -> None:
     """Write ``report`` to ``stream`` in ``output`` format."""
     if output is OutputFormat.JSON:
         import json
 
-        json.dump(document(report), stream, indent=2, ensure_ascii=False)
+        json.dump(redacted(document(report)), stream, indent=2, ensure_ascii=False)
         stream.write("\n")
     elif output is OutputFormat.YAML:
         from eksaddon.reports.yamlout import dump
 
-        dump(document(report), stream)
+        dump(redacted(document(report)), stream)
     elif output is OutputFormat.TABLE:
         from eksaddon.reports import table
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from eksaddon.compat import CompatReport, Severity
+from eksaddon.textsafety import for_terminal
 
 
 def _escape(text: str, *, property_value: bool = False) -> str:
-    # GitHub's workflow-command escaping: data escapes % CR LF; property values also : and ,.
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    # Safe for a terminal first (a CI log is one), then GitHub's workflow-command escaping: data
+    # escapes % CR LF; property values also : and ,.
+    text = for_terminal(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
     return text.replace(":", "%3A").replace(",", "%2C") if property_value else text
 
 

@@ -9,8 +9,11 @@ from xml.etree import ElementTree
 from eksaddon.compat import Severity
 from eksaddon.engine.fleet import ClusterOutcome, FleetReport
 from eksaddon.errors import ExitCode
+from eksaddon.reports import redacted
 from eksaddon.reports.annotations import compat_annotations, error_annotation
 from eksaddon.reports.documents import SCHEMA_VERSION, compat_document
+from eksaddon.reports.junit import line
+from eksaddon.textsafety import for_terminal
 
 RESULTS = {ExitCode.OK: "passed", ExitCode.CHECK_FAILED: "failed"}
 
@@ -99,7 +102,7 @@ def markdown(report: FleetReport, stream: TextIO) -> None:
             str(o.report.addon_version) if o.report else "?",
             _worst(o),
         ]
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        lines.append("| " + " | ".join(for_terminal(c).replace("|", "\\|") for c in cells) + " |")
     stream.write("\n".join(lines) + "\n")
 
 
@@ -112,8 +115,9 @@ def junit(report: FleetReport, stream: TextIO) -> None:
             case = ElementTree.SubElement(
                 suite, "testcase", name="reachable", classname=f"eksaddon.fleet.{o.target.key}"
             )
-            error = ElementTree.SubElement(case, "error", message=o.error or "", type="error")
-            error.text = o.error
+            message = for_terminal(o.error or "")
+            error = ElementTree.SubElement(case, "error", message=message, type="error")
+            error.text = message
             suite.set("tests", "1")
             suite.set("failures", "0")
             suite.set("errors", "1")
@@ -127,9 +131,9 @@ def junit(report: FleetReport, stream: TextIO) -> None:
             if bad:
                 failures += 1
                 failure = ElementTree.SubElement(
-                    case, "failure", message=bad[0].message, type=str(bad[0].severity)
+                    case, "failure", message=for_terminal(bad[0].message), type=str(bad[0].severity)
                 )
-                failure.text = "\n".join(f"[{f.severity}] {f.code}: {f.message}" for f in bad)
+                failure.text = "\n".join(line(f) for f in bad)
         suite.set("tests", str(len(o.report.checks)))
         suite.set("failures", str(failures))
         suite.set("errors", "0")
@@ -139,12 +143,12 @@ def junit(report: FleetReport, stream: TextIO) -> None:
 
 def render(report: FleetReport, output: str, stream: TextIO) -> None:
     if output == "json":
-        json.dump(document(report), stream, indent=2, ensure_ascii=False)
+        json.dump(redacted(document(report)), stream, indent=2, ensure_ascii=False)
         stream.write("\n")
     elif output == "yaml":
         from eksaddon.reports.yamlout import dump
 
-        dump(document(report), stream)
+        dump(redacted(document(report)), stream)
     elif output == "junit":
         junit(report, stream)
     elif output == "markdown":

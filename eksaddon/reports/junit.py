@@ -9,10 +9,17 @@ from __future__ import annotations
 from typing import TextIO
 from xml.etree import ElementTree
 
-from eksaddon.compat import CompatReport
+from eksaddon.compat import CompatReport, Finding
+from eksaddon.textsafety import for_terminal
+
+
+def line(finding: Finding) -> str:
+    return f"[{finding.severity}] {finding.code}: {for_terminal(finding.message)}"
 
 
 def render(report: CompatReport, stream: TextIO) -> None:
+    # XML 1.0 cannot carry most control characters at all, and CI systems show these texts in
+    # terminals and web pages: every message is made safe first.
     suite_name = f"eksaddon check-compat {report.addon} on Kubernetes {report.kubernetes}"
     suite = ElementTree.Element("testsuite", name=suite_name)
     failures = 0
@@ -26,12 +33,12 @@ def render(report: CompatReport, stream: TextIO) -> None:
             failures += 1
             worst = max(bad, key=lambda f: f.severity.rank)
             failure = ElementTree.SubElement(
-                case, "failure", message=worst.message, type=str(worst.severity)
+                case, "failure", message=for_terminal(worst.message), type=str(worst.severity)
             )
-            failure.text = "\n".join(f"[{f.severity}] {f.code}: {f.message}" for f in bad)
+            failure.text = "\n".join(line(f) for f in bad)
         if findings:
             out = ElementTree.SubElement(case, "system-out")
-            out.text = "\n".join(f"[{f.severity}] {f.code}: {f.message}" for f in findings)
+            out.text = "\n".join(line(f) for f in findings)
     suite.set("tests", str(len(report.checks)))
     suite.set("failures", str(failures))
     suite.set("errors", "0")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import TextIO
 
 from eksaddon.compat import CompatReport, Severity
+from eksaddon.textsafety import for_terminal
 
 _ICON = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
 
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+    return for_terminal(text).replace("\\", "\\\\").replace("|", "\\|")
 
 
 def render(report: CompatReport, stream: TextIO) -> None:
@@ -54,4 +55,5 @@ def render(report: CompatReport, stream: TextIO) -> None:
             f"{_cell(str(c.default)) if c.default is not None else '—'} |"
             for c in report.detected.customizations
         ]
-    stream.write("\n".join(lines) + "\n")
+    # Each line is one line: outside text in it (versions, names) is escaped, never a newline.
+    stream.write("\n".join(for_terminal(line) for line in lines) + "\n")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 from rich.table import Table
@@ -12,10 +12,25 @@ from eksaddon.compat import CompatReport, Severity
 from eksaddon.matrix.model import AddonType
 from eksaddon.matrix.summary import MatrixListing, MatrixSummary
 from eksaddon.planner import Plan
+from eksaddon.textsafety import for_terminal
 from eksaddon.versions import AddonVersion
 
 PIPE_WIDTH = 120
 _STYLE = {Severity.ERROR: "bold red", Severity.WARNING: "yellow", Severity.INFO: "green"}
+
+
+class SafeConsole(Console):
+    """A rich console that shows every string it is given through textsafety.for_terminal: cells,
+    titles and lines carry names, versions and messages from AWS and Kubernetes, and a newline,
+    an escape sequence or a bidi override in one must show as an escape, never act."""
+
+    def render_str(self, text: str, *args: Any, **kwargs: Any) -> Text:
+        return super().render_str(for_terminal(text), *args, **kwargs)
+
+
+def safe_text(text: str, style: str = "") -> Text:
+    """A styled Text (which rich does not pass through render_str), made safe the same way."""
+    return Text(for_terminal(text), style=style)
 
 
 def console_for(stream: TextIO) -> Console:
@@ -23,7 +38,7 @@ def console_for(stream: TextIO) -> Console:
     width = None if stream.isatty() else PIPE_WIDTH
     # markup and emoji off: findings and versions are our text, and "[1/12]" or ":warning:" in a
     # message must print as written, not be read as rich markup.
-    return Console(
+    return SafeConsole(
         file=stream, highlight=False, soft_wrap=False, width=width, markup=False, emoji=False
     )
 
@@ -136,7 +151,7 @@ def plan_steps(plan: Plan, console: Console) -> None:
     for note in plan.notes:
         console.print(f"Note: {note}")
     for warning in plan.warnings:
-        console.print(Text(f"Warning: {warning}", style="yellow"))
+        console.print(safe_text(f"Warning: {warning}", style="yellow"))
 
 
 def _compat(report: CompatReport, console: Console) -> None:

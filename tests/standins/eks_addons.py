@@ -506,6 +506,25 @@ class _Fault:
         return self.status, headers, body
 
 
+@dataclass
+class _Rewrite:
+    rewrite: Callable[[Any], Any]
+    times: int | None
+    serve: bool
+
+    def apply(self, served: TYPE_RESPONSE | None) -> TYPE_RESPONSE:
+        status, headers, body = served if served is not None else (200, {}, "{}")
+        if not 200 <= int(status) < 300:
+            return status, headers, body
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        result = self.rewrite(json.loads(text) if text else {})
+        if not isinstance(result, str | bytes):
+            result = json.dumps(result)
+        headers = {k: v for k, v in dict(headers).items() if k.lower() != "content-length"}
+        headers.setdefault("Content-Type", "application/json")
+        return status, headers, result
+
+
 class StandIn:
     """Add-on state, the catalogue, fault controls and counters of the EKS add-on stand-in.
 
@@ -557,6 +576,7 @@ class StandIn:
         self.faulted: Counter[str] = Counter()
         self.history: list[str] = []
         self._faults: dict[str, deque[_Fault]] = {}
+        self._rewrites: dict[str, list[_Rewrite]] = {}
         self._outcomes: deque[UpdateOutcome] = deque()
         self._addons: dict[AddonKey, AddonRecord] = {}
         self._updates: dict[str, UpdateRecord] = {}
@@ -609,6 +629,42 @@ class StandIn:
             after_processing=after_processing,
         )
 
+    def rewrite_answer(
+        self,
+        operation: str,
+        rewrite: Callable[[Any], Any],
+        *,
+        times: int | None = None,
+        serve: bool = True,
+    ) -> None:
+        """Pass the next `times` (None: every) successful answers of `operation` through
+        `rewrite`: it gets the JSON document the stand-in (or moto) served and returns what is
+        sent instead — any JSON value, or `str`/`bytes` sent as the body as it is.
+
+        serve=False: the request is not served at all (nothing changes) and `rewrite` gets {}.
+        A misbehaving endpoint whose answers do not fit the API's model, one test at a time.
+        """
+        with self.lock:
+            self._rewrites.setdefault(operation_name(operation), []).append(
+                _Rewrite(rewrite, times, serve)
+            )
+
+    def clear_rewrites(self) -> None:
+        with self.lock:
+            self._rewrites.clear()
+
+    def take_rewrite(self, operation: str) -> _Rewrite | None:
+        with self.lock:
+            queue = self._rewrites.get(operation)
+            if not queue:
+                return None
+            rewrite = queue[0]
+            if rewrite.times is not None:
+                rewrite.times -= 1
+                if rewrite.times <= 0:
+                    queue.pop(0)
+            return rewrite
+
     def pending_faults(self, operation: str) -> int:
         with self.lock:
             return len(self._faults.get(operation_name(operation), ()))
@@ -617,6 +673,7 @@ class StandIn:
         with self.lock:
             self._faults.clear()
             self._outcomes.clear()
+            self._rewrites.clear()
 
     def queue_update_outcome(self, outcome: UpdateOutcome) -> None:
         """The next update started (after those already queued) ends this way."""
@@ -1300,9 +1357,14 @@ def _call_action(self: EKSResponse) -> TYPE_RESPONSE:
     fault = standin.take_fault(operation)
     if fault is not None and not fault.after_processing:
         return fault.response()
+    rewrite = standin.take_rewrite(operation)
+    if rewrite is not None and not rewrite.serve:
+        return rewrite.apply(None)
     with standin.lock:
         served = _original_call_action(self)
-    return served if fault is None else fault.response()
+    if fault is not None:
+        return fault.response()
+    return served if rewrite is None else rewrite.apply(served)
 
 
 def _scope(self: EKSResponse) -> tuple[str, str]:
