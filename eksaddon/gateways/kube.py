@@ -29,9 +29,12 @@ from eksaddon.errors import (
     KubernetesServerError,
     KubernetesUnauthorizedError,
     KubernetesUnreachableError,
+    UnexpectedAnswerError,
 )
+from eksaddon.gateways.answers import Answer, shown
 from eksaddon.gateways.timeouts import request_timeouts
 from eksaddon.nodeside.rollout import NodeFacts, PodFacts
+from eksaddon.textsafety import register_secret
 
 FIELD_MANAGER = "eksaddon"
 # Like botocore's standard mode for EKS: a few attempts with jittered exponential backoff ride out
@@ -69,6 +72,7 @@ class KubeGateway:
             # Retries are ours (jittered backoff, typed errors, every verb): urllib3's own would
             # retry a reset connection three times at once, and then hide how often it did.
             configuration.retries = False
+            _register_credentials(configuration)
             client = kubernetes.client.ApiClient(configuration)
         except (kubernetes.config.ConfigException, OSError, ValueError) as error:
             where = "in-cluster service account" if in_cluster else "Kubernetes configuration"
@@ -107,7 +111,7 @@ class KubeGateway:
                 namespace, _preload_content=False, _request_timeout=self._timeout
             ),
         )
-        return list(document.get("items", []))
+        return _items(document, f"daemonsets in {namespace}")
 
     def all_daemonsets(self) -> list[dict[str, Any]]:
         """Every DaemonSet in the cluster (another CNI may live in its own namespace)."""
@@ -118,7 +122,7 @@ class KubeGateway:
                 _preload_content=False, _request_timeout=self._timeout
             ),
         )
-        return list(document.get("items", []))
+        return _items(document, "daemonsets")
 
     def nodes(self) -> list[NodeFacts]:
         document = self._json(
@@ -126,10 +130,11 @@ class KubeGateway:
             "nodes",
             lambda: self._core.list_node(_preload_content=False, _request_timeout=self._timeout),
         )
-        return [
-            NodeFacts(item["metadata"]["name"], item["metadata"].get("labels") or {})
-            for item in document.get("items", [])
-        ]
+        nodes = []
+        for item in _answer(document, "nodes").children("items"):
+            metadata = item.child("metadata")
+            nodes.append(NodeFacts(metadata.text("name"), metadata.text_map("labels")))
+        return nodes
 
     def pods(self, namespace: str, selector: str) -> list[PodFacts]:
         document = self._json(
@@ -142,7 +147,7 @@ class KubeGateway:
                 _request_timeout=self._timeout,
             ),
         )
-        return [_pod_facts(item) for item in document.get("items", [])]
+        return [_pod_facts(item) for item in _answer(document, "pods").children("items")]
 
     def apply_daemonset(self, document: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
         """Server-side apply of a DaemonSet as field manager ``eksaddon``."""
@@ -243,25 +248,62 @@ class KubeGateway:
             document = json.loads(data)
         except ValueError:
             raise ApiError(f"the API server's answer to {verb} {resource} is not JSON") from None
-        return document if isinstance(document, dict) else {}
+        if not isinstance(document, dict):
+            raise UnexpectedAnswerError(
+                "Kubernetes", f"the answer to {verb} {resource}", shown(document)
+            )
+        return document
 
 
-def _pod_facts(item: dict[str, Any]) -> PodFacts:
-    spec = item.get("spec", {})
-    containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
-    statuses = [
-        *item.get("status", {}).get("initContainerStatuses", []),
-        *item.get("status", {}).get("containerStatuses", []),
-    ]
-    waiting = {
-        s["name"]: s.get("state", {}).get("waiting", {}).get("reason", "")
-        for s in statuses
-        if s.get("state", {}).get("waiting")
-    }
+def _answer(document: object, path: str) -> Answer:
+    return Answer(document, source="Kubernetes", path=path)
+
+
+def _items(document: dict[str, Any], what: str) -> list[dict[str, Any]]:
+    """A list's items, each an object (a null or a text among them is a misfit)."""
+    return [dict(item.raw) for item in _answer(document, what).children("items")]
+
+
+def _register_credentials(configuration: Any) -> None:
+    """Remember the kubeconfig's tokens, password and client key so that no message eksaddon
+    passes on can show them (an API server may echo a header back in an error)."""
+    for value in (getattr(configuration, "api_key", None) or {}).values():
+        text = str(value)
+        register_secret(text)
+        register_secret(text.removeprefix("Bearer ").strip())
+    register_secret(getattr(configuration, "password", None))
+    key_file = getattr(configuration, "key_file", None)
+    if key_file:
+        try:
+            with open(key_file, encoding="utf-8") as handle:
+                key = handle.read()
+        except (OSError, UnicodeDecodeError):
+            return
+        register_secret(key.strip())
+        for line in key.splitlines():  # a key shown in part is still shown
+            if not line.startswith("-----"):
+                register_secret(line.strip())
+
+
+def _pod_facts(item: Answer) -> PodFacts:
+    spec = item.optional_child("spec")
+    status = item.optional_child("status")
+    containers = [*spec.children("initContainers"), *spec.children("containers")] if spec else []
+    statuses = (
+        [*status.children("initContainerStatuses"), *status.children("containerStatuses")]
+        if status
+        else []
+    )
+    waiting = {}
+    for entry in statuses:
+        state = entry.optional_child("state")
+        reason = state.optional_child("waiting") if state else None
+        if reason is not None:
+            waiting[entry.text("name")] = reason.shown_text("reason") or ""
     return PodFacts(
-        item["metadata"]["name"],
-        spec.get("nodeName"),
-        {c["name"]: c["image"] for c in containers},
+        item.child("metadata").text("name"),
+        spec.optional_text("nodeName") if spec else None,
+        {c.text("name"): c.text("image") for c in containers},
         waiting,
     )
 

@@ -433,3 +433,48 @@ def test_a_fleet_with_a_profile_and_an_assumed_role(
     document = json.loads(report.read_text())
     assert len(document["clusters"]) == 3
     cli("--debug", "check-compat", "--clusters", str(fleet), "-o", "markdown", codes=(0, 1, 3))
+
+
+def test_an_endpoint_echoing_the_credentials_is_redacted(
+    planted: Planted, cli: Callable[..., tuple[int, str, str]]
+) -> None:
+    """EKS's own error text, and text inside its answers, can echo what signed the request."""
+    token = planted.secrets["env AWS_SESSION_TOKEN"]
+    secret = planted.secrets["env AWS_SECRET_ACCESS_KEY"]
+    key_id = planted.secrets["env AWS_ACCESS_KEY_ID"]
+    standin = planted.eks.standin
+    standin.inject_error(
+        "DescribeCluster",
+        code="InvalidRequestException",
+        status=400,
+        message=f"bad request https://eks/?X-Amz-Security-Token={token}&X-Amz-Credential={key_id}"
+        f"%2F20261201 signed with {secret}",
+    )
+    _, _, err = cli("status", "--cluster", "prod", "--skip-node-side", codes=(3,))
+    assert "[redacted]" in err and "X-Amz-Security-Token=[redacted]" in err
+
+    def echo(document: Any) -> Any:
+        document["addon"]["health"] = {
+            "issues": [{"code": "Other", "message": f"token {token} key {secret}"}]
+        }
+        return document
+
+    standin.rewrite_answer("DescribeAddon", echo)
+    for output in ("table", "json", "yaml"):
+        _, out, _ = cli("status", "--cluster", "prod", "--skip-node-side", "-o", output)
+        assert "[redacted]" in out
+    cli("check-compat", "--cluster", "prod", "--skip-node-side", "-o", "junit", codes=(0, 1))
+    cli("check-compat", "--cluster", "prod", "--skip-node-side", "-o", "markdown", codes=(0, 1))
+
+
+def test_the_kube_gateway_remembers_its_tokens_and_client_key(planted: Planted) -> None:
+    from eksaddon.gateways.kube import KubeGateway
+    from eksaddon.textsafety import redact
+
+    for context, label in (
+        ("rejected", "kubeconfig rejected token"),
+        ("cert", "client key PEM line"),
+    ):
+        KubeGateway(kubeconfig=str(planted.kubeconfig), context=context)
+        value = planted.secrets[label]
+        assert value not in redact(f"the server said: {value}!"), label
