@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
 
+from eksaddon.gateways.answers import Answer
+
 FARGATE_LABEL = ("eks.amazonaws.com/compute-type", "fargate")
 
 
@@ -55,19 +57,39 @@ class Rollout(NamedTuple):
         return f"{len(self.nodes) - len(self.behind)}/{len(self.nodes)} nodes updated"
 
 
+def _daemonset(document: Mapping[str, Any]) -> Answer:
+    # What the API server answered: a null container or a count that is text is one typed
+    # error naming the field (UnexpectedAnswerError), never an AttributeError.
+    return Answer(document, source="Kubernetes", path="daemonset")
+
+
 def template_images(daemonset: Mapping[str, Any]) -> dict[str, str]:
     """Container name -> image in the DaemonSet's pod template (init containers included)."""
-    spec = daemonset.get("spec", {}).get("template", {}).get("spec", {})
-    containers = [*spec.get("initContainers", []), *spec.get("containers", [])]
-    return {c["name"]: c["image"] for c in containers if "name" in c and "image" in c}
+    found = _daemonset(daemonset).optional_child("spec")
+    template = found.optional_child("template") if found else None
+    spec = template.optional_child("spec") if template else None
+    if spec is None:
+        return {}
+    images = {}
+    for container in (*spec.children("initContainers"), *spec.children("containers")):
+        name, image = container.optional_text("name"), container.optional_text("image")
+        if name is not None and image is not None:
+            images[name] = image
+    return images
 
 
 def assess(
     daemonset: Mapping[str, Any], pods: Iterable[PodFacts], nodes: Iterable[NodeFacts]
 ) -> Rollout:
     """The rollout's state from the DaemonSet, its pods and the cluster's nodes."""
-    status = daemonset.get("status", {}) or {}
-    generation = daemonset.get("metadata", {}).get("generation", 0) or 0
+    answer = _daemonset(daemonset)
+    status = answer.optional_child("status")
+    metadata = answer.optional_child("metadata")
+    generation = (metadata.optional("generation", int) if metadata else None) or 0
+
+    def count(key: str) -> int:
+        return (status.optional(key, int) if status else None) or 0
+
     expected = template_images(daemonset)
     pod_spec = daemonset.get("spec", {}).get("template", {}).get("spec", {})
     cni_nodes = sorted(n.name for n in nodes if not n.fargate and selects(pod_spec, n))
@@ -88,10 +110,10 @@ def assess(
         if reason == "CrashLoopBackOff"
     )
     return Rollout(
-        generation_seen=(status.get("observedGeneration", 0) or 0) >= generation,
-        desired=int(status.get("desiredNumberScheduled", 0) or 0),
-        updated=int(status.get("updatedNumberScheduled", 0) or 0),
-        available=int(status.get("numberAvailable", 0) or 0),
+        generation_seen=count("observedGeneration") >= generation,
+        desired=count("desiredNumberScheduled"),
+        updated=count("updatedNumberScheduled"),
+        available=count("numberAvailable"),
         nodes=tuple(cni_nodes),
         behind=behind,
         crashlooping=crashing,

@@ -550,3 +550,85 @@ def test_an_endless_catalogue_stops_before_any_change(
     assert "nextToken" in _error_line(result)
     assert cluster.standin.count("UpdateAddon") == 0 and not _journals(tmp_path)
     LEDGER.hostile_answer("DescribeAddonVersions")
+
+
+# -- Kubernetes answers --------------------------------------------------------------------------
+
+POD = {
+    "metadata": {"name": "aws-node-1", "labels": {"k8s-app": "aws-node"}},
+    "spec": {
+        "nodeName": "node-1",
+        "initContainers": [{"name": "aws-vpc-cni-init", "image": "init:v1.16.4"}],
+        "containers": [{"name": "aws-node", "image": "cni:v1.16.4"}],
+    },
+    "status": {
+        "containerStatuses": [
+            {"name": "aws-node", "state": {"waiting": {"reason": "CrashLoopBackOff"}}}
+        ]
+    },
+}
+DAEMONSET = {
+    "metadata": {"name": "aws-node", "namespace": "kube-system", "generation": 3},
+    "spec": {"template": {"spec": copy.deepcopy(POD["spec"])}},
+    "status": {
+        "observedGeneration": 3,
+        "desiredNumberScheduled": 2,
+        "updatedNumberScheduled": 2,
+        "numberAvailable": 2,
+    },
+}
+NODE_LIST = {"items": [{"metadata": {"name": "node-1", "labels": {"zone": "a"}}}]}
+
+
+def document_paths(value: Any, path: Path_ = ()) -> Iterator[Path_]:
+    """Every path inside a JSON document (the Kubernetes objects have no botocore model)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield (*path, key)
+            yield from document_paths(item, (*path, key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield (*path, index)
+            yield from document_paths(item, (*path, index))
+
+
+def kube_mutations(valid: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for path in document_paths(valid):
+        for value in (None, "text", 7, [None], {"x": None}):
+            document = copy.deepcopy(valid)
+            node: Any = document
+            for part in path[:-1]:
+                node = node[part]
+            node[path[-1]] = value
+            yield f"{dotted(path)} = {value!r}", document
+
+
+def test_kubernetes_answers_that_do_not_fit() -> None:
+    from eksaddon.gateways import kube
+    from eksaddon.nodeside.rollout import NodeFacts, assess, template_images
+
+    readers: dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], object]]] = {
+        "pod": (POD, lambda d: kube._pod_facts(kube._answer(d, "pod"))),
+        "DaemonSet": (
+            DAEMONSET,
+            lambda d: (template_images(d), assess(d, [], [NodeFacts("node-1", {})])),
+        ),
+        "DaemonSet list": ({"items": [DAEMONSET]}, lambda d: kube._items(d, "daemonsets")),
+        "node list": (
+            NODE_LIST,
+            lambda d: [item.raw for item in kube._answer(d, "nodes").children("items")],
+        ),
+    }
+    problems = []
+    for what, (valid, read) in readers.items():
+        read(copy.deepcopy(valid))
+        for label, document in kube_mutations(valid):
+            LEDGER.hostile_answer(f"Kubernetes {what}")
+            try:
+                read(document)
+            except UnexpectedAnswerError as error:
+                if not error.one_line().startswith("Kubernetes answered something"):
+                    problems.append(f"{what} {label}: {error.one_line()}")
+            except Exception as error:  # the point: nothing else may escape
+                problems.append(f"{what} {label}: {type(error).__name__}: {error}")
+    assert not problems, "\n".join(problems)
