@@ -276,11 +276,12 @@ class AwsEksGateway:
 def _assumed(session: Any, role_arn: str, region: str | None) -> Any:
     """A session with the role's temporary credentials (fleets span accounts)."""
     with _translated("AssumeRole", subject=f"role {role_arn}"):
-        client = session.client("sts")
-        # The client resolved the caller's credentials when it was made: remember them.
+        # The same lookup the STS client makes when it is created (the session caches it), so
+        # the caller's credentials are remembered before anything can echo them.
         _register_credentials(session.get_credentials())
         answer = Answer(
-            client.assume_role(RoleArn=role_arn, RoleSessionName="eksaddon"), source="STS"
+            session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="eksaddon"),
+            source="STS",
         )
     credentials = answer.child("Credentials")
     keys = [credentials.text(k) for k in ("AccessKeyId", "SecretAccessKey", "SessionToken")]

@@ -194,11 +194,16 @@ def aws_calls(source: str) -> dict[str, set[str]]:
                 continue
             if not isinstance(func, ast.Attribute):
                 continue
-            if func.attr == "_call":
+            if func.attr in ("_call", "_pages"):
+                # _pages(operation, ...) pages through a listing with the operation's paginator.
                 operation = _constant(node.args[0]) if node.args else None
-                assert operation is not None, f"{where}: _call with an operation not a literal"
+                assert operation is not None, (
+                    f"{where}: {func.attr} with an operation not a literal"
+                )
                 assert operation in operations["eks"], f"{where}: eks has no {operation}"
                 direct[name].add(f"eks:{operation}")
+            elif func.attr == "get_paginator" and name == "_pages":
+                continue  # the one paginator call: its callers name the operation (above)
             elif func.attr == "get_paginator":
                 method = _constant(node.args[0]) if node.args else None
                 assert method is not None, f"{where}: get_paginator with a name not a literal"

@@ -544,6 +544,10 @@ class StandIn:
       validate_configuration also check configurationValues against that schema (off by default)
       latency             seconds slept before serving every request (benchmarks; default 0)
 
+    Answers that do not fit the model: `rewrite_answer(operation, rewrite, times=…, serve=…)` passes
+    an operation's served JSON through `rewrite` (moto's own operations too), or answers without
+    serving at all; `clear_faults()` drops those with the injected errors.
+
     Counters: `calls` (every request per API operation name, injected faults included),
     `faulted` (requests answered by an injected fault), `history` (operation names in order);
     `count("update_addon")` reads `calls` with either spelling.
