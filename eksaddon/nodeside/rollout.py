@@ -91,7 +91,7 @@ def assess(
         return (status.optional(key, int) if status else None) or 0
 
     expected = template_images(daemonset)
-    pod_spec = daemonset.get("spec", {}).get("template", {}).get("spec", {})
+    pod_spec = _get(daemonset, "spec", "template", "spec")
     cni_nodes = sorted(n.name for n in nodes if not n.fargate and selects(pod_spec, n))
     by_node: dict[str, list[PodFacts]] = {}
     for pod in pods:
