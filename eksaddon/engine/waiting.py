@@ -61,23 +61,23 @@ def follow_update(ctx: StepContext, update_id: str, *, resume_hint: str) -> Upda
     "still in progress", and waiting it out would only hide it until the timeout.
     """
 
-    def describe() -> UpdateState:
-        state = ctx.gateway.describe_update(ctx.cluster, ctx.addon, update_id)
+    def report(state: UpdateState) -> None:
+        # Shown first (the progress line escapes it), then the step stops.
+        ctx.progress(
+            UpdatePolled(ctx.number, ctx.total, state.status, ctx.clock.now() - ctx.started)
+        )
         if not state.known_status:
             raise UpgradeStoppedError(
                 f"update {update_id} of {ctx.addon} on cluster {ctx.cluster} (step {ctx.number} "
                 f"of {ctx.total}) has a status eksaddon does not know: {shown(state.status)}",
                 hint=resume_hint,
             )
-        return state
 
     return _poll(
         ctx,
-        describe,
+        lambda: ctx.gateway.describe_update(ctx.cluster, ctx.addon, update_id),
         done=lambda state: state.finished,
-        report=lambda state: ctx.progress(
-            UpdatePolled(ctx.number, ctx.total, state.status, ctx.clock.now() - ctx.started)
-        ),
+        report=report,
         waiting_for=f"update {update_id}",
         resume_hint=resume_hint,
     )

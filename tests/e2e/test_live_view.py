@@ -341,8 +341,8 @@ def test_a_forged_status_cannot_draw_a_done_line_in_the_live_view(
     terminal = on_terminal(env, "--yes")
     try:
         terminal.wait_for("update InProgress\\x0a[1/1] done")
-        terminal.type(b"\x03")
-        assert terminal.wait() == 130
+        # A status EKS's model does not list stops the step at once (engine/waiting.py).
+        assert terminal.wait() == 4
     finally:
         terminal.kill()
     assert not rows_starting(terminal, "[1/1] done")
