@@ -40,6 +40,8 @@ from urllib.parse import urlsplit
 
 Action = Literal["reset", "lose-response", "hang", "status", "gate", "away"]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host"}
+_IDLE: dict[tuple[str, int, str | None], list[http.client.HTTPConnection]] = {}
+_IDLE_LOCK = threading.Lock()
 # Run an action after this many seconds (of real time, or of a test's clock).
 Later = Callable[[float, Callable[[], None]], object]
 
@@ -179,7 +181,8 @@ class FaultProxy:
         self.rules: list[Rule] = []
         self.requests: list[tuple[str, str]] = []  # (method, target) of every request seen
         self.closing = threading.Event()
-        self._idle: list[http.client.HTTPConnection] = []  # kept-alive upstream connections
+        # Kept-alive upstream connections, shared by the proxies of one upstream in this process.
+        self._idle = _IDLE.setdefault((self.upstream_host, self.upstream_port, ca_file), [])
         self._later: Later = later or self._after_real_seconds
         self._lock = threading.Lock()
         self._cycle = threading.Lock()
@@ -187,6 +190,7 @@ class FaultProxy:
         self._thread: threading.Thread | None = None
         self.port = 0
         self.up()
+        self.warm()
 
     @property
     def url(self) -> str:
@@ -264,7 +268,6 @@ class FaultProxy:
         self.closing.set()
         self.clear()
         self.down()
-        self._close_idle()
 
     # --- forwarding ----------------------------------------------------------------------------
 
@@ -298,7 +301,7 @@ class FaultProxy:
         if response.will_close:
             connection.close()
         else:
-            with self._lock:
+            with _IDLE_LOCK:
                 self._idle.append(connection)
         return answer
 
@@ -306,7 +309,7 @@ class FaultProxy:
         """A kept-alive upstream connection, or a new one: a TLS handshake with the API server
         for every request would cost more than the request (and load the machine)."""
         if not fresh:
-            with self._lock:
+            with _IDLE_LOCK:
                 if self._idle:
                     return self._idle.pop(), True
         if self.context is not None:
@@ -315,11 +318,20 @@ class FaultProxy:
             ), False
         return http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60), False
 
-    def _close_idle(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for connection in idle:
+    def warm(self) -> None:
+        """Open one upstream connection now (its TLS handshake, which on a loaded machine takes a
+        good part of a second, is then not paid inside a request eksaddon times out)."""
+        with _IDLE_LOCK:
+            if self._idle:
+                return
+        connection, _ = self._connection(fresh=True)
+        try:
+            connection.connect()
+        except OSError:
             connection.close()
+            return
+        with _IDLE_LOCK:
+            self._idle.append(connection)
 
 
 @contextmanager

@@ -540,13 +540,34 @@ def kube_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApi
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{found} ({REQUIRE_ENV}=1)", pytrace=False)
         pytest.skip(found)
-    work = tmp_path_factory.mktemp("kube")
-    with run_kube_apiserver(found, work) as server:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(_started(found, tmp_path_factory))
         _RUNNING.append(server)
         try:
             yield server
         finally:
             _RUNNING.remove(server)
+
+
+@contextlib.contextmanager
+def _started(found: KubeBinaries, factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
+    """run_kube_apiserver in a directory of this worker's, again if a port was taken meanwhile.
+
+    Ports come from free_port(), which lets the port go before etcd or kube-apiserver binds it:
+    another pytest-xdist worker, starting its own server at the same moment, may take it first.
+    """
+    for attempt in range(1, 4):
+        stack = contextlib.ExitStack()
+        try:
+            server = stack.enter_context(run_kube_apiserver(found, factory.mktemp("kube")))
+        except pytest.fail.Exception as error:
+            stack.close()
+            if attempt < 3 and "address already in use" in str(error):
+                continue
+            raise
+        with stack:
+            yield server
+        return
 
 
 @pytest.fixture
