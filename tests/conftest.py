@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 import io
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,53 @@ from eksaddon.matrix import Matrix, load_matrix
 from eksaddon.matrix.loader import BUNDLED_PACKAGE
 from reliability_ledger import LEDGER
 from tests_support import Result
+from virtual_clock import FastForwardClock
+from worker_ledgers import merge_into, to_wire
+
+LEDGER_OUTPUT = "eksaddon_reliability_ledger"
+
+
+def _share_botocore_data_loader() -> None:
+    """Every botocore session of the test process shares one data loader.
+
+    A CLI process makes one session and parses botocore's JSON models once; the in-process CLI
+    runs (and moto, which makes a session for each ARN it checks) would parse them again for
+    every run, which was a sixth of the fault matrix's CPU time. A shared loader gives each
+    session the models a first one parsed, as one session does for all its clients.
+    """
+    import botocore.session
+
+    create = botocore.session.create_loader
+    loaders: dict[str | None, Any] = {}
+
+    def shared_loader(search_path_string: str | None = None) -> Any:
+        if search_path_string not in loaders:
+            loaders[search_path_string] = create(search_path_string)
+        return loaders[search_path_string]
+
+    botocore.session.create_loader = shared_loader
+
+
+_share_botocore_data_loader()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On an xdist worker: hand this worker's reliability tally to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput[LEDGER_OUTPUT] = to_wire(LEDGER)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: absent when xdist is not installed
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the xdist controller: add up the tallies of the workers, which ran the tests."""
+    wire = getattr(node, "workeroutput", {}).get(LEDGER_OUTPUT)
+    if wire is not None:
+        merge_into(LEDGER, wire)
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The reliability campaign's totals, when this run included any of it."""
+    """The reliability campaign's totals, when this run included any of it (all workers')."""
     if LEDGER.empty:
         return
     terminalreporter.section("eksaddon reliability summary")
@@ -38,6 +81,20 @@ def _isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EKS"):
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def fast_clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[FastForwardClock]:
+    """Waits of the engine take no time: every SystemClock (what the CLI hands the engine for
+    step deadlines, polling and backoff) tells a FastForwardClock's time for this test."""
+    from eksaddon.engine.upgrade import SystemClock
+
+    clock = FastForwardClock()
+    monkeypatch.setattr(SystemClock, "now", lambda self: clock.now())
+    monkeypatch.setattr(SystemClock, "sleep", lambda self, seconds: clock.sleep(seconds))
+    yield clock
+    clock.close()
+    assert clock.errors == [], "a timer of the fast clock failed"
 
 
 @pytest.fixture(scope="session")

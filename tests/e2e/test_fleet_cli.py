@@ -14,6 +14,9 @@ from standins.server import StandInServer
 from tests_support import eksaddon_command
 
 FLEET = 200
+# The 200 clusters live in the worker's moto server, which every other test empties: under
+# pytest-xdist this module's tests run on one worker, one after the other.
+pytestmark = pytest.mark.xdist_group("fleet-200-clusters")
 
 
 @pytest.fixture(scope="module")

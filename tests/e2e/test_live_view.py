@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pty_terminal import Terminal
+from pty_terminal import COLUMNS, Terminal
 
 from reliability.world import World
 from standins.eks_addons import UpdateRecord
@@ -162,7 +162,12 @@ def test_an_interrupt_leaves_the_terminal_clean_and_the_resume_line_last(
     lines = terminal.lines()
     # The error line comes last, on rows of its own (wrapped at the terminal's width).
     error = max(i for i, line in enumerate(lines) if line.startswith("eksaddon: error: "))
-    assert "rerun `eksaddon upgrade --cluster prod` to resume" in "".join(lines[error:])
+    # A row the line wrapped out of is full width: pad it back (rows() strips a space that
+    # fell on the last column, and where the wrap falls depends on the state directory's path,
+    # which under pytest-xdist names the worker).
+    rows = lines[error:]
+    wrapped = "".join(row.ljust(COLUMNS) for row in rows[:-1]) + rows[-1]
+    assert "rerun `eksaddon upgrade --cluster prod` to resume" in wrapped
     # The last frame is whole, above the error line: title, plan, both steps.
     title = max(i for i, line in enumerate(lines) if line.startswith("eksaddon upgrade ·"))
     frame = lines[title:error]

@@ -42,6 +42,7 @@ from standins.faultproxy import Rule
 from standins.kube import KubeApiServer, kube_apiserver, kube_fresh
 from standins.server import StandInServer, eks_server, eks_standin
 from tests_support import Result
+from virtual_clock import FastForwardClock
 
 __all__ = ["eks_server", "eks_standin", "kube_apiserver", "kube_fresh"]
 
@@ -123,7 +124,10 @@ def world(
     kube_fresh: KubeApiServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    fast_clock: FastForwardClock,
 ) -> Iterator[World]:
+    # The step's deadline, polls and backoff run on the fast clock: a persistent fault that
+    # outlasts the step's timeout costs the run only the time its requests take.
     # Retries keep their logic but not their seconds: botocore's standard mode would otherwise
     # sleep up to a minute across its eight attempts, and the Kubernetes gateway a few seconds.
     monkeypatch.setattr(
@@ -131,7 +135,7 @@ def world(
     )
     monkeypatch.setattr(eksaddon.gateways.kube, "FIRST_BACKOFF", 0.01)
     with ExitStack() as stack:
-        built = World(eks_standin, kube_fresh, tmp_path, stack)
+        built = World(eks_standin, kube_fresh, tmp_path, stack, clock=fast_clock)
         for name, value in built.env().items():
             monkeypatch.setenv(name, value)
         yield built

@@ -35,6 +35,7 @@ from standins.faultproxy import FaultProxy, Rule, fault_proxy
 from standins.kube import KubeApiServer, kube_apiserver, kube_fresh, make_node
 from standins.server import StandInServer, eks_server, eks_standin
 from tests_support import Result, eksaddon_command
+from virtual_clock import FastForwardClock
 
 __all__ = ["eks_server", "eks_standin", "kube_apiserver", "kube_fresh"]
 
@@ -72,21 +73,31 @@ PERSISTENT = {
 
 class SelfManaged:
     def __init__(
-        self, eks: StandInServer, kube: KubeApiServer, tmp_path: Path, stack: ExitStack
+        self,
+        eks: StandInServer,
+        kube: KubeApiServer,
+        tmp_path: Path,
+        stack: ExitStack,
+        clock: FastForwardClock,
     ) -> None:
         self.kube = kube
         self.tmp_path = tmp_path
         self.state = tmp_path / "state"
-        self.proxy: FaultProxy = stack.enter_context(fault_proxy(kube.url, ca_file=kube.ca_file))
+        self.proxy: FaultProxy = stack.enter_context(
+            fault_proxy(kube.url, ca_file=kube.ca_file, later=clock.call_later)
+        )
         eks.create_cluster("prod", "1.29")
         eks_backends[eks.account_id][eks.region].clusters["prod"].endpoint = self.proxy.url
-        api = kube.client()
+        api = kube.shared_client()
         for node in NODES:
             make_node(api, node)
         self.direct = KubeGateway(kubeconfig=kube.kubeconfig_path, context=kube.context)
         for document in render(AddonVersion.parse(START), "us-west-2", customizations=SETTINGS):
             self.direct.apply(document)
-        self.controller = stack.enter_context(DaemonSetController(api, NODES))
+        # The controller acts at every sleep of eksaddon (in-process runs); its own thread, for
+        # the run in a subprocess, need not look as often.
+        self.controller = stack.enter_context(DaemonSetController(api, NODES, interval=0.5))
+        clock.on_sleep(self.controller.tick)
         self.kubeconfig = tmp_path / "kubeconfig"
         self.kubeconfig.write_text(
             yaml.safe_dump(
@@ -141,10 +152,12 @@ def world(
     kube_fresh: KubeApiServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    fast_clock: FastForwardClock,
 ) -> Iterator[SelfManaged]:
+    # The step's deadline, polls and backoff run on the fast clock (see test_fault_matrix.py).
     monkeypatch.setattr(eksaddon.gateways.kube, "FIRST_BACKOFF", 0.01)
     with ExitStack() as stack:
-        built = SelfManaged(eks_standin, kube_fresh, tmp_path, stack)
+        built = SelfManaged(eks_standin, kube_fresh, tmp_path, stack, fast_clock)
         for name, value in eks_standin.env().items():
             monkeypatch.setenv(name, value)
         monkeypatch.setenv("EKSADDON_STATE_DIR", str(built.state))

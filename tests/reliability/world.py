@@ -5,6 +5,10 @@ EKS is the moto stand-in and Kubernetes a real kube-apiserver; eksaddon reaches 
 aws-node DaemonSet as EKS does — the build's images, and the env of the manifest plus the
 configuration values (a setting not carried in the configuration values is lost, as on EKS) —
 and the stand-in DaemonSet controller rolls the pods on every node.
+
+Given a :class:`~virtual_clock.FastForwardClock` (the ``fast_clock`` fixture), the world moves on
+with it: the controller reconciles at every sleep of the code under test, and an API server that
+went away comes back after the clock's seconds, not real ones.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from standins.faultproxy import FaultProxy, fault_proxy
 from standins.kube import KubeApiServer, make_node
 from standins.server import StandInServer
 from tests_support import daemonset, eksaddon_command
+from virtual_clock import FastForwardClock
 
 CLUSTER = "prod"
 ADDON = "vpc-cni"
@@ -45,16 +50,23 @@ class World:
     """The cluster ``prod`` at v1.16.4 with custom settings, and the ways to reach it."""
 
     def __init__(
-        self, eks: StandInServer, kube: KubeApiServer, tmp_path: Path, stack: ExitStack
+        self,
+        eks: StandInServer,
+        kube: KubeApiServer,
+        tmp_path: Path,
+        stack: ExitStack,
+        *,
+        clock: FastForwardClock | None = None,
     ) -> None:
         self.eks = eks
         self.kube = kube
         self.tmp_path = tmp_path
         self.state = tmp_path / "state"
-        self.api = kube.client()
-        self.eks_proxy: FaultProxy = stack.enter_context(fault_proxy(eks.url))
+        self.api = kube.shared_client()
+        later = clock.call_later if clock is not None else None
+        self.eks_proxy: FaultProxy = stack.enter_context(fault_proxy(eks.url, later=later))
         self.kube_proxy: FaultProxy = stack.enter_context(
-            fault_proxy(kube.url, ca_file=kube.ca_file)
+            fault_proxy(kube.url, ca_file=kube.ca_file, later=later)
         )
         self.kubeconfig = self._write_kubeconfig()
         eks.create_cluster(CLUSTER, "1.29")
@@ -62,7 +74,13 @@ class World:
         cluster.endpoint = self.kube_proxy.url  # eksaddon checks the kubeconfig names this cluster
         eks.put_addon(CLUSTER, START)
         self._create_daemonset()
-        self.controller = stack.enter_context(DaemonSetController(self.api, NODES))
+        # On the fast clock the controller acts at every sleep of eksaddon (in-process runs);
+        # its own thread, for runs in a subprocess, then need not look as often.
+        self.controller = stack.enter_context(
+            DaemonSetController(self.api, NODES, interval=0.05 if clock is None else 0.5)
+        )
+        if clock is not None:
+            clock.on_sleep(self.controller.tick)
         eks.standin.on_update_applied = self._apply
 
     # --- the cluster -----------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 A background thread watches the aws-node DaemonSet: whenever its generation moves past the
 observed one, it replaces the pods on every node that is not marked stuck with pods running the
 template's containers, and writes the status a real controller would.
+
+``tick()`` reconciles at once, in the caller's thread: a test on a fast-forwarded clock
+(tests/virtual_clock.py) calls it at every sleep of the code under test, so that the controller
+has acted before the code under test looks again, however loaded the machine is.
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ NAME = "aws-node"
 
 
 class DaemonSetController:
-    def __init__(self, api: k8s.ApiClient, nodes: tuple[str, ...]) -> None:
+    def __init__(
+        self, api: k8s.ApiClient, nodes: tuple[str, ...], *, interval: float = 0.05
+    ) -> None:
         self.api = api
+        self.interval = interval  # seconds between the thread's looks at the DaemonSet
         self.nodes = nodes
         self.stuck: set[str] = set()
         # Set after un-sticking a node: roll it although the generation was already observed.
         self.reconcile_all = False
         self._stop = threading.Event()
+        self._reconciling = threading.Lock()  # the thread and tick() take turns
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self) -> DaemonSetController:
@@ -36,13 +44,23 @@ class DaemonSetController:
         self._thread.join(timeout=10)
 
     def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                self.reconcile()
-            except k8s.exceptions.ApiException:
-                continue  # the DaemonSet may not exist yet
+        while not self._stop.wait(self.interval):
+            self.tick()
+
+    def tick(self) -> None:
+        """Reconcile now, as the controller's loop does (a missing DaemonSet is no error)."""
+        if self._stop.is_set():
+            return
+        try:
+            self.reconcile()
+        except k8s.exceptions.ApiException:
+            pass  # the DaemonSet may not exist yet
 
     def reconcile(self) -> None:
+        with self._reconciling:
+            self._reconcile()
+
+    def _reconcile(self) -> None:
         apps = k8s.AppsV1Api(self.api)
         response: Any = apps.read_namespaced_daemon_set(NAME, NAMESPACE, _preload_content=False)
         daemonset: dict[str, Any] = json.loads(response.data)

@@ -15,6 +15,11 @@ the stand-in's CA) and, for requests matching a rule, misbehaves the way network
 
 ``down()`` stops listening (connections are refused: an API server that went away) and ``up()``
 listens again on the same port. Rules fire ``times`` times, then let requests through.
+
+``later`` (a test's :meth:`virtual_clock.FastForwardClock.call_later`) decides when an ``away``
+API server comes back: by default after ``seconds`` of real time; on a fast-forwarded clock after
+``seconds`` of the clock's time, so that the code under test, whose waits then take no time,
+still sees the server gone for as long as its backoff says.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import socket
 import ssl
 import struct
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +40,10 @@ from urllib.parse import urlsplit
 
 Action = Literal["reset", "lose-response", "hang", "status", "gate", "away"]
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "upgrade", "host"}
+_IDLE: dict[tuple[str, int, str | None], list[http.client.HTTPConnection]] = {}
+_IDLE_LOCK = threading.Lock()
+# Run an action after this many seconds (of real time, or of a test's clock).
+Later = Callable[[float, Callable[[], None]], object]
 
 
 @dataclass
@@ -160,7 +169,9 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, *, ca_file: str | None = None) -> None:
+    def __init__(
+        self, upstream: str, *, ca_file: str | None = None, later: Later | None = None
+    ) -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
         self.upstream_port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -170,12 +181,16 @@ class FaultProxy:
         self.rules: list[Rule] = []
         self.requests: list[tuple[str, str]] = []  # (method, target) of every request seen
         self.closing = threading.Event()
+        # Kept-alive upstream connections, shared by the proxies of one upstream in this process.
+        self._idle = _IDLE.setdefault((self.upstream_host, self.upstream_port, ca_file), [])
+        self._later: Later = later or self._after_real_seconds
         self._lock = threading.Lock()
         self._cycle = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.port = 0
         self.up()
+        self.warm()
 
     @property
     def url(self) -> str:
@@ -219,8 +234,10 @@ class FaultProxy:
                 self._thread.join(timeout=10)
 
     def up(self) -> None:
-        """Listen (again, on the same port once one was chosen)."""
+        """Listen (again, on the same port once one was chosen); nothing if listening already."""
         with self._cycle:
+            if self._server is not None:
+                return
             self._server = _Server(self.port, self)
             self.port = self._server.server_address[1]
             self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -228,14 +245,24 @@ class FaultProxy:
 
     def away(self, seconds: float) -> None:
         """Stop listening now and listen again after ``seconds`` (from another thread: a handler
-        cannot wait for its own server to shut down)."""
+        cannot wait for its own server to shut down). ``closing`` cancels the comeback."""
 
         def cycle() -> None:
             self.down()
-            if not self.closing.wait(seconds):
-                self.up()
+            self._later(seconds, self._come_back)
 
         threading.Thread(target=cycle, daemon=True).start()
+
+    def _come_back(self) -> None:
+        if not self.closing.is_set():
+            self.up()
+
+    def _after_real_seconds(self, seconds: float, action: Callable[[], None]) -> None:
+        def wait() -> None:
+            if not self.closing.wait(seconds):
+                action()
+
+        threading.Thread(target=wait, daemon=True).start()
 
     def close(self) -> None:
         self.closing.set()
@@ -247,32 +274,71 @@ class FaultProxy:
     def forward(
         self, method: str, target: str, headers: object, body: bytes
     ) -> tuple[int, list[tuple[str, str]], bytes]:
-        connection: http.client.HTTPConnection
-        if self.context is not None:
-            connection = http.client.HTTPSConnection(
-                self.upstream_host, self.upstream_port, context=self.context, timeout=60
-            )
-        else:
-            connection = http.client.HTTPConnection(
-                self.upstream_host, self.upstream_port, timeout=60
-            )
+        sent = {
+            name: value
+            for name, value in headers  # type: ignore[attr-defined]
+            if name.lower() not in HOP_BY_HOP
+        }
+        sent["Host"] = f"{self.upstream_host}:{self.upstream_port}"
+        connection, reused = self._connection()
         try:
-            sent = {
-                name: value
-                for name, value in headers  # type: ignore[attr-defined]
-                if name.lower() not in HOP_BY_HOP
-            }
-            sent["Host"] = f"{self.upstream_host}:{self.upstream_port}"
-            connection.request(method, target, body=body or None, headers=sent)
-            response = connection.getresponse()
-            return response.status, response.getheaders(), response.read()
-        finally:
+            try:
+                connection.request(method, target, body=body or None, headers=sent)
+                response = connection.getresponse()
+            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+                if not reused:
+                    raise
+                # The upstream closed a kept-alive connection while it was idle: the request
+                # never reached it, so send it once more on a new one.
+                connection.close()
+                connection, reused = self._connection(fresh=True)
+                connection.request(method, target, body=body or None, headers=sent)
+                response = connection.getresponse()
+            answer = response.status, response.getheaders(), response.read()
+        except BaseException:
             connection.close()
+            raise
+        if response.will_close:
+            connection.close()
+        else:
+            with _IDLE_LOCK:
+                self._idle.append(connection)
+        return answer
+
+    def _connection(self, *, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
+        """A kept-alive upstream connection, or a new one: a TLS handshake with the API server
+        for every request would cost more than the request (and load the machine)."""
+        if not fresh:
+            with _IDLE_LOCK:
+                if self._idle:
+                    return self._idle.pop(), True
+        if self.context is not None:
+            return http.client.HTTPSConnection(
+                self.upstream_host, self.upstream_port, context=self.context, timeout=60
+            ), False
+        return http.client.HTTPConnection(self.upstream_host, self.upstream_port, timeout=60), False
+
+    def warm(self) -> None:
+        """Open one upstream connection now (its TLS handshake, which on a loaded machine takes a
+        good part of a second, is then not paid inside a request eksaddon times out)."""
+        with _IDLE_LOCK:
+            if self._idle:
+                return
+        connection, _ = self._connection(fresh=True)
+        try:
+            connection.connect()
+        except OSError:
+            connection.close()
+            return
+        with _IDLE_LOCK:
+            self._idle.append(connection)
 
 
 @contextmanager
-def fault_proxy(upstream: str, *, ca_file: str | None = None) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(upstream, ca_file=ca_file)
+def fault_proxy(
+    upstream: str, *, ca_file: str | None = None, later: Later | None = None
+) -> Iterator[FaultProxy]:
+    proxy = FaultProxy(upstream, ca_file=ca_file, later=later)
     try:
         yield proxy
     finally:

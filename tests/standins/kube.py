@@ -112,6 +112,7 @@ class KubeApiServer:
     context: str = CONTEXT
     forbidden_context: str = FORBIDDEN_CONTEXT
     _clients: contextlib.ExitStack = field(default_factory=contextlib.ExitStack, repr=False)
+    _shared: k8s.ApiClient | None = field(default=None, repr=False)
 
     def configuration(self, *, token: str | None = None) -> k8s.Configuration:
         """A client Configuration for this server (admin token unless another is given)."""
@@ -131,6 +132,14 @@ class KubeApiServer:
         api = k8s.ApiClient(self.configuration(token=token))
         self._clients.callback(api.__exit__, None, None, None)
         return api
+
+    def shared_client(self) -> k8s.ApiClient:
+        """One admin client for the whole session, its connections kept alive (do not close it:
+        a new client costs a TLS handshake, which on a loaded machine takes longer than a test's
+        requests)."""
+        if self._shared is None:
+            self._shared = self.client()
+        return self._shared
 
     def forbidden_client(self) -> k8s.ApiClient:
         """A client authenticated as a user no RBAC rule grants anything (expect 403s)."""
@@ -531,8 +540,8 @@ def kube_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApi
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"{found} ({REQUIRE_ENV}=1)", pytrace=False)
         pytest.skip(found)
-    work = tmp_path_factory.mktemp("kube")
-    with run_kube_apiserver(found, work) as server:
+    with contextlib.ExitStack() as stack:
+        server = stack.enter_context(_started(found, tmp_path_factory))
         _RUNNING.append(server)
         try:
             yield server
@@ -540,11 +549,31 @@ def kube_apiserver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApi
             _RUNNING.remove(server)
 
 
+@contextlib.contextmanager
+def _started(found: KubeBinaries, factory: pytest.TempPathFactory) -> Iterator[KubeApiServer]:
+    """run_kube_apiserver in a directory of this worker's, again if a port was taken meanwhile.
+
+    Ports come from free_port(), which lets the port go before etcd or kube-apiserver binds it:
+    another pytest-xdist worker, starting its own server at the same moment, may take it first.
+    """
+    for attempt in range(1, 4):
+        stack = contextlib.ExitStack()
+        try:
+            server = stack.enter_context(run_kube_apiserver(found, factory.mktemp("kube")))
+        except pytest.fail.Exception as error:
+            stack.close()
+            if attempt < 3 and "address already in use" in str(error):
+                continue
+            raise
+        with stack:
+            yield server
+        return
+
+
 @pytest.fixture
 def kube_fresh(kube_apiserver: KubeApiServer) -> KubeApiServer:
     """The session's server with no DaemonSet or pod in kube-system and no Node."""
-    with kube_apiserver.client() as api:
-        reset_cluster(api)
+    reset_cluster(kube_apiserver.shared_client())
     return kube_apiserver
 
 
@@ -573,21 +602,16 @@ def _camel_keys(value: Any) -> Any:
 
 
 def reset_cluster(api: k8s.ApiClient, namespace: str = "kube-system") -> None:
-    """Delete every DaemonSet and pod in `namespace` and every Node, at once (no grace period)."""
+    """Delete every DaemonSet and pod in `namespace` and every Node, at once (no grace period).
+
+    One DELETE of each collection, not one per object: every test of the fault matrix starts
+    from here.
+    """
     core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
     ensure_namespace(api, namespace)
-    for daemonset in apps.list_namespaced_daemon_set(namespace).items:
-        assert daemonset.metadata is not None and daemonset.metadata.name is not None
-        with contextlib.suppress(k8s.ApiException):
-            apps.delete_namespaced_daemon_set(daemonset.metadata.name, namespace)
-    for pod in core.list_namespaced_pod(namespace).items:
-        assert pod.metadata is not None and pod.metadata.name is not None
-        with contextlib.suppress(k8s.ApiException):
-            core.delete_namespaced_pod(pod.metadata.name, namespace, grace_period_seconds=0)
-    for node in core.list_node().items:
-        assert node.metadata is not None and node.metadata.name is not None
-        with contextlib.suppress(k8s.ApiException):
-            core.delete_node(node.metadata.name)
+    apps.delete_collection_namespaced_daemon_set(namespace)
+    core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
+    core.delete_collection_node()
 
 
 def ensure_namespace(api: k8s.ApiClient, name: str) -> None:
