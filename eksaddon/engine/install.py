@@ -16,7 +16,7 @@ from eksaddon import configvalues, planner
 from eksaddon.engine import journal as journals
 from eksaddon.engine.catalogue import check_configuration, live_catalogue
 from eksaddon.engine.events import BackupWritten, ChangePlanned, Progress
-from eksaddon.engine.state import run_lock, write_json_atomically
+from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.waiting import Clock, StepContext, wait_healthy
 from eksaddon.errors import (
     ApiError,
@@ -63,12 +63,10 @@ def install(
     clock: Clock,
 ) -> InstallResult:
     cluster = gateway.describe_cluster(options.cluster)
-    lock = journals.lock_path(
-        journals.journal_path(
-            state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
-        )
+    journal = journals.journal_path(
+        state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
     )
-    with run_lock(lock, what=f"{options.addon} on cluster {cluster.name}"):
+    with journals.cluster_lock(journal, cluster=cluster.name, addon=options.addon):
         return _install(
             gateway=gateway,
             matrix=matrix,

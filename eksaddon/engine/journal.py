@@ -21,7 +21,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from eksaddon.engine.state import move_aside, read_private_file, write_json_atomically
+from eksaddon.engine.state import move_aside, read_private_file, run_lock, write_json_atomically
 from eksaddon.errors import (
     EksAddonError,
     InputError,
@@ -116,6 +116,15 @@ def lock_path(journal: Path) -> Path:
     (state.run_lock): ``<state dir>/locks/<region>_<cluster>_<addon>.lock``. Apart from the
     journals, so that a run refused before any change leaves no journals or backups directory."""
     return journal.parent.parent / "locks" / journal.with_suffix(".lock").name
+
+
+@contextmanager
+def cluster_lock(journal: Path, *, cluster: str, addon: str) -> Iterator[None]:
+    """Hold the run lock of the cluster and add-on whose journal is ``journal`` (every engine
+    that may change the add-on takes this one lock: upgrade, self-managed upgrade, install,
+    migrate)."""
+    with run_lock(lock_path(journal), what=f"{addon} on cluster {cluster}"):
+        yield
 
 
 def backup_path(

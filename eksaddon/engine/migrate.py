@@ -20,7 +20,7 @@ from eksaddon.engine.events import BackupWritten, ChangePlanned, Notice, Progres
 from eksaddon.engine.install import create_and_wait, part_way
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.settings import carry, drifted
-from eksaddon.engine.state import run_lock, write_json_atomically
+from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.waiting import Clock
 from eksaddon.errors import InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
@@ -66,12 +66,10 @@ def migrate(
     clock: Clock,
 ) -> MigrateResult:
     cluster = gateway.describe_cluster(options.cluster)
-    lock = journals.lock_path(
-        journals.journal_path(
-            state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
-        )
+    journal = journals.journal_path(
+        state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
     )
-    with run_lock(lock, what=f"{options.addon} on cluster {cluster.name}"):
+    with journals.cluster_lock(journal, cluster=cluster.name, addon=options.addon):
         return _migrate(
             gateway=gateway,
             matrix=matrix,

@@ -29,7 +29,7 @@ from eksaddon.engine.events import (
 )
 from eksaddon.engine.journal import ClusterIdentity, Journal, check_identity
 from eksaddon.engine.rollout_check import RolloutCheck
-from eksaddon.engine.state import run_lock, write_json_atomically
+from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.upgrade import UpgradeOptions, UpgradeResult, state_directory_resume_hint
 from eksaddon.engine.waiting import Clock, StepContext, retry_transient, retrying
 from eksaddon.errors import (
@@ -73,7 +73,7 @@ def upgrade_self_managed(
     path = journals.journal_path(
         state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
     )
-    with run_lock(journals.lock_path(path), what=f"{options.addon} on cluster {cluster.name}"):
+    with journals.cluster_lock(path, cluster=cluster.name, addon=options.addon):
         return _upgrade(
             cluster=cluster,
             path=path,

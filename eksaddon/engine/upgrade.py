@@ -38,7 +38,7 @@ from eksaddon.engine.events import (
 )
 from eksaddon.engine.journal import ClusterIdentity, Journal, check_identity
 from eksaddon.engine.settings import carry
-from eksaddon.engine.state import run_lock, write_json_atomically
+from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.waiting import (
     BAD_ADDON_STATES,
     Clock,
@@ -150,9 +150,8 @@ class Upgrader:
         # One run per cluster and add-on on this machine, for the whole run. (A dry run
         # writes nothing, not even the lock, unless it is to move a journal aside.)
         locking = not options.dry_run or options.discard_journal
-        lock = journals.lock_path(path)
-        what = f"{options.addon} on cluster {cluster.name}"
-        with run_lock(lock, what=what) if locking else nullcontext():
+        lock = journals.cluster_lock(path, cluster=cluster.name, addon=options.addon)
+        with lock if locking else nullcontext():
             return self._locked_run(cluster, path)
 
     def _locked_run(self, cluster: ClusterInfo, path: Path) -> UpgradeResult:
