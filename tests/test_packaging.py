@@ -13,11 +13,15 @@ import pytest
 
 from tests_support import REPO
 
+# One wheel build for the module, in one worker: two `pip wheel` runs over the same source tree at
+# once (one per xdist worker) race on setuptools' build/ directory.
+pytestmark = pytest.mark.xdist_group("packaging")
+
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
+    built_by = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -30,10 +34,11 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
             str(target),
             str(REPO),
         ],
-        check=True,
         capture_output=True,
+        text=True,
         timeout=300,
     )
+    assert built_by.returncode == 0, built_by.stdout + built_by.stderr
     (built,) = target.glob("eksaddon-*.whl")
     return built
 
