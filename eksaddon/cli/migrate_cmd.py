@@ -22,6 +22,7 @@ from eksaddon.engine.migrate import MigrateOptions, migrate
 from eksaddon.engine.state import state_dir
 from eksaddon.engine.upgrade import SystemClock
 from eksaddon.errors import ExitCode
+from eksaddon.textsafety import for_terminal
 
 
 @click.command("migrate")
@@ -103,14 +104,21 @@ def migrate_command(
         "backup": None if result.backup is None else str(result.backup),
     }
     if output == "json":
-        json.dump(document, sys.stdout, indent=2)
+        from eksaddon.reports import redacted
+
+        json.dump(redacted(document), sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
+        # The values and setting names come from the cluster's DaemonSet: shown made safe.
         verb = "would become" if result.dry_run else "is now"
-        click.echo(f"{addon} on cluster {cluster} {verb} the EKS add-on {result.version}")
-        click.echo(f"configuration values: {result.configuration_values or 'none'}")
+        lines = [
+            f"{addon} on cluster {cluster} {verb} the EKS add-on {result.version}",
+            f"configuration values: {result.configuration_values or 'none'}",
+        ]
         if result.not_carried:
-            click.echo(f"not expressible as configuration: {', '.join(result.not_carried)}")
+            lines.append(f"not expressible as configuration: {', '.join(result.not_carried)}")
         if result.backup is not None:
-            click.echo(f"backup: {result.backup}")
+            lines.append(f"backup: {result.backup}")
+        for line in lines:
+            click.echo(for_terminal(line))
     return ExitCode.OK
