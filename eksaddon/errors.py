@@ -106,6 +106,11 @@ class InvalidParameterError(ApiError):
     """EKS refused the request's parameters; the message is AWS's own."""
 
 
+class InsightsBlockedError(ApiError):
+    """EKS refused a control-plane update because upgrade insights fail (InvalidStateException
+    on UpdateClusterVersion); the message is AWS's own. Nothing was changed."""
+
+
 class CredentialsError(ApiError):
     pass
 

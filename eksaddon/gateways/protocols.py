@@ -57,6 +57,8 @@ class AddonState(NamedTuple):
     configuration_values: str | None
     service_account_role_arn: str | None
     arn: str | None = None
+    # Addon.podIdentityAssociations: the identifiers of the associations the add-on owns.
+    pod_identity_associations: tuple[str, ...] = ()
 
     @property
     def healthy(self) -> bool:
@@ -126,6 +128,13 @@ class NodegroupInfo(NamedTuple):
     status: str | None
 
 
+class PodIdentityAssociation(NamedTuple):
+    """One of EKS's add-on podIdentityAssociations: a service account and the role it assumes."""
+
+    service_account: str
+    role_arn: str
+
+
 class AddonRequest(NamedTuple):
     """The parameters of a create_addon or update_addon call."""
 
@@ -136,6 +145,73 @@ class AddonRequest(NamedTuple):
     client_request_token: str
     configuration_values: str | None = None
     service_account_role_arn: str | None = None
+    # None: the field is not sent (EKS keeps the add-on's associations); () replaces them with
+    # none, which deletes the add-on-owned ones (botocore UpdateAddonRequest documentation).
+    pod_identity_associations: tuple[PodIdentityAssociation, ...] | None = None
+
+
+# The cluster-upgrade gate's records (ListInsights / DescribeInsight / UpdateClusterVersion).
+INSIGHT_STATUSES = ("PASSING", "WARNING", "ERROR", "UNKNOWN")
+
+
+class InsightSummary(NamedTuple):
+    """One ListInsights element. ``status`` is EKS's text as received: a value outside
+    INSIGHT_STATUSES is carried and shown, never read as one eksaddon knows."""
+
+    id: str
+    name: str
+    category: str
+    status: str
+    reason: str | None
+    kubernetes_version: str | None  # the version the insight checked for (the upgrade target)
+    last_refresh: str | None  # ISO 8601, UTC
+    last_transition: str | None
+    description: str | None
+
+
+class ClientStat(NamedTuple):
+    user_agent: str
+    requests_last_30_days: int | None
+    last_request: str | None  # ISO 8601, UTC
+
+
+class DeprecationDetail(NamedTuple):
+    usage: str  # the deprecated resource path, e.g. /apis/flowcontrol.apiserver.k8s.io/v1beta2/...
+    replaced_with: str | None
+    stop_serving_version: str | None
+    start_serving_replacement_version: str | None
+    clients: tuple[ClientStat, ...] = ()
+
+
+class AddonCompatibilityDetail(NamedTuple):
+    addon: str
+    compatible_versions: tuple[str, ...]
+
+
+class InsightResource(NamedTuple):
+    status: str | None
+    kubernetes_resource_uri: str | None
+    arn: str | None
+
+
+class InsightDetail(NamedTuple):
+    """DescribeInsight's answer: the summary plus what to do and what it is about."""
+
+    summary: InsightSummary
+    recommendation: str | None
+    additional_info: tuple[tuple[str, str], ...]  # (link title, URL), as EKS orders them
+    resources: tuple[InsightResource, ...]
+    deprecations: tuple[DeprecationDetail, ...]
+    addon_compatibility: tuple[AddonCompatibilityDetail, ...]
+
+
+class ClusterVersionRequest(NamedTuple):
+    """The parameters of an update_cluster_version call."""
+
+    cluster: str
+    version: KubernetesVersion
+    client_request_token: str
+    force: bool = False  # EKS's `force`: go ahead despite failing upgrade insights
 
 
 class EksGateway(Protocol):
@@ -166,3 +242,26 @@ class EksGateway(Protocol):
     def nodegroups(self, cluster: str) -> list[NodegroupInfo]: ...
 
     def fargate_profiles(self, cluster: str) -> list[str]: ...
+
+
+class ClusterUpgradeGateway(EksGateway, Protocol):
+    """EKS as the cluster-upgrade gate and journey see it (the add-on calls and more).
+
+    Kept apart from :class:`EksGateway` until every implementation (the AWS gateway, the fleet's
+    caching wrapper, the tests' fakes) answers these too; then the two become one.
+    """
+
+    def list_addons(self, cluster: str) -> list[str]:
+        """Every EKS add-on name on the cluster (ListAddons, paginated)."""
+
+    def list_insights(self, cluster: str) -> list[InsightSummary]:
+        """Every insight, all categories and statuses (ListInsights, paginated)."""
+
+    def describe_insight(self, cluster: str, insight_id: str) -> InsightDetail: ...
+
+    def update_cluster_version(self, request: ClusterVersionRequest) -> UpdateState:
+        """Start a control-plane update. EKS's refusal because of failing upgrade insights
+        (InvalidStateException) raises :class:`~eksaddon.errors.InsightsBlockedError`."""
+
+    def describe_cluster_update(self, cluster: str, update_id: str) -> UpdateState:
+        """DescribeUpdate without an add-on name: a control-plane update's state."""
