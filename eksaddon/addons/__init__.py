@@ -23,6 +23,9 @@ from eksaddon.matrix.model import Matrix
 # add-on name -> "module:class" of its profile (a DataProfile subclass taking the Matrix).
 PROFILE_MODULES: dict[str, str] = {
     "vpc-cni": "eksaddon.addons.vpc_cni:VpcCniProfile",
+    "kube-proxy": "eksaddon.addons.kube_proxy:KubeProxyProfile",
+    "coredns": "eksaddon.addons.coredns:CoreDnsProfile",
+    "eks-pod-identity-agent": "eksaddon.addons.pod_identity:PodIdentityAgentProfile",
 }
 
 
