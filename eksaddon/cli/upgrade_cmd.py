@@ -23,6 +23,7 @@ from eksaddon.cli.options import (
     output_option,
     progress_option,
 )
+from eksaddon.cli.pod_identity_option import associations, pod_identity_option
 from eksaddon.cli.progress import chosen_display
 from eksaddon.engine.install import InstallOptions, install
 from eksaddon.engine.rollout_check import RolloutCheck
@@ -64,6 +65,7 @@ def change_options(function: F) -> F:
                 metavar="ARN",
                 help="IAM role for the add-on's service account (default: keep the current).",
             ),
+            pod_identity_option,
             click.option(
                 "--timeout",
                 type=Seconds(1),
@@ -204,6 +206,7 @@ def upgrade_command(
     yes: bool,
     configuration_values: str | None,
     service_account_role_arn: str | None,
+    pod_identity_association: tuple[str, ...],
     timeout: float,
     poll_interval: float,
     state_directory: Path | None,
@@ -228,6 +231,7 @@ def upgrade_command(
         if configuration_values
         else None,
         service_account_role_arn=service_account_role_arn,
+        pod_identity_associations=associations(pod_identity_association),
         timeout=timeout,
         poll_interval=poll_interval,
         dry_run=dry_run,
@@ -308,6 +312,7 @@ def install_command(
     yes: bool,
     configuration_values: str | None,
     service_account_role_arn: str | None,
+    pod_identity_association: tuple[str, ...],
     timeout: float,
     poll_interval: float,
     state_directory: Path | None,
@@ -324,6 +329,7 @@ def install_command(
         if configuration_values
         else None,
         service_account_role_arn=service_account_role_arn,
+        pod_identity_associations=associations(pod_identity_association),
         timeout=timeout,
         poll_interval=poll_interval,
         dry_run=dry_run,

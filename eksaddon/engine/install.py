@@ -25,7 +25,13 @@ from eksaddon.errors import (
     UnexpectedAnswerError,
     UpgradeStoppedError,
 )
-from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
+from eksaddon.gateways.protocols import (
+    AddonRequest,
+    AddonState,
+    ClusterInfo,
+    EksGateway,
+    PodIdentityAssociation,
+)
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.versions import AddonVersion
 
@@ -37,6 +43,8 @@ class InstallOptions(NamedTuple):
     resolve_conflicts: str = "NONE"
     configuration_values: str | None = None
     service_account_role_arn: str | None = None
+    # None: none sent (CreateAddon then creates no association).
+    pod_identity_associations: tuple[PodIdentityAssociation, ...] | None = None
     timeout: float = 1200.0
     poll_interval: float = 10.0
     dry_run: bool = False
@@ -151,6 +159,7 @@ def _install(
         client_request_token=f"eksaddon-install-{cluster.name}-{options.addon}-{version}"[:64],
         configuration_values=options.configuration_values,
         service_account_role_arn=options.service_account_role_arn,
+        pod_identity_associations=options.pod_identity_associations,
     )
     final, _ = create_and_wait(
         gateway,

@@ -60,7 +60,13 @@ from eksaddon.errors import (
     UpgradeStoppedError,
 )
 from eksaddon.gateways.answers import shown
-from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
+from eksaddon.gateways.protocols import (
+    AddonRequest,
+    AddonState,
+    ClusterInfo,
+    EksGateway,
+    PodIdentityAssociation,
+)
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import Customization
 from eksaddon.nodeside.features import features_in_configuration
@@ -79,6 +85,8 @@ class UpgradeOptions(NamedTuple):
     resolve_conflicts: str = "PRESERVE"
     configuration_values: str | None = None
     service_account_role_arn: str | None = None
+    # None: not sent, EKS keeps the add-on's associations; a tuple replaces them.
+    pod_identity_associations: tuple[PodIdentityAssociation, ...] | None = None
     timeout: float = 1200.0
     poll_interval: float = 10.0
     dry_run: bool = False
@@ -322,6 +330,7 @@ class Upgrader:
             settings.get("resolve_conflicts") in RESOLVE_CONFLICTS
             and isinstance(settings.get("configuration_values"), str | None)
             and isinstance(settings.get("service_account_role_arn"), str | None)
+            and _well_formed_associations(settings.get("pod_identity_associations"))
             and isinstance(carried, list)
             and all(
                 isinstance(c, dict)
@@ -408,6 +417,12 @@ class Upgrader:
             "configuration_values": values,
             "service_account_role_arn": options.service_account_role_arn
             or addon.service_account_role_arn,
+            "pod_identity_associations": None
+            if options.pod_identity_associations is None
+            else [
+                {"service_account": a.service_account, "role_arn": a.role_arn}
+                for a in options.pod_identity_associations
+            ],
             "carried_settings": [
                 {"container": c.container, "name": c.name, "value": c.value} for c in carried
             ],
@@ -544,6 +559,7 @@ class Upgrader:
                 "status": addon.status,
                 "configuration_values": addon.configuration_values,
                 "service_account_role_arn": addon.service_account_role_arn,
+                "pod_identity_associations": list(addon.pod_identity_associations),
                 "arn": addon.arn,
             },
         )
@@ -700,6 +716,7 @@ class Upgrader:
             client_request_token=journal.token(step),
             configuration_values=settings["configuration_values"],
             service_account_role_arn=settings["service_account_role_arn"],
+            pod_identity_associations=_associations(settings.get("pod_identity_associations")),
         )
         try:
             update = retry_transient(
@@ -798,3 +815,27 @@ def settled_addon(
             hint=f"wait until it is gone, then `eksaddon install --cluster {cluster.name}`",
         )
     return addon
+
+
+def _well_formed_associations(value: Any) -> bool:
+    """A journal's pod identity associations: absent/None (keep) or pairs that still parse."""
+    if value is None:
+        return True
+    try:
+        _associations(value)
+    except (InputError, TypeError, KeyError):
+        return False
+    return True
+
+
+def _associations(value: Any) -> tuple[PodIdentityAssociation, ...] | None:
+    """The journal's list as sent to EKS, each pair checked again (a journal can be edited)."""
+    if value is None:
+        return None
+    from eksaddon.addons.pod_identity import parse_association
+
+    if not isinstance(value, list):
+        raise TypeError("pod_identity_associations is not a list")
+    return tuple(
+        parse_association(f"{item['service_account']}={item['role_arn']}") for item in value
+    )
