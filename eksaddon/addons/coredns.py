@@ -230,6 +230,12 @@ class CoreDnsSettings:
     def remove(self, values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:
         return remove(values, names)
 
+    def describe(self, objects: Objects) -> list[str]:
+        """The Corefile's edits (each a line), then what a build is known to break on."""
+        reading = read_corefile(objects.get(CONFIG_MAP))
+        lines = [f"Corefile: {line}" for line in reading.describe()]
+        return [*lines, *(f"warning: {w}" for w in corefile_warnings(reading))]
+
 
 def deployment_workload() -> Workload:
     return Workload(

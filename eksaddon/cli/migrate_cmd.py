@@ -19,6 +19,7 @@ from eksaddon.cli.options import (
 from eksaddon.cli.progress import chosen_display
 from eksaddon.cli.upgrade_cmd import confirmer, sigterm_as_interrupt
 from eksaddon.engine.migrate import MigrateOptions, migrate
+from eksaddon.engine.migrate_settings import migrate_profiled
 from eksaddon.engine.state import state_dir
 from eksaddon.engine.upgrade import SystemClock
 from eksaddon.errors import ExitCode
@@ -38,6 +39,12 @@ from eksaddon.textsafety import for_terminal
     type=click.Choice(["none", "overwrite"], case_sensitive=False),
     help="Required to migrate: overwrite lets EKS take the objects over (resetting fields not "
     "in the configuration values); none makes EKS refuse on any conflict.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Migrate although settings the add-on's configuration cannot hold are lost (each is "
+    "named); without it such a migration is refused before any change.",
 )
 @click.option("--timeout", type=Seconds(1), default=1200, show_default=True)
 @click.option("--poll-interval", type=Seconds(0.05), default=10, show_default=True)
@@ -59,6 +66,7 @@ def migrate_command(
     dry_run: bool,
     yes: bool,
     resolve_conflicts: str | None,
+    force: bool,
     timeout: float,
     poll_interval: float,
     state_directory: Path | None,
@@ -66,6 +74,7 @@ def migrate_command(
     progress_mode: str,
 ) -> int:
     """Make a self-managed add-on the EKS add-on at the same release; no setting may change."""
+    from eksaddon.addons import profile_of
     from eksaddon.engine.rollout_check import RolloutCheck
     from eksaddon.gateways.kube import KubeGateway
 
@@ -77,21 +86,37 @@ def migrate_command(
         poll_interval=poll_interval,
         dry_run=dry_run,
         resolve_conflicts=resolve_conflicts.upper() if resolve_conflicts else None,
+        force=force,
     )
+    matrix = global_options(ctx).load(addon)
     display = chosen_display(
         progress_mode, title=f"eksaddon migrate · {addon} on cluster {cluster}"
     )
+    kube = KubeGateway(kubeconfig=kubeconfig, context=kube_context)
     with sigterm_as_interrupt(), display as progress:
-        result = migrate(
-            gateway=make_gateway(profile, region),
-            matrix=global_options(ctx).load(addon),
-            nodes=RolloutCheck(KubeGateway(kubeconfig=kubeconfig, context=kube_context)),
-            options=options,
-            state_directory=state_directory or state_dir(),
-            progress=progress,
-            confirm=progress.pausing(confirmer(yes, str), asks=not yes),
-            clock=SystemClock(),
-        )
+        confirm = progress.pausing(confirmer(yes, str), asks=not yes)
+        if matrix.daemonset is not None:  # the matrix names the DaemonSet and its settings
+            result = migrate(
+                gateway=make_gateway(profile, region),
+                matrix=matrix,
+                nodes=RolloutCheck(kube),
+                options=options,
+                state_directory=state_directory or state_dir(),
+                progress=progress,
+                confirm=confirm,
+                clock=SystemClock(),
+            )
+        else:  # the add-on's profile reads its settings (kube-proxy, CoreDNS)
+            result = migrate_profiled(
+                gateway=make_gateway(profile, region),
+                profile=profile_of(matrix),
+                kube=kube,
+                options=options,
+                state_directory=state_directory or state_dir(),
+                progress=progress,
+                confirm=confirm,
+                clock=SystemClock(),
+            )
     document = {
         "schema_version": 1,
         "cluster": result.cluster,
@@ -100,7 +125,10 @@ def migrate_command(
         "version": str(result.version),
         "dry_run": result.dry_run,
         "configuration_values": result.configuration_values,
+        "carried": list(result.carried),
         "not_carried": list(result.not_carried),
+        "dropped": list(result.not_carried) if force and not result.dry_run else [],
+        "notes": list(result.notes),
         "backup": None if result.backup is None else str(result.backup),
     }
     if output == "json":
@@ -115,8 +143,12 @@ def migrate_command(
             f"{addon} on cluster {cluster} {verb} the EKS add-on {result.version}",
             f"configuration values: {result.configuration_values or 'none'}",
         ]
+        if result.carried:
+            lines.append(f"settings carried: {', '.join(result.carried)}")
+        lines.extend(result.notes)
         if result.not_carried:
-            lines.append(f"not expressible as configuration: {', '.join(result.not_carried)}")
+            said = "dropped (--force)" if force else "not expressible as configuration"
+            lines.append(f"{said}: {', '.join(result.not_carried)}")
         if result.backup is not None:
             lines.append(f"backup: {result.backup}")
         for line in lines:

@@ -40,6 +40,8 @@ class MigrateOptions(NamedTuple):
     # EKS must take over fields that another manager (kubectl, eksaddon) owns: only OVERWRITE
     # does that, and it resets what is not in the configuration values, so the operator says so.
     resolve_conflicts: str | None = None
+    # Migrate although settings the configuration cannot hold are lost (each is named).
+    force: bool = False
 
 
 class MigrateResult(NamedTuple):
@@ -52,6 +54,8 @@ class MigrateResult(NamedTuple):
     dry_run: bool
     backup: Path | None
     final: AddonState | None
+    carried: tuple[str, ...] = ()  # container/name=value of each setting carried
+    notes: tuple[str, ...] = ()  # what the settings rules found (a Corefile's edits)
 
 
 def migrate(
@@ -109,7 +113,7 @@ def _migrate(
         progress(Notice(line))
     before = nodes.customizations(matrix)
     running = _running_version(daemonset, matrix, nodes)
-    version = _same_release_build(gateway, options.addon, cluster.version, running)
+    version = same_release_build(gateway, options.addon, cluster.version, running)
     carried = carry({}, before)
     values = json.dumps(carried.values, sort_keys=True) if carried.carried else None
     if values is not None:
@@ -211,7 +215,7 @@ def _running_version(
     return detect(daemonset, matrix, label=f"DaemonSet {nodes.namespace}/{nodes.name}").version
 
 
-def _same_release_build(
+def same_release_build(
     gateway: EksGateway, addon: str, kubernetes: KubernetesVersion, running: AddonVersion
 ) -> AddonVersion:
     # The live catalogue only (an unreadable one raises: exit 3); no bundled fallback.
