@@ -320,10 +320,14 @@ class AddonProfile(Protocol):
         ...
 
     def refuse_change(
-        self, workload: Mapping[str, Any] | None, daemonsets: Sequence[Mapping[str, Any]]
+        self,
+        workload: Mapping[str, Any] | None,
+        daemonsets: Sequence[Mapping[str, Any]],
+        *,
+        cluster: str,
     ) -> str | None:
-        """A reason to change nothing on this cluster (the add-on's main workload and every
-        DaemonSet on the cluster given), or None."""
+        """Why nothing may change on ``cluster`` (given the add-on's main workload, None when
+        absent, and every DaemonSet on the cluster), as one sentence naming it; None: go on."""
         ...
 
 
@@ -377,7 +381,11 @@ class DataProfile:
         return None
 
     def refuse_change(
-        self, workload: Mapping[str, Any] | None, daemonsets: Sequence[Mapping[str, Any]]
+        self,
+        workload: Mapping[str, Any] | None,
+        daemonsets: Sequence[Mapping[str, Any]],
+        *,
+        cluster: str,
     ) -> str | None:
         return None
 
