@@ -32,8 +32,7 @@ from typing import Any, NamedTuple, Protocol
 
 from eksaddon.errors import InvalidVersionError
 from eksaddon.gateways.protocols import ClusterInfo
-from eksaddon.matrix.model import AddonType, Matrix, Workload, WorkloadKind
-from eksaddon.nodeside.detect import Customization
+from eksaddon.matrix.model import AddonType, Customization, Matrix, Workload, WorkloadKind
 from eksaddon.planner import Step
 from eksaddon.versions import AddonVersion, ImageTagRule, parse_image_tag
 

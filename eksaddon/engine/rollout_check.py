@@ -80,6 +80,8 @@ class RolloutCheck:
         refusal = self.profile.refuse_change(
             daemonset, self.kube.all_daemonsets(), cluster=cluster.name
         )
+        if refusal is None and daemonset is None:
+            refusal = f"the {self.name} DaemonSet is absent on cluster {cluster.name}"
         if refusal is not None:
             raise InputError(
                 f"{refusal}: eksaddon changes nothing",
