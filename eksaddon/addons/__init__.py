@@ -13,12 +13,16 @@ Modules are imported only when their add-on is asked for: offline commands stay 
 
 from __future__ import annotations
 
+import functools
 import importlib
 from pathlib import Path
 
 from eksaddon.addons.base import AddonProfile, DataProfile
 from eksaddon.matrix.loader import bundled_addons, has_matrix, load_matrix
 from eksaddon.matrix.model import Matrix
+
+# The add-on a command means when --addon is not given (eksaddon began with the VPC CNI).
+DEFAULT_ADDON = "vpc-cni"
 
 # add-on name -> "module:class" of its profile (a DataProfile subclass taking the Matrix).
 PROFILE_MODULES: dict[str, str] = {
@@ -47,6 +51,15 @@ def profile_of(matrix: Matrix) -> AddonProfile:
     profile_class = getattr(importlib.import_module(module_name), class_name)
     profile: AddonProfile = profile_class(matrix)
     return profile
+
+
+@functools.cache
+def default_profile() -> AddonProfile:
+    """The bundled profile of :data:`DEFAULT_ADDON` (whatever --matrix says), read once per
+    process and never through the matrix cache: looking a default up leaves no file behind."""
+    from eksaddon.matrix.loader import load_bundled
+
+    return profile_of(load_bundled(DEFAULT_ADDON, cached=False))
 
 
 def known_addons() -> list[str]:

@@ -32,8 +32,7 @@ from typing import Any, NamedTuple, Protocol
 
 from eksaddon.errors import InvalidVersionError
 from eksaddon.gateways.protocols import ClusterInfo
-from eksaddon.matrix.model import AddonType, Matrix, Workload, WorkloadKind
-from eksaddon.nodeside.detect import Customization
+from eksaddon.matrix.model import AddonType, Customization, Matrix, Workload, WorkloadKind
 from eksaddon.planner import Step
 from eksaddon.versions import AddonVersion, ImageTagRule, parse_image_tag
 
@@ -320,10 +319,14 @@ class AddonProfile(Protocol):
         ...
 
     def refuse_change(
-        self, workload: Mapping[str, Any] | None, daemonsets: Sequence[Mapping[str, Any]]
+        self,
+        workload: Mapping[str, Any] | None,
+        daemonsets: Sequence[Mapping[str, Any]],
+        *,
+        cluster: str,
     ) -> str | None:
-        """A reason to change nothing on this cluster (the add-on's main workload and every
-        DaemonSet on the cluster given), or None."""
+        """Why nothing may change on ``cluster`` (given the add-on's main workload, None when
+        absent, and every DaemonSet on the cluster), as one sentence naming it; None: go on."""
         ...
 
 
@@ -377,7 +380,11 @@ class DataProfile:
         return None
 
     def refuse_change(
-        self, workload: Mapping[str, Any] | None, daemonsets: Sequence[Mapping[str, Any]]
+        self,
+        workload: Mapping[str, Any] | None,
+        daemonsets: Sequence[Mapping[str, Any]],
+        *,
+        cluster: str,
     ) -> str | None:
         return None
 

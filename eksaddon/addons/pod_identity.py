@@ -97,3 +97,37 @@ class PodIdentityAgentProfile(DataProfile):
             "nodes; eksaddon reads no custom settings of the agent on the nodes (only the "
             "configuration values EKS holds are kept)"
         )
+
+
+def to_journal(
+    associations: tuple[PodIdentityAssociation, ...] | None,
+) -> list[dict[str, str]] | None:
+    """The associations as a run's journal keeps them (None: not sent, EKS keeps them)."""
+    if associations is None:
+        return None
+    return [{"service_account": a.service_account, "role_arn": a.role_arn} for a in associations]
+
+
+def from_journal(value: object) -> tuple[PodIdentityAssociation, ...] | None:
+    """A journal's associations as sent to EKS, each pair checked again (a journal is a file
+    anyone can edit); InputError when they are not what eksaddon writes."""
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(
+        isinstance(item, dict)
+        and isinstance(item.get("service_account"), str)
+        and isinstance(item.get("role_arn"), str)
+        for item in value
+    ):
+        raise InputError("the journal's pod identity associations are not what eksaddon writes")
+    return tuple(
+        parse_association(f"{item['service_account']}={item['role_arn']}") for item in value
+    )
+
+
+def journal_well_formed(value: object) -> bool:
+    try:
+        from_journal(value)
+    except InputError:
+        return False
+    return True

@@ -163,7 +163,11 @@ class VpcCniProfile(DataProfile):
         return detect(document, self.matrix, label=str(_ref(spec))).addon_type
 
     def refuse_change(
-        self, workload: Mapping[str, Any] | None, daemonsets: Sequence[Mapping[str, Any]]
+        self,
+        workload: Mapping[str, Any] | None,
+        daemonsets: Sequence[Mapping[str, Any]],
+        *,
+        cluster: str,
     ) -> str | None:
         """The VPC CNI must actually carry the pods' network: absent, or scheduled on no node
         while another CNI runs, means there is nothing to upgrade."""
@@ -174,7 +178,8 @@ class VpcCniProfile(DataProfile):
             return None
         replaced = f"; {', '.join(others)} runs instead" if others else ""
         where = "is absent" if workload is None else "runs on no node"
-        return f"{where}{replaced}"
+        name = self.workloads[0].name if self.workloads else self.name
+        return f"the {name} DaemonSet {where} on cluster {cluster}{replaced}"
 
 
 def other_cnis(daemonsets: Sequence[Mapping[str, Any]]) -> list[str]:

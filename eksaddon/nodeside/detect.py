@@ -14,22 +14,13 @@ from typing import Any, NamedTuple
 
 from eksaddon.errors import EksAddonError, InputFileError
 from eksaddon.matrix.model import AddonType, ContainerDefaults, DaemonSetSpec, Detector, Matrix
+from eksaddon.matrix.model import Customization as Customization
 from eksaddon.nodeside import helm
 from eksaddon.nodeside.helm import HelmRelease
 from eksaddon.versions import AddonVersion
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 UNKNOWN = "unknown"
-
-
-class Customization(NamedTuple):
-    """A setting that differs from the manifest default (``default`` None: not in the manifest)."""
-
-    container: str
-    name: str
-    value: str | None
-    default: str | None
-    kind: str = "env"
 
 
 class TypeEvidence(NamedTuple):
