@@ -8,7 +8,7 @@ every non-Fargate node, and stops the run naming the nodes that are behind.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from eksaddon.engine.events import RolloutProgressed
@@ -16,24 +16,11 @@ from eksaddon.engine.nodeside_status import OTHER_CNIS
 from eksaddon.engine.settings import drifted
 from eksaddon.engine.waiting import StepContext, backoff
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
-from eksaddon.gateways.protocols import ClusterInfo
+from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
 from eksaddon.matrix.model import Matrix
 from eksaddon.nodeside.detect import Customization, detect, live_values
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess, describe_stall
+from eksaddon.nodeside.rollout import Rollout, assess, describe_stall
 from eksaddon.planner import Step
-
-
-class KubeReader(Protocol):
-    @property
-    def host(self) -> str: ...
-
-    def all_daemonsets(self) -> list[dict[str, Any]]: ...
-
-    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def nodes(self) -> list[NodeFacts]: ...
-
-    def pods(self, namespace: str, selector: str) -> list[PodFacts]: ...
 
 
 class RolloutCheck:
@@ -41,7 +28,7 @@ class RolloutCheck:
 
     def __init__(
         self,
-        kube: KubeReader,
+        kube: KubernetesReader,
         *,
         namespace: str = "kube-system",
         name: str = "aws-node",

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from eksaddon import planner
 from eksaddon.engine import journal as journals
@@ -39,7 +39,7 @@ from eksaddon.errors import (
     UpgradeInterruptedError,
     UpgradeStoppedError,
 )
-from eksaddon.gateways.protocols import ClusterInfo, EksGateway
+from eksaddon.gateways.protocols import ClusterInfo, EksGateway, KubernetesWriter
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import Customization, detect
 from eksaddon.nodeside.helm import HelmRelease, before_applying
@@ -50,16 +50,10 @@ from eksaddon.versions import AddonVersion, KubernetesVersion
 APPLIED = "applied"
 
 
-class ObjectWriter(Protocol):
-    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]: ...
-
-    def read(self, document: dict[str, Any]) -> dict[str, Any] | None: ...
-
-
 def upgrade_self_managed(
     *,
     gateway: EksGateway,
-    writer: ObjectWriter,
+    writer: KubernetesWriter,
     nodes: RolloutCheck,
     matrix: Matrix,
     options: UpgradeOptions,
@@ -95,7 +89,7 @@ def _upgrade(
     cluster: ClusterInfo,
     path: Path,
     gateway: EksGateway,
-    writer: ObjectWriter,
+    writer: KubernetesWriter,
     nodes: RolloutCheck,
     matrix: Matrix,
     options: UpgradeOptions,
@@ -244,7 +238,7 @@ def _start(
     plan: Plan,
     cluster: ClusterInfo,
     customizations: tuple[Customization, ...],
-    writer: ObjectWriter,
+    writer: KubernetesWriter,
     state_directory: Path,
     progress: Progress,
     options: UpgradeOptions,
@@ -291,7 +285,7 @@ def _step(
     cluster: ClusterInfo,
     gateway: EksGateway,
     carried: tuple[Customization, ...],
-    writer: ObjectWriter,
+    writer: KubernetesWriter,
     nodes: RolloutCheck,
     matrix: Matrix,
     options: UpgradeOptions,
