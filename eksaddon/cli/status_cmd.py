@@ -15,8 +15,7 @@ from eksaddon.errors import ExitCode
 from eksaddon.reports import OutputFormat, render
 
 if TYPE_CHECKING:
-    from eksaddon.engine.nodeside_status import ClusterReader
-    from eksaddon.gateways.protocols import ClusterInfo
+    from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
 
 
 @click.command("status")
@@ -52,8 +51,8 @@ def status_command(
 
 def kube_reader(
     kubeconfig: str | None, context: str | None
-) -> Callable[[ClusterInfo], ClusterReader]:
-    def connect(cluster: ClusterInfo) -> ClusterReader:
+) -> Callable[[ClusterInfo], KubernetesReader]:
+    def connect(cluster: ClusterInfo) -> KubernetesReader:
         from eksaddon.engine.rollout_check import ensure_same_cluster
         from eksaddon.gateways.kube import KubeGateway
 

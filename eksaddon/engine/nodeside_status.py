@@ -8,12 +8,13 @@ Fargate nodes carry their own CNI and are left out.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import NamedTuple
 
 from eksaddon.errors import EksAddonError
+from eksaddon.gateways.protocols import KubernetesReader
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import DetectedAddon, TypeEvidence, detect
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess
+from eksaddon.nodeside.rollout import Rollout, assess
 
 # DaemonSet names of CNIs that replace the VPC CNI (EKS "alternate CNI plugins").
 OTHER_CNIS = {
@@ -23,16 +24,6 @@ OTHER_CNIS = {
     "weave-net": "Weave Net",
     "antrea-agent": "Antrea",
 }
-
-
-class ClusterReader(Protocol):
-    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def all_daemonsets(self) -> list[dict[str, Any]]: ...
-
-    def nodes(self) -> list[NodeFacts]: ...
-
-    def pods(self, namespace: str, selector: str) -> list[PodFacts]: ...
 
 
 class NodeSide(NamedTuple):
@@ -45,7 +36,7 @@ class NodeSide(NamedTuple):
 
 
 def read_node_side(
-    kube: ClusterReader, matrix: Matrix, *, region: str, eks_managed: bool
+    kube: KubernetesReader, matrix: Matrix, *, region: str, eks_managed: bool
 ) -> NodeSide:
     spec = matrix.daemonset
     if spec is None:

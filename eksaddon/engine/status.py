@@ -10,10 +10,16 @@ from typing import Any, NamedTuple
 from eksaddon import planner
 from eksaddon.compat import CompatReport, Finding, Severity, check_compat
 from eksaddon.engine.catalogue import with_live_catalogue
-from eksaddon.engine.nodeside_status import ClusterReader, NodeSide, read_node_side
+from eksaddon.engine.nodeside_status import NodeSide, read_node_side
 from eksaddon.errors import ApiError, EksAddonError
 from eksaddon.gateways.answers import shown
-from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway, NodegroupInfo
+from eksaddon.gateways.protocols import (
+    AddonState,
+    ClusterInfo,
+    EksGateway,
+    KubernetesReader,
+    NodegroupInfo,
+)
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import DetectedAddon
 from eksaddon.planner import Plan
@@ -86,7 +92,7 @@ def collect_status(
     *,
     cluster: str,
     addon: str,
-    kube: Callable[[ClusterInfo], ClusterReader] | None = None,
+    kube: Callable[[ClusterInfo], KubernetesReader] | None = None,
 ) -> StatusReport:
     info = gateway.describe_cluster(cluster)
     state = gateway.describe_addon(cluster, addon)
@@ -113,7 +119,7 @@ def collect_status(
 
 
 def _node_side(
-    kube: Callable[[ClusterInfo], ClusterReader] | None,
+    kube: Callable[[ClusterInfo], KubernetesReader] | None,
     matrix: Matrix,
     info: ClusterInfo,
     *,
@@ -168,7 +174,7 @@ def live_check_compat(
     target_kubernetes: KubernetesVersion | None,
     features: tuple[str, ...],
     fail_on: Severity,
-    kube: Callable[[ClusterInfo], ClusterReader] | None = None,
+    kube: Callable[[ClusterInfo], KubernetesReader] | None = None,
 ) -> CompatReport:
     """``check-compat --cluster``: the offline checks fed with live facts, each with its source.
 
@@ -302,7 +308,7 @@ def _unreadable_report(
 
 
 def _node_findings(
-    kube: Callable[[ClusterInfo], ClusterReader],
+    kube: Callable[[ClusterInfo], KubernetesReader],
     matrix: Matrix,
     info: ClusterInfo,
     state: AddonState,

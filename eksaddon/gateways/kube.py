@@ -32,8 +32,13 @@ from eksaddon.errors import (
     UnexpectedAnswerError,
 )
 from eksaddon.gateways.answers import Answer, shown
+from eksaddon.gateways.protocols import (
+    DisruptionBudget,
+    NodeFacts,
+    PodFacts,
+    SelectorRequirement,
+)
 from eksaddon.gateways.timeouts import request_timeouts
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts
 from eksaddon.textsafety import register_secret
 
 FIELD_MANAGER = "eksaddon"
@@ -44,8 +49,13 @@ ATTEMPTS = 4
 FIRST_BACKOFF = 0.5
 
 
+# policy/v1 serves PodDisruptionBudgets from Kubernetes 1.21; older API servers only v1beta1.
+_PDB_V1BETA1 = "/apis/policy/v1beta1/namespaces/{namespace}/poddisruptionbudgets"
+
+
 class KubeGateway:
-    """The cluster's API server, through the kubernetes client, for the node-side checks."""
+    """The cluster's API server, through the kubernetes client: implements
+    :class:`eksaddon.gateways.protocols.KubernetesGateway`."""
 
     def __init__(
         self, *, kubeconfig: str | None = None, context: str | None = None, in_cluster: bool = False
@@ -90,6 +100,7 @@ class KubeGateway:
         self._apps = kubernetes.client.AppsV1Api(client)
         self._rbac = kubernetes.client.RbacAuthorizationV1Api(client)
         self._extensions = kubernetes.client.ApiextensionsV1Api(client)
+        self._policy = kubernetes.client.PolicyV1Api(client)
 
     def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -124,17 +135,53 @@ class KubeGateway:
         )
         return _items(document, "daemonsets")
 
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._json(
+                "get",
+                f"deployments {namespace}/{name}",
+                lambda: self._apps.read_namespaced_deployment(
+                    name, namespace, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+        except KubernetesNotFoundError:
+            return None
+
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._json(
+                "get",
+                f"configmaps {namespace}/{name}",
+                lambda: self._core.read_namespaced_config_map(
+                    name, namespace, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+        except KubernetesNotFoundError:
+            return None
+
+    def disruption_budgets(self, namespace: str) -> list[DisruptionBudget]:
+        what = f"poddisruptionbudgets in {namespace}"
+        try:
+            document = self._json(
+                "list",
+                what,
+                lambda: self._policy.list_namespaced_pod_disruption_budget(
+                    namespace, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+        except KubernetesNotFoundError:
+            # A list is never "not found" where the resource is served: this API server
+            # predates policy/v1 (Kubernetes 1.20 and older), so ask v1beta1, the same resource.
+            document = self._json("list", what, lambda: self._get(_PDB_V1BETA1, namespace))
+        return [_budget(item, namespace) for item in _answer(document, what).children("items")]
+
     def nodes(self) -> list[NodeFacts]:
         document = self._json(
             "list",
             "nodes",
             lambda: self._core.list_node(_preload_content=False, _request_timeout=self._timeout),
         )
-        nodes = []
-        for item in _answer(document, "nodes").children("items"):
-            metadata = item.child("metadata")
-            nodes.append(NodeFacts(metadata.text("name"), metadata.text_map("labels")))
-        return nodes
+        return [_node_facts(item) for item in _answer(document, "nodes").children("items")]
 
     def pods(self, namespace: str, selector: str) -> list[PodFacts]:
         document = self._json(
@@ -229,6 +276,21 @@ class KubeGateway:
         metadata = document.get("metadata", {})
         return metadata["name"], metadata.get("namespace"), routes[key]
 
+    def _get(self, path: str, namespace: str) -> Any:
+        """A GET of an API path the client has no method for (an API version it dropped)."""
+        request = self._client.param_serialize(
+            method="GET",
+            resource_path=path,
+            path_params={"namespace": namespace},
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = self._client.call_api(*request, _request_timeout=self._timeout)
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise kube_errors.ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
+
     def _json(self, verb: str, resource: str, call: Callable[[], Any]) -> dict[str, Any]:
         """One request, retried on temporary failures (every verb used is idempotent: get,
         list and server-side apply)."""
@@ -285,6 +347,67 @@ def _register_credentials(configuration: Any) -> None:
                 register_secret(line.strip())
 
 
+def _node_facts(item: Answer) -> NodeFacts:
+    metadata = item.child("metadata")
+    return NodeFacts(metadata.text("name"), metadata.text_map("labels"), _kubelet_version(item))
+
+
+def _kubelet_version(item: Answer) -> str | None:
+    """status.nodeInfo.kubeletVersion, or None when absent or not text: the gate says
+    "unknown" for that node rather than failing on the whole cluster."""
+    status = item.raw.get("status")
+    info = status.get("nodeInfo") if isinstance(status, dict) else None
+    version = info.get("kubeletVersion") if isinstance(info, dict) else None
+    return version if isinstance(version, str) and version else None
+
+
+def _budget(item: Answer, namespace: str) -> DisruptionBudget:
+    metadata = item.child("metadata")
+    spec = item.optional_child("spec")
+    status = item.optional_child("status")
+    selector = spec.optional_child("selector") if spec else None
+    labels: dict[str, str] | None = None
+    expressions: list[SelectorRequirement] = []
+    if selector is not None:
+        labels = selector.text_map("matchLabels")
+        for entry in selector.children("matchExpressions"):
+            expressions.append(
+                SelectorRequirement(
+                    entry.text("key"), entry.text("operator"), tuple(entry.texts("values"))
+                )
+            )
+
+    def count(key: str) -> int | None:
+        return status.optional(key, int) if status else None
+
+    return DisruptionBudget(
+        namespace=metadata.optional_text("namespace") or namespace,
+        name=metadata.text("name"),
+        match_labels=labels,
+        match_expressions=tuple(expressions),
+        min_available=_int_or_percent(spec, "minAvailable"),
+        max_unavailable=_int_or_percent(spec, "maxUnavailable"),
+        generation=metadata.optional("generation", int),
+        observed_generation=count("observedGeneration"),
+        current_healthy=count("currentHealthy"),
+        desired_healthy=count("desiredHealthy"),
+        disruptions_allowed=count("disruptionsAllowed"),
+        expected_pods=count("expectedPods"),
+    )
+
+
+def _int_or_percent(spec: Answer | None, key: str) -> str | None:
+    """An IntOrString field (2, "50%") as text; another type is a misfit naming the field."""
+    if spec is None:
+        return None
+    value = spec.raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise spec.misfit(f"{spec.path}.{key}", value)
+    return str(value)
+
+
 def _pod_facts(item: Answer) -> PodFacts:
     spec = item.optional_child("spec")
     status = item.optional_child("status")
@@ -300,12 +423,26 @@ def _pod_facts(item: Answer) -> PodFacts:
         reason = state.optional_child("waiting") if state else None
         if reason is not None:
             waiting[entry.text("name")] = reason.shown_text("reason") or ""
+    metadata = item.child("metadata")
     return PodFacts(
-        item.child("metadata").text("name"),
+        metadata.text("name"),
         spec.optional_text("nodeName") if spec else None,
         {c.text("name"): c.text("image") for c in containers},
         waiting,
+        ready=_ready(status),
+        terminating=metadata.optional_text("deletionTimestamp") is not None,
     )
+
+
+def _ready(status: Answer | None) -> bool | None:
+    """The pod's Ready condition: True or False as written, None when absent or another text."""
+    if status is None:
+        return None
+    for condition in status.children("conditions"):
+        if condition.optional_text("type") == "Ready":
+            value = condition.optional_text("status")
+            return {"True": True, "False": False}.get(value or "")
+    return None
 
 
 @contextmanager
