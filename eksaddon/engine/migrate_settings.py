@@ -36,26 +36,14 @@ from eksaddon.engine import journal as journals
 from eksaddon.engine.events import BackupWritten, ChangePlanned, Notice, Progress
 from eksaddon.engine.install import create_and_wait, part_way
 from eksaddon.engine.migrate import MigrateOptions, MigrateResult, same_release_build
+from eksaddon.engine.profile_objects import read_objects
 from eksaddon.engine.rollout_check import ensure_same_cluster
 from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.waiting import Clock, StepContext
 from eksaddon.errors import EksAddonError, InputError, UpgradeStoppedError
-from eksaddon.gateways.protocols import AddonRequest, ClusterInfo, EksGateway
+from eksaddon.gateways.protocols import AddonRequest, ClusterInfo, EksGateway, KubernetesReader
 from eksaddon.matrix.model import AddonType, Workload
 from eksaddon.versions import AddonVersion
-
-
-class ObjectReader(Protocol):
-    """The Kubernetes reads a profiled migration needs (the kube gateway's names)."""
-
-    @property
-    def host(self) -> str: ...
-
-    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
 
 @runtime_checkable
@@ -63,22 +51,6 @@ class DescribedSettings(Protocol):
     """Settings rules that also explain what they found (CoreDNS: the Corefile's edits)."""
 
     def describe(self, objects: Objects) -> list[str]: ...
-
-
-def read_objects(kube: ObjectReader, refs: Iterable[ObjectRef]) -> Objects:
-    """Each object named, None when it is absent."""
-    readers: Mapping[str, Callable[[str, str], dict[str, Any] | None]] = {
-        "DaemonSet": kube.read_daemonset,
-        "Deployment": kube.read_deployment,
-        "ConfigMap": kube.read_config_map,
-    }
-    found: dict[ObjectRef, Mapping[str, Any] | None] = {}
-    for ref in dict.fromkeys(refs):
-        reader = readers.get(ref.kind)
-        if reader is None:
-            raise InputError(f"eksaddon cannot read a {ref.kind} ({ref})")
-        found[ref] = reader(ref.namespace, ref.name)
-    return found
 
 
 def workload_ref(workload: Workload) -> ObjectRef:
@@ -89,7 +61,7 @@ def migrate_profiled(
     *,
     gateway: EksGateway,
     profile: AddonProfile,
-    kube: ObjectReader,
+    kube: KubernetesReader,
     options: MigrateOptions,
     state_directory: Path,
     progress: Progress,
@@ -111,7 +83,7 @@ class _Migration:
         self,
         gateway: EksGateway,
         profile: AddonProfile,
-        kube: ObjectReader,
+        kube: KubernetesReader,
         options: MigrateOptions,
         progress: Progress,
         clock: Clock,

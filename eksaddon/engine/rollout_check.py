@@ -8,13 +8,13 @@ every non-Fargate node, and stops the run naming the nodes that are behind.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from eksaddon.addons import default_profile
 from eksaddon.addons.base import (
     AddonProfile,
-    ObjectRef,
+    Objects,
     StepView,
     drifted,
     image_tag,
@@ -24,24 +24,11 @@ from eksaddon.addons.base import (
 from eksaddon.engine.events import RolloutProgressed
 from eksaddon.engine.waiting import backoff
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
-from eksaddon.gateways.protocols import ClusterInfo
+from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
 from eksaddon.matrix.model import Matrix, WorkloadKind
 from eksaddon.nodeside.detect import Customization
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess, describe_stall
+from eksaddon.nodeside.rollout import Rollout, assess, describe_stall
 from eksaddon.planner import Step
-
-
-class KubeReader(Protocol):
-    @property
-    def host(self) -> str: ...
-
-    def all_daemonsets(self) -> list[dict[str, Any]]: ...
-
-    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def nodes(self) -> list[NodeFacts]: ...
-
-    def pods(self, namespace: str, selector: str) -> list[PodFacts]: ...
 
 
 class RolloutCheck:
@@ -51,7 +38,7 @@ class RolloutCheck:
     cluster may be changed at all; without one, the default add-on's profile is used.
     """
 
-    def __init__(self, kube: KubeReader, profile: AddonProfile | None = None) -> None:
+    def __init__(self, kube: KubernetesReader, profile: AddonProfile | None = None) -> None:
         self.kube = kube
         self.profile = profile if profile is not None else default_profile()
         workload = main_workload(self.profile)
@@ -88,14 +75,11 @@ class RolloutCheck:
                 hint=f"{self.profile.name} is not what this cluster runs; nothing to upgrade",
             )
 
-    def objects(self, matrix: Matrix) -> dict[ObjectRef, dict[str, Any] | None]:
-        """The objects the profile's settings are read from (DaemonSets only, for now)."""
-        found: dict[ObjectRef, dict[str, Any] | None] = {}
-        for ref in self.profile.settings.sources(matrix):
-            if ref.kind != str(WorkloadKind.DAEMONSET):
-                raise InputError(f"eksaddon cannot read {ref} yet (only DaemonSets)")
-            found[ref] = self.kube.read_daemonset(ref.namespace, ref.name)
-        return found
+    def objects(self, matrix: Matrix) -> Objects:
+        """The objects the profile's settings are read from (kube-proxy: its ConfigMap too)."""
+        from eksaddon.engine.profile_objects import read_objects
+
+        return read_objects(self.kube, self.profile.settings.sources(matrix))
 
     def customizations(self, matrix: Matrix) -> tuple[Customization, ...]:
         """The settings running on the nodes now (differences from the version's defaults)."""

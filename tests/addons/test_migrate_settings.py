@@ -26,7 +26,13 @@ from eksaddon.engine.events import Event, Notice
 from eksaddon.engine.migrate import MigrateOptions, MigrateResult
 from eksaddon.engine.migrate_settings import migrate_profiled, rollout_behind
 from eksaddon.errors import InputError, UpgradeStoppedError
-from eksaddon.gateways.protocols import AddonRequest, AddonState
+from eksaddon.gateways.protocols import (
+    AddonRequest,
+    AddonState,
+    DisruptionBudget,
+    NodeFacts,
+    PodFacts,
+)
 from eksaddon.versions import AddonVersion
 from fakes import FakeClock, FakeEks
 
@@ -57,6 +63,19 @@ class Cluster:
 
     def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self._read("ConfigMap", name)
+
+    # The rest of the reader protocol: what a migration does not read.
+    def all_daemonsets(self) -> list[dict[str, Any]]:
+        return [d for (kind, _), d in self.objects.items() if kind == "DaemonSet"]
+
+    def disruption_budgets(self, namespace: str) -> list[DisruptionBudget]:
+        return []
+
+    def nodes(self) -> list[NodeFacts]:
+        return []
+
+    def pods(self, namespace: str, selector: str) -> list[PodFacts]:
+        return []
 
 
 def rolled_out(document: dict[str, Any]) -> None:
