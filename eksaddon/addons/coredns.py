@@ -176,14 +176,23 @@ def carry(values: Mapping[str, Any], settings: Iterable[Setting]) -> Carried:
         if key is None or item.value is None:
             left.append(item)
             continue
-        value: Any = item.value
-        if item.kind == "replicas":
-            value = int(item.value)
-        elif item.kind in ("resources", "nodeSelector"):
-            value = json.loads(item.value)
+        # By name, not kind: a run's journal keeps a setting's container, name and value only.
+        try:
+            value: Any = _config_value(item.name, item.value)
+        except ValueError:  # not a number / not JSON: no configuration value can hold it
+            left.append(item)
+            continue
         merged.setdefault(key, value)
         carried.append(item)
     return Carried(merged, tuple(carried), tuple(left))
+
+
+def _config_value(name: str, text: str) -> Any:
+    if name == "replicas":
+        return int(text)
+    if name in ("resources", "nodeSelector"):
+        return json.loads(text)
+    return text
 
 
 def remove(values: Mapping[str, Any], names: Iterable[str]) -> dict[str, Any]:

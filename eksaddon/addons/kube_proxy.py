@@ -205,7 +205,7 @@ def config_path(setting: Setting) -> tuple[str, ...] | None:
     if setting.container == CONFIG_SOURCE:
         field = _BY_PATH.get(setting.name)
         return None if field is None else field.config_key
-    if setting.container == CONTAINER and setting.kind == "resources":
+    if setting.container == CONTAINER and setting.name == "resources":
         return ("resources",)
     return None
 
@@ -220,7 +220,12 @@ def carry(values: Mapping[str, Any], settings: Iterable[Setting]) -> Carried:
         if path is None or item.value is None:
             left.append(item)
             continue
-        value: Any = json.loads(item.value) if item.kind == "resources" else item.value
+        # By name, not kind: a run's journal keeps a setting's container, name and value only.
+        try:
+            value: Any = json.loads(item.value) if path == ("resources",) else item.value
+        except ValueError:
+            left.append(item)
+            continue
         node = merged
         for key in path[:-1]:
             child = node.setdefault(key, {})

@@ -149,3 +149,10 @@ def test_the_schema_refuses_a_replica_count_that_is_not_an_integer() -> None:
 )
 def test_who_manages_comes_from_the_deployment(managers: list[str], expected: AddonType) -> None:
     assert PROFILE.who_manages(objects(managers=managers)) is expected
+
+
+def test_settings_read_back_from_a_journal_without_their_kind_carry_the_same() -> None:
+    # A run's journal keeps container, name and value: the kind is back to its default.
+    found = RULES.custom(objects(EDITED_COREFILE, replicas=3, node_selector={"a": "b"}), MATRIX)
+    again = [s._replace(kind="env") for s in found]
+    assert RULES.carry({}, again).values == RULES.carry({}, found).values

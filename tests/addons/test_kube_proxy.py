@@ -189,3 +189,10 @@ def test_who_manages_comes_from_the_field_managers(
 ) -> None:
     found = PROFILE.who_manages(objects(daemonset=kube_proxy_daemonset(managers=managers)))
     assert found is expected
+
+
+def test_resources_read_back_from_a_journal_without_their_kind_carry_the_same() -> None:
+    resources = {"requests": {"cpu": "200m"}}
+    found = RULES.custom(objects(daemonset=kube_proxy_daemonset(resources=resources)), MATRIX)
+    again = [s._replace(kind="env") for s in found]
+    assert RULES.carry({}, again).values == {"resources": resources}

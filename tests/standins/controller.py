@@ -23,9 +23,15 @@ NAME = "aws-node"
 
 class DaemonSetController:
     def __init__(
-        self, api: k8s.ApiClient, nodes: tuple[str, ...], *, interval: float = 0.05
+        self,
+        api: k8s.ApiClient,
+        nodes: tuple[str, ...],
+        *,
+        interval: float = 0.05,
+        name: str = NAME,
     ) -> None:
         self.api = api
+        self.name = name  # the DaemonSet it controls (its pods are labelled k8s-app=<name>)
         self.interval = interval  # seconds between the thread's looks at the DaemonSet
         self.nodes = nodes
         self.stuck: set[str] = set()
@@ -62,7 +68,9 @@ class DaemonSetController:
 
     def _reconcile(self) -> None:
         apps = k8s.AppsV1Api(self.api)
-        response: Any = apps.read_namespaced_daemon_set(NAME, NAMESPACE, _preload_content=False)
+        response: Any = apps.read_namespaced_daemon_set(
+            self.name, NAMESPACE, _preload_content=False
+        )
         daemonset: dict[str, Any] = json.loads(response.data)
         generation = daemonset["metadata"].get("generation", 0)
         observed = (daemonset.get("status") or {}).get("observedGeneration") == generation
@@ -75,7 +83,7 @@ class DaemonSetController:
         for node in self.nodes:
             if node in self.stuck:
                 continue
-            name = f"{NAME}-{node}"
+            name = f"{self.name}-{node}"
             try:
                 core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
             except k8s.exceptions.ApiException:
@@ -83,7 +91,7 @@ class DaemonSetController:
             pod = {
                 "apiVersion": "v1",
                 "kind": "Pod",
-                "metadata": {"name": name, "labels": {"k8s-app": NAME}},
+                "metadata": {"name": name, "labels": {"k8s-app": self.name}},
                 "spec": {
                     "nodeName": node,
                     "initContainers": [
@@ -107,7 +115,7 @@ class DaemonSetController:
             "numberMisscheduled": 0,
         }
         apps.patch_namespaced_daemon_set_status(
-            NAME,
+            self.name,
             NAMESPACE,
             {"status": status},
             _content_type="application/merge-patch+json",
