@@ -11,6 +11,7 @@ from eksaddon import planner
 from eksaddon.compat import CompatReport, Finding, Severity, check_compat
 from eksaddon.engine.catalogue import with_live_catalogue
 from eksaddon.engine.nodeside_status import NodeSide, read_node_side
+from eksaddon.engine.pod_identity_status import PodIdentityStatus, pod_identity_status
 from eksaddon.errors import ApiError, EksAddonError
 from eksaddon.gateways.answers import shown
 from eksaddon.gateways.protocols import (
@@ -48,6 +49,7 @@ class StatusReport(NamedTuple):
     fargate_profiles: tuple[str, ...]
     node_side: NodeSide | None = None
     node_side_note: str | None = None
+    pod_identity: PodIdentityStatus | None = None
 
     @property
     def addon_type(self) -> str:
@@ -114,6 +116,7 @@ def collect_status(
         plan_problem=problem,
         nodegroups=tuple(gateway.nodegroups(cluster)),
         fargate_profiles=tuple(gateway.fargate_profiles(cluster)),
+        pod_identity=pod_identity_status(gateway, addon, state, offered=default or latest),
         **_node_side(kube, matrix, info, eks_managed=state is not None),
     )
 

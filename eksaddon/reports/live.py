@@ -6,6 +6,7 @@ from typing import Any
 
 from eksaddon.engine.install import InstallResult
 from eksaddon.engine.nodeside_status import NodeSide
+from eksaddon.engine.pod_identity_status import PodIdentityStatus
 from eksaddon.engine.refresh import MatrixDiff
 from eksaddon.engine.status import StatusReport
 from eksaddon.engine.upgrade import UpgradeResult
@@ -29,6 +30,7 @@ def addon_document(state: AddonState | None) -> dict[str, Any] | None:
         ],
         "configuration_values": state.configuration_values,
         "service_account_role_arn": state.service_account_role_arn,
+        "pod_identity_associations": list(state.pod_identity_associations),
         "arn": state.arn,
     }
 
@@ -63,6 +65,26 @@ def status_document(report: StatusReport) -> dict[str, Any]:
         "fargate_profiles": list(report.fargate_profiles),
         "node_side": node_side_document(report.node_side),
         "node_side_note": report.node_side_note,
+        "pod_identity": pod_identity_document(report.pod_identity),
+    }
+
+
+def pod_identity_document(status: PodIdentityStatus | None) -> dict[str, Any] | None:
+    if status is None:
+        return None
+    return {
+        "associations": list(status.associations),
+        "recommended_for": None if status.build is None else str(status.build),
+        "recommended": None
+        if status.recommended is None
+        else [
+            {
+                "service_account": c.service_account,
+                "recommended_managed_policies": list(c.recommended_managed_policies),
+            }
+            for c in status.recommended
+        ],
+        "note": status.note,
     }
 
 

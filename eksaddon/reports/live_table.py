@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from eksaddon.engine.install import InstallResult
+from eksaddon.engine.pod_identity_status import describe_recommended
 from eksaddon.engine.refresh import MatrixDiff
 from eksaddon.engine.status import StatusReport
 from eksaddon.engine.upgrade import UpgradeResult
@@ -42,6 +43,10 @@ def status(report: StatusReport, console: Console) -> None:
     table.add_row(
         "Fargate profiles", f"{fargate} (their CNI is not updated)" if fargate else "none"
     )
+    if report.pod_identity is not None:
+        pod_identity = report.pod_identity
+        table.add_row("Pod identity", ", ".join(pod_identity.associations) or "none")
+        table.add_row("Recommended policies", describe_recommended(pod_identity))
     _node_side_rows(report, table)
     console.print(table)
     if report.plan is not None and report.plan.steps:

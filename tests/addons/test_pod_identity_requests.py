@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from eksaddon.engine.install import InstallOptions, install
+from eksaddon.engine.pod_identity_status import describe_recommended, pod_identity_status
+from eksaddon.engine.status import collect_status
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader
-from eksaddon.errors import JournalMismatchError, UpgradeStoppedError
-from eksaddon.gateways.protocols import PodIdentityAssociation
+from eksaddon.errors import AccessDeniedError, JournalMismatchError, UpgradeStoppedError
+from eksaddon.gateways.protocols import PodIdentityAssociation, PodIdentityConfiguration
 from eksaddon.matrix import Matrix
+from eksaddon.versions import AddonVersion
 from fakes import FakeClock, FakeEks
 from tests_support import Result
 
@@ -91,3 +94,42 @@ def test_a_bad_pair_on_the_command_line_is_exit_2_before_any_call(
     assert result.code == 2
     assert "--pod-identity-association 'aws-node' is not SERVICE_ACCOUNT=ROLE_ARN" in result.err
     assert "Traceback" not in result.err
+
+
+class RefusingConfiguration(FakeEks):
+    def pod_identity_configuration(
+        self, addon: str, version: AddonVersion
+    ) -> tuple[PodIdentityConfiguration, ...]:
+        raise AccessDeniedError("DescribeAddonConfiguration: AccessDeniedException")
+
+
+def test_status_shows_the_associations_and_the_recommended_policies(bundled: Matrix) -> None:
+    eks = FakeEks(version="v1.16.4-eksbuild.2")
+    policy = PodIdentityConfiguration("aws-node", ("AmazonEKS_CNI_Policy",))
+    eks.pod_identity = {"vpc-cni": (policy,)}
+    report = collect_status(eks, bundled, cluster="prod", addon="vpc-cni")
+    assert report.pod_identity is not None
+    assert report.pod_identity.recommended == (policy,)
+    assert str(report.pod_identity.build) == "v1.16.4-eksbuild.2"
+    assert describe_recommended(report.pod_identity) == "aws-node: AmazonEKS_CNI_Policy"
+
+
+def test_unreadable_recommendations_are_said_not_left_out(bundled: Matrix) -> None:
+    eks = RefusingConfiguration(version="v1.16.4-eksbuild.2")
+    status = pod_identity_status(
+        eks, "vpc-cni", eks.describe_addon("prod", "vpc-cni"), offered=None
+    )
+    assert status.recommended is None
+    assert describe_recommended(status).startswith("recommended policies unknown: ")
+    assert "AccessDenied" in describe_recommended(status)
+
+
+def test_the_add_ons_own_associations_are_shown(bundled: Matrix) -> None:
+    eks = FakeEks(version="v1.16.4-eksbuild.2")
+    state = eks.describe_addon("prod", "vpc-cni")
+    assert state is not None
+    owned = state._replace(
+        pod_identity_associations=("arn:aws:eks:us-west-2:1:podidentityassociation/prod/a-1",)
+    )
+    status = pod_identity_status(eks, "vpc-cni", owned, offered=None)
+    assert status.associations == owned.pod_identity_associations
