@@ -22,7 +22,7 @@ from eksaddon.engine.migrate import MigrateOptions, migrate
 from eksaddon.engine.migrate_settings import migrate_profiled
 from eksaddon.engine.state import state_dir
 from eksaddon.engine.upgrade import SystemClock
-from eksaddon.errors import ExitCode
+from eksaddon.errors import ExitCode, InputError
 from eksaddon.textsafety import for_terminal
 
 
@@ -31,7 +31,9 @@ from eksaddon.textsafety import for_terminal
 @addon_option
 @aws_options
 @kube_options("kubeconfig of the cluster.")
-@click.option("--service-account-role-arn", metavar="ARN", help="IAM role for aws-node.")
+@click.option(
+    "--service-account-role-arn", metavar="ARN", help="IAM role for the add-on's service account."
+)
 @click.option("--dry-run", is_flag=True, help="Show the configuration values; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.option(
@@ -89,6 +91,12 @@ def migrate_command(
         force=force,
     )
     matrix = global_options(ctx).load(addon)
+    if force and matrix.daemonset is not None:
+        raise InputError(
+            f"--force is not available for migrating {addon}: a setting without a "
+            "configuration key stops the migration; nothing was changed",
+            hint="move such settings into the add-on's configuration first (--dry-run lists them)",
+        )
     display = chosen_display(
         progress_mode, title=f"eksaddon migrate · {addon} on cluster {cluster}"
     )

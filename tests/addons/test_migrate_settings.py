@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ from eksaddon.gateways.protocols import (
 )
 from eksaddon.versions import AddonVersion
 from fakes import FakeClock, FakeEks
+from tests_support import Result
 
 COREDNS_BUILDS = ["v1.11.3-eksbuild.1", "v1.10.1-eksbuild.13", "v1.10.1-eksbuild.11"]
 KUBE_PROXY_BUILDS = ["v1.29.7-eksbuild.5", "v1.28.12-eksbuild.5"]
@@ -319,3 +321,13 @@ def test_rollout_behind_reads_both_kinds() -> None:
     rolled_out(daemonset)
     daemonset["metadata"]["generation"] = 2
     assert rollout_behind(daemonset, "ds") == "ds: the controller has not observed generation 2 yet"
+
+
+def test_force_is_refused_for_a_vpc_cni_migration_before_any_call(
+    run: Callable[..., Result],
+) -> None:
+    result = run(
+        "migrate", "--cluster", "prod", "--resolve-conflicts", "overwrite", "--force", "--yes"
+    )
+    assert result.code == 2
+    assert "--force is not available for migrating vpc-cni" in result.err
