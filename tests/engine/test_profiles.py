@@ -267,3 +267,35 @@ def daemonset(container: str, tag: str) -> dict[str, Any]:
             "template": {"spec": {"containers": [{"name": container, "image": f"{IMAGE}:{tag}"}]}}
         },
     }
+
+
+def test_status_reads_the_new_addons_daemonset_from_its_profile(
+    matrix_file: Path, tmp_path: Path
+) -> None:
+    from eksaddon.compat import Severity
+    from eksaddon.engine.status import collect_status, live_check_compat
+
+    eks = agent_eks()
+    kube = AgentKube(eks, ("node-a", "node-b"))
+    profile = profile_for(ADDON, matrix_file)
+    report = collect_status(
+        eks, profile.matrix, cluster="prod", addon=ADDON, kube=lambda info: kube, profile=profile
+    )
+    side = report.node_side
+    assert side is not None and side.state == "running" and side.detected is None
+    assert side.workload == f"DaemonSet kube-system/{ADDON}"
+    assert str(side.version) == "v2.0.0-eksbuild.3"
+    assert side.rollout is not None and side.rollout.done
+    compat = live_check_compat(
+        eks,
+        profile.matrix,
+        cluster="prod",
+        addon=ADDON,
+        target_kubernetes=None,
+        features=(),
+        fail_on=Severity.ERROR,
+        kube=lambda info: kube,
+        profile=profile,
+    )
+    messages = [f.message for f in compat.findings if f.check == "node-side"]
+    assert messages == [f"the nodes run v2.0.0-eksbuild.3 (from the {ADDON} image)"]
