@@ -299,3 +299,33 @@ def test_status_reads_the_new_addons_daemonset_from_its_profile(
     )
     messages = [f.message for f in compat.findings if f.check == "node-side"]
     assert messages == [f"the nodes run v2.0.0-eksbuild.3 (from the {ADDON} image)"]
+
+
+def test_render_refuses_an_addon_whose_manifests_eksaddon_does_not_ship(
+    run: Callable[..., Result],
+) -> None:
+    result = run("render", "--addon", "coredns", "--version", "v1.11.3", "--region", "us-west-2")
+    assert result.code == 2, result.err
+    assert "eksaddon ships no manifests for coredns" in result.err
+    assert result.out == ""
+
+
+@pytest.mark.parametrize(
+    ("rule", "tag", "shows"),
+    [
+        (ImageTagRule.ADDON_VERSION, "v1.29.7-eksbuild.5", True),
+        (ImageTagRule.ADDON_VERSION, "v1.28.12-eksbuild.5", False),
+        (ImageTagRule.MINIMAL_VARIANT, "v1.29.7-minimal-eksbuild.5", True),
+        (ImageTagRule.MINIMAL_VARIANT, "v1.29.7-minimal-eksbuild.4", False),
+        (ImageTagRule.MINIMAL_VARIANT, "latest", False),
+        (ImageTagRule.UNRELATED, "v0.1.37", None),  # cannot tell: the rollout decides alone
+        (None, "v1.29.7-eksbuild.5", None),
+    ],
+)
+def test_an_image_tag_shows_the_target_only_where_its_rule_can_tell(
+    rule: ImageTagRule | None, tag: str, shows: bool | None
+) -> None:
+    from eksaddon.addons.base import tag_shows
+
+    workload = profile_for("kube-proxy").workloads[0]._replace(image_tag=rule)
+    assert tag_shows(workload, tag, AddonVersion.parse("v1.29.7-eksbuild.5")) is shows
