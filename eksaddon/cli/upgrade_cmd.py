@@ -39,7 +39,10 @@ from eksaddon.planner import Plan
 from eksaddon.reports import OutputFormat, render
 
 if TYPE_CHECKING:
+    from eksaddon.engine.events import Progress
+    from eksaddon.engine.upgrade import UpgradeResult
     from eksaddon.gateways.kube import KubeGateway
+    from eksaddon.gateways.protocols import EksGateway
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -289,15 +292,15 @@ def upgrade_command(
 def _self_managed(
     error: AddonNotFoundError,
     *,
-    gateway: Any,
+    gateway: EksGateway,
     kube: KubeGateway | None,
     hook: NodeSideHook | None,
     options: UpgradeOptions,
     state_directory: Path,
-    progress: Any,
+    progress: Progress,
     confirm: Callable[[Plan], bool],
     take_over_from_helm: bool,
-) -> Any:
+) -> UpgradeResult:
     """No EKS add-on: a self-managed one is upgraded by applying its manifests, when eksaddon
     has them and the Kubernetes API is at hand."""
     from eksaddon.engine.rollout_check import RolloutCheck
