@@ -276,6 +276,7 @@ def upgrade_command(
         except AddonNotFoundError as error:
             result = _self_managed(
                 error,
+                profile=addon_profile,
                 gateway=gateway,
                 kube=kube,
                 hook=hook,
@@ -292,6 +293,7 @@ def upgrade_command(
 def _self_managed(
     error: AddonNotFoundError,
     *,
+    profile: AddonProfile,
     gateway: EksGateway,
     kube: KubeGateway | None,
     hook: NodeSideHook | None,
@@ -306,18 +308,18 @@ def _self_managed(
     from eksaddon.engine.rollout_check import RolloutCheck
     from eksaddon.engine.selfmanaged import no_manifests, upgrade_self_managed
 
-    if kube is None:  # a self-managed add-on lives only on the cluster
+    if not profile.renders_manifests:
+        raise no_manifests(options.addon, options.cluster) from error
+    if kube is None or not isinstance(hook, RolloutCheck):  # it lives only on the cluster
         raise AddonNotFoundError(
             error.message,
             hint="a self-managed upgrade needs the Kubernetes API: drop --skip-rollout-check",
         ) from error
-    if not isinstance(hook, RolloutCheck) or not hook.profile.renders_manifests:
-        raise no_manifests(options.addon, options.cluster) from error
     return upgrade_self_managed(
         gateway=gateway,
         writer=kube,
         nodes=hook,
-        matrix=hook.profile.matrix,
+        matrix=profile.matrix,
         options=options,
         state_directory=state_directory,
         progress=progress,
