@@ -318,6 +318,11 @@ class AddonProfile(Protocol):
         workloads (None: the evidence does not tell)."""
         ...
 
+    def replaced_by(self, daemonsets: Sequence[Mapping[str, Any]]) -> str | None:
+        """What the cluster's DaemonSets show runs instead of this add-on (vpc-cni: another
+        CNI), by display name; None: nothing known to replace it."""
+        ...
+
     def refuse_change(
         self,
         workload: Mapping[str, Any] | None,
@@ -377,6 +382,9 @@ class DataProfile:
         return None
 
     def who_manages(self, objects: Objects) -> AddonType | None:
+        return None
+
+    def replaced_by(self, daemonsets: Sequence[Mapping[str, Any]]) -> str | None:
         return None
 
     def refuse_change(

@@ -40,7 +40,10 @@ from eksaddon.planner import Plan
 from eksaddon.reports import OutputFormat, render
 
 if TYPE_CHECKING:
+    from eksaddon.engine.events import Progress
+    from eksaddon.engine.upgrade import UpgradeResult
     from eksaddon.gateways.kube import KubeGateway
+    from eksaddon.gateways.protocols import EksGateway
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -277,6 +280,7 @@ def upgrade_command(
         except AddonNotFoundError as error:
             result = _self_managed(
                 error,
+                profile=addon_profile,
                 gateway=gateway,
                 kube=kube,
                 hook=hook,
@@ -293,32 +297,33 @@ def upgrade_command(
 def _self_managed(
     error: AddonNotFoundError,
     *,
-    gateway: Any,
+    profile: AddonProfile,
+    gateway: EksGateway,
     kube: KubeGateway | None,
     hook: NodeSideHook | None,
     options: UpgradeOptions,
     state_directory: Path,
-    progress: Any,
+    progress: Progress,
     confirm: Callable[[Plan], bool],
     take_over_from_helm: bool,
-) -> Any:
+) -> UpgradeResult:
     """No EKS add-on: a self-managed one is upgraded by applying its manifests, when eksaddon
     has them and the Kubernetes API is at hand."""
     from eksaddon.engine.rollout_check import RolloutCheck
     from eksaddon.engine.selfmanaged import no_manifests, upgrade_self_managed
 
-    if kube is None:  # a self-managed add-on lives only on the cluster
+    if not profile.renders_manifests:
+        raise no_manifests(options.addon, options.cluster) from error
+    if kube is None or not isinstance(hook, RolloutCheck):  # it lives only on the cluster
         raise AddonNotFoundError(
             error.message,
             hint="a self-managed upgrade needs the Kubernetes API: drop --skip-rollout-check",
         ) from error
-    if not isinstance(hook, RolloutCheck) or not hook.profile.renders_manifests:
-        raise no_manifests(options.addon, options.cluster) from error
     return upgrade_self_managed(
         gateway=gateway,
         writer=kube,
         nodes=hook,
-        matrix=hook.profile.matrix,
+        matrix=profile.matrix,
         options=options,
         state_directory=state_directory,
         progress=progress,
@@ -377,7 +382,7 @@ def install_command(
     with sigterm_as_interrupt(), display as progress:
         result = install(
             gateway=make_gateway(profile, region),
-            matrix=global_options(ctx).load(addon),
+            matrix=profile_for(addon, global_options(ctx).matrix).matrix,
             options=options,
             state_directory=state_directory or state_dir(),
             progress=progress,

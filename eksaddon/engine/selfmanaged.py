@@ -93,7 +93,7 @@ def _upgrade(
     take_over_from_helm: bool,
 ) -> UpgradeResult:
     daemonset = _read_target(cluster, nodes, options, clock)
-    detected = detect(daemonset, matrix, label=nodes.label)
+    detected = detect(daemonset, matrix, label=nodes.label, region=cluster.region)
     journal, archived = Journal.load_unfinished(path, discard=options.discard_journal)
     if archived is not None:
         progress(Notice(f"previous journal moved to {archived}"))
