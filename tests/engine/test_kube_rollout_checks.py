@@ -168,8 +168,9 @@ def run_step(
     timeout: float = 60,
 ) -> Clock:
     clock = Clock(on_sleep or world.controller.tick)
-    view = View("prod", "coredns", 1, 1, timeout, 5, clock, world.events.append)
-    (check or DeploymentRolloutCheck(world.kube, WORKLOAD))(view, STEP)
+    # The step runner's own context (engine/waiting.StepContext) is what the hook is given.
+    ctx = StepContext(FakeEks(), "prod", "coredns", 1, 1, 0, timeout, 5, clock, world.events.append)
+    (check or DeploymentRolloutCheck(world.kube, WORKLOAD))(ctx, STEP)
     return clock
 
 
