@@ -456,3 +456,25 @@ def test_pods_say_whether_they_are_ready_and_going_away(kube_fresh: KubeApiServe
     assert pods["ready"].ready is True and not pods["ready"].terminating
     assert pods["starting"].ready is False and not pods["starting"].terminating
     assert pods["leaving"].terminating
+
+
+@pytest.mark.parametrize(
+    ("reported", "minor"),
+    [
+        ("v1.29.0-eks-5e0fdde", "1.29"),
+        ("v1.30.4-eks-a737599", "1.30"),
+        ("1.28.1", "1.28"),
+        ("v1.27", "1.27"),
+        ("garbage", None),
+        ("v1.29.0\n", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_kubelet_minor_is_read_from_what_the_node_reports(
+    reported: str | None, minor: str | None
+) -> None:
+    from eksaddon.gateways.protocols import NodeFacts
+
+    found = NodeFacts("node-a", {}, reported).kubelet_minor
+    assert (None if found is None else str(found)) == minor
