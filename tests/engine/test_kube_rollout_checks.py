@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import kubernetes.client as k8s
 import pytest
+import yaml
 
 from eksaddon.addons.base import Carried, ObjectRef, Objects, Setting
 from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
@@ -465,3 +467,69 @@ def test_each_profiles_workload_rollout_is_checked_on_a_real_api_server(
     )
     images = {p.images[workload.version_container] for p in kube.pods(workload.namespace, selector)}
     assert images == {image_for(workload, new)}
+
+
+def test_an_api_server_that_fails_for_a_while_is_waited_out(
+    world: World, kube_fresh: KubeApiServer, tmp_path: Path
+) -> None:
+    from eksaddon.gateways.kube import ATTEMPTS
+    from standins.faultproxy import Rule, fault_proxy
+
+    set_image(world.api, NEW)
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kubeconfig = tmp_path / "proxied"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "c", "cluster": {"server": proxy.url}}],
+                    "users": [{"name": "u", "user": {"token": kube_fresh.token}}],
+                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "c",
+                }
+            ),
+            encoding="utf-8",
+        )
+        kube = KubeGateway(kubeconfig=str(kubeconfig))
+        kube.sleep = lambda seconds: None  # the gateway's own backoff: no real waiting
+        # Two polls' worth of 503s: more than the gateway's attempts, so the hook must retry.
+        rule = proxy.add(
+            Rule("GET", r"/deployments/coredns", "status", status=503, times=2 * ATTEMPTS)
+        )
+        clock = run_step(world._replace(kube=kube))
+    assert rule.hits == 2 * ATTEMPTS
+    assert clock.sleeps >= 2
+    last = [e for e in world.events if isinstance(e, RolloutProgressed)][-1]
+    assert (last.updated, last.nodes) == (2, 2)
+
+
+def test_an_api_server_that_stays_away_stops_the_step_naming_the_last_error(
+    world: World, kube_fresh: KubeApiServer, tmp_path: Path
+) -> None:
+    from standins.faultproxy import Rule, fault_proxy
+
+    set_image(world.api, NEW)
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kubeconfig = tmp_path / "proxied"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "c", "cluster": {"server": proxy.url}}],
+                    "users": [{"name": "u", "user": {"token": kube_fresh.token}}],
+                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "c",
+                }
+            ),
+            encoding="utf-8",
+        )
+        kube = KubeGateway(kubeconfig=str(kubeconfig))
+        kube.sleep = lambda seconds: None
+        proxy.add(Rule("GET", r"/deployments/coredns", "status", status=503, times=1000))
+        with pytest.raises(UpgradeStoppedError) as stopped:
+            run_step(world._replace(kube=kube), timeout=40)
+    assert "no answer (last error: the Kubernetes API server kept failing get" in (
+        stopped.value.message
+    )
