@@ -226,9 +226,20 @@ class KubeGateway:
         }
         where = f"{document['kind']} {namespace + '/' if namespace else ''}{name}"
         patch = getattr(api[0], f"patch_{api[1]}")
-        if namespace:
-            return self._json("patch", where, lambda: patch(name, namespace, document, **options))
-        return self._json("patch", where, lambda: patch(name, document, **options))
+        try:
+            if namespace:
+                return self._json(
+                    "patch", where, lambda: patch(name, namespace, document, **options)
+                )
+            return self._json("patch", where, lambda: patch(name, document, **options))
+        except KubernetesForbiddenError as error:
+            # The API server authorizes an apply that would create the object as `create` too,
+            # and its refusal does not say which verb was missing.
+            raise KubernetesForbiddenError(
+                error.message,
+                hint="grant the 'patch' and 'create' verbs on that resource (a server-side "
+                "apply creates an absent object; see docs/iam.md)",
+            ) from error
 
     def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
         """The live object matching a manifest object, or None."""

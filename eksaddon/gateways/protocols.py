@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
@@ -304,6 +305,16 @@ class NodeFacts(NamedTuple):
     def fargate(self) -> bool:
         key, value = FARGATE_LABEL
         return self.labels.get(key) == value
+
+    @property
+    def kubelet_minor(self) -> KubernetesVersion | None:
+        """The kubelet's Kubernetes minor (v1.29.0-eks-5e0fdde -> 1.29); None when unknown."""
+        match = _KUBELET_RE.fullmatch(self.kubelet_version or "")
+        return KubernetesVersion(int(match[1]), int(match[2])) if match else None
+
+
+# v1.29.0-eks-5e0fdde, v1.30.4-eks-a737599, 1.28.1: what kubelets report, build suffix and all.
+_KUBELET_RE = re.compile(r"v?(\d{1,3})\.(\d{1,4})(?:\.\d+)?(?:[-+].*)?")
 
 
 class PodFacts(NamedTuple):

@@ -171,8 +171,9 @@ def assess_deployment(
             for container, reason in sorted(pod.waiting.items())
             if reason == "CrashLoopBackOff"
         ]
+    generation_seen = count("observedGeneration") >= generation
     return DeploymentRollout(
-        generation_seen=count("observedGeneration") >= generation,
+        generation_seen=generation_seen,
         desired=desired,
         updated=count("updatedReplicas"),
         replicas=count("replicas"),
@@ -182,7 +183,9 @@ def assess_deployment(
         budgets=tuple(
             _budget_state(b) for b in sorted(budgets, key=lambda b: b.name) if selects(b, labels)
         ),
-        deadline_exceeded=_deadline_exceeded(status),
+        # A condition left from an earlier rollout counts only once the controller has looked
+        # at the current generation (it then rewrites the condition for this rollout).
+        deadline_exceeded=_deadline_exceeded(status) if generation_seen else None,
     )
 
 

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import kubernetes.client as k8s
 import pytest
+import yaml
 
 from eksaddon.addons.base import Carried, ObjectRef, Objects, Setting
 from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
@@ -168,8 +170,9 @@ def run_step(
     timeout: float = 60,
 ) -> Clock:
     clock = Clock(on_sleep or world.controller.tick)
-    view = View("prod", "coredns", 1, 1, timeout, 5, clock, world.events.append)
-    (check or DeploymentRolloutCheck(world.kube, WORKLOAD))(view, STEP)
+    # The step runner's own context (engine/waiting.StepContext) is what the hook is given.
+    ctx = StepContext(FakeEks(), "prod", "coredns", 1, 1, 0, timeout, 5, clock, world.events.append)
+    (check or DeploymentRolloutCheck(world.kube, WORKLOAD))(ctx, STEP)
     return clock
 
 
@@ -369,3 +372,164 @@ def test_the_daemonset_check_follows_the_rollout_to_every_node(
     check(context(60, Clock(unstick)), step)
     last = [e for e in events if isinstance(e, RolloutProgressed)][-1]
     assert last == RolloutProgressed(1, 1, "aws-node", 3, 3, ())  # the Fargate node left out
+
+
+# --- every bundled add-on's workloads, as its profile describes them -----------------------------
+
+
+def bundled_workloads() -> list[tuple[str, Workload]]:
+    from eksaddon.addons import known_addons, profile_for
+
+    return [(addon, w) for addon in known_addons() for w in profile_for(addon).workloads]
+
+
+WORKLOADS = bundled_workloads()
+
+
+def image_for(workload: Workload, version: AddonVersion) -> str:
+    """The image EKS would run for ``version``, tagged as the workload's rule says."""
+    tag = str(version)
+    if workload.image_tag is ImageTagRule.MINIMAL_VARIANT:
+        tag = tag.replace("-eksbuild", "-minimal-eksbuild")
+    elif workload.image_tag in (None, ImageTagRule.UNRELATED):
+        tag = f"v0.1.{version.build or 0}"  # its own numbering: says nothing of the add-on
+    return f"{REGISTRY}/{workload.version_image or workload.name}:{tag}"
+
+
+def workload_document(workload: Workload, version: AddonVersion) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": workload.name}
+    containers = [{"name": workload.version_container, "image": image_for(workload, version)}]
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": {"containers": containers}},
+    }
+    if workload.kind is WorkloadKind.DEPLOYMENT:
+        spec["replicas"] = 2
+    return {
+        "apiVersion": "apps/v1",
+        "kind": str(workload.kind),
+        "metadata": {"name": workload.name, "namespace": workload.namespace},
+        "spec": spec,
+    }
+
+
+def test_every_bundled_addon_with_workloads_is_covered() -> None:
+    kinds = {(addon, w.kind) for addon, w in WORKLOADS}
+    assert ("coredns", WorkloadKind.DEPLOYMENT) in kinds
+    assert ("kube-proxy", WorkloadKind.DAEMONSET) in kinds
+    assert {WorkloadKind.DEPLOYMENT, WorkloadKind.DAEMONSET} <= {k for _, k in kinds}
+
+
+@pytest.mark.parametrize(
+    ("addon", "workload"), WORKLOADS, ids=[f"{a}-{w.name}" for a, w in WORKLOADS]
+)
+def test_each_profiles_workload_rollout_is_checked_on_a_real_api_server(
+    kube_fresh: KubeApiServer, addon: str, workload: Workload
+) -> None:
+    api = kube_fresh.shared_client()
+    apps = k8s.AppsV1Api(api)
+    old, new = AddonVersion.parse("v1.2.3-eksbuild.1"), AddonVersion.parse("v1.2.4-eksbuild.2")
+    step = Step(old, new)
+    events: list[Event] = []
+    kube = gateway(kube_fresh)
+    selector = f"app.kubernetes.io/name={workload.name}"
+    updated = workload_document(workload, new)
+    if workload.kind is WorkloadKind.DEPLOYMENT:
+        apps.create_namespaced_deployment(workload.namespace, workload_document(workload, old))  # type: ignore[arg-type]
+        deployments = DeploymentController(api, workload.namespace, workload.name)
+        deployments.settle()
+        apps.patch_namespaced_deployment(workload.name, workload.namespace, updated)
+        check = DeploymentRolloutCheck(kube, workload)
+        check.check_target(cluster_info(kube_fresh))
+        clock = Clock(deployments.tick)
+        check(View("prod", addon, 1, 1, 60, 5, clock, events.append), step)
+        unit, count = "replicas", 2
+    else:
+        for node in NODES:
+            make_node(api, node)
+        apps.create_namespaced_daemon_set(workload.namespace, workload_document(workload, old))  # type: ignore[arg-type]
+        daemons = DaemonSetController(api, NODES, namespace=workload.namespace, name=workload.name)
+        daemons.reconcile()
+        apps.patch_namespaced_daemon_set(workload.name, workload.namespace, updated)
+        rollout = RolloutCheck(
+            kube, namespace=workload.namespace, name=workload.name, selector=selector
+        )
+        clock = Clock(daemons.tick)
+        context = StepContext(FakeEks(), "prod", addon, 1, 1, 0, 60, 5, clock, events.append)
+        rollout(context, step)
+        unit, count = "nodes", len(NODES)
+    last = [e for e in events if isinstance(e, RolloutProgressed)][-1]
+    assert (last.component, last.updated, last.nodes, last.unit) == (
+        workload.name,
+        count,
+        count,
+        unit,
+    )
+    images = {p.images[workload.version_container] for p in kube.pods(workload.namespace, selector)}
+    assert images == {image_for(workload, new)}
+
+
+def test_an_api_server_that_fails_for_a_while_is_waited_out(
+    world: World, kube_fresh: KubeApiServer, tmp_path: Path
+) -> None:
+    from eksaddon.gateways.kube import ATTEMPTS
+    from standins.faultproxy import Rule, fault_proxy
+
+    set_image(world.api, NEW)
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kubeconfig = tmp_path / "proxied"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "c", "cluster": {"server": proxy.url}}],
+                    "users": [{"name": "u", "user": {"token": kube_fresh.token}}],
+                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "c",
+                }
+            ),
+            encoding="utf-8",
+        )
+        kube = KubeGateway(kubeconfig=str(kubeconfig))
+        kube.sleep = lambda seconds: None  # the gateway's own backoff: no real waiting
+        # Two polls' worth of 503s: more than the gateway's attempts, so the hook must retry.
+        rule = proxy.add(
+            Rule("GET", r"/deployments/coredns", "status", status=503, times=2 * ATTEMPTS)
+        )
+        clock = run_step(world._replace(kube=kube))
+    assert rule.hits == 2 * ATTEMPTS
+    assert clock.sleeps >= 2
+    last = [e for e in world.events if isinstance(e, RolloutProgressed)][-1]
+    assert (last.updated, last.nodes) == (2, 2)
+
+
+def test_an_api_server_that_stays_away_stops_the_step_naming_the_last_error(
+    world: World, kube_fresh: KubeApiServer, tmp_path: Path
+) -> None:
+    from standins.faultproxy import Rule, fault_proxy
+
+    set_image(world.api, NEW)
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kubeconfig = tmp_path / "proxied"
+        kubeconfig.write_text(
+            yaml.safe_dump(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Config",
+                    "clusters": [{"name": "c", "cluster": {"server": proxy.url}}],
+                    "users": [{"name": "u", "user": {"token": kube_fresh.token}}],
+                    "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+                    "current-context": "c",
+                }
+            ),
+            encoding="utf-8",
+        )
+        kube = KubeGateway(kubeconfig=str(kubeconfig))
+        kube.sleep = lambda seconds: None
+        proxy.add(Rule("GET", r"/deployments/coredns", "status", status=503, times=1000))
+        with pytest.raises(UpgradeStoppedError) as stopped:
+            run_step(world._replace(kube=kube), timeout=40)
+    assert "no answer (last error: the Kubernetes API server kept failing get" in (
+        stopped.value.message
+    )

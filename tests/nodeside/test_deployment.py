@@ -190,6 +190,9 @@ def test_a_controller_that_gave_up_is_seen() -> None:
     rollout = assess_deployment(deployment(updatedReplicas=1, conditions=[condition]), [], [])
     assert rollout.deadline_exceeded == 'ReplicaSet "coredns-5d" has timed out progressing.'
     assert describe_deployment_stall(rollout).startswith("the Deployment controller gave up: ")
+    # Left from an earlier rollout: the controller has not looked at this generation yet.
+    stale = deployment(updatedReplicas=1, observedGeneration=2, conditions=[condition])
+    assert assess_deployment(stale, [], []).deadline_exceeded is None
 
 
 def test_the_selector_is_read_from_match_labels() -> None:

@@ -8,7 +8,10 @@ There is an API server and etcd only: no controller manager, scheduler or kubele
 creates pods for a DaemonSet, moves its status, schedules pods, deletes namespaces (they stay
 Terminating) or collects garbage. Tests create Nodes and pods themselves and move a DaemonSet's
 status through its `/status` subresource (`make_node`, `make_pod`, `set_daemonset_status`,
-`set_pod_status`). The ServiceAccount admission plugin is off, because no controller creates
+`set_pod_status`), or let a stand-in controller do it: tests/standins/controller.py for a
+DaemonSet, tests/standins/deployment_controller.py for a Deployment (ReplicaSets, pods, status)
+and its PodDisruptionBudgets' status. PodDisruptionBudgets are policy/v1beta1 on this 1.20
+server (policy/v1 came with 1.21). The ServiceAccount admission plugin is off, because no controller creates
 service accounts or their token secrets, so pods may name a service account that does not exist.
 
 Fixtures (import them into a test module, or list this module in a conftest's imports):
