@@ -18,7 +18,8 @@ import kubernetes.client as k8s
 import pytest
 import yaml
 
-from eksaddon.addons.base import Carried, ObjectRef, Objects, Setting
+from eksaddon.addons import profile_for
+from eksaddon.addons.base import Carried, DataProfile, ObjectRef, Objects, Setting
 from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
 from eksaddon.engine.events import Event, Notice, RolloutProgressed
 from eksaddon.engine.rollout_check import RolloutCheck
@@ -451,9 +452,9 @@ def test_each_profiles_workload_rollout_is_checked_on_a_real_api_server(
         daemons = DaemonSetController(api, NODES, namespace=workload.namespace, name=workload.name)
         daemons.reconcile()
         apps.patch_namespaced_daemon_set(workload.name, workload.namespace, updated)
-        rollout = RolloutCheck(
-            kube, namespace=workload.namespace, name=workload.name, selector=selector
-        )
+        # The DaemonSet hook follows a profile's main workload: one whose main workload is this.
+        profile = DataProfile(profile_for(addon).matrix._replace(workloads=(workload,)))
+        rollout = RolloutCheck(kube, profile)
         clock = Clock(daemons.tick)
         context = StepContext(FakeEks(), "prod", addon, 1, 1, 0, 60, 5, clock, events.append)
         rollout(context, step)

@@ -88,12 +88,12 @@ def test_vpc_cni_keeps_its_own_profile() -> None:
 
 
 def test_a_bundled_addon_without_a_module_is_read_from_its_yaml() -> None:
-    profile = profile_for("coredns")
+    profile = profile_for("aws-ebs-csi-driver")
     assert type(profile) is DataProfile
-    assert [w.kind for w in profile.workloads] == [WorkloadKind.DEPLOYMENT]
+    assert [w.kind for w in profile.workloads] == [WorkloadKind.DEPLOYMENT, WorkloadKind.DAEMONSET]
     assert profile.matrix.policy.kind is PolicyKind.CATALOGUE
     assert not profile.renders_manifests
-    assert "reads no custom settings of coredns" in str(profile.node_side_note)
+    assert "reads no custom settings of aws-ebs-csi-driver" in str(profile.node_side_note)
 
 
 def test_any_other_name_gets_the_generic_profile() -> None:
@@ -114,10 +114,12 @@ def test_a_name_that_cannot_be_an_eks_addon_is_refused(name: str) -> None:
         profile_for(name)
 
 
-def test_a_deployment_without_a_hook_says_it_is_not_checked() -> None:
+def test_a_deployment_gets_the_deployment_rollout_check() -> None:
+    from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
+
     hook = hook_for(profile_for("coredns"), None)
-    assert isinstance(hook, NoNodeSide)
-    assert "no rollout check for a Deployment" in str(hook.notice)
+    assert isinstance(hook, DeploymentRolloutCheck)
+    assert hook.workload.name == "coredns" and hook.settings is not None
 
 
 @pytest.mark.parametrize(
