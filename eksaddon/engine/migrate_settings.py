@@ -101,7 +101,7 @@ class _Migration:
             raise InputError(
                 f"eksaddon does not know where {options.addon}'s settings live on the nodes, so "
                 "it cannot migrate it without losing them; nothing was changed",
-                hint="migrate supports vpc-cni, kube-proxy and coredns",
+                hint="docs/addons.md lists the add-ons whose settings eksaddon reads",
             )
         self.workload = workload
         self.refs = (workload_ref(workload), *profile.settings.sources(profile.matrix))

@@ -40,6 +40,8 @@ from tests_support import eksaddon_command
 CLUSTER = "prod"
 NODES = ("node-a", "node-b")
 NAMESPACE = "kube-system"
+# Containers are merged by name: the patched one keeps its command, args and resources.
+MERGE = "application/strategic-merge-patch+json"
 
 
 class Cluster:
@@ -108,19 +110,24 @@ class Cluster:
         config["mode"] = values.get("mode", "iptables")
         config["ipvs"]["scheduler"] = values.get("ipvs", {}).get("scheduler", "")
         self.put_configmap("kube-proxy-config", {"config": yaml.safe_dump(config)})
-        document = self.read("DaemonSet", "kube-proxy")
-        tag = version.replace("-eksbuild", "-minimal-eksbuild")
-        container = document["spec"]["template"]["spec"]["containers"][0]
-        container["image"] = f"{container['image'].rsplit(':', 1)[0]}:{tag}"
-        self.apps.replace_namespaced_daemon_set("kube-proxy", NAMESPACE, document)  # type: ignore[arg-type]
+        image = self._image(
+            "DaemonSet", "kube-proxy", version.replace("-eksbuild", "-minimal-eksbuild")
+        )
+        # A patch, not a replace: the stand-in controller writes the status meanwhile.
+        patch = {"spec": {"template": {"spec": {"containers": [image]}}}}
+        self.apps.patch_namespaced_daemon_set("kube-proxy", NAMESPACE, patch, _content_type=MERGE)
 
     def _coredns(self, version: str, values: dict[str, Any]) -> None:
         self.put_configmap("coredns", {"Corefile": values.get("corefile", DEFAULT_COREFILE)})
-        document = self.read("Deployment", "coredns")
-        document["spec"]["replicas"] = values.get("replicaCount", 2)
-        container = document["spec"]["template"]["spec"]["containers"][0]
-        container["image"] = f"{container['image'].rsplit(':', 1)[0]}:{version}"
-        self.apps.replace_namespaced_deployment("coredns", NAMESPACE, document)  # type: ignore[arg-type]
+        image = self._image("Deployment", "coredns", version)
+        replicas = values.get("replicaCount", 2)
+        patch = {"spec": {"replicas": replicas, "template": {"spec": {"containers": [image]}}}}
+        self.apps.patch_namespaced_deployment("coredns", NAMESPACE, patch, _content_type=MERGE)
+
+    def _image(self, kind: str, name: str, tag: str) -> dict[str, str]:
+        """The workload's container (by name, as a strategic merge patch lists it) at ``tag``."""
+        container = self.read(kind, name)["spec"]["template"]["spec"]["containers"][0]
+        return {"name": container["name"], "image": f"{container['image'].rsplit(':', 1)[0]}:{tag}"}
 
     # -- eksaddon -----------------------------------------------------------------------------
 
@@ -188,8 +195,9 @@ def test_kube_proxy_to_v1_29_7_keeps_ipvs(cluster: Cluster) -> None:
         "ipvs": {"scheduler": "rr"},
     }
     assert cluster.kube_proxy_mode() == "ipvs"
-    image = cluster.read("DaemonSet", "kube-proxy")["spec"]["template"]["spec"]["containers"][0]
-    assert image["image"].endswith(":v1.29.7-minimal-eksbuild.5")
+    container = cluster.read("DaemonSet", "kube-proxy")["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"].endswith(":v1.29.7-minimal-eksbuild.5")
+    assert "--config=/var/lib/kube-proxy-config/config" in container["command"]
 
 
 def test_coredns_to_v1_11_3_keeps_the_corefile_block_and_replicas(cluster: Cluster) -> None:
