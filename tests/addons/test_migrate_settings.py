@@ -331,3 +331,10 @@ def test_force_is_refused_for_a_vpc_cni_migration_before_any_call(
     )
     assert result.code == 2
     assert "--force is not available for migrating vpc-cni" in result.err
+
+
+def test_an_add_on_whose_settings_are_not_read_is_not_migrated(tmp_path: Path) -> None:
+    eks = Eks("aws-ebs-csi-driver", ["v1.35.0-eksbuild.1"], Cluster())
+    with pytest.raises(InputError, match="does not know where aws-ebs-csi-driver's settings"):
+        migrate(eks, tmp_path)
+    assert eks.calls["CreateAddon"] == 0
