@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -63,13 +64,18 @@ class Cluster:
         eks.standin.configuration_schemas["coredns"] = json.dumps(schema(COREDNS_SCHEMA))
         for node in NODES:
             make_node(self.api, node)
-        for name in ("kube-proxy-config", "coredns"):  # ConfigMaps outlive kube_fresh's reset
+        self.delete_configmaps()
+        eks.standin.on_update_applied = self.eks_applies
+
+    def delete_configmaps(self) -> None:
+        """ConfigMaps outlive kube_fresh's reset: gone before and after each test, so that the
+        other tests on the shared API server find none."""
+        for name in ("kube-proxy-config", "coredns"):
             try:
                 self.core.delete_namespaced_config_map(name, NAMESPACE)
             except k8s.ApiException as error:
                 if error.status != 404:
                     raise
-        eks.standin.on_update_applied = self.eks_applies
 
     # -- the objects ------------------------------------------------------------------------
 
@@ -157,8 +163,12 @@ class Cluster:
 
 
 @pytest.fixture
-def cluster(eks_standin: StandInServer, kube_fresh: KubeApiServer, tmp_path: Path) -> Cluster:
-    return Cluster(eks_standin, kube_fresh, tmp_path)
+def cluster(
+    eks_standin: StandInServer, kube_fresh: KubeApiServer, tmp_path: Path
+) -> Iterator[Cluster]:
+    cluster = Cluster(eks_standin, kube_fresh, tmp_path)
+    yield cluster
+    cluster.delete_configmaps()
 
 
 def create(cluster: Cluster, kind: str, document: dict[str, Any]) -> None:

@@ -119,8 +119,17 @@ def test_a_self_managed_addon_without_bundled_manifests_is_refused(
 ) -> None:
     # No EKS add-on coredns on the cluster: eksaddon has no CoreDNS manifests to apply, so it
     # says so (not "drop --skip-rollout-check") and changes nothing.
+    # (--skip-rollout-check: CoreDNS's Deployment check would otherwise need a kubeconfig first.)
     code, _, err = run(
-        live_only, tmp_path, "upgrade", "--cluster", CLUSTER, "--addon", "coredns", "--yes"
+        live_only,
+        tmp_path,
+        "upgrade",
+        "--cluster",
+        CLUSTER,
+        "--addon",
+        "coredns",
+        "--yes",
+        "--skip-rollout-check",
     )
     assert code == 3, err  # as for any add-on EKS does not have: nothing was changed
     assert "no manifests to upgrade a self-managed coredns with; nothing was changed" in err
