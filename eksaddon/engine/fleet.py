@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from eksaddon.compat import CompatReport, Severity
 from eksaddon.datafiles import read_document
@@ -28,7 +28,11 @@ from eksaddon.gateways.protocols import (
     AddonState,
     CatalogueEntry,
     ClusterInfo,
+    ClusterUpgradeGateway,
+    ClusterVersionRequest,
     EksGateway,
+    InsightDetail,
+    InsightSummary,
     NodegroupInfo,
     UpdateState,
 )
@@ -183,6 +187,26 @@ class _DelegatingGateway:
 
     def fargate_profiles(self, cluster: str) -> list[str]:
         return self._inner.fargate_profiles(cluster)
+
+    # The cluster-upgrade gate's calls (ClusterUpgradeGateway): passed on to a gateway that
+    # answers them; one that does not raises AttributeError naming the call.
+    def list_addons(self, cluster: str) -> list[str]:
+        return self._upgrade().list_addons(cluster)
+
+    def list_insights(self, cluster: str) -> list[InsightSummary]:
+        return self._upgrade().list_insights(cluster)
+
+    def describe_insight(self, cluster: str, insight_id: str) -> InsightDetail:
+        return self._upgrade().describe_insight(cluster, insight_id)
+
+    def update_cluster_version(self, request: ClusterVersionRequest) -> UpdateState:
+        return self._upgrade().update_cluster_version(request)
+
+    def describe_cluster_update(self, cluster: str, update_id: str) -> UpdateState:
+        return self._upgrade().describe_cluster_update(cluster, update_id)
+
+    def _upgrade(self) -> ClusterUpgradeGateway:
+        return cast("ClusterUpgradeGateway", self._inner)
 
 
 class CachingGateway(_DelegatingGateway):

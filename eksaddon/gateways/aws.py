@@ -156,6 +156,7 @@ class AwsEksGateway:
             region=self._region,
             endpoint=data.optional_text("endpoint"),
             arn=data.optional_text("arn"),
+            health_issues=_health_issues(data),
         )
 
     def describe_addon(self, cluster: str, addon: str) -> AddonState | None:
@@ -363,11 +364,10 @@ def _kubernetes_version(data: Answer) -> KubernetesVersion:
         raise data.misfit(f"{data.path}.version", text) from None
 
 
-def _addon_state(data: Answer, cluster: str, addon: str) -> AddonState:
-    _same(data, "addonName", addon)
-    _same(data, "clusterName", cluster)
+def _health_issues(data: Answer) -> tuple[HealthIssue, ...]:
+    """``health.issues`` of a cluster or an add-on (the same shape in botocore's model)."""
     health = data.optional_child("health")
-    issues = tuple(
+    return tuple(
         HealthIssue(
             i.shown_text("code") or "Unknown",
             i.shown_text("message") or "",
@@ -375,6 +375,12 @@ def _addon_state(data: Answer, cluster: str, addon: str) -> AddonState:
         )
         for i in (health.children("issues") if health is not None else [])
     )
+
+
+def _addon_state(data: Answer, cluster: str, addon: str) -> AddonState:
+    _same(data, "addonName", addon)
+    _same(data, "clusterName", cluster)
+    issues = _health_issues(data)
     return AddonState(
         name=addon,
         cluster=cluster,
