@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from gate_fakes import CATALOGUES, deprecated_api_insight, insight
 
 from eksaddon.compat import Finding, Severity
@@ -34,7 +36,7 @@ K = KubernetesVersion.parse
 LIVE = "EKS API (eks:DescribeAddonVersions)"
 
 
-def cluster(version: str = "1.29", **changes: object) -> ClusterInfo:
+def cluster(version: str = "1.29", **changes: Any) -> ClusterInfo:
     return ClusterInfo("prod", K(version), "eks.7", "ACTIVE", "us-west-2")._replace(**changes)
 
 
@@ -67,8 +69,8 @@ def eks_addon(
     )
 
 
-def gate(*addons: AddonFacts, target: str = "1.30", **facts: object) -> GateReport:
-    base = GateFacts(cluster=facts.pop("cluster", cluster()), target=K(target), addons=addons)  # type: ignore[arg-type]
+def gate(*addons: AddonFacts, target: str = "1.30", **facts: Any) -> GateReport:
+    base = GateFacts(cluster=facts.pop("cluster", cluster()), target=K(target), addons=addons)
     return decide(base._replace(**facts))
 
 

@@ -165,9 +165,7 @@ class _Reads:
         listing = _outcome(insights)
         summaries = listing.value or []
         details = {
-            s.id: submit(g.describe_insight, name, s.id)
-            for s in summaries
-            if s.status != "PASSING"
+            s.id: submit(g.describe_insight, name, s.id) for s in summaries if s.status != "PASSING"
         }
         kube_facts = self._kubernetes(info, set(names))
         addons, problems = self._addons(info, addon_reads)
