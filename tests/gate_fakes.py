@@ -167,8 +167,13 @@ class FakeUpgradeEks:
         raise ApiError(f"insight {insight_id} on cluster {cluster}: ResourceNotFoundException")
 
     def nodegroups(self, cluster: str) -> list[NodegroupInfo]:
+        # As the AWS gateway: ListNodegroups, then DescribeNodegroup per group (side by side).
         self._call("ListNodegroups")
-        return list(self._cluster(cluster).nodegroups)
+        groups = list(self._cluster(cluster).nodegroups)
+        if groups:
+            self._call("DescribeNodegroup")
+            self.calls["DescribeNodegroup"] += len(groups) - 1
+        return groups
 
     def fargate_profiles(self, cluster: str) -> list[str]:
         self._call("ListFargateProfiles")

@@ -65,6 +65,10 @@ MatrixFor = Callable[[str], Matrix | None]
 KubeFor = Callable[[ClusterInfo], GateKube]
 
 
+# (id of the base matrix, version, the catalogue) -> (base matrix, overlaid matrix)
+Overlays = dict[tuple[int, KubernetesVersion, tuple[CatalogueEntry, ...]], tuple[Matrix, Matrix]]
+
+
 class GateRequest(NamedTuple):
     target: KubernetesVersion
     only: tuple[str, ...] = ()  # --addon: narrow the add-on part to these
@@ -102,6 +106,7 @@ def gate_cluster(
     reads: ThreadPoolExecutor | None = None,
     catalogue: SharedCatalogue | None = None,
     kube_note: str = "--skip-node-side",
+    overlays: Overlays | None = None,
 ) -> GateReport:
     """Read everything the gate needs for ``cluster`` and decide; ``kube_note`` says why
     Kubernetes is not read when ``kube`` is None."""
@@ -116,10 +121,13 @@ def gate_cluster(
                 reads=own,
                 catalogue=catalogue,
                 kube_note=kube_note,
+                overlays=overlays,
             )
     shared = catalogue if catalogue is not None else SharedCatalogue()
     reader = _Reads(gateway, cluster, request, matrix_for, kube, reads, shared)
     reader.kube_note = kube_note
+    if overlays is not None:
+        reader.overlays = overlays
     facts = reader.facts()
     return decide(facts, fail_on=request.fail_on)
 
@@ -143,6 +151,7 @@ class _Reads:
         self.reads = reads
         self.catalogue = catalogue
         self.kube_note = "--skip-node-side"
+        self.overlays: Overlays = {}
 
     def facts(self) -> GateFacts:
         g, name, submit = self.gateway, self.cluster, self.reads.submit
@@ -223,9 +232,7 @@ class _Reads:
             for kubernetes, future in catalogue_reads.items():
                 entries, failed = _outcome(future)
                 if entries:
-                    matrix = with_live_catalogue(
-                        matrix, kubernetes, entries, origin="eks:DescribeAddonVersions"
-                    )
+                    matrix = self._overlay(matrix, kubernetes, entries)
                     sources.append((kubernetes, LIVE_CATALOGUE))
                 elif failed is not None:
                     catalogue_problems.append(
@@ -255,6 +262,21 @@ class _Reads:
                 )
             )
         return addons, problems
+
+    def _overlay(
+        self, matrix: Matrix, kubernetes: KubernetesVersion, entries: list[CatalogueEntry]
+    ) -> Matrix:
+        """``matrix`` with the live catalogue laid over it; a fleet's clusters get the same
+        catalogue for the same add-on, so the overlay is made once and shared."""
+        key = (id(matrix), kubernetes, tuple(entries))
+        cached = self.overlays.get(key)
+        if cached is None or cached[0] is not matrix:
+            overlaid = with_live_catalogue(
+                matrix, kubernetes, entries, origin="eks:DescribeAddonVersions"
+            )
+            # The base matrix is kept with the entry: its id is never reused while cached.
+            cached = self.overlays[key] = (matrix, overlaid)
+        return cached[1]
 
     def _kubernetes(self, info: ClusterInfo, eks_addons: set[str]) -> _KubeFacts:
         if self.kube is None:

@@ -15,7 +15,13 @@ from typing import NamedTuple, cast
 from eksaddon.compat import Severity
 from eksaddon.engine.events import FleetProgress
 from eksaddon.engine.fleet import FleetTarget, GatewayPool
-from eksaddon.engine.gate import READS_PER_CLUSTER, GateRequest, MatrixFor, gate_cluster
+from eksaddon.engine.gate import (
+    READS_PER_CLUSTER,
+    GateRequest,
+    MatrixFor,
+    Overlays,
+    gate_cluster,
+)
 from eksaddon.errors import EksAddonError, ExitCode
 from eksaddon.gate import GateReport
 from eksaddon.gateways.protocols import ClusterUpgradeGateway
@@ -57,6 +63,7 @@ def gate_fleet(
     progress: Callable[[FleetProgress], None] | None = None,
 ) -> GateFleetReport:
     workers = max(1, concurrency)
+    overlays: Overlays = {}  # each add-on's live catalogue laid over its matrix once
 
     def gate(target: FleetTarget, reads: ThreadPoolExecutor) -> GateOutcome:
         try:
@@ -70,6 +77,7 @@ def gate_fleet(
                 reads=reads,
                 # The pool's gateways already read each catalogue once (pool.catalogue).
                 kube_note=FLEET_KUBERNETES_NOTE,
+                overlays=overlays,
             )
         except EksAddonError as error:
             return GateOutcome(target, None, error.one_line(), error.exit_code)
