@@ -25,6 +25,7 @@ from eksaddon.gateways.protocols import (
     InsightDetail,
     InsightSummary,
     NodegroupInfo,
+    PodIdentityConfiguration,
     UpdateState,
 )
 from eksaddon.nodeside.rollout import NodeFacts
@@ -182,6 +183,11 @@ class FakeUpgradeEks:
     # The gate never changes anything: these exist for the protocol and fail loudly if called.
     def configuration_schema(self, addon: str, version: AddonVersion) -> dict[str, Any] | None:
         raise AssertionError("the gate reads no configuration schema")
+
+    def pod_identity_configuration(
+        self, addon: str, version: AddonVersion
+    ) -> tuple[PodIdentityConfiguration, ...]:
+        raise AssertionError("the gate reads no pod identity configuration")
 
     def create_addon(self, request: AddonRequest) -> AddonState:
         raise AssertionError("the gate must not create an add-on")

@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import cast
 
 from eksaddon.compat import Severity
 from eksaddon.engine.gate import GateKube, GateRequest, KubeFor, gate_cluster, matrices
-from eksaddon.errors import ExitCode, InputError
-from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway, EksGateway
+from eksaddon.errors import ExitCode
+from eksaddon.gateways.protocols import ClusterInfo, EksGateway
 from eksaddon.versions import KubernetesVersion
-
-
-def _upgrade_gateway(gateway: EksGateway) -> ClusterUpgradeGateway:
-    missing = [
-        call
-        for call in ("list_addons", "list_insights", "describe_insight")
-        if not hasattr(gateway, call)
-    ]
-    if missing:  # pragma: no cover - every shipped gateway answers them once eks-standin lands
-        raise InputError(f"this eksaddon's EKS gateway cannot {', '.join(missing)} yet")
-    return cast("ClusterUpgradeGateway", gateway)
 
 
 def kube_connector(kubeconfig: str | None, context: str | None) -> KubeFor:
@@ -56,7 +44,7 @@ def run_gate(
     from eksaddon.reports import gate_render
 
     report = gate_cluster(
-        _upgrade_gateway(gateway),
+        gateway,
         cluster,
         GateRequest(target, addons, threshold),
         matrix_for=matrices(matrix),

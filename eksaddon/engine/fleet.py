@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple
 
 from eksaddon.compat import CompatReport, Severity
 from eksaddon.datafiles import read_document
@@ -28,12 +28,12 @@ from eksaddon.gateways.protocols import (
     AddonState,
     CatalogueEntry,
     ClusterInfo,
-    ClusterUpgradeGateway,
     ClusterVersionRequest,
     EksGateway,
     InsightDetail,
     InsightSummary,
     NodegroupInfo,
+    PodIdentityConfiguration,
     UpdateState,
 )
 from eksaddon.matrix.model import Matrix
@@ -188,25 +188,25 @@ class _DelegatingGateway:
     def fargate_profiles(self, cluster: str) -> list[str]:
         return self._inner.fargate_profiles(cluster)
 
-    # The cluster-upgrade gate's calls (ClusterUpgradeGateway): passed on to a gateway that
-    # answers them; one that does not raises AttributeError naming the call.
+    def pod_identity_configuration(
+        self, addon: str, version: AddonVersion
+    ) -> tuple[PodIdentityConfiguration, ...]:
+        return self._inner.pod_identity_configuration(addon, version)
+
     def list_addons(self, cluster: str) -> list[str]:
-        return self._upgrade().list_addons(cluster)
+        return self._inner.list_addons(cluster)
 
     def list_insights(self, cluster: str) -> list[InsightSummary]:
-        return self._upgrade().list_insights(cluster)
+        return self._inner.list_insights(cluster)
 
     def describe_insight(self, cluster: str, insight_id: str) -> InsightDetail:
-        return self._upgrade().describe_insight(cluster, insight_id)
+        return self._inner.describe_insight(cluster, insight_id)
 
     def update_cluster_version(self, request: ClusterVersionRequest) -> UpdateState:
-        return self._upgrade().update_cluster_version(request)
+        return self._inner.update_cluster_version(request)
 
     def describe_cluster_update(self, cluster: str, update_id: str) -> UpdateState:
-        return self._upgrade().describe_cluster_update(cluster, update_id)
-
-    def _upgrade(self) -> ClusterUpgradeGateway:
-        return cast("ClusterUpgradeGateway", self._inner)
+        return self._inner.describe_cluster_update(cluster, update_id)
 
 
 class CachingGateway(_DelegatingGateway):

@@ -39,7 +39,7 @@ from eksaddon.gateways.answers import shown
 from eksaddon.gateways.protocols import (
     CatalogueEntry,
     ClusterInfo,
-    ClusterUpgradeGateway,
+    EksGateway,
     InsightSummary,
 )
 from eksaddon.matrix.model import AddonType, Matrix, Workload, WorkloadKind
@@ -97,7 +97,7 @@ def check_target(cluster: ClusterInfo, target: KubernetesVersion) -> None:
 
 
 def gate_cluster(
-    gateway: ClusterUpgradeGateway,
+    gateway: EksGateway,
     cluster: str,
     request: GateRequest,
     *,
@@ -135,7 +135,7 @@ def gate_cluster(
 class _Reads:
     def __init__(
         self,
-        gateway: ClusterUpgradeGateway,
+        gateway: EksGateway,
         cluster: str,
         request: GateRequest,
         matrix_for: MatrixFor,
@@ -409,7 +409,7 @@ def matrices(override: str | Path | None = None) -> MatrixFor:
 
 
 def gate_all(
-    gateway: ClusterUpgradeGateway,
+    gateway: EksGateway,
     clusters: Sequence[str],
     request: GateRequest,
     *,

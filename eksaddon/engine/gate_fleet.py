@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import NamedTuple, cast
+from typing import NamedTuple
 
 from eksaddon.compat import Severity
 from eksaddon.engine.events import FleetProgress
@@ -24,7 +24,6 @@ from eksaddon.engine.gate import (
 )
 from eksaddon.errors import EksAddonError, ExitCode
 from eksaddon.gate import GateReport
-from eksaddon.gateways.protocols import ClusterUpgradeGateway
 
 FLEET_KUBERNETES_NOTE = "a fleet run does not read Kubernetes"
 
@@ -67,9 +66,8 @@ def gate_fleet(
 
     def gate(target: FleetTarget, reads: ThreadPoolExecutor) -> GateOutcome:
         try:
-            gateway = cast("ClusterUpgradeGateway", pool.get(target))
             report = gate_cluster(
-                gateway,
+                pool.get(target),
                 target.name,
                 request,
                 matrix_for=matrix_for,
