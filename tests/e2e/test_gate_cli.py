@@ -18,6 +18,7 @@ import pytest
 from standins.catalogues import bundled_catalogue
 from standins.eks_addons import StandIn
 from standins.eks_upgrade import deprecated_api_insight, passing_insight
+from standins.kube import KubeApiServer
 from standins.server import StandInServer
 from tests_support import eksaddon_command
 
@@ -32,6 +33,10 @@ ADDONS = {
 
 @pytest.fixture
 def prod(eks_server: StandInServer) -> StandInServer:
+    return seed(eks_server, ADDONS)
+
+
+def seed(eks_server: StandInServer, addons: dict[str, str]) -> StandInServer:
     standin = eks_server.fresh(StandIn(catalogue=bundled_catalogue()))
     catalogue = standin.catalogue
     # What a 1.30 cluster was offered besides the table's latest (kube-proxy builds of older
@@ -42,7 +47,7 @@ def prod(eks_server: StandInServer) -> StandInServer:
     catalogue.add("aws-ebs-csi-driver", "v1.29.1-eksbuild.1", ["1.29", "1.30"])
     catalogue.add("aws-ebs-csi-driver", "v1.31.0-eksbuild.1", ["1.29", "1.30"])
     eks_server.create_cluster("prod", "1.29")
-    for addon, version in ADDONS.items():
+    for addon, version in addons.items():
         eks_server.put_addon("prod", version, addon_name=addon)
     eks_server.put_insight(
         "prod",
@@ -202,3 +207,67 @@ def test_the_gate_in_junit_and_a_fleet(prod: StandInServer, tmp_path: Path) -> N
     report = clusters["prod"]["report"]
     assert report["schema_version"] == 2
     assert {a["addon"]: a["phase"] for a in report["addons"]}["kube-proxy"] == "before"
+
+
+def _kube_proxy_daemonset(image: str) -> dict[str, Any]:
+    labels = {"k8s-app": "kube-proxy"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "kube-proxy", "image": image}]},
+            },
+        },
+    }
+
+
+def test_the_gate_reads_kubelets_and_self_managed_addons_through_kubernetes(
+    eks_server: StandInServer, kube_fresh: KubeApiServer, tmp_path: Path
+) -> None:
+    import kubernetes.client as k8s
+
+    from standins.kube import make_node
+
+    # kube-proxy runs self-managed here: no EKS add-on, only its DaemonSet.
+    prod = seed(eks_server, {a: v for a, v in ADDONS.items() if a != "kube-proxy"})
+    prod.cluster("prod").endpoint = kube_fresh.url  # the kubeconfig names this cluster
+    api = kube_fresh.shared_client()
+    image = (
+        "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:v1.28.12-minimal-eksbuild.5"
+    )
+    k8s.AppsV1Api(api).create_namespaced_daemon_set("kube-system", _kube_proxy_daemonset(image))
+    make_node(api, "ip-10-0-1-1", kubelet_version="v1.26.15-eks-1", labels={})
+    make_node(
+        api,
+        "fargate-ip-10-0-2-2",
+        kubelet_version="v1.29.3-eks-1",
+        labels={"eks.amazonaws.com/compute-type": "fargate"},
+    )
+    make_node(
+        api,
+        "ip-10-0-3-3",
+        kubelet_version="v1.29.3-eks-1",
+        labels={"eks.amazonaws.com/nodegroup": "current"},
+    )
+    env_kube = kube_fresh.env()
+    result = gate(prod, tmp_path, "--kubeconfig", env_kube["KUBECONFIG"], "-o", "json")
+    assert result.returncode == 1, result.stderr
+    document = json.loads(result.stdout)
+    addons = {a["addon"]: a for a in document["addons"]}
+    proxy = addons["kube-proxy"]
+    assert proxy["type"] == "self-managed" and proxy["version"] == "v1.28.12"
+    assert proxy["source"] == "Kubernetes (DaemonSet kube-system/kube-proxy image tag)"
+    assert document["nodes"]["kubelet_versions"] == {
+        "ip-10-0-1-1": "v1.26.15-eks-1",
+        "fargate-ip-10-0-2-2": "v1.29.3-eks-1",
+        "ip-10-0-3-3": "v1.29.3-eks-1",
+    }
+    assert document["nodes"]["fargate_nodes"] == ["fargate-ip-10-0-2-2"]
+    outside = [f for f in document["findings"] if f["code"] == "kubelet-outside-skew"]
+    assert len(outside) == 1 and "ip-10-0-1-1" in outside[0]["message"]
+    assert outside[0]["source"] == "Kubernetes (nodes' status.nodeInfo.kubeletVersion)"
+    assert not [f for f in document["findings"] if f["code"] == "kubelets-unread"]
