@@ -239,7 +239,8 @@ def test_the_gate_reads_kubelets_and_self_managed_addons_through_kubernetes(
     image = (
         "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:v1.28.12-minimal-eksbuild.5"
     )
-    k8s.AppsV1Api(api).create_namespaced_daemon_set("kube-system", _kube_proxy_daemonset(image))
+    body: Any = _kube_proxy_daemonset(image)  # the client sends a dict body as it is
+    k8s.AppsV1Api(api).create_namespaced_daemon_set("kube-system", body)
     make_node(api, "ip-10-0-1-1", kubelet_version="v1.26.15-eks-1", labels={})
     make_node(
         api,
