@@ -65,7 +65,8 @@ def cluster_findings(facts: GateFacts) -> Iterator[Finding]:
             "self-managed",
             "self-managed-not-looked-for",
             Severity.WARNING,
-            f"self-managed add-ons were not looked for: {facts.self_managed_problem}",
+            "self-managed add-ons not (all) looked for through Kubernetes: "
+            f"{facts.self_managed_problem}",
         )
 
 

@@ -189,10 +189,10 @@ class _Reads:
             nodegroups=tuple(nodegroups.value or ()),
             nodegroups_problem=nodegroups.problem,
             kubelets=kube_facts.kubelets,
-            kubelets_problem=kube_facts.problem,
+            kubelets_problem=kube_facts.nodes_problem,
             fargate_profiles=tuple(profiles.value or ()),
             fargate_problem=profiles.problem,
-            self_managed_problem=kube_facts.problem,
+            self_managed_problem=kube_facts.workloads_problem,
         )
 
     def _narrowed(self, names: list[str]) -> list[str]:
@@ -280,39 +280,52 @@ class _Reads:
 
     def _kubernetes(self, info: ClusterInfo, eks_addons: set[str]) -> _KubeFacts:
         if self.kube is None:
-            return _KubeFacts((), (), f"Kubernetes not read ({self.kube_note})")
+            unread = f"Kubernetes not read ({self.kube_note})"
+            return _KubeFacts((), (), unread, unread)
         try:
             reader = self.kube(info)
-            nodes = self.reads.submit(reader.nodes)
-            workloads = self.reads.submit(self._self_managed, reader, eks_addons)
-            kubelets = tuple(_kubelet(n) for n in nodes.result())
-            return _KubeFacts(kubelets, tuple(workloads.result()), None)
         except EksAddonError as error:
-            return _KubeFacts((), (), f"Kubernetes could not be read: {error.one_line()}")
+            unread = f"Kubernetes could not be read: {error.one_line()}"
+            return _KubeFacts((), (), unread, unread)
+        listing = self.reads.submit(reader.nodes)  # beside the workloads' reads
+        addons, problems = self._self_managed(reader, eks_addons)
+        nodes = _outcome(listing)
+        kubelets = tuple(_kubelet(n) for n in nodes.value or ())
+        nodes_problem = None if nodes.problem is None else f"Kubernetes: {nodes.problem}"
+        return _KubeFacts(kubelets, tuple(addons), nodes_problem, "; ".join(problems) or None)
 
-    def _self_managed(self, reader: GateKube, eks_addons: set[str]) -> list[AddonFacts]:
-        """The add-ons eksaddon has data for that run on the cluster without being EKS add-ons."""
+    def _self_managed(
+        self, reader: GateKube, eks_addons: set[str]
+    ) -> tuple[list[AddonFacts], list[str]]:
+        """The add-ons eksaddon has data for that run on the cluster without being EKS add-ons;
+        a workload that cannot be read (RBAC) is said, and the others are still looked for."""
         from eksaddon.matrix.loader import bundled_addons
 
-        found = []
-        for addon in bundled_addons():
-            if addon in eks_addons or (self.request.only and addon not in self.request.only):
-                continue
-            matrix = self.matrix_for(addon)
-            if matrix is None:
-                continue
-            for workload in workloads_of(matrix):
-                document = reader.read(_reference(workload))
-                if document is not None:
-                    found.append(_self_managed_facts(addon, matrix, workload, document))
-                    break
-        return found
+        candidates = [
+            (addon, matrix, workload)
+            for addon in bundled_addons()
+            if addon not in eks_addons and (not self.request.only or addon in self.request.only)
+            for matrix in [self.matrix_for(addon)]
+            if matrix is not None
+            for workload in workloads_of(matrix)
+        ]
+        reads = [self.reads.submit(reader.read, _reference(w)) for _, _, w in candidates]
+        found: dict[str, AddonFacts] = {}
+        problems = []
+        for (addon, matrix, workload), read in zip(candidates, reads, strict=True):
+            document = _outcome(read)
+            if document.problem is not None:
+                problems.append(f"{addon}: {document.problem}")
+            elif document.value is not None and addon not in found:
+                found[addon] = _self_managed_facts(addon, matrix, workload, document.value)
+        return list(found.values()), problems
 
 
 class _KubeFacts(NamedTuple):
     kubelets: tuple[KubeletFacts, ...]
     addons: tuple[AddonFacts, ...]
-    problem: str | None
+    nodes_problem: str | None
+    workloads_problem: str | None
 
 
 def workloads_of(matrix: Matrix) -> tuple[Workload, ...]:

@@ -216,3 +216,30 @@ def test_a_fleet_reads_each_catalogue_once_per_region_version_and_addon() -> Non
     first = results["c0"].report
     assert first is not None
     assert any("a fleet run does not read Kubernetes" in f.message for f in first.findings)
+
+
+def test_a_forbidden_workload_read_is_said_and_the_rest_still_read() -> None:
+    from eksaddon.errors import KubernetesForbiddenError
+
+    class Forbidden(FakeKube):
+        def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
+            if document["kind"] == "Deployment":
+                raise KubernetesForbiddenError("forbidden: get deployments kube-system/coredns")
+            return super().read(document)
+
+    fake = FakeUpgradeEks()
+    fake.add("prod", "1.29", {"vpc-cni": "v1.18.3-eksbuild.3"})
+    image = "eks/kube-proxy:v1.28.12-minimal-eksbuild.5"
+    kube = Forbidden(
+        [NodeFacts("ip-1", {}, "v1.29.3-eks-1")],
+        {
+            ("DaemonSet", "kube-system", "kube-proxy"): workload(
+                "DaemonSet", "kube-proxy", "kube-proxy", image
+            )
+        },
+    )
+    report = run(fake, kube=kube)
+    assert "kube-proxy" in {v.addon for v in report.addons}
+    (problem,) = [f for f in report.findings if f.code == "self-managed-not-looked-for"]
+    assert "coredns: forbidden: get deployments" in problem.message
+    assert report.nodes.kubelet_versions() == {"ip-1": "v1.29.3-eks-1"}
