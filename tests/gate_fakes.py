@@ -215,14 +215,15 @@ class FakeKube:
         self.workloads = workloads  # (kind, namespace, name) -> document
         self.reads: list[tuple[str, str, str]] = []
 
-    def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
-        key = (
-            document["kind"],
-            document["metadata"]["namespace"],
-            document["metadata"]["name"],
-        )
-        self.reads.append(key)
-        return self.workloads.get(key)
+    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._read("DaemonSet", namespace, name)
+
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._read("Deployment", namespace, name)
+
+    def _read(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        self.reads.append((kind, namespace, name))
+        return self.workloads.get((kind, namespace, name))
 
     def nodes(self) -> list[NodeFacts]:
         return list(self._nodes)

@@ -56,7 +56,9 @@ READS_PER_CLUSTER = 16
 class GateKube(Protocol):
     """What the gate reads through Kubernetes (gateways.kube.KubeGateway answers it)."""
 
-    def read(self, document: dict[str, Any]) -> dict[str, Any] | None: ...
+    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
+
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None: ...
 
     def nodes(self) -> list[NodeFacts]: ...
 
@@ -309,7 +311,16 @@ class _Reads:
             if matrix is not None
             for workload in workloads_of(matrix)
         ]
-        reads = [self.reads.submit(reader.read, _reference(w)) for _, _, w in candidates]
+        reads = [
+            self.reads.submit(
+                reader.read_deployment
+                if w.kind is WorkloadKind.DEPLOYMENT
+                else reader.read_daemonset,
+                w.namespace,
+                w.name,
+            )
+            for _, _, w in candidates
+        ]
         found: dict[str, AddonFacts] = {}
         problems = []
         for (addon, matrix, workload), read in zip(candidates, reads, strict=True):
@@ -345,14 +356,6 @@ def workloads_of(matrix: Matrix) -> tuple[Workload, ...]:
             spec.version_image,
         ),
     )
-
-
-def _reference(workload: Workload) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": str(workload.kind),
-        "metadata": {"name": workload.name, "namespace": workload.namespace},
-    }
 
 
 def _self_managed_facts(

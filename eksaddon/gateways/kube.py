@@ -103,6 +103,19 @@ class KubeGateway:
         except KubernetesNotFoundError:
             return None
 
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """A Deployment, or None (the gate reads self-managed CoreDNS's, for its version)."""
+        try:
+            return self._json(
+                "get",
+                f"deployments {namespace}/{name}",
+                lambda: self._apps.read_namespaced_deployment(
+                    name, namespace, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+        except KubernetesNotFoundError:
+            return None
+
     def daemonsets(self, namespace: str) -> list[dict[str, Any]]:
         document = self._json(
             "list",
@@ -214,7 +227,6 @@ class KubeGateway:
             ("v1", "ServiceAccount"): (self._core, "namespaced_service_account"),
             ("v1", "ConfigMap"): (self._core, "namespaced_config_map"),
             ("apps/v1", "DaemonSet"): (self._apps, "namespaced_daemon_set"),
-            ("apps/v1", "Deployment"): (self._apps, "namespaced_deployment"),
             ("rbac.authorization.k8s.io/v1", "ClusterRole"): (self._rbac, "cluster_role"),
             ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): (
                 self._rbac,

@@ -222,10 +222,8 @@ def test_a_forbidden_workload_read_is_said_and_the_rest_still_read() -> None:
     from eksaddon.errors import KubernetesForbiddenError
 
     class Forbidden(FakeKube):
-        def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
-            if document["kind"] == "Deployment":
-                raise KubernetesForbiddenError("forbidden: get deployments kube-system/coredns")
-            return super().read(document)
+        def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+            raise KubernetesForbiddenError(f"forbidden: get deployments {namespace}/{name}")
 
     fake = FakeUpgradeEks()
     fake.add("prod", "1.29", {"vpc-cni": "v1.18.3-eksbuild.3"})
