@@ -2,7 +2,7 @@
 every format, with the exit-code contract (1 on an error finding, or one at --fail-on).
 
 The EKS side is the contract-honouring fake (tests/gate_fakes.py) put where make_gateway would
-build the AWS gateway; tests/e2e/test_gate_cli.py runs the installed CLI against the stand-in.
+build the AWS gateway; tests/e2e/test_cluster_gate.py runs the installed CLI against the stand-in.
 """
 
 from __future__ import annotations
