@@ -44,7 +44,7 @@ from eksaddon.gateways.protocols import (
 )
 from eksaddon.matrix.model import AddonType, Matrix, Workload, WorkloadKind
 from eksaddon.nodeside.rollout import NodeFacts, template_images
-from eksaddon.versions import ImageTagRule, KubernetesVersion, parse_image_tag
+from eksaddon.versions import KubernetesVersion, parse_image_tag
 
 T = TypeVar("T")
 LIVE_CATALOGUE = f"{EKS_API} (eks:DescribeAddonVersions)"
@@ -340,22 +340,10 @@ class _KubeFacts(NamedTuple):
 
 
 def workloads_of(matrix: Matrix) -> tuple[Workload, ...]:
-    """The workloads a matrix names (its DaemonSet spec counts as one whose tag is the version)."""
-    if matrix.workloads:
-        return matrix.workloads
-    spec = matrix.daemonset
-    if spec is None:
-        return ()
-    return (
-        Workload(
-            WorkloadKind.DAEMONSET,
-            spec.namespace,
-            spec.name,
-            spec.version_container,
-            ImageTagRule.ADDON_VERSION,
-            spec.version_image,
-        ),
-    )
+    """The workloads the add-on's profile names (where its version shows on the cluster)."""
+    from eksaddon.addons import profile_of
+
+    return profile_of(matrix).workloads
 
 
 def _self_managed_facts(
