@@ -207,12 +207,18 @@ ENRICH: dict[str, Callable[[dict[str, Any]], None]] = {
     "UpdateClusterVersion": lambda d: d["update"].update(errors=[error_detail()]),
 }
 ASSOCIATION = "arn:aws:eks:us-west-2:123456789012:podidentityassociation/demo/a-0123456789abcdef0"
+
+
+def _with_association(enrich: Callable[[dict[str, Any]], None]) -> Callable[[dict[str, Any]], None]:
+    def both(document: dict[str, Any]) -> None:
+        enrich(document)
+        document["addon"].update(podIdentityAssociations=[ASSOCIATION])
+
+    return both
+
+
 for _operation in ("DescribeAddon", "CreateAddon"):
-    _health = ENRICH[_operation]
-    ENRICH[_operation] = lambda d, _health=_health: (  # type: ignore[misc]
-        _health(d),
-        d["addon"].update(podIdentityAssociations=[ASSOCIATION]),
-    )
+    ENRICH[_operation] = _with_association(ENRICH[_operation])
 
 
 @pytest.fixture
