@@ -95,9 +95,7 @@ def check_compat(
     plans: tuple[tuple[AddonType, Plan | None], ...] = ()
     if kind is None:
         upgrade = None
-        on_path, plans = _both_paths(
-            context(AddonType.MANAGED), context(AddonType.SELF_MANAGED)
-        )
+        on_path, plans = _both_paths(context(AddonType.MANAGED), context(AddonType.SELF_MANAGED))
         checked_version = version
     else:
         ctx = context(kind)

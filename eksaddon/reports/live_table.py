@@ -136,9 +136,7 @@ def _node_side_rows(report: StatusReport, table: Table) -> None:
     custom = ", ".join(f"{c.container}/{c.name}={c.value}" for c in detected.customizations)
     table.add_row("Custom settings", custom or "none (manifest defaults)")
     if detected.helm is not None:
-        from eksaddon.nodeside.helm import describe
-
-        table.add_row("Installed by", describe(detected.helm))
+        table.add_row("Installed by", detected.helm.describe())
     if detected.drift:
         release = detected.version.release
         table.add_row(
