@@ -196,6 +196,10 @@ class GateReport(NamedTuple):
         """Whether any finding is at or above ``--fail-on`` (the exit code's rule)."""
         return any(self.fails(f) for _, f in self.every_finding())
 
+    def source_of(self, verdict: AddonVerdict | None, finding: Finding) -> str:
+        """Where a finding's facts came from (``verdict`` None: a cluster-level finding)."""
+        return finding_source(verdict, finding)
+
     def phase(self, phase: Phase) -> tuple[AddonVerdict, ...]:
         return tuple(v for v in self.addons if v.phase is phase)
 

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import io
-import os
-import sys
 from pathlib import Path
-from typing import TextIO
 
 import click
 
@@ -23,11 +20,12 @@ from eksaddon.cli.options import (
     parse_type,
     type_option,
 )
+from eksaddon.cli.shared import emit, kube_reader
 from eksaddon.compat import CompatReport, Severity, check_compat
 from eksaddon.datafiles import read_document
 from eksaddon.errors import ExitCode, InputError
 from eksaddon.matrix import Matrix
-from eksaddon.reports import OutputFormat, render
+from eksaddon.reports import OutputFormat, annotations_of, render
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 FORMATS = (
@@ -233,7 +231,6 @@ def check_compat_command(
                 "--cluster reads the versions from EKS: drop -k, --addon-version "
                 "and --daemonset, or drop --cluster to check offline"
             )
-        from eksaddon.cli.status_cmd import kube_reader
         from eksaddon.engine.status import live_check_compat
 
         report = live_check_compat(
@@ -259,34 +256,8 @@ def check_compat_command(
         )
     buffer = io.StringIO()
     render(report, OutputFormat(output), buffer)
-    emit(buffer.getvalue(), _single_annotations(report) if annotations else [], output, report_file)
+    emit(buffer.getvalue(), annotations_of(report) if annotations else [], output, report_file)
     return ExitCode.CHECK_FAILED if report.failed else ExitCode.OK
-
-
-def emit(text: str, annotations: list[str], output: str, report_file: Path | None) -> None:
-    """The report to stdout or --report-file; annotations to stdout; the GitHub job summary."""
-    for line in annotations:
-        sys.stdout.write(line + "\n")
-    if report_file is not None:
-        from eksaddon.engine.state import write_text_atomically
-
-        write_text_atomically(report_file, text, mode=0o644)
-    else:
-        sys.stdout.write(text)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if output == "markdown" and summary:
-        with open(summary, "a", encoding="utf-8") as stream:  # GitHub's job summary file
-            _append(stream, text)
-
-
-def _append(stream: TextIO, text: str) -> None:
-    stream.write(text if text.endswith("\n") else text + "\n")
-
-
-def _single_annotations(report: CompatReport) -> list[str]:
-    from eksaddon.reports.annotations import compat_annotations
-
-    return compat_annotations(report, f"eksaddon {report.addon} on Kubernetes {report.kubernetes}")
 
 
 def _offline(

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from eksaddon.cli.progress import AUTO, LIVE, choose_mode
+from eksaddon.cli.shared import emit
 from eksaddon.compat import Severity
 from eksaddon.engine.events import FleetProgress
 from eksaddon.engine.fleet import (
@@ -101,8 +102,6 @@ def run_fleet(
     report_file: Path | None,
     annotations: str | None,
 ) -> int:
-    from eksaddon.cli.check_compat_cmd import emit
-
     pool = GatewayPool(_factory(concurrency))
     targets = fleet_targets(pool, all_clusters, clusters_file, regions, profile, shard)
     with _progress_bar() as progress:
@@ -118,10 +117,10 @@ def run_fleet(
             shard=shard,
             progress=progress,
         )
-    from eksaddon.reports import fleet
+    from eksaddon.reports import OutputFormat, annotations_of, render
 
     buffer = io.StringIO()
-    fleet.render(report, output, buffer)
-    lines = fleet.github_annotations(report) if annotations else []
+    render(report, OutputFormat(output), buffer)
+    lines = annotations_of(report) if annotations else []
     emit(buffer.getvalue(), lines, output, report_file)
     return int(report.exit_code)

@@ -40,8 +40,8 @@ def run_gate(
     report_file: Path | None,
     annotations: str | None,
 ) -> int:
-    from eksaddon.cli.check_compat_cmd import emit
-    from eksaddon.reports import gate_render
+    from eksaddon.cli.shared import emit
+    from eksaddon.reports import OutputFormat, annotations_of, render
 
     report = gate_cluster(
         gateway,
@@ -51,8 +51,8 @@ def run_gate(
         kube=kube,
     )
     buffer = io.StringIO()
-    gate_render.render(report, output, buffer)
-    lines = gate_render.github_annotations(report) if annotations else []
+    render(report, OutputFormat(output), buffer)
+    lines = annotations_of(report) if annotations else []
     emit(buffer.getvalue(), lines, output, report_file)
     return ExitCode.CHECK_FAILED if report.failed else ExitCode.OK
 
@@ -73,11 +73,11 @@ def run_gate_fleet(
     report_file: Path | None,
     annotations: str | None,
 ) -> int:
-    from eksaddon.cli.check_compat_cmd import emit
     from eksaddon.cli.fleet_run import _progress_bar, fleet_targets
+    from eksaddon.cli.shared import emit
     from eksaddon.engine.fleet import GatewayPool
     from eksaddon.engine.gate_fleet import gate_fleet, requests_in_flight
-    from eksaddon.reports import gate_fleet as fleet_report
+    from eksaddon.reports import OutputFormat, annotations_of, render
 
     def make(region: str | None, profile: str | None, role_arn: str | None) -> EksGateway:
         from eksaddon.gateways.aws import AwsEksGateway
@@ -102,7 +102,7 @@ def run_gate_fleet(
             progress=progress,
         )
     buffer = io.StringIO()
-    fleet_report.render(report, output, buffer)
-    lines = fleet_report.github_annotations(report) if annotations else []
+    render(report, OutputFormat(output), buffer)
+    lines = annotations_of(report) if annotations else []
     emit(buffer.getvalue(), lines, output, report_file)
     return int(report.exit_code)

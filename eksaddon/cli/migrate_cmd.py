@@ -17,7 +17,7 @@ from eksaddon.cli.options import (
     progress_option,
 )
 from eksaddon.cli.progress import chosen_display
-from eksaddon.cli.upgrade_cmd import confirmer, sigterm_as_interrupt
+from eksaddon.cli.shared import confirmer
 from eksaddon.engine.migrate import MigrateOptions, migrate
 from eksaddon.engine.state import state_dir
 from eksaddon.engine.upgrade import SystemClock
@@ -81,7 +81,7 @@ def migrate_command(
     display = chosen_display(
         progress_mode, title=f"eksaddon migrate · {addon} on cluster {cluster}"
     )
-    with sigterm_as_interrupt(), display as progress:
+    with display as progress:
         result = migrate(
             gateway=make_gateway(profile, region),
             matrix=global_options(ctx).load(addon),

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -26,6 +23,7 @@ from eksaddon.cli.options import (
     progress_option,
 )
 from eksaddon.cli.progress import chosen_display
+from eksaddon.cli.shared import confirmer
 from eksaddon.engine.hooks import hook_for, needs_kubernetes
 from eksaddon.engine.install import InstallOptions, install
 from eksaddon.engine.state import state_dir
@@ -34,7 +32,7 @@ from eksaddon.engine.upgrade import (
     UpgradeOptions,
     Upgrader,
 )
-from eksaddon.errors import AddonNotFoundError, ExitCode, InputError
+from eksaddon.errors import AddonNotFoundError, ExitCode
 from eksaddon.planner import Plan
 from eksaddon.reports import OutputFormat, render
 
@@ -97,21 +95,6 @@ def change_options(function: F) -> F:
     return function
 
 
-def confirmer(yes: bool, what: Callable[[Any], str]) -> Callable[[Any], bool]:
-    def confirm(subject: Any) -> bool:
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            raise InputError(
-                f"refusing to {what(subject)} without confirmation: standard input is not a "
-                "terminal",
-                hint="pass --yes to run unattended, or --dry-run to only see the plan",
-            )
-        return click.confirm(f"{what(subject)}?", default=False, err=True)
-
-    return confirm
-
-
 def _describe(plan: Plan) -> str:
     warnings = "".join(f" (warning: {w})" for w in plan.warnings)
     return (
@@ -153,20 +136,6 @@ def _node_side(
         return None, None
     kube = _kube_gateway(kubeconfig, context, dry_run=dry_run)
     return (None, None) if kube is None else (hook_for(profile, kube), kube)
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI job cancelled, a pod evicted) stops a run like Ctrl-C: journal kept."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command("upgrade")
@@ -261,7 +230,7 @@ def upgrade_command(
     display = chosen_display(
         progress_mode, title=f"eksaddon upgrade · {addon} on cluster {cluster}"
     )
-    with sigterm_as_interrupt(), display as progress:
+    with display as progress:
         confirm = progress.pausing(confirmer(yes, _describe), asks=not yes)
         upgrader = Upgrader(
             gateway=gateway,
@@ -375,7 +344,7 @@ def install_command(
     display = chosen_display(
         progress_mode, title=f"eksaddon install · {addon} on cluster {cluster}"
     )
-    with sigterm_as_interrupt(), display as progress:
+    with display as progress:
         result = install(
             gateway=make_gateway(profile, region),
             matrix=profile_for(addon, global_options(ctx).matrix).matrix,

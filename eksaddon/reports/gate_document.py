@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from eksaddon.compat import Finding
-from eksaddon.gate import AddonVerdict, GateReport, InsightVerdict, finding_source
+from eksaddon.gate import AddonVerdict, GateReport, InsightVerdict
 from eksaddon.planner import Step
 
 GATE_SCHEMA_VERSION = 2
@@ -23,18 +23,20 @@ def _steps(steps: tuple[Step, ...]) -> list[dict[str, Any]]:
     return [{"from": str(s.source), "to": str(s.target), "notes": list(s.notes)} for s in steps]
 
 
-def _finding(finding: Finding, addon: str | None, verdict: AddonVerdict | None) -> dict[str, Any]:
+def _finding(
+    report: GateReport, finding: Finding, addon: str | None, verdict: AddonVerdict | None
+) -> dict[str, Any]:
     return {
         "code": finding.code,
         "check": finding.check,
         "severity": str(finding.severity),
         "message": finding.message,
         "addon": addon,
-        "source": finding_source(verdict, finding),
+        "source": report.source_of(verdict, finding),
     }
 
 
-def _addon(verdict: AddonVerdict) -> dict[str, Any]:
+def _addon(report: GateReport, verdict: AddonVerdict) -> dict[str, Any]:
     return {
         "addon": verdict.addon,
         "type": _text(verdict.type),
@@ -50,7 +52,7 @@ def _addon(verdict: AddonVerdict) -> dict[str, Any]:
         "offered_for_target": verdict.offered_target,
         "catalogue_source": verdict.catalogue_source,
         "target_catalogue_source": verdict.target_catalogue_source,
-        "findings": [_finding(f, verdict.addon, verdict) for f in verdict.findings],
+        "findings": [_finding(report, f, verdict.addon, verdict) for f in verdict.findings],
     }
 
 
@@ -117,7 +119,7 @@ def gate_document(report: GateReport) -> dict[str, Any]:
             phase: [v.addon for v in report.addons if str(v.phase) == phase]
             for phase in ("before", "after", "none")
         },
-        "addons": [_addon(v) for v in report.addons],
+        "addons": [_addon(report, v) for v in report.addons],
         "insights": [_insight(i) for i in report.upgrade_insights if i.summary.id],
         "other_insights": [_insight(i) for i in report.other_insights],
         "nodes": {
@@ -139,7 +141,7 @@ def gate_document(report: GateReport) -> dict[str, Any]:
             "fargate_profiles": list(nodes.fargate_profiles),
         },
         "findings": [
-            _finding(f, addon, verdicts.get(addon) if addon else None)
+            _finding(report, f, addon, verdicts.get(addon) if addon else None)
             for addon, f in report.every_finding()
         ],
     }

@@ -3,14 +3,12 @@ content (json: the schema_version 2 document per cluster; junit: a suite per clu
 
 from __future__ import annotations
 
-import json
 from typing import Any, TextIO
 from xml.etree import ElementTree
 
 from eksaddon.compat import Severity
 from eksaddon.engine.gate_fleet import GateFleetReport, GateOutcome
 from eksaddon.errors import ExitCode
-from eksaddon.reports import redacted
 from eksaddon.reports.annotations import error_annotation
 from eksaddon.reports.gate_document import GATE_SCHEMA_VERSION, gate_document
 from eksaddon.reports.gate_render import _write_junit, junit_suite, markdown_lines
@@ -125,22 +123,6 @@ def junit(report: GateFleetReport, stream: TextIO) -> None:
         suite.set("failures", "0")
         suite.set("errors", "1")
     _write_junit(suites, stream)
-
-
-def render(report: GateFleetReport, output: str, stream: TextIO) -> None:
-    if output == "json":
-        json.dump(redacted(document(report)), stream, indent=2, ensure_ascii=False)
-        stream.write("\n")
-    elif output == "yaml":
-        from eksaddon.reports.yamlout import dump
-
-        dump(redacted(document(report)), stream)
-    elif output == "junit":
-        junit(report, stream)
-    elif output == "markdown":
-        markdown(report, stream)
-    else:
-        table(report, stream)
 
 
 def github_annotations(report: GateFleetReport) -> list[str]:

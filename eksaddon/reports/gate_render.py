@@ -8,7 +8,6 @@ Every outside text is shown through textsafety (terminals, XML and web pages rea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from typing import TextIO
 from xml.etree import ElementTree
@@ -16,7 +15,6 @@ from xml.etree import ElementTree
 from eksaddon.compat import Finding, Severity
 from eksaddon.gate import AddonVerdict, GateReport
 from eksaddon.reports.annotations import _escape
-from eksaddon.reports.gate_document import gate_document
 from eksaddon.textsafety import for_terminal
 
 _ICON = {Severity.ERROR: "❌", Severity.WARNING: "⚠️", Severity.INFO: "ℹ️"}
@@ -193,23 +191,3 @@ def table(report: GateReport, stream: TextIO) -> None:
         )
     console.print(findings)
     console.print(f"Result: {_verdict(report)}")
-
-
-def render(report: GateReport, output: str, stream: TextIO) -> None:
-    if output in ("json", "yaml"):
-        from eksaddon.reports import redacted
-
-        document = redacted(gate_document(report))
-        if output == "json":
-            json.dump(document, stream, indent=2, ensure_ascii=False)
-            stream.write("\n")
-        else:
-            from eksaddon.reports.yamlout import dump
-
-            dump(document, stream)
-    elif output == "junit":
-        junit(report, stream)
-    elif output == "markdown":
-        markdown(report, stream)
-    else:
-        table(report, stream)
