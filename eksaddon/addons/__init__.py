@@ -13,12 +13,18 @@ Modules are imported only when their add-on is asked for: offline commands stay 
 
 from __future__ import annotations
 
+import functools
 import importlib
+import re
 from pathlib import Path
 
 from eksaddon.addons.base import AddonProfile, DataProfile
+from eksaddon.errors import InputError
 from eksaddon.matrix.loader import bundled_addons, has_matrix, load_matrix
 from eksaddon.matrix.model import Matrix
+
+# The add-on a command means when --addon is not given (eksaddon began with the VPC CNI).
+DEFAULT_ADDON = "vpc-cni"
 
 # add-on name -> "module:class" of its profile (a DataProfile subclass taking the Matrix).
 PROFILE_MODULES: dict[str, str] = {
@@ -26,10 +32,26 @@ PROFILE_MODULES: dict[str, str] = {
 }
 
 
+# EKS add-on names: lowercase letters, digits and hyphens (vpc-cni, aws-ebs-csi-driver,
+# amazon-cloudwatch-observability, vendor add-ons such as solo-io_istio use '_' too).
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+
+
 def profile_for(addon: str, override: str | Path | None = None) -> AddonProfile:
-    """The profile of ``addon``; ``override`` is the ``--matrix`` option."""
+    """The profile of ``addon``; ``override`` is the ``--matrix`` option.
+
+    A name eksaddon has no data for gets the generic profile (the live catalogue only); a name
+    that cannot be an EKS add-on's is refused before any call, as it would reach file names and
+    API requests.
+    """
     if has_matrix(addon, override):
         return profile_of(load_matrix(addon, override))
+    if _NAME.fullmatch(addon) is None:
+        known = ", ".join(bundled_addons()) or "none"
+        raise InputError(
+            f"{addon[:64]!r} is not an EKS add-on name (lowercase letters, digits, '-' and '_')",
+            hint=f"bundled add-ons: {known}; `aws eks describe-addon-versions` lists the others",
+        )
     from eksaddon.addons.generic import GenericProfile
 
     return GenericProfile(addon)
@@ -44,6 +66,15 @@ def profile_of(matrix: Matrix) -> AddonProfile:
     profile_class = getattr(importlib.import_module(module_name), class_name)
     profile: AddonProfile = profile_class(matrix)
     return profile
+
+
+@functools.cache
+def default_profile() -> AddonProfile:
+    """The bundled profile of :data:`DEFAULT_ADDON` (whatever --matrix says), read once per
+    process and never through the matrix cache: looking a default up leaves no file behind."""
+    from eksaddon.matrix.loader import load_bundled
+
+    return profile_of(load_bundled(DEFAULT_ADDON, cached=False))
 
 
 def known_addons() -> list[str]:

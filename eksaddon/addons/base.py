@@ -32,8 +32,7 @@ from typing import Any, NamedTuple, Protocol
 
 from eksaddon.errors import InvalidVersionError
 from eksaddon.gateways.protocols import ClusterInfo
-from eksaddon.matrix.model import AddonType, Matrix, Workload, WorkloadKind
-from eksaddon.nodeside.detect import Customization
+from eksaddon.matrix.model import AddonType, Customization, Matrix, Workload, WorkloadKind
 from eksaddon.planner import Step
 from eksaddon.versions import AddonVersion, ImageTagRule, parse_image_tag
 
@@ -319,11 +318,20 @@ class AddonProfile(Protocol):
         workloads (None: the evidence does not tell)."""
         ...
 
+    def replaced_by(self, daemonsets: Sequence[Mapping[str, Any]]) -> str | None:
+        """What the cluster's DaemonSets show runs instead of this add-on (vpc-cni: another
+        CNI), by display name; None: nothing known to replace it."""
+        ...
+
     def refuse_change(
-        self, workload: Mapping[str, Any] | None, daemonsets: Sequence[Mapping[str, Any]]
+        self,
+        workload: Mapping[str, Any] | None,
+        daemonsets: Sequence[Mapping[str, Any]],
+        *,
+        cluster: str,
     ) -> str | None:
-        """A reason to change nothing on this cluster (the add-on's main workload and every
-        DaemonSet on the cluster given), or None."""
+        """Why nothing may change on ``cluster`` (given the add-on's main workload, None when
+        absent, and every DaemonSet on the cluster), as one sentence naming it; None: go on."""
         ...
 
 
@@ -376,8 +384,15 @@ class DataProfile:
     def who_manages(self, objects: Objects) -> AddonType | None:
         return None
 
+    def replaced_by(self, daemonsets: Sequence[Mapping[str, Any]]) -> str | None:
+        return None
+
     def refuse_change(
-        self, workload: Mapping[str, Any] | None, daemonsets: Sequence[Mapping[str, Any]]
+        self,
+        workload: Mapping[str, Any] | None,
+        daemonsets: Sequence[Mapping[str, Any]],
+        *,
+        cluster: str,
     ) -> str | None:
         return None
 

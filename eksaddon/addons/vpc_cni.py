@@ -162,19 +162,27 @@ class VpcCniProfile(DataProfile):
             return None
         return detect(document, self.matrix, label=str(_ref(spec))).addon_type
 
+    def replaced_by(self, daemonsets: Sequence[Mapping[str, Any]]) -> str | None:
+        return ", ".join(other_cnis(daemonsets)) or None
+
     def refuse_change(
-        self, workload: Mapping[str, Any] | None, daemonsets: Sequence[Mapping[str, Any]]
+        self,
+        workload: Mapping[str, Any] | None,
+        daemonsets: Sequence[Mapping[str, Any]],
+        *,
+        cluster: str,
     ) -> str | None:
         """The VPC CNI must actually carry the pods' network: absent, or scheduled on no node
         while another CNI runs, means there is nothing to upgrade."""
         others = other_cnis(daemonsets)
-        status = (workload or {}).get("status") or {}
-        scheduled = int(status.get("desiredNumberScheduled", 1)) if isinstance(status, dict) else 1
+        status = (workload or {}).get("status")
+        scheduled = status.get("desiredNumberScheduled", 1) if isinstance(status, Mapping) else 1
         if workload is not None and not (scheduled == 0 and others):
             return None
         replaced = f"; {', '.join(others)} runs instead" if others else ""
         where = "is absent" if workload is None else "runs on no node"
-        return f"{where}{replaced}"
+        name = self.workloads[0].name if self.workloads else self.name
+        return f"the {name} DaemonSet {where} on cluster {cluster}{replaced}"
 
 
 def other_cnis(daemonsets: Sequence[Mapping[str, Any]]) -> list[str]:

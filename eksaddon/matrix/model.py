@@ -184,6 +184,16 @@ class SettingDefault(NamedTuple):
         return self.default.replace("{version}", str(version.release))
 
 
+class Customization(NamedTuple):
+    """A setting that differs from the manifest default (``default`` None: not in the manifest)."""
+
+    container: str
+    name: str
+    value: str | None
+    default: str | None
+    kind: str = "env"
+
+
 class ContainerDefaults(NamedTuple):
     name: str
     since: AddonVersion | None = None
@@ -250,9 +260,9 @@ class Matrix(NamedTuple):
             return self.kubernetes[kubernetes]
         except KeyError:
             covered = self.kubernetes_versions
+            span = f"it covers {covered[-1]}–{covered[0]}" if covered else "it covers none"
             raise UnknownKubernetesVersionError(
-                f"Kubernetes {kubernetes} is not in the {self.addon} matrix "
-                f"(it covers {covered[-1]}–{covered[0]})",
+                f"Kubernetes {kubernetes} is not in the {self.addon} matrix ({span})",
                 hint="pass a covered version, or a newer matrix with --matrix FILE",
             ) from None
 
