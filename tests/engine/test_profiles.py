@@ -113,10 +113,14 @@ def test_a_name_that_cannot_be_an_eks_addon_is_refused(name: str) -> None:
         profile_for(name)
 
 
-def test_a_deployment_without_a_hook_says_it_is_not_checked() -> None:
+def test_a_deployment_gets_the_deployment_rollout_check() -> None:
+    from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
+
     hook = hook_for(profile_for("coredns"), None)
-    assert isinstance(hook, NoNodeSide)
-    assert "no rollout check for a Deployment" in str(hook.notice)
+    assert isinstance(hook, DeploymentRolloutCheck)
+    assert (hook.workload.namespace, hook.workload.name) == ("kube-system", "coredns")
+    # What the profile says is not checked is still said.
+    assert hook.notice == profile_for("coredns").node_side_note
 
 
 @pytest.mark.parametrize(
