@@ -145,10 +145,12 @@ def _node_side(
     dry_run: bool,
 ) -> tuple[NodeSideHook | None, KubeGateway | None]:
     """The profile's node-side hook and the Kubernetes gateway it reads (None: not used)."""
+    if not needs_kubernetes(profile):
+        # Nothing to read on the cluster: the hook only says what is not checked (with
+        # --skip-rollout-check too: the live-only line is never left out).
+        return hook_for(profile, None), None
     if skip:
         return None, None
-    if not needs_kubernetes(profile):
-        return hook_for(profile, None), None  # nothing to read: the hook says what is unchecked
     kube = _kube_gateway(kubeconfig, context, dry_run=dry_run)
     return (None, None) if kube is None else (hook_for(profile, kube), kube)
 
