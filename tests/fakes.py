@@ -30,16 +30,18 @@ from eksaddon.gateways.protocols import (
     CatalogueEntry,
     ClusterInfo,
     ClusterVersionRequest,
+    DisruptionBudget,
     HealthIssue,
     InsightDetail,
     InsightSummary,
+    NodeFacts,
     NodegroupInfo,
+    PodFacts,
     PodIdentityConfiguration,
     UpdateError,
     UpdateState,
 )
 from eksaddon.matrix import Matrix
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts
 from eksaddon.versions import AddonVersion, KubernetesVersion
 from fake_upgrade import FakeClusterUpgrade
 
@@ -443,6 +445,16 @@ class FakeKube:
 
     def all_daemonsets(self) -> list[dict[str, Any]]:
         return [{"metadata": {"name": name, "namespace": "kube-system"}} for name in self.others]
+
+    # The fake cluster runs the VPC CNI only: no Deployment, ConfigMap or disruption budget.
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return None
+
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return None
+
+    def disruption_budgets(self, namespace: str) -> list[DisruptionBudget]:
+        return []
 
     def nodes(self) -> list[NodeFacts]:
         labels = {"eks.amazonaws.com/compute-type": "fargate"}

@@ -201,7 +201,9 @@ def _status(step: StepView) -> Text:
         return Text("")
     if step.rollout is not None:
         rollout = step.rollout
-        text = f"{rollout.component} rollout: {rollout.updated}/{rollout.nodes} nodes updated"
+        text = (
+            f"{rollout.component} rollout: {rollout.updated}/{rollout.nodes} {rollout.unit} updated"
+        )
     elif step.addon_status is not None:
         text = f"add-on {step.addon_status}"
     elif step.update_status is not None:

@@ -43,6 +43,7 @@ class Rollout:
     updated: int
     nodes: int
     behind: tuple[str, ...]
+    unit: str = "nodes"
 
 
 @dataclass
@@ -127,6 +128,7 @@ class RunState:
                 event.updated,
                 event.nodes,
                 tuple(for_terminal(n) for n in event.behind),
+                event.unit,
             )
         elif isinstance(event, StepFinished):
             step = self._step(event.number, event.total)

@@ -162,7 +162,7 @@ class ProgressPrinter:
             self._last_rollout = counts
             return (
                 f"[{event.number}/{event.total}] {for_terminal(event.component)} rollout: "
-                f"{event.updated}/{event.nodes} nodes updated"
+                f"{event.updated}/{event.nodes} {event.unit} updated"
             )
         if isinstance(event, ManifestApplied):
             return f"[{event.number}/{event.total}] applied the {_v(event.target)} manifest"

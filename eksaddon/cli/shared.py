@@ -16,8 +16,7 @@ import click
 from eksaddon.errors import InputError
 
 if TYPE_CHECKING:
-    from eksaddon.engine.nodeside_status import ClusterReader
-    from eksaddon.gateways.protocols import ClusterInfo
+    from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
 
 
 def confirmer(yes: bool, what: Callable[[Any], str]) -> Callable[[Any], bool]:
@@ -40,11 +39,11 @@ def confirmer(yes: bool, what: Callable[[Any], str]) -> Callable[[Any], bool]:
 
 def kube_reader(
     kubeconfig: str | None, context: str | None
-) -> Callable[[ClusterInfo], ClusterReader]:
+) -> Callable[[ClusterInfo], KubernetesReader]:
     """Connects to the cluster's Kubernetes API once EKS has named the cluster, refusing a
     kubeconfig that points at another cluster (status, live check-compat)."""
 
-    def connect(cluster: ClusterInfo) -> ClusterReader:
+    def connect(cluster: ClusterInfo) -> KubernetesReader:
         from eksaddon.engine.rollout_check import ensure_same_cluster
         from eksaddon.gateways.kube import KubeGateway
 

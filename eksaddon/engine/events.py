@@ -88,6 +88,8 @@ class RolloutProgressed(NamedTuple):
     updated: int
     nodes: int
     behind: tuple[str, ...]
+    # What ``updated`` and ``nodes`` count: a DaemonSet's nodes, a Deployment's replicas.
+    unit: str = "nodes"
 
 
 class Notice(NamedTuple):

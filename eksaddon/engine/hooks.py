@@ -23,9 +23,17 @@ def _daemonset_hook(kube: Any, profile: AddonProfile) -> NodeSideHook:
     return RolloutCheck(kube, profile)
 
 
-# Workload kind -> the hook that proves its rollout. (The Deployment hook, with the same
-# interface, is engine/deployment_rollout.py; it is registered here once it exists.)
-HOOKS: dict[WorkloadKind, HookFactory] = {WorkloadKind.DAEMONSET: _daemonset_hook}
+def _deployment_hook(kube: Any, profile: AddonProfile) -> NodeSideHook:
+    from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
+
+    return DeploymentRolloutCheck.for_profile(kube, profile)
+
+
+# Workload kind -> the hook that proves its rollout.
+HOOKS: dict[WorkloadKind, HookFactory] = {
+    WorkloadKind.DAEMONSET: _daemonset_hook,
+    WorkloadKind.DEPLOYMENT: _deployment_hook,
+}
 
 
 def needs_kubernetes(profile: AddonProfile) -> bool:

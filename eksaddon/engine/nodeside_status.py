@@ -9,25 +9,16 @@ defaults and where the images come from. Fargate nodes are left out.
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 from eksaddon.addons import profile_of
 from eksaddon.addons.base import AddonProfile, main_workload, workload_version
 from eksaddon.errors import EksAddonError
+from eksaddon.gateways.protocols import KubernetesReader
 from eksaddon.matrix.model import AddonType, Matrix, WorkloadKind
 from eksaddon.nodeside.detect import DetectedAddon, TypeEvidence, detect
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess
+from eksaddon.nodeside.rollout import Rollout, assess
 from eksaddon.versions import AddonVersion
-
-
-class ClusterReader(Protocol):
-    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def all_daemonsets(self) -> list[dict[str, Any]]: ...
-
-    def nodes(self) -> list[NodeFacts]: ...
-
-    def pods(self, namespace: str, selector: str) -> list[PodFacts]: ...
 
 
 class NodeSide(NamedTuple):
@@ -50,7 +41,7 @@ class NodeSide(NamedTuple):
 
 
 def read_node_side(
-    kube: ClusterReader,
+    kube: KubernetesReader,
     matrix: Matrix,
     *,
     region: str,

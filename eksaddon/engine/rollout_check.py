@@ -8,7 +8,7 @@ every non-Fargate node, and stops the run naming the nodes that are behind.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import urlsplit
 
 from eksaddon.addons import default_profile
@@ -24,24 +24,11 @@ from eksaddon.addons.base import (
 from eksaddon.engine.events import RolloutProgressed
 from eksaddon.engine.waiting import backoff
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
-from eksaddon.gateways.protocols import ClusterInfo
+from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
 from eksaddon.matrix.model import Matrix, WorkloadKind
 from eksaddon.nodeside.detect import Customization
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess, describe_stall
+from eksaddon.nodeside.rollout import Rollout, assess, describe_stall
 from eksaddon.planner import Step
-
-
-class KubeReader(Protocol):
-    @property
-    def host(self) -> str: ...
-
-    def all_daemonsets(self) -> list[dict[str, Any]]: ...
-
-    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def nodes(self) -> list[NodeFacts]: ...
-
-    def pods(self, namespace: str, selector: str) -> list[PodFacts]: ...
 
 
 class RolloutCheck:
@@ -51,7 +38,7 @@ class RolloutCheck:
     cluster may be changed at all; without one, the default add-on's profile is used.
     """
 
-    def __init__(self, kube: KubeReader, profile: AddonProfile | None = None) -> None:
+    def __init__(self, kube: KubernetesReader, profile: AddonProfile | None = None) -> None:
         self.kube = kube
         self.profile = profile if profile is not None else default_profile()
         workload = main_workload(self.profile)

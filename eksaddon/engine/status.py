@@ -14,14 +14,19 @@ from eksaddon.compat import CompatReport, Finding, Severity, check_compat
 from eksaddon.engine.catalogue import with_live_catalogue
 from eksaddon.engine.node_findings import node_findings
 from eksaddon.engine.nodeside_status import (
-    ClusterReader,
     NodeSide,
     node_side_readable,
     read_node_side,
 )
 from eksaddon.errors import ApiError, EksAddonError
 from eksaddon.gateways.answers import shown
-from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway, NodegroupInfo
+from eksaddon.gateways.protocols import (
+    AddonState,
+    ClusterInfo,
+    EksGateway,
+    KubernetesReader,
+    NodegroupInfo,
+)
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.planner import Plan
 from eksaddon.versions import AddonVersion, KubernetesVersion
@@ -93,7 +98,7 @@ def collect_status(
     *,
     cluster: str,
     addon: str,
-    kube: Callable[[ClusterInfo], ClusterReader] | None = None,
+    kube: Callable[[ClusterInfo], KubernetesReader] | None = None,
     profile: AddonProfile | None = None,
 ) -> StatusReport:
     profile = profile if profile is not None else profile_of(matrix)
@@ -122,7 +127,7 @@ def collect_status(
 
 
 def _node_side(
-    kube: Callable[[ClusterInfo], ClusterReader] | None,
+    kube: Callable[[ClusterInfo], KubernetesReader] | None,
     profile: AddonProfile,
     info: ClusterInfo,
     *,
@@ -181,7 +186,7 @@ def live_check_compat(
     target_kubernetes: KubernetesVersion | None,
     features: tuple[str, ...],
     fail_on: Severity,
-    kube: Callable[[ClusterInfo], ClusterReader] | None = None,
+    kube: Callable[[ClusterInfo], KubernetesReader] | None = None,
     profile: AddonProfile | None = None,
 ) -> CompatReport:
     """``check-compat --cluster``: the offline checks fed with live facts, each with its source.

@@ -32,8 +32,9 @@ from eksaddon.errors import (
     UnexpectedAnswerError,
 )
 from eksaddon.gateways.answers import Answer, shown
+from eksaddon.gateways.kube_records import budget, node_facts, pod_facts
+from eksaddon.gateways.protocols import DisruptionBudget, NodeFacts, PodFacts
 from eksaddon.gateways.timeouts import request_timeouts
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts
 from eksaddon.textsafety import register_secret
 
 FIELD_MANAGER = "eksaddon"
@@ -44,8 +45,13 @@ ATTEMPTS = 4
 FIRST_BACKOFF = 0.5
 
 
+# policy/v1 serves PodDisruptionBudgets from Kubernetes 1.21; older API servers only v1beta1.
+_PDB_V1BETA1 = "/apis/policy/v1beta1/namespaces/{namespace}/poddisruptionbudgets"
+
+
 class KubeGateway:
-    """The cluster's API server, through the kubernetes client, for the node-side checks."""
+    """The cluster's API server, through the kubernetes client: implements
+    :class:`eksaddon.gateways.protocols.KubernetesGateway`."""
 
     def __init__(
         self, *, kubeconfig: str | None = None, context: str | None = None, in_cluster: bool = False
@@ -90,6 +96,7 @@ class KubeGateway:
         self._apps = kubernetes.client.AppsV1Api(client)
         self._rbac = kubernetes.client.RbacAuthorizationV1Api(client)
         self._extensions = kubernetes.client.ApiextensionsV1Api(client)
+        self._policy = kubernetes.client.PolicyV1Api(client)
 
     def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
         try:
@@ -97,19 +104,6 @@ class KubeGateway:
                 "get",
                 f"daemonsets {namespace}/{name}",
                 lambda: self._apps.read_namespaced_daemon_set(
-                    name, namespace, _preload_content=False, _request_timeout=self._timeout
-                ),
-            )
-        except KubernetesNotFoundError:
-            return None
-
-    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        """A Deployment, or None (the gate reads self-managed CoreDNS's, for its version)."""
-        try:
-            return self._json(
-                "get",
-                f"deployments {namespace}/{name}",
-                lambda: self._apps.read_namespaced_deployment(
                     name, namespace, _preload_content=False, _request_timeout=self._timeout
                 ),
             )
@@ -137,20 +131,53 @@ class KubeGateway:
         )
         return _items(document, "daemonsets")
 
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._json(
+                "get",
+                f"deployments {namespace}/{name}",
+                lambda: self._apps.read_namespaced_deployment(
+                    name, namespace, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+        except KubernetesNotFoundError:
+            return None
+
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._json(
+                "get",
+                f"configmaps {namespace}/{name}",
+                lambda: self._core.read_namespaced_config_map(
+                    name, namespace, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+        except KubernetesNotFoundError:
+            return None
+
+    def disruption_budgets(self, namespace: str) -> list[DisruptionBudget]:
+        what = f"poddisruptionbudgets in {namespace}"
+        try:
+            document = self._json(
+                "list",
+                what,
+                lambda: self._policy.list_namespaced_pod_disruption_budget(
+                    namespace, _preload_content=False, _request_timeout=self._timeout
+                ),
+            )
+        except KubernetesNotFoundError:
+            # A list is never "not found" where the resource is served: this API server
+            # predates policy/v1 (Kubernetes 1.20 and older), so ask v1beta1, the same resource.
+            document = self._json("list", what, lambda: self._get(_PDB_V1BETA1, namespace))
+        return [budget(item, namespace) for item in _answer(document, what).children("items")]
+
     def nodes(self) -> list[NodeFacts]:
         document = self._json(
             "list",
             "nodes",
             lambda: self._core.list_node(_preload_content=False, _request_timeout=self._timeout),
         )
-        nodes = []
-        for item in _answer(document, "nodes").children("items"):
-            metadata = item.child("metadata")
-            status = item.optional_child("status")
-            info = status.optional_child("nodeInfo") if status is not None else None
-            kubelet = info.shown_text("kubeletVersion") if info is not None else None
-            nodes.append(NodeFacts(metadata.text("name"), metadata.text_map("labels"), kubelet))
-        return nodes
+        return [node_facts(item) for item in _answer(document, "nodes").children("items")]
 
     def pods(self, namespace: str, selector: str) -> list[PodFacts]:
         document = self._json(
@@ -163,7 +190,7 @@ class KubeGateway:
                 _request_timeout=self._timeout,
             ),
         )
-        return [_pod_facts(item) for item in _answer(document, "pods").children("items")]
+        return [pod_facts(item) for item in _answer(document, "pods").children("items")]
 
     def apply_daemonset(self, document: dict[str, Any], *, force: bool = False) -> dict[str, Any]:
         """Server-side apply of a DaemonSet as field manager ``eksaddon``."""
@@ -195,9 +222,20 @@ class KubeGateway:
         }
         where = f"{document['kind']} {namespace + '/' if namespace else ''}{name}"
         patch = getattr(api[0], f"patch_{api[1]}")
-        if namespace:
-            return self._json("patch", where, lambda: patch(name, namespace, document, **options))
-        return self._json("patch", where, lambda: patch(name, document, **options))
+        try:
+            if namespace:
+                return self._json(
+                    "patch", where, lambda: patch(name, namespace, document, **options)
+                )
+            return self._json("patch", where, lambda: patch(name, document, **options))
+        except KubernetesForbiddenError as error:
+            # The API server authorizes an apply that would create the object as `create` too,
+            # and its refusal does not say which verb was missing.
+            raise KubernetesForbiddenError(
+                error.message,
+                hint="grant the 'patch' and 'create' verbs on that resource (a server-side "
+                "apply creates an absent object; see docs/iam.md)",
+            ) from error
 
     def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
         """The live object matching a manifest object, or None."""
@@ -244,6 +282,21 @@ class KubeGateway:
             )
         metadata = document.get("metadata", {})
         return metadata["name"], metadata.get("namespace"), routes[key]
+
+    def _get(self, path: str, namespace: str) -> Any:
+        """A GET of an API path the client has no method for (an API version it dropped)."""
+        request = self._client.param_serialize(
+            method="GET",
+            resource_path=path,
+            path_params={"namespace": namespace},
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+        )
+        response = self._client.call_api(*request, _request_timeout=self._timeout)
+        if not 200 <= response.status <= 299:
+            response.read()
+            raise kube_errors.ApiException.from_response(http_resp=response, body=None, data=None)
+        return response.response
 
     def _json(self, verb: str, resource: str, call: Callable[[], Any]) -> dict[str, Any]:
         """One request, retried on temporary failures (every verb used is idempotent: get,
@@ -299,29 +352,6 @@ def _register_credentials(configuration: Any) -> None:
         for line in key.splitlines():  # a key shown in part is still shown
             if not line.startswith("-----"):
                 register_secret(line.strip())
-
-
-def _pod_facts(item: Answer) -> PodFacts:
-    spec = item.optional_child("spec")
-    status = item.optional_child("status")
-    containers = [*spec.children("initContainers"), *spec.children("containers")] if spec else []
-    statuses = (
-        [*status.children("initContainerStatuses"), *status.children("containerStatuses")]
-        if status
-        else []
-    )
-    waiting = {}
-    for entry in statuses:
-        state = entry.optional_child("state")
-        reason = state.optional_child("waiting") if state else None
-        if reason is not None:
-            waiting[entry.text("name")] = reason.shown_text("reason") or ""
-    return PodFacts(
-        item.child("metadata").text("name"),
-        spec.optional_text("nodeName") if spec else None,
-        {c.text("name"): c.text("image") for c in containers},
-        waiting,
-    )
 
 
 @contextmanager

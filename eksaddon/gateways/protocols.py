@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
 from eksaddon.errors import EksAddonError, UnexpectedAnswerError
@@ -281,3 +283,124 @@ class EksGateway(Protocol):
 # gateway, the fleet's wrapper, the tests' fakes) answered them; the name stays for the code that
 # was written against it.
 ClusterUpgradeGateway = EksGateway
+
+
+# --- Kubernetes -----------------------------------------------------------------------------------
+# What the domain asks of a cluster's API server. Objects eksaddon writes back or hands to an
+# add-on profile's pure settings rules (DaemonSets, Deployments, ConfigMaps, manifest objects)
+# cross as the plain JSON documents the API server sent; what is only read for a verdict (nodes,
+# pods, disruption budgets) crosses as the records below, every field of which may be None when
+# the answer left it out.
+
+FARGATE_LABEL = ("eks.amazonaws.com/compute-type", "fargate")
+
+
+class NodeFacts(NamedTuple):
+    """A Node: its name, labels and the kubelet version it reports (status.nodeInfo)."""
+
+    name: str
+    labels: Mapping[str, str]
+    # As the node reports it (v1.29.0-eks-5e0fdde); None when the answer has none readable.
+    kubelet_version: str | None = None
+
+    @property
+    def fargate(self) -> bool:
+        key, value = FARGATE_LABEL
+        return self.labels.get(key) == value
+
+    @property
+    def kubelet_minor(self) -> KubernetesVersion | None:
+        """The kubelet's Kubernetes minor (v1.29.0-eks-5e0fdde -> 1.29); None when unknown."""
+        match = _KUBELET_RE.fullmatch(self.kubelet_version or "")
+        return KubernetesVersion(int(match[1]), int(match[2])) if match else None
+
+
+# v1.29.0-eks-5e0fdde, v1.30.4-eks-a737599, 1.28.1: what kubelets report, build suffix and all.
+_KUBELET_RE = re.compile(r"v?(\d{1,3})\.(\d{1,4})(?:\.\d+)?(?:[-+].*)?")
+
+
+class PodFacts(NamedTuple):
+    name: str
+    node: str | None
+    images: Mapping[str, str]  # container name -> image, init containers included
+    waiting: Mapping[str, str]  # container name -> waiting reason (CrashLoopBackOff, ...)
+    # The Ready condition: True/False as the kubelet wrote it, None when it is absent.
+    ready: bool | None = None
+    terminating: bool = False  # metadata.deletionTimestamp is set: the pod is going away
+
+
+class SelectorRequirement(NamedTuple):
+    """One matchExpressions entry of a label selector (operator as sent, unknown ones kept)."""
+
+    key: str
+    operator: str
+    values: tuple[str, ...] = ()
+
+
+class DisruptionBudget(NamedTuple):
+    """A PodDisruptionBudget (policy/v1, or policy/v1beta1 where only that is served).
+
+    ``match_labels`` None means the budget has no selector it can be matched by (absent or
+    unreadable): it is taken to select nothing, as policy/v1beta1 does for a null selector.
+    Status counts are the disruption controller's; None when it has not written them.
+    """
+
+    namespace: str
+    name: str
+    match_labels: Mapping[str, str] | None
+    match_expressions: tuple[SelectorRequirement, ...]
+    min_available: str | None  # an integer or a percentage, as text
+    max_unavailable: str | None
+    generation: int | None
+    observed_generation: int | None
+    current_healthy: int | None
+    desired_healthy: int | None
+    disruptions_allowed: int | None
+    expected_pods: int | None
+
+
+class KubernetesReader(Protocol):
+    """The reading half of :class:`KubernetesGateway`: everything the checks, status and the
+    gate need. Implementations raise only :mod:`eksaddon.errors` types."""
+
+    @property
+    def host(self) -> str:
+        """The API server's URL, to match against the EKS cluster's endpoint."""
+        ...
+
+    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The DaemonSet, or None when it does not exist."""
+
+    def all_daemonsets(self) -> list[dict[str, Any]]:
+        """Every DaemonSet in every namespace (another CNI lives in its own)."""
+
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The Deployment, or None when it does not exist."""
+
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The ConfigMap, or None when it does not exist."""
+
+    def disruption_budgets(self, namespace: str) -> list[DisruptionBudget]:
+        """Every PodDisruptionBudget in ``namespace``."""
+
+    def nodes(self) -> list[NodeFacts]:
+        """Every Node, with its labels and kubelet version."""
+
+    def pods(self, namespace: str, selector: str) -> list[PodFacts]:
+        """The pods in ``namespace`` matching a label selector (``k8s-app=kube-dns``)."""
+
+
+class KubernetesWriter(Protocol):
+    """The writing half: server-side apply of manifest objects, each read first for a backup."""
+
+    def read(self, document: dict[str, Any]) -> dict[str, Any] | None:
+        """The live object matching a manifest object, or None."""
+
+    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]:
+        """Server-side apply of one manifest object (creating it when absent)."""
+
+
+class KubernetesGateway(KubernetesReader, KubernetesWriter, Protocol):
+    """The cluster's API server as the domain sees it: the one Kubernetes protocol
+    (:class:`eksaddon.gateways.kube.KubeGateway` implements it). Code that only reads takes
+    :class:`KubernetesReader`, so that its fakes need not pretend to write."""

@@ -18,27 +18,11 @@ from typing import Any, NamedTuple
 
 from eksaddon.gateways.answers import Answer
 
-FARGATE_LABEL = ("eks.amazonaws.com/compute-type", "fargate")
-
-
-class NodeFacts(NamedTuple):
-    name: str
-    labels: Mapping[str, str]
-    # status.nodeInfo.kubeletVersion as the API server reports it ("v1.29.3-eks-ae9a62a"), or
-    # None when it is absent or not text: the gate's kubelet skew check reads it.
-    kubelet_version: str | None = None
-
-    @property
-    def fargate(self) -> bool:
-        key, value = FARGATE_LABEL
-        return self.labels.get(key) == value
-
-
-class PodFacts(NamedTuple):
-    name: str
-    node: str | None
-    images: Mapping[str, str]  # container name -> image, init containers included
-    waiting: Mapping[str, str]  # container name -> waiting reason (CrashLoopBackOff, ...)
+# The records live with the Kubernetes protocol; named here too for the callers that import them
+# from the rollout check (an explicit re-export).
+from eksaddon.gateways.protocols import FARGATE_LABEL as FARGATE_LABEL
+from eksaddon.gateways.protocols import NodeFacts as NodeFacts
+from eksaddon.gateways.protocols import PodFacts as PodFacts
 
 
 class Rollout(NamedTuple):
@@ -160,12 +144,12 @@ def _term_selects(term: Any, node: NodeFacts) -> bool:
     fields = [e for e in term.get("matchFields") or () if isinstance(e, Mapping)]
     if not expressions and not fields:
         return False
-    return all(_matches(e, node.labels) for e in expressions) and all(
-        _matches(e, {"metadata.name": node.name}) for e in fields
+    return all(requirement_matches(e, node.labels) for e in expressions) and all(
+        requirement_matches(e, {"metadata.name": node.name}) for e in fields
     )
 
 
-def _matches(requirement: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+def requirement_matches(requirement: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
     key, operator = str(requirement.get("key")), requirement.get("operator")
     values = [str(v) for v in requirement.get("values") or ()]
     value = labels.get(key)

@@ -21,8 +21,8 @@ from eksaddon.engine.hooks import hook_for, needs_kubernetes
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader
 from eksaddon.errors import InputError, UpgradeStoppedError
+from eksaddon.gateways.protocols import DisruptionBudget, NodeFacts, PodFacts
 from eksaddon.matrix.model import PolicyKind, WorkloadKind
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts
 from eksaddon.versions import AddonVersion, ImageTagRule
 from fakes import FakeClock, FakeEks
 from tests_support import Result, write_yaml
@@ -113,10 +113,14 @@ def test_a_name_that_cannot_be_an_eks_addon_is_refused(name: str) -> None:
         profile_for(name)
 
 
-def test_a_deployment_without_a_hook_says_it_is_not_checked() -> None:
+def test_a_deployment_gets_the_deployment_rollout_check() -> None:
+    from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
+
     hook = hook_for(profile_for("coredns"), None)
-    assert isinstance(hook, NoNodeSide)
-    assert "no rollout check for a Deployment" in str(hook.notice)
+    assert isinstance(hook, DeploymentRolloutCheck)
+    assert (hook.workload.namespace, hook.workload.name) == ("kube-system", "coredns")
+    # What the profile says is not checked is still said.
+    assert hook.notice == profile_for("coredns").node_side_note
 
 
 @pytest.mark.parametrize(
@@ -182,6 +186,16 @@ class AgentKube:
 
     def _tag(self) -> str:
         return str(self.eks.addon["version"]) if self.eks.addon else "none"
+
+    # Nothing but the add-on's DaemonSet runs here (the Kubernetes protocol's other reads).
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return None
+
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return None
+
+    def disruption_budgets(self, namespace: str) -> list[DisruptionBudget]:
+        return []
 
     def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
         if (namespace, name) != ("kube-system", ADDON):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -277,3 +278,203 @@ def test_a_bad_api_timeout_is_an_input_error(
     monkeypatch.setenv("EKSADDON_API_TIMEOUT", value)
     with pytest.raises(InputError, match="EKSADDON_API_TIMEOUT"):
         gateway(kube_apiserver)
+
+
+# --- Deployments, ConfigMaps, PodDisruptionBudgets and the nodes' kubelets ---------------------
+
+
+def test_read_a_deployment_and_a_config_map(kube_fresh: KubeApiServer) -> None:
+    api = kube_fresh.shared_client()
+    kube = gateway(kube_fresh)
+    assert kube.read_deployment("kube-system", "coredns") is None
+    assert kube.read_config_map("kube-system", "eksaddon-test-coredns") is None
+    labels = {"k8s-app": "kube-dns"}
+    k8s.AppsV1Api(api).create_namespaced_deployment(
+        "kube-system",
+        {  # type: ignore[arg-type]
+            "metadata": {"name": "coredns"},
+            "spec": {
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": "coredns", "image": "eks/coredns:v1"}]},
+                },
+            },
+        },
+    )
+    core = k8s.CoreV1Api(api)
+    core.create_namespaced_config_map(
+        "kube-system",
+        {"metadata": {"name": "eksaddon-test-coredns"}, "data": {"Corefile": ".:53 {}"}},  # type: ignore[arg-type]
+    )
+    try:
+        found = kube.read_deployment("kube-system", "coredns")
+        assert found is not None and found["kind"] == "Deployment"
+        assert found["spec"]["replicas"] == 1  # the API server's default, as sent
+        config = kube.read_config_map("kube-system", "eksaddon-test-coredns")
+        assert config is not None and config["data"] == {"Corefile": ".:53 {}"}
+    finally:
+        core.delete_namespaced_config_map("eksaddon-test-coredns", "kube-system")
+
+
+def test_disruption_budgets_from_a_server_that_serves_only_v1beta1(
+    kube_fresh: KubeApiServer,
+) -> None:
+    from standins.deployment_controller import PDB_PATH, raw
+
+    api = kube_fresh.shared_client()
+    kube = gateway(kube_fresh)
+    assert kube.disruption_budgets("kube-system") == []
+    body = {
+        "apiVersion": "policy/v1beta1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "coredns"},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {
+                "matchLabels": {"k8s-app": "kube-dns"},
+                "matchExpressions": [{"key": "tier", "operator": "In", "values": ["dns"]}],
+            },
+        },
+    }
+    path = PDB_PATH.format(namespace="kube-system")
+    raw(api, "POST", path, body)
+    (budget,) = kube.disruption_budgets("kube-system")
+    assert budget.namespace == "kube-system" and budget.name == "coredns"
+    assert budget.match_labels == {"k8s-app": "kube-dns"}
+    assert [tuple(r) for r in budget.match_expressions] == [("tier", "In", ("dns",))]
+    assert (budget.max_unavailable, budget.min_available) == ("1", None)
+    assert budget.generation == 1
+    # No disruption controller has written status: the server sends zero counts and no
+    # observedGeneration, which the rollout check reads as "status not current".
+    assert budget.observed_generation is None
+    assert (budget.current_healthy, budget.desired_healthy, budget.disruptions_allowed) == (0, 0, 0)
+
+
+PDB_V1 = r"^/apis/policy/v1/namespaces/kube-system/poddisruptionbudgets"
+
+
+def v1_list(*items: object) -> bytes:
+    return json.dumps({"kind": "PodDisruptionBudgetList", "items": list(items)}).encode()
+
+
+def test_disruption_budgets_from_policy_v1_with_every_field_checked(
+    kube_fresh: KubeApiServer, tmp_path: Path
+) -> None:
+    budget = {
+        "metadata": {"name": "coredns", "namespace": "kube-system", "generation": 2},
+        "spec": {"minAvailable": "50%", "selector": {}},
+        "status": {
+            "observedGeneration": 2,
+            "currentHealthy": 2,
+            "desiredHealthy": 1,
+            "disruptionsAllowed": 1,
+            "expectedPods": 2,
+            "newFieldFromTheFuture": {"x": 1},
+        },
+    }
+    sparse = {"metadata": {"name": "bare"}, "spec": None, "status": None}
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kube = proxied_gateway(kube_fresh, proxy, tmp_path, [])
+        proxy.add(Rule("GET", PDB_V1, "status", status=200, body=v1_list(budget, sparse)))
+        full, bare = kube.disruption_budgets("kube-system")
+    assert full.match_labels == {}  # an empty v1 selector: every pod of the namespace
+    assert (full.min_available, full.desired_healthy, full.disruptions_allowed) == ("50%", 1, 1)
+    assert (full.observed_generation, full.current_healthy, full.expected_pods) == (2, 2, 2)
+    assert bare.match_labels is None and bare.namespace == "kube-system"
+    assert bare.disruptions_allowed is None and bare.min_available is None
+
+
+@pytest.mark.parametrize(
+    ("budget", "field"),
+    [
+        ({"metadata": {"name": "x"}, "status": {"disruptionsAllowed": "1"}}, "disruptionsAllowed"),
+        ({"metadata": {"name": "x"}, "spec": {"minAvailable": [1]}}, "spec.minAvailable"),
+        ({"metadata": {"name": "x"}, "spec": {"selector": {"matchLabels": "a"}}}, "matchLabels"),
+        ({"metadata": {"name": 7}}, "metadata.name"),
+        (None, "items[0]"),
+    ],
+)
+def test_a_budget_field_of_another_type_is_a_typed_error(
+    kube_fresh: KubeApiServer, tmp_path: Path, budget: object, field: str
+) -> None:
+    from eksaddon.errors import UnexpectedAnswerError
+
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kube = proxied_gateway(kube_fresh, proxy, tmp_path, [])
+        proxy.add(Rule("GET", PDB_V1, "status", status=200, body=v1_list(budget)))
+        with pytest.raises(UnexpectedAnswerError, match=re.escape(field)):
+            kube.disruption_budgets("kube-system")
+
+
+def test_nodes_carry_their_kubelet_version_and_fargate_mark(kube_fresh: KubeApiServer) -> None:
+    api = kube_fresh.shared_client()
+    make_node(api, "node-a", kubelet_version="v1.26.15-eks-59bf375")
+    make_node(
+        api,
+        "fargate-ip-10-0-1-2",
+        labels={"eks.amazonaws.com/compute-type": "fargate"},
+        kubelet_version="v1.29.8-eks-a737599",
+    )
+    nodes = {n.name: n for n in gateway(kube_fresh).nodes()}
+    assert nodes["node-a"].kubelet_version == "v1.26.15-eks-59bf375"
+    assert not nodes["node-a"].fargate
+    assert nodes["fargate-ip-10-0-1-2"].kubelet_version == "v1.29.8-eks-a737599"
+    assert nodes["fargate-ip-10-0-1-2"].fargate
+
+
+@pytest.mark.parametrize(
+    "status",
+    [None, {}, {"nodeInfo": None}, {"nodeInfo": {"kubeletVersion": 1.29}}, {"nodeInfo": "v1"}],
+)
+def test_a_kubelet_version_the_node_does_not_report_readably_is_unknown(
+    kube_fresh: KubeApiServer, tmp_path: Path, status: object
+) -> None:
+    node = {"metadata": {"name": "node-x", "labels": {}}, "status": status}
+    body = json.dumps({"kind": "NodeList", "items": [node]}).encode()
+    with fault_proxy(kube_fresh.url, ca_file=kube_fresh.ca_file) as proxy:
+        kube = proxied_gateway(kube_fresh, proxy, tmp_path, [])
+        proxy.add(Rule("GET", NODES, "status", status=200, body=body))
+        (found,) = kube.nodes()
+    assert found.name == "node-x" and found.kubelet_version is None
+
+
+def test_pods_say_whether_they_are_ready_and_going_away(kube_fresh: KubeApiServer) -> None:
+    api = kube_fresh.shared_client()
+    make_node(api, "node-a")
+    make_pod(api, "kube-system", "ready", labels={"k8s-app": "x"}, node_name="node-a")
+    make_pod(api, "kube-system", "starting", labels={"k8s-app": "x"}, ready=False)
+    make_pod(api, "kube-system", "leaving", labels={"k8s-app": "x"})
+    core = k8s.CoreV1Api(api)
+    # A finalizer keeps the deleted pod visible, as a kubelet does while the pod shuts down.
+    core.patch_namespaced_pod("leaving", "kube-system", {"metadata": {"finalizers": ["x/y"]}})
+    core.delete_namespaced_pod("leaving", "kube-system")
+    try:
+        pods = {p.name: p for p in gateway(kube_fresh).pods("kube-system", "k8s-app=x")}
+    finally:
+        core.patch_namespaced_pod("leaving", "kube-system", {"metadata": {"finalizers": None}})
+    assert pods["ready"].ready is True and not pods["ready"].terminating
+    assert pods["starting"].ready is False and not pods["starting"].terminating
+    assert pods["leaving"].terminating
+
+
+@pytest.mark.parametrize(
+    ("reported", "minor"),
+    [
+        ("v1.29.0-eks-5e0fdde", "1.29"),
+        ("v1.30.4-eks-a737599", "1.30"),
+        ("1.28.1", "1.28"),
+        ("v1.27", "1.27"),
+        ("garbage", None),
+        ("v1.29.0\n", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_the_kubelet_minor_is_read_from_what_the_node_reports(
+    reported: str | None, minor: str | None
+) -> None:
+    from eksaddon.gateways.protocols import NodeFacts
+
+    found = NodeFacts("node-a", {}, reported).kubelet_minor
+    assert (None if found is None else str(found)) == minor

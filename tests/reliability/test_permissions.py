@@ -6,9 +6,12 @@ here until docs/iam/policy*.json (EKS) or docs/iam/rbac.yaml (Kubernetes) grant 
 * eksaddon/gateways/aws.py: ``self._call("DescribeCluster", ...)``, ``get_paginator("list_clusters")``,
   direct ``self._client.<method>(...)`` and ``<session>.client("sts").<method>(...)`` calls, named
   as IAM actions through botocore's own service models.
-* eksaddon/gateways/kube.py: every ``self._core/_apps/_rbac/_extensions.<method>`` and the
+* eksaddon/gateways/kube.py: every ``self._core/_apps/_rbac/_extensions/_policy.<method>`` and the
   ``getattr(api, f"patch_{...}")`` calls over the ``_route`` table, turned into (verb, resource,
-  API group) from the HTTP method and path the kubernetes client itself uses for that method.
+  API group) from the HTTP method and path the kubernetes client itself uses for that method;
+  a module-level API path (an API version the client no longer has, read with a raw GET) used
+  in a method counts as a GET of that path; and a server-side apply (a patch sent as
+  ``application/apply-patch+yaml``) needs ``create`` too, since it creates an absent object.
 
 Per command, a declared table maps each command to the gateway methods it may call; the table is
 held to the policies statically and to the code by running the commands against the EKS stand-in
@@ -135,7 +138,15 @@ COMMAND_EKS_METHODS: dict[str, set[str]] = {
 PASSES_ROLE = {"upgrade", "install", "migrate", "upgrade-all-addons", "cluster-upgrade"}
 
 # command -> KubeGateway methods it may call, and the roles of docs/iam/rbac.yaml it needs.
-NODE_SIDE_READS = {"nodes", "all_daemonsets", "read_daemonset", "pods"}
+NODE_SIDE_READS = {
+    "nodes",
+    "all_daemonsets",
+    "read_daemonset",
+    "pods",
+    "read_deployment",
+    "read_config_map",
+    "disruption_budgets",
+}
 COMMAND_KUBE_METHODS: dict[str, set[str]] = {
     "status": NODE_SIDE_READS,
     "check-compat-cluster": NODE_SIDE_READS,
@@ -512,7 +523,9 @@ _API_CLASSES = {
     "AppsV1Api": kubernetes.client.AppsV1Api,
     "RbacAuthorizationV1Api": kubernetes.client.RbacAuthorizationV1Api,
     "ApiextensionsV1Api": kubernetes.client.ApiextensionsV1Api,
+    "PolicyV1Api": kubernetes.client.PolicyV1Api,
 }
+APPLY_PATCH = "application/apply-patch+yaml"
 
 
 def permission_of(api: type[Any], method: str) -> Permission:
@@ -525,7 +538,12 @@ def permission_of(api: type[Any], method: str) -> Permission:
     )
     path = re.search(r"resource_path='([^']+)'", source) or re.search(r"'(/api[^']*)'", source)
     assert http is not None and path is not None, f"cannot read the request of {method}"
-    segments = path.group(1).strip("/").split("/")
+    return path_permission(http.group(1), path.group(1))
+
+
+def path_permission(http: str, path: str) -> Permission:
+    """The RBAC permission of an HTTP request to an API path (``{name}`` marks a named one)."""
+    segments = path.strip("/").split("/")
     if segments[0] == "api":  # /api/v1/...
         group, rest = "", segments[2:]
     else:  # /apis/<group>/<version>/...
@@ -542,7 +560,7 @@ def permission_of(api: type[Any], method: str) -> Permission:
         "POST": "create",
         "PUT": "update",
         "DELETE": "delete" if named else "deletecollection",
-    }[http.group(1)]
+    }[http]
     return Permission(verb, resource, group, namespaced)
 
 
@@ -563,6 +581,15 @@ def kube_calls(source: str) -> dict[str, set[Permission]]:
             assert name in _API_CLASSES, f"kube.py uses {name}: add it to this test"
             apis[node.targets[0].attr] = _API_CLASSES[name]
     assert apis, "no kubernetes API objects found in kube.py"
+    paths = {  # module-level API paths: _PDB_V1BETA1 = "/apis/policy/v1beta1/..."
+        node.targets[0].id: str(node.value.value)
+        for node in tree.body
+        if isinstance(node, ast.Assign)
+        and len(node.targets) == 1
+        and isinstance(node.targets[0], ast.Name)
+        and isinstance(node.value, ast.Constant)
+        and str(node.value.value).startswith(("/api/", "/apis/"))
+    }
     routes: list[tuple[type[Any], str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Tuple) and len(node.elts) == 2:
@@ -587,6 +614,10 @@ def kube_calls(source: str) -> dict[str, set[Permission]]:
                 if prefix and re.fullmatch(r"(read|list|patch|create|replace|delete)_", prefix):
                     assert routes, f"{name}: dynamic {prefix}… call but no route table found"
                     permissions |= {permission_of(api, prefix + suffix) for api, suffix in routes}
+            if isinstance(node, ast.Name) and node.id in paths:
+                permissions.add(path_permission("GET", paths[node.id]))
+        if any(isinstance(n, ast.Constant) and n.value == APPLY_PATCH for n in ast.walk(function)):
+            permissions |= {p._replace(verb="create") for p in permissions if p.verb == "patch"}
         found[name] = permissions
     return found
 
@@ -650,6 +681,18 @@ def test_the_kube_detector_reads_the_clients_requests(kube_map: dict[str, set[Pe
         in kube_map["apply"]
     )
     assert Permission("get", "configmaps", "", True) in kube_map["read"]
+    assert kube_map["read_deployment"] == {Permission("get", "deployments", "apps", True)}
+    assert kube_map["read_config_map"] == {Permission("get", "configmaps", "", True)}
+    # policy/v1, and the same permission through v1beta1's raw path where only that is served
+    assert kube_map["disruption_budgets"] == {
+        Permission("list", "poddisruptionbudgets", "policy", True)
+    }
+    # a server-side apply creates what is absent: create as well as patch
+    assert {
+        Permission("patch", "configmaps", "", True),
+        Permission("create", "configmaps", "", True),
+    } <= kube_map["apply"]
+    assert Permission("create", "daemonsets", "apps", True) in kube_map["apply_daemonset"]
     added = KUBE_GATEWAY.read_text(encoding="utf-8").replace(
         "    def nodes(self)",
         "    def evict(self) -> None:\n"

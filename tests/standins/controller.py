@@ -1,6 +1,6 @@
 """A stand-in DaemonSet controller for the kube-apiserver stand-in (which runs no controllers).
 
-A background thread watches the aws-node DaemonSet: whenever its generation moves past the
+A background thread watches one DaemonSet (aws-node unless told another): whenever its generation moves past the
 observed one, it replaces the pods on every node that is not marked stuck with pods running the
 template's containers, and writes the status a real controller would.
 
@@ -23,9 +23,17 @@ NAME = "aws-node"
 
 class DaemonSetController:
     def __init__(
-        self, api: k8s.ApiClient, nodes: tuple[str, ...], *, interval: float = 0.05
+        self,
+        api: k8s.ApiClient,
+        nodes: tuple[str, ...],
+        *,
+        interval: float = 0.05,
+        namespace: str = NAMESPACE,
+        name: str = NAME,
     ) -> None:
         self.api = api
+        self.namespace = namespace
+        self.name = name
         self.interval = interval  # seconds between the thread's looks at the DaemonSet
         self.nodes = nodes
         self.stuck: set[str] = set()
@@ -62,7 +70,9 @@ class DaemonSetController:
 
     def _reconcile(self) -> None:
         apps = k8s.AppsV1Api(self.api)
-        response: Any = apps.read_namespaced_daemon_set(NAME, NAMESPACE, _preload_content=False)
+        response: Any = apps.read_namespaced_daemon_set(
+            self.name, self.namespace, _preload_content=False
+        )
         daemonset: dict[str, Any] = json.loads(response.data)
         generation = daemonset["metadata"].get("generation", 0)
         observed = (daemonset.get("status") or {}).get("observedGeneration") == generation
@@ -70,20 +80,21 @@ class DaemonSetController:
             return
         self.reconcile_all = False
         template = daemonset["spec"]["template"]["spec"]
+        labels = dict(daemonset["spec"]["selector"]["matchLabels"])
         core = k8s.CoreV1Api(self.api)
         updated = 0
         for node in self.nodes:
             if node in self.stuck:
                 continue
-            name = f"{NAME}-{node}"
+            name = f"{self.name}-{node}"
             try:
-                core.delete_namespaced_pod(name, NAMESPACE, grace_period_seconds=0)
+                core.delete_namespaced_pod(name, self.namespace, grace_period_seconds=0)
             except k8s.exceptions.ApiException:
                 pass
             pod = {
                 "apiVersion": "v1",
                 "kind": "Pod",
-                "metadata": {"name": name, "labels": {"k8s-app": NAME}},
+                "metadata": {"name": name, "labels": labels},
                 "spec": {
                     "nodeName": node,
                     "initContainers": [
@@ -95,7 +106,7 @@ class DaemonSetController:
                     ],
                 },
             }
-            core.create_namespaced_pod(NAMESPACE, pod)  # type: ignore[arg-type]
+            core.create_namespaced_pod(self.namespace, pod)  # type: ignore[arg-type]
             updated += 1
         status = {
             "observedGeneration": generation,
@@ -107,8 +118,8 @@ class DaemonSetController:
             "numberMisscheduled": 0,
         }
         apps.patch_namespaced_daemon_set_status(
-            NAME,
-            NAMESPACE,
+            self.name,
+            self.namespace,
             {"status": status},
             _content_type="application/merge-patch+json",
         )

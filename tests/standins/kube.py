@@ -8,12 +8,16 @@ There is an API server and etcd only: no controller manager, scheduler or kubele
 creates pods for a DaemonSet, moves its status, schedules pods, deletes namespaces (they stay
 Terminating) or collects garbage. Tests create Nodes and pods themselves and move a DaemonSet's
 status through its `/status` subresource (`make_node`, `make_pod`, `set_daemonset_status`,
-`set_pod_status`). The ServiceAccount admission plugin is off, because no controller creates
+`set_pod_status`), or let a stand-in controller do it: tests/standins/controller.py for a
+DaemonSet, tests/standins/deployment_controller.py for a Deployment (ReplicaSets, pods, status)
+and its PodDisruptionBudgets' status. PodDisruptionBudgets are policy/v1beta1 on this 1.20
+server (policy/v1 came with 1.21). The ServiceAccount admission plugin is off, because no controller creates
 service accounts or their token secrets, so pods may name a service account that does not exist.
 
 Fixtures (import them into a test module, or list this module in a conftest's imports):
   kube_apiserver  session-wide KubeApiServer (one etcd and one kube-apiserver for the whole run)
-  kube_fresh      the same server with no DaemonSets or pods in kube-system and no Nodes
+  kube_fresh      the same server with no DaemonSets, Deployments, ReplicaSets,
+                  PodDisruptionBudgets or pods in kube-system and no Nodes
 """
 
 from __future__ import annotations
@@ -572,7 +576,7 @@ def _started(found: KubeBinaries, factory: pytest.TempPathFactory) -> Iterator[K
 
 @pytest.fixture
 def kube_fresh(kube_apiserver: KubeApiServer) -> KubeApiServer:
-    """The session's server with no DaemonSet or pod in kube-system and no Node."""
+    """The session's server with no workload, budget or pod in kube-system and no Node."""
     reset_cluster(kube_apiserver.shared_client())
     return kube_apiserver
 
@@ -602,7 +606,8 @@ def _camel_keys(value: Any) -> Any:
 
 
 def reset_cluster(api: k8s.ApiClient, namespace: str = "kube-system") -> None:
-    """Delete every DaemonSet and pod in `namespace` and every Node, at once (no grace period).
+    """Delete every DaemonSet, Deployment, ReplicaSet, PodDisruptionBudget and pod in `namespace`
+    and every Node, at once (no grace period; there is no garbage collector).
 
     One DELETE of each collection, not one per object: every test of the fault matrix starts
     from here.
@@ -610,6 +615,16 @@ def reset_cluster(api: k8s.ApiClient, namespace: str = "kube-system") -> None:
     core, apps = k8s.CoreV1Api(api), k8s.AppsV1Api(api)
     ensure_namespace(api, namespace)
     apps.delete_collection_namespaced_daemon_set(namespace)
+    apps.delete_collection_namespaced_deployment(namespace)
+    apps.delete_collection_namespaced_replica_set(namespace)
+    # policy/v1beta1, the only PodDisruptionBudget API of this 1.20 server (no client method).
+    request = api.param_serialize(
+        method="DELETE",
+        resource_path=f"/apis/policy/v1beta1/namespaces/{namespace}/poddisruptionbudgets",
+        auth_settings=["BearerToken"],
+    )
+    response: Any = api.call_api(*request)
+    response.read()
     core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
     core.delete_collection_node()
 
