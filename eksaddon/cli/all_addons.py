@@ -1,0 +1,334 @@
+"""``eksaddon upgrade --all-addons``, and the per-add-on upgrade that ``cluster-upgrade`` shares.
+
+``upgrade_cmd`` owns the command and its flags; it hands an ``--all-addons`` run here. The one
+piece both commands need is :func:`make_carry`: the single-add-on upgrade (the same Upgrader,
+rollout check and self-managed fallback as ``eksaddon upgrade --addon``), as the narrow entry
+point the engines call once per add-on.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
+
+import click
+
+from eksaddon.engine.all_addons import (
+    AddonOutcome,
+    AllAddonsRun,
+    Carry,
+    CarryRequest,
+    latest_targets,
+    targets_in_phase,
+)
+from eksaddon.engine.events import Notice
+from eksaddon.engine.upgrade import (
+    SystemClock,
+    UpgradeOptions,
+    Upgrader,
+    UpgradeResult,
+    no_rollout_check,
+)
+from eksaddon.engine.waiting import Clock
+from eksaddon.errors import (
+    AddonNotFoundError,
+    EksAddonError,
+    EnvironmentProblemError,
+    ExitCode,
+    InputError,
+    MatrixError,
+)
+from eksaddon.matrix import Matrix, load_matrix
+from eksaddon.reports import OutputFormat
+from eksaddon.versions import KubernetesVersion
+
+if TYPE_CHECKING:
+    from eksaddon.engine.journey import GateReportLike, RunGate
+    from eksaddon.engine.rollout_check import RolloutCheck
+    from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
+
+# What a cluster-upgrade gateway answers beyond the add-on calls (gateways/protocols.py).
+UPGRADE_CALLS = (
+    "list_addons",
+    "list_insights",
+    "update_cluster_version",
+    "describe_cluster_update",
+)
+
+
+class CarrySettings(NamedTuple):
+    """The flags of one run that apply to every add-on it carries."""
+
+    cluster: str
+    resolve_conflicts: str
+    timeout: float
+    poll_interval: float
+    force: bool
+    skip_rollout_check: bool
+    kubeconfig: str | None
+    kube_context: str | None
+    take_over_from_helm: bool
+    matrix_override: Path | None
+
+
+def upgrade_gateway(profile: str | None, region: str | None) -> ClusterUpgradeGateway:
+    """The AWS gateway, checked to answer the calls a run over every add-on needs."""
+    from eksaddon.cli.aws_options import make_gateway
+
+    gateway = make_gateway(profile, region)
+    missing = [name for name in UPGRADE_CALLS if not callable(getattr(gateway, name, None))]
+    if missing:
+        raise EnvironmentProblemError(
+            "this eksaddon's AWS gateway cannot yet "
+            + ", ".join(missing)
+            + "; nothing was changed",
+            hint="upgrade eksaddon",
+        )
+    return cast("ClusterUpgradeGateway", gateway)
+
+
+def addon_matrix(addon: str, override: Path | None) -> Matrix:
+    """The add-on's matrix: ``--matrix`` when it describes this add-on, else the bundled one."""
+    if override is not None:
+        try:
+            return load_matrix(addon, override)
+        except MatrixError:
+            pass
+    return load_matrix(addon)
+
+
+def make_carry(
+    settings: CarrySettings,
+    *,
+    gateway: ClusterUpgradeGateway,
+    state_directory: Path,
+    clock: Clock | None = None,
+) -> Carry:
+    """One add-on's upgrade (or its plan, as a dry run), exactly as ``upgrade --addon`` does."""
+    checks: dict[str, Any] = {}  # made once, on first use: the check and its gateway
+
+    def rollout_check() -> RolloutCheck:
+        if "check" not in checks:
+            from eksaddon.engine.rollout_check import RolloutCheck
+            from eksaddon.gateways.kube import KubeGateway
+
+            try:
+                kube = KubeGateway(kubeconfig=settings.kubeconfig, context=settings.kube_context)
+            except EksAddonError as error:
+                raise type(error)(
+                    error.message,
+                    hint="pass --kubeconfig/--context for the node-side check, or "
+                    "--skip-rollout-check",
+                ) from error
+            checks["check"], checks["kube"] = RolloutCheck(kube), kube
+        check: RolloutCheck = checks["check"]
+        return check
+
+    def carry(request: CarryRequest) -> UpgradeResult:
+        addon, progress = request.target.addon, request.progress
+        matrix = addon_matrix(addon, settings.matrix_override)
+        options = UpgradeOptions(
+            cluster=settings.cluster,
+            addon=addon,
+            target=request.target.target,
+            resolve_conflicts=settings.resolve_conflicts,
+            timeout=settings.timeout,
+            poll_interval=settings.poll_interval,
+            dry_run=request.dry_run,
+            force=settings.force,
+        )
+        after_step: Any = no_rollout_check
+        if not request.dry_run and not settings.skip_rollout_check:
+            if matrix.daemonset is not None:
+                after_step = rollout_check()
+            else:
+                progress(
+                    Notice(
+                        f"no node-side rollout check for {addon} yet: EKS's ACTIVE with no "
+                        "health issues is trusted"
+                    )
+                )
+        upgrader = Upgrader(
+            gateway=gateway,
+            matrix=matrix,
+            options=options,
+            state_directory=state_directory,
+            progress=progress,
+            confirm=request.confirm,
+            clock=clock or SystemClock(),
+            after_step=after_step,
+        )
+        try:
+            return upgrader.run()
+        except AddonNotFoundError as error:
+            if settings.skip_rollout_check or matrix.daemonset is None:
+                raise
+            from eksaddon.engine.selfmanaged import upgrade_self_managed
+
+            check = rollout_check()
+            try:
+                return upgrade_self_managed(
+                    gateway=gateway,
+                    writer=checks["kube"],
+                    nodes=check,
+                    matrix=matrix,
+                    options=options,
+                    state_directory=state_directory,
+                    progress=progress,
+                    confirm=request.confirm,
+                    clock=clock or SystemClock(),
+                    take_over_from_helm=settings.take_over_from_helm,
+                )
+            except AddonNotFoundError:
+                raise error from None
+
+    return carry
+
+
+def describe_outcomes(outcomes: Sequence[AddonOutcome]) -> str:
+    moving = [o for o in outcomes if o.steps]
+    parts = [
+        f"{o.addon} {o.version} → {o.steps[-1].target} ({len(o.steps)} step(s))" for o in moving
+    ]
+    return "upgrade " + "; ".join(parts) if parts else "change nothing"
+
+
+def gate_runner(gateway: ClusterUpgradeGateway) -> RunGate:
+    """The cluster-upgrade gate (eksaddon/engine/gate.py, the ``gate`` row's), asked for one
+    cluster and target."""
+    try:
+        from eksaddon.engine import gate as gate_engine  # type: ignore[attr-defined, unused-ignore]
+    except ImportError:
+        gate_engine = None
+    run = getattr(gate_engine, "gate_cluster", None)
+    if run is None:
+        raise EnvironmentProblemError(
+            "this eksaddon has no cluster-upgrade gate yet (eksaddon/engine/gate.py): the add-ons "
+            "the control plane's next version needs moved first cannot be chosen; nothing was "
+            "changed",
+            hint="without --for-kubernetes-version every add-on goes to its latest build",
+        )
+
+    def gate(cluster: ClusterInfo, target: KubernetesVersion) -> GateReportLike:
+        return cast("GateReportLike", run(gateway, cluster, target))
+
+    return gate
+
+
+def run_all_addons(
+    ctx: click.Context,
+    *,
+    settings: CarrySettings,
+    for_kubernetes_version: KubernetesVersion | None,
+    profile: str | None,
+    region: str | None,
+    dry_run: bool,
+    discard_journal: bool,
+    yes: bool,
+    state_directory: Path,
+    output: str,
+    progress_mode: str,
+    confirmer: Callable[[bool, Callable[[Any], str]], Callable[[Any], bool]],
+    describe_plan: Callable[[Any], str],
+) -> int:
+    """``upgrade --all-addons``: called by ``upgrade_cmd`` with the flags that apply."""
+    from eksaddon.cli.progress import chosen_display
+    from eksaddon.reports.journey import render_run
+
+    gateway = upgrade_gateway(profile, region)
+    if for_kubernetes_version is None:
+
+        def select(cluster: ClusterInfo) -> list[Any]:
+            return latest_targets(gateway, cluster)
+
+    else:
+        gate = gate_runner(gateway)
+        target = for_kubernetes_version
+
+        def select(cluster: ClusterInfo) -> list[Any]:
+            return targets_in_phase(gate(cluster, target).addons, "before")
+
+    title = f"eksaddon upgrade · every add-on on cluster {settings.cluster}"
+    with chosen_display(progress_mode, title=title) as progress:
+        result = AllAddonsRun(
+            gateway=gateway,
+            cluster=settings.cluster,
+            for_kubernetes_version=for_kubernetes_version,
+            select=select,
+            carry=make_carry(settings, gateway=gateway, state_directory=state_directory),
+            state_directory=state_directory,
+            progress=progress,
+            confirm=progress.pausing(confirmer(yes, describe_outcomes), asks=not yes),
+            confirm_changed=progress.pausing(confirmer(yes, describe_plan), asks=not yes),
+            dry_run=dry_run,
+            discard_journal=discard_journal,
+        ).run()
+    render_run(result, OutputFormat(output), sys.stdout)
+    return ExitCode.OK
+
+
+def refuse_single_addon_flags(ctx: click.Context, **given: object) -> None:
+    """Flags that name one add-on's version or values make no sense for every add-on."""
+    named = [
+        f"--{name.replace('_', '-')}"
+        for name, value in given.items()
+        if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+        and value not in (None, False)
+    ]
+    if named:
+        raise InputError(
+            f"{', '.join(named)} applies to one add-on, not with --all-addons; nothing was changed",
+            hint="upgrade that add-on on its own with `eksaddon upgrade --addon NAME`",
+        )
+
+
+def upgrade_all_addons(
+    ctx: click.Context,
+    params: dict[str, Any],
+    confirmer: Callable[[bool, Callable[[Any], str]], Callable[[Any], bool]],
+    describe_plan: Callable[[Any], str],
+) -> int:
+    """``upgrade --all-addons [--for-kubernetes-version K]`` from the upgrade command's params."""
+    from eksaddon.cli.options import global_options
+    from eksaddon.cli.upgrade_cmd import sigterm_as_interrupt
+    from eksaddon.engine.state import state_dir
+
+    if not params["all_addons"]:
+        raise InputError("--for-kubernetes-version needs --all-addons", hint="add --all-addons")
+    refuse_single_addon_flags(
+        ctx,
+        addon=params["addon"],
+        target=params["target"],
+        configuration_values=params["configuration_values"],
+        service_account_role_arn=params["service_account_role_arn"],
+    )
+    settings = CarrySettings(
+        cluster=params["cluster"],
+        resolve_conflicts=str(params["resolve_conflicts"]).upper(),
+        timeout=params["timeout"],
+        poll_interval=params["poll_interval"],
+        force=params["force"],
+        skip_rollout_check=params["skip_rollout_check"],
+        kubeconfig=params["kubeconfig"],
+        kube_context=params["kube_context"],
+        take_over_from_helm=params["take_over_from_helm"],
+        matrix_override=global_options(ctx).matrix,
+    )
+    with sigterm_as_interrupt():
+        return run_all_addons(
+            ctx,
+            settings=settings,
+            for_kubernetes_version=params["for_kubernetes_version"],
+            profile=params["profile"],
+            region=params["region"],
+            dry_run=params["dry_run"],
+            discard_journal=params["discard_journal"],
+            yes=params["yes"],
+            state_directory=params["state_directory"] or state_dir(),
+            output=params["output"],
+            progress_mode=params["progress_mode"],
+            confirmer=confirmer,
+            describe_plan=describe_plan,
+        )
