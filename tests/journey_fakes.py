@@ -138,6 +138,7 @@ class FakeCluster:
         self.insights_blocking = False  # UpdateClusterVersion refused unless force
         self.fail_next_cluster_update = False
         self.kill_at: tuple[str, int] | None = None
+        self.lose_answer_of: tuple[str, int] | None = None  # done at EKS, then Killed
         self.interrupt_at: tuple[str, int] | None = None
 
     @property
@@ -152,6 +153,12 @@ class FakeCluster:
         if self.interrupt_at == (operation, self.calls[operation]):
             self.interrupt_at = None
             raise KeyboardInterrupt
+
+    def _answer_lost(self, operation: str) -> None:
+        """The request took effect at EKS; the process died before it read the answer."""
+        if self.lose_answer_of == (operation, self.calls[operation]):
+            self.lose_answer_of = None
+            raise Killed(f"{operation} (after EKS acted)")
 
     # -- cluster ------------------------------------------------------------------------------
 
@@ -190,6 +197,7 @@ class FakeCluster:
             )
         self.cluster_requests.append(request)
         update_id = f"cluster-update-{next(self._ids)}"
+        self.tokens[("cluster", request.client_request_token)] = update_id
         outcome = "Failed" if self.fail_next_cluster_update else "Successful"
         self.fail_next_cluster_update = False
         self.updates[update_id] = {
@@ -199,8 +207,8 @@ class FakeCluster:
             "outcome": outcome,
             "version": target,
         }
-        self.tokens[("cluster", request.client_request_token)] = update_id
         self.status = "UPDATING"
+        self._answer_lost("UpdateClusterVersion")
         return self._state(update_id)
 
     def describe_cluster_update(self, cluster: str, update_id: str) -> UpdateState:
@@ -283,6 +291,7 @@ class FakeCluster:
         }
         self.tokens[(request.addon, request.client_request_token)] = update_id
         state["status"] = "UPDATING"
+        self._answer_lost("UpdateAddon")
         return self._state(update_id)
 
     def describe_update(self, cluster: str, addon: str, update_id: str) -> UpdateState:

@@ -97,7 +97,8 @@ class AddonOutcome(NamedTuple):
     state: str  # UPGRADED, UP_TO_DATE, DONE_EARLIER, PLANNED, STOPPED, NOT_STARTED
     steps: tuple[Step, ...]
     steps_done: int
-    version: str | None
+    source: str | None  # the version the plan started from (None: not known to this run)
+    version: str | None  # the version it runs now, as far as this run knows
     journal: Path | None
     backup: Path | None
     error: str | None = None
@@ -408,6 +409,7 @@ def _done_earlier(target: AddonTarget, item: dict[str, object]) -> AddonOutcome:
         DONE_EARLIER,
         (),
         steps_done if isinstance(steps_done, int) else 0,
+        None,
         version if isinstance(version, str) else None,
         None,
         None,
@@ -424,6 +426,7 @@ def _planned(target: AddonTarget, result: UpgradeResult) -> AddonOutcome:
         tuple(plan.steps),
         0,
         str(plan.current),
+        str(plan.current),
         result.journal,
         None,
     )
@@ -438,6 +441,7 @@ def _carried(target: AddonTarget, result: UpgradeResult) -> AddonOutcome:
         UPGRADED if result.plan.steps else UP_TO_DATE,
         tuple(result.plan.steps),
         result.steps_done,
+        str(result.plan.current),
         version if result.plan.steps else str(result.plan.current),
         result.journal,
         result.backup,

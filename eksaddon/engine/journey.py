@@ -48,7 +48,7 @@ from eksaddon.engine.control_plane import (
     ControlPlaneUpdate,
     check_one_minor,
 )
-from eksaddon.engine.events import Notice, PhaseStarted, Progress
+from eksaddon.engine.events import Event, Notice, PhaseStarted, Progress
 from eksaddon.engine.journal import DISCARD_HINT, cluster_lock
 from eksaddon.engine.run_journal import RunIdentity, RunJournal
 from eksaddon.engine.waiting import Clock
@@ -117,9 +117,13 @@ class NodeAction(NamedTuple):
     """Nodes still to bring to the target after the journey, and how (eksaddon does not)."""
 
     name: str
-    kind: str  # "managed node group", "Fargate", "self-managed nodes"
+    kind: str  # "managed node group", "Fargate profile", "self-managed nodes"
     version: str | None
     command: str | None
+
+    def describe(self) -> str:
+        label = self.kind if self.name == self.kind else f"{self.kind} {self.name}"
+        return f"{label} at {self.version}" if self.version else f"{label} (version unknown)"
 
 
 class JourneyPlan(NamedTuple):
@@ -267,10 +271,15 @@ class Journey:
     ) -> JourneyPlan:
         before: tuple[AddonOutcome, ...] = ()
         after: list[AddonTarget] = []
-        if report is not None:
-            if journal is None or journal.item(BEFORE)["state"] != runs.SUCCEEDED:
-                before = self._phase_run(BEFORE, report, dry_run=True).addons
-            after = in_upgrade_order(targets_in_phase(report.addons, AFTER))
+        if report is not None and (
+            journal is None or journal.item(BEFORE)["state"] != runs.SUCCEEDED
+        ):
+            # A journey that goes on shows each phase when it carries it: its plan's events
+            # would only repeat in the progress.
+            shown = self.progress if self.options.dry_run else _quiet(self.progress)
+            before = self._phase_run(BEFORE, report, dry_run=True, progress=shown).addons
+        if journal is None or journal.item(AFTER)["state"] == runs.PENDING:
+            after = self._after_targets(cluster, report)
         overridden = tuple(
             describe_finding(f) for f in (report.blocking if report else ()) if self._overridden(f)
         )
@@ -286,6 +295,16 @@ class Journey:
             before,
             tuple(after),
             self._nodes(cluster),
+        )
+
+    def _after_targets(
+        self, cluster: ClusterInfo, report: GateReportLike | None
+    ) -> list[AddonTarget]:
+        """Every EKS add-on, to the latest build for the target (the gate's steps, if known)."""
+        known = {t.addon: t for t in targets_in_phase(report.addons if report else (), AFTER)}
+        return in_upgrade_order(
+            known.get(name) or AddonTarget(name, AFTER, "latest", f"latest for {self.target}")
+            for name in self.gateway.list_addons(cluster.name)
         )
 
     def _newly_forced(self, journal: RunJournal) -> bool:
@@ -349,9 +368,7 @@ class Journey:
         nodes = self._nodes(self.gateway.describe_cluster(cluster.name))
         for node in nodes:
             command = f": {node.command}" if node.command else ""
-            self.progress(
-                Notice(f"{node.kind} {node.name} runs {node.version or 'unknown'}{command}")
-            )
+            self.progress(Notice(f"{node.describe()}{command}"))
         journal.update_item(journal.item(NODES), state=runs.SUCCEEDED)
         control_record = dict(journal.item(CONTROL_PLANE))
         archived = journal.finish()
@@ -360,7 +377,12 @@ class Journey:
         )
 
     def _phase_run(
-        self, phase: str, report: GateReportLike | None, *, dry_run: bool
+        self,
+        phase: str,
+        report: GateReportLike | None,
+        *,
+        dry_run: bool,
+        progress: Progress | None = None,
     ) -> AllAddonsResult:
         def select(cluster: ClusterInfo) -> list[AddonTarget]:
             if phase == BEFORE and report is not None:
@@ -374,7 +396,7 @@ class Journey:
             select=select,
             carry=self.carry,
             state_directory=self.state_directory,
-            progress=self.progress,
+            progress=progress or self.progress,
             confirm=lambda outcomes: True,  # the journey's one consent covers its phases
             confirm_changed=self.confirm_changed,
             dry_run=dry_run,
@@ -400,7 +422,7 @@ class Journey:
             actions.append(
                 NodeAction(
                     profile,
-                    "Fargate",
+                    "Fargate profile",
                     None,
                     "recreate the profile's pods (e.g. `kubectl rollout restart`): Fargate "
                     "starts them on the control plane's version",
@@ -479,6 +501,16 @@ class Journey:
             nodes if nodes is not None else (plan.nodes if plan else ()),
             journal,
         )
+
+
+def _quiet(progress: Progress) -> Progress:
+    """Only what may need the operator's attention (notices) of a preview's events."""
+
+    def forward(event: Event) -> None:
+        if isinstance(event, Notice):
+            progress(event)
+
+    return forward
 
 
 def _phase(verdict: VerdictLike) -> str:

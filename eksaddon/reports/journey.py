@@ -26,6 +26,7 @@ def _outcome(outcome: AddonOutcome) -> dict[str, Any]:
         "state": outcome.state,
         "steps": [{"from": str(s.source), "to": str(s.target)} for s in outcome.steps],
         "steps_done": outcome.steps_done,
+        "from": outcome.source,
         "version": outcome.version,
         "journal": str(outcome.journal) if outcome.journal else None,
         "backup": str(outcome.backup) if outcome.backup else None,
@@ -88,7 +89,7 @@ def _t(value: object) -> str:
 
 
 def _outcome_line(outcome: AddonOutcome) -> str:
-    path = " → ".join([_t(outcome.version), *(_t(s.target) for s in outcome.steps)])
+    path = " → ".join([_t(outcome.source), *(_t(s.target) for s in outcome.steps)])
     detail = path if outcome.steps else _t(outcome.version or "unknown")
     return f"  {_t(outcome.addon):<24} {outcome.state:<12} {detail}"
 
@@ -139,9 +140,7 @@ def journey_text(result: JourneyResult) -> str:
         lines.append("nodes still to upgrade (eksaddon does not upgrade nodes):")
     for node in result.nodes:
         command = f": {_t(node.command)}" if node.command else ""
-        lines.append(
-            f"  {_t(node.kind)} {_t(node.name)} ({_t(node.version or 'unknown')}){command}"
-        )
+        lines.append(f"  {_t(node.describe())}{command}")
     if result.journal:
         lines.append(f"journal: {_t(result.journal)}")
     return "\n".join(lines)
