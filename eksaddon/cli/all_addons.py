@@ -41,6 +41,7 @@ from eksaddon.errors import (
     MatrixError,
 )
 from eksaddon.matrix import Matrix, load_matrix
+from eksaddon.planner import Plan
 from eksaddon.reports import OutputFormat
 from eksaddon.versions import KubernetesVersion
 
@@ -187,6 +188,30 @@ def make_carry(
     return carry
 
 
+def confirmer(yes: bool, what: Callable[[Any], str]) -> Callable[[Any], bool]:
+    """Consent as every changing command asks it: ``--yes``, or a person at a terminal; a
+    pipe or CI without ``--yes`` is refused before any change. (The same as upgrade's; a
+    command module may not import another's: cli/shared.py is to hold the one copy.)"""
+
+    def confirm(subject: Any) -> bool:
+        if yes:
+            return True
+        if not sys.stdin.isatty():
+            raise InputError(
+                f"refusing to {what(subject)} without confirmation: standard input is not a "
+                "terminal",
+                hint="pass --yes to run unattended, or --dry-run to only see the plan",
+            )
+        return click.confirm(f"{what(subject)}?", default=False, err=True)
+
+    return confirm
+
+
+def describe_plan(plan: Plan) -> str:
+    """One add-on's plan, asked for again when it changed since the whole plan was shown."""
+    return f"update {plan.addon} {plan.current} → {plan.target} in {len(plan.steps)} step(s)"
+
+
 def describe_outcomes(outcomes: Sequence[AddonOutcome]) -> str:
     moving = [o for o in outcomes if o.steps]
     parts = [
@@ -230,8 +255,6 @@ def run_all_addons(
     state_directory: Path,
     output: str,
     progress_mode: str,
-    confirmer: Callable[[bool, Callable[[Any], str]], Callable[[Any], bool]],
-    describe_plan: Callable[[Any], str],
 ) -> int:
     """``upgrade --all-addons``: called by ``upgrade_cmd`` with the flags that apply."""
     from eksaddon.cli.progress import chosen_display
@@ -284,15 +307,9 @@ def refuse_single_addon_flags(ctx: click.Context, **given: object) -> None:
         )
 
 
-def upgrade_all_addons(
-    ctx: click.Context,
-    params: dict[str, Any],
-    confirmer: Callable[[bool, Callable[[Any], str]], Callable[[Any], bool]],
-    describe_plan: Callable[[Any], str],
-) -> int:
+def upgrade_all_addons(ctx: click.Context, params: dict[str, Any]) -> int:
     """``upgrade --all-addons [--for-kubernetes-version K]`` from the upgrade command's params."""
     from eksaddon.cli.options import global_options
-    from eksaddon.cli.upgrade_cmd import sigterm_as_interrupt
     from eksaddon.engine.state import state_dir
 
     if not params["all_addons"]:
@@ -316,19 +333,17 @@ def upgrade_all_addons(
         take_over_from_helm=params["take_over_from_helm"],
         matrix_override=global_options(ctx).matrix,
     )
-    with sigterm_as_interrupt():
-        return run_all_addons(
-            ctx,
-            settings=settings,
-            for_kubernetes_version=params["for_kubernetes_version"],
-            profile=params["profile"],
-            region=params["region"],
-            dry_run=params["dry_run"],
-            discard_journal=params["discard_journal"],
-            yes=params["yes"],
-            state_directory=params["state_directory"] or state_dir(),
-            output=params["output"],
-            progress_mode=params["progress_mode"],
-            confirmer=confirmer,
-            describe_plan=describe_plan,
-        )
+    # (SIGTERM is already an interrupt: the boundary's signals_interrupt turns it into Ctrl-C.)
+    return run_all_addons(
+        ctx,
+        settings=settings,
+        for_kubernetes_version=params["for_kubernetes_version"],
+        profile=params["profile"],
+        region=params["region"],
+        dry_run=params["dry_run"],
+        discard_journal=params["discard_journal"],
+        yes=params["yes"],
+        state_directory=params["state_directory"] or state_dir(),
+        output=params["output"],
+        progress_mode=params["progress_mode"],
+    )

@@ -125,9 +125,15 @@ def cluster_upgrade_command(
     progress_mode: str,
 ) -> int:
     """Upgrade a cluster to the next Kubernetes minor: gate, add-ons, control plane, add-ons."""
-    from eksaddon.cli.all_addons import CarrySettings, gate_runner, make_carry, upgrade_gateway
+    from eksaddon.cli.all_addons import (
+        CarrySettings,
+        confirmer,
+        describe_plan,
+        gate_runner,
+        make_carry,
+        upgrade_gateway,
+    )
     from eksaddon.cli.progress import chosen_display
-    from eksaddon.cli.upgrade_cmd import _describe, confirmer, sigterm_as_interrupt
     from eksaddon.engine.journey import Journey, JourneyOptions
     from eksaddon.engine.state import state_dir
     from eksaddon.engine.upgrade import SystemClock
@@ -148,7 +154,7 @@ def cluster_upgrade_command(
         matrix_override=global_options(ctx).matrix,
     )
     title = f"eksaddon cluster-upgrade · cluster {cluster} to Kubernetes {target}"
-    with sigterm_as_interrupt(), chosen_display(progress_mode, title=title) as progress:
+    with chosen_display(progress_mode, title=title) as progress:
         result = Journey(
             gateway=gateway,
             gate=gate_runner(gateway),
@@ -165,7 +171,7 @@ def cluster_upgrade_command(
             state_directory=directory,
             progress=progress,
             confirm=progress.pausing(confirmer(yes, describe_journey), asks=not yes),
-            confirm_changed=progress.pausing(confirmer(yes, _describe), asks=not yes),
+            confirm_changed=progress.pausing(confirmer(yes, describe_plan), asks=not yes),
             clock=SystemClock(),
         ).run()
     render_run(result, OutputFormat(output), sys.stdout)

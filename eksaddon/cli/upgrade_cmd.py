@@ -238,7 +238,7 @@ def upgrade_command(
     if all_addons or for_kubernetes_version is not None:
         from eksaddon.cli import all_addons as every
 
-        return every.upgrade_all_addons(ctx, locals(), confirmer, _describe)
+        return every.upgrade_all_addons(ctx, locals())
     options = UpgradeOptions(
         cluster=cluster,
         addon=addon,
