@@ -135,6 +135,14 @@ class PodIdentityAssociation(NamedTuple):
     role_arn: str
 
 
+class PodIdentityConfiguration(NamedTuple):
+    """One element of DescribeAddonConfiguration's podIdentityConfiguration: a service account
+    of the add-on and the AWS managed policies EKS recommends for its role."""
+
+    service_account: str
+    recommended_managed_policies: tuple[str, ...]
+
+
 class AddonRequest(NamedTuple):
     """The parameters of a create_addon or update_addon call."""
 

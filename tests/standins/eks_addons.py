@@ -21,8 +21,6 @@ Usage::
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
 import json
 import re
@@ -39,13 +37,21 @@ from typing import Any, Literal
 import jsonschema_rs
 import yaml
 from moto.core.common_types import TYPE_RESPONSE
-from moto.core.exceptions import ServiceException
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.core.responses import ActionResult
 from moto.eks import urls as eks_urls
 from moto.eks.exceptions import ResourceNotFoundException as MotoResourceNotFound
 from moto.eks.models import Cluster, eks_backends
 from moto.eks.responses import EKSResponse
+
+from .eks_errors import (
+    InvalidParameterError,
+    ResourceInUseError,
+    ResourceNotFoundError,
+    decode_token,
+    encode_token,
+)
+from .eks_upgrade import ClusterUpdateRecord, ClusterUpgradeState
 
 DEFAULT_REGION = "us-west-2"
 
@@ -95,6 +101,9 @@ ADDON_OPERATIONS = (
     "ListAddons",
     "ListUpdates",
     "DeleteAddon",
+    "ListInsights",
+    "DescribeInsight",
+    "UpdateClusterVersion",
 )
 
 # moto matches the request against botocore's model; the URL table only has to let it through.
@@ -106,6 +115,8 @@ ADDON_URL_PATHS = (
     "{0}/clusters/(?P<name>[^/]+)/addons/(?P<addonName>[^/]+)/update$",
     "{0}/clusters/(?P<name>[^/]+)/updates$",
     "{0}/clusters/(?P<name>[^/]+)/updates/(?P<updateId>[^/]+)$",
+    "{0}/clusters/(?P<name>[^/]+)/insights$",
+    "{0}/clusters/(?P<name>[^/]+)/insights/(?P<id>[^/]+)$",
 )
 
 VPC_CNI = "vpc-cni"
@@ -150,6 +161,22 @@ def minor_of(version: str) -> tuple[int, int] | None:
     return (int(match.group(1)), int(match.group(2))) if match else None
 
 
+# Real describe-addon-configuration schemas of other add-ons in ../shared (absent: any object).
+SHARED_SCHEMAS = {
+    "kube-proxy": "kube-proxy-config-schema-v1.28.8-eksbuild.5.json",
+    "coredns": "coredns-config-schema-v1.10.1-eksbuild.11.json",
+}
+
+
+def shared_schema(addon: str) -> str | None:
+    """The configuration schema text of `addon` from ../shared/domain/addons, or None."""
+    name = SHARED_SCHEMAS.get(addon)
+    path = _SHARED_SCHEMA.parent / "addons" / name if name else None
+    if path is None or not path.is_file():
+        return None
+    return path.read_text(encoding="utf-8").strip()
+
+
 def load_vpc_cni_schema() -> str:
     """The configurationSchema text of the real describe-addon-configuration answer in ../shared."""
     if not _SHARED_SCHEMA.is_file():
@@ -158,36 +185,6 @@ def load_vpc_cni_schema() -> str:
     schema = document["describeAddonConfigurationResponse"]["configurationSchema"]
     assert isinstance(schema, str)
     return schema
-
-
-# ================================================================================================
-# Errors (serialised by moto through botocore's model: status and error members come from it)
-# ================================================================================================
-
-
-class EksServiceError(ServiceException):
-    code = "ServerException"
-
-    def __init__(
-        self, message: str, *, cluster_name: str | None = None, addon_name: str | None = None
-    ) -> None:
-        super().__init__(message)
-        if cluster_name is not None:
-            self.clusterName = cluster_name
-        if addon_name is not None:
-            self.addonName = addon_name
-
-
-class InvalidParameterError(EksServiceError):
-    code = "InvalidParameterException"
-
-
-class ResourceNotFoundError(EksServiceError):
-    code = "ResourceNotFoundException"
-
-
-class ResourceInUseError(EksServiceError):
-    code = "ResourceInUseException"
 
 
 # ================================================================================================
@@ -206,6 +203,8 @@ class CatalogueEntry:
     compute_types: tuple[str, ...] = ()
     requires_configuration: bool = False
     requires_iam_permissions: bool = False
+    # DescribeAddonConfiguration's podIdentityConfiguration for this build
+    pod_identity: tuple[Mapping[str, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -260,6 +259,7 @@ class AddonCatalogue:
         compute_types: Sequence[str] = (),
         requires_configuration: bool = False,
         requires_iam_permissions: bool = False,
+        pod_identity: Sequence[Mapping[str, Any]] = (),
     ) -> CatalogueEntry:
         if addon_name not in self._descriptions:
             self.describe_addon(addon_name)
@@ -271,10 +271,46 @@ class AddonCatalogue:
             compute_types=tuple(compute_types),
             requires_configuration=requires_configuration,
             requires_iam_permissions=requires_iam_permissions,
+            pod_identity=tuple(dict(p) for p in pod_identity),
         )
         self._entries[addon_name] = [e for e in self._entries[addon_name] if e.version != version]
         self._entries[addon_name].append(entry)
         return entry
+
+    def offer(
+        self,
+        addon_name: str,
+        builds: Mapping[str, Sequence[str]],
+        *,
+        defaults: Mapping[str, str] | None = None,
+        type: str = "networking",
+        owner: str = "aws",
+        publisher: str = "eks",
+        default_namespace: str | None = "kube-system",
+        requires_iam_permissions: bool = False,
+    ) -> None:
+        """Offer an add-on with no bundled matrix: `builds` maps each build to the Kubernetes
+        versions it is offered for (oldest build first); `defaults` maps a Kubernetes version to
+        its default build (which must be offered for it)."""
+        self.describe_addon(
+            addon_name,
+            type=type,
+            owner=owner,
+            publisher=publisher,
+            default_namespace=default_namespace,
+        )
+        chosen = dict(defaults or {})
+        for kubernetes, version in chosen.items():
+            if kubernetes not in builds.get(version, ()):
+                raise ValueError(f"default {version} is not offered for {kubernetes}")
+        for version, cluster_versions in builds.items():
+            self.add(
+                addon_name,
+                version,
+                cluster_versions,
+                default_for=[k for k, v in chosen.items() if v == version],
+                requires_iam_permissions=requires_iam_permissions,
+            )
 
     def remove(self, addon_name: str, version: str) -> None:
         self._entries[addon_name] = [e for e in self._entries[addon_name] if e.version != version]
@@ -436,6 +472,8 @@ class AddonRecord:
     create_polls_seen: int = 0
     # the update in progress, if any
     active_update: str | None = None
+    # the pod identity associations the add-on owns: {associationArn, serviceAccount, roleArn}
+    pod_identity_associations: list[dict[str, str]] = field(default_factory=list)
     # the moto Cluster object it belongs to (a cluster deleted and made again has no add-ons)
     cluster_ref: object | None = field(default=None, repr=False, compare=False)
 
@@ -454,6 +492,9 @@ class AddonRecord:
             "createdAt": _timestamp(self.created_at),
             "modifiedAt": _timestamp(self.modified_at),
             "tags": dict(self.tags),
+            "podIdentityAssociations": [
+                a["associationArn"] for a in self.pod_identity_associations
+            ],
         }
         if self.service_account_role_arn is not None:
             view["serviceAccountRoleArn"] = self.service_account_role_arn
@@ -481,6 +522,8 @@ class UpdateRecord:
     client_request_token: str | None = None
     polls: int = 0
     errors: list[dict[str, Any]] = field(default_factory=list)
+    # None: not sent (keep); []: delete the add-on's associations; else replace them
+    pod_identity_associations: list[dict[str, str]] | None = None
 
     def to_api(self) -> dict[str, Any]:
         return {
@@ -525,7 +568,7 @@ class _Rewrite:
         return status, headers, result
 
 
-class StandIn:
+class StandIn(ClusterUpgradeState):
     """Add-on state, the catalogue, fault controls and counters of the EKS add-on stand-in.
 
     Settings (plain attributes, change them freely between requests):
@@ -586,6 +629,11 @@ class StandIn:
         self._updates: dict[str, UpdateRecord] = {}
         self._tokens: dict[tuple[AddonKey, str], str] = {}
         self._sequence = 0
+        for name in SHARED_SCHEMAS:
+            schema = shared_schema(name)
+            if schema is not None:
+                self.configuration_schemas[name] = schema
+        self._init_cluster_upgrade()
 
     # --- fault controls ------------------------------------------------------------------------
 
@@ -839,6 +887,7 @@ class StandIn:
                     del self._addons[key]
 
     def forget_cluster(self, account_id: str, region: str, cluster_name: str) -> None:
+        self.forget_cluster_insights(account_id, region, cluster_name)
         with self.lock:
             for key in [k for k in self._addons if k[:3] == (account_id, region, cluster_name)]:
                 del self._addons[key]
@@ -879,7 +928,7 @@ class StandIn:
                 units.append(rows)
             else:
                 units.extend([row] for row in rows)
-        start = _decode_token(next_token)
+        start = decode_token(next_token)
         page = units[start : start + page_size]
         addons: list[dict[str, Any]] = []
         for unit in page:
@@ -889,17 +938,24 @@ class StandIn:
                 addons[-1]["addonVersions"].append(_version_info(entry, kubernetes_version))
         result: dict[str, Any] = {"addons": addons}
         if start + page_size < len(units):
-            result["nextToken"] = _encode_token(start + page_size)
+            result["nextToken"] = encode_token(start + page_size)
         return result
 
     def describe_addon_configuration(self, addon_name: str, addon_version: str) -> dict[str, Any]:
-        if self.catalogue.find(addon_name, addon_version) is None:
+        entry = self.catalogue.find(addon_name, addon_version)
+        if entry is None:
             raise InvalidParameterError(NOT_SUPPORTED_MESSAGE, addon_name=addon_name)
         return {
             "addonName": addon_name,
             "addonVersion": addon_version,
             "configurationSchema": self.configuration_schemas.get(addon_name, _FALLBACK_SCHEMA),
-            "podIdentityConfiguration": [],
+            "podIdentityConfiguration": [
+                {
+                    "serviceAccount": p["serviceAccount"],
+                    "recommendedManagedPolicies": list(p["recommendedManagedPolicies"]),
+                }
+                for p in entry.pod_identity
+            ],
         }
 
     def create_addon(
@@ -915,6 +971,7 @@ class StandIn:
         client_request_token: str | None,
         tags: Mapping[str, str] | None,
         configuration_values: str | None,
+        pod_identity_associations: Sequence[Mapping[str, Any]] | None = None,
     ) -> AddonRecord:
         key = (account_id, region, cluster.name, addon_name)
         existing = self._addons.get(key)
@@ -939,6 +996,9 @@ class StandIn:
             )
         self._check_resolve_conflicts(resolve_conflicts, cluster.name, addon_name)
         self._check_configuration(addon_name, configuration_values, cluster.name)
+        associations = self._check_associations(
+            pod_identity_associations or [], cluster.name, addon_name
+        )
         now = self.clock()
         record = AddonRecord(
             account_id=account_id,
@@ -958,6 +1018,7 @@ class StandIn:
             create_seconds_needed=self.create_seconds,
             cluster_ref=cluster,
         )
+        record.pod_identity_associations = self._associate(record, associations)
         self._addons[key] = record
         return record
 
@@ -982,6 +1043,7 @@ class StandIn:
         resolve_conflicts: str | None,
         client_request_token: str | None,
         configuration_values: str | None,
+        pod_identity_associations: Sequence[Mapping[str, Any]] | None = None,
     ) -> UpdateRecord:
         record = self._existing(account_id, region, cluster.name, addon_name)
         self._progress(record, poll_create=False, poll_update=False)
@@ -999,6 +1061,11 @@ class StandIn:
             )
         self._check_resolve_conflicts(resolve_conflicts, cluster.name, addon_name)
         self._check_configuration(addon_name, configuration_values, cluster.name)
+        associations = (
+            None
+            if pod_identity_associations is None
+            else self._check_associations(pod_identity_associations, cluster.name, addon_name)
+        )
         if addon_version is not None:
             if not self.catalogue.offers(addon_name, addon_version, cluster.version):
                 raise InvalidParameterError(
@@ -1020,6 +1087,8 @@ class StandIn:
         ):
             if value is not None:
                 params.append({"type": param_type, "value": value})
+        if associations is not None:
+            params.append({"type": "PodIdentityAssociations", "value": json.dumps(associations)})
         now = self.clock()
         update = UpdateRecord(
             id=self._next_id("update"),
@@ -1034,6 +1103,7 @@ class StandIn:
             configuration_values=configuration_values,
             service_account_role_arn=service_account_role_arn,
             client_request_token=client_request_token,
+            pod_identity_associations=associations,
         )
         self._updates[update.id] = update
         if client_request_token:
@@ -1050,7 +1120,13 @@ class StandIn:
         cluster_name: str,
         update_id: str,
         addon_name: str | None,
-    ) -> UpdateRecord:
+    ) -> UpdateRecord | ClusterUpdateRecord:
+        if addon_name is None:
+            cluster_update = self.describe_cluster_update(
+                (account_id, region, cluster_name), update_id
+            )
+            if cluster_update is not None:
+                return cluster_update
         update = self._updates.get(update_id)
         if (
             update is None
@@ -1074,11 +1150,14 @@ class StandIn:
         max_results: int | None,
         next_token: str | None,
     ) -> dict[str, Any]:
-        ids = [
-            u.id
-            for u in self.updates()
-            if addon_name is not None and u.key == (account_id, region, cluster_name, addon_name)
-        ]
+        if addon_name is None:  # the cluster's own updates (control-plane versions)
+            ids = self.cluster_update_ids((account_id, region, cluster_name))
+        else:
+            ids = [
+                u.id
+                for u in self.updates()
+                if u.key == (account_id, region, cluster_name, addon_name)
+            ]
         return _page(ids, "updateIds", self._page_size(max_results), next_token)
 
     def list_addons(
@@ -1131,6 +1210,50 @@ class StandIn:
                 addon_name=addon_name,
             )
         return record
+
+    def _check_associations(
+        self, associations: Sequence[Mapping[str, Any]], cluster: str, addon: str
+    ) -> list[dict[str, str]]:
+        """[{serviceAccount, roleArn}] as sent; one association per service account."""
+        checked: list[dict[str, str]] = []
+        for item in associations:
+            account, role = item.get("serviceAccount"), item.get("roleArn")
+            if not isinstance(account, str) or not account or not isinstance(role, str):
+                raise InvalidParameterError(
+                    "podIdentityAssociations need serviceAccount and roleArn",
+                    cluster_name=cluster,
+                    addon_name=addon,
+                )
+            if not role.startswith("arn:"):
+                raise InvalidParameterError(
+                    f"roleArn {role} is not a valid ARN", cluster_name=cluster, addon_name=addon
+                )
+            if any(c["serviceAccount"] == account for c in checked):
+                raise InvalidParameterError(
+                    f"service account {account} appears twice in podIdentityAssociations",
+                    cluster_name=cluster,
+                    addon_name=addon,
+                )
+            checked.append({"serviceAccount": account, "roleArn": role})
+        return checked
+
+    def _associate(
+        self, record: AddonRecord, associations: Sequence[Mapping[str, str]]
+    ) -> list[dict[str, str]]:
+        """The add-on's associations after a replace: an unchanged pair keeps its ARN."""
+        kept = {
+            (a["serviceAccount"], a["roleArn"]): a["associationArn"]
+            for a in record.pod_identity_associations
+        }
+        result = []
+        for item in associations:
+            pair = (item["serviceAccount"], item["roleArn"])
+            arn = kept.get(pair) or (
+                f"arn:aws:eks:{record.region}:{record.account_id}:podidentityassociation/"
+                f"{record.cluster_name}/a-{self._next_id('association').replace('-', '')[:17]}"
+            )
+            result.append({"associationArn": arn, "serviceAccount": pair[0], "roleArn": pair[1]})
+        return result
 
     def _check_resolve_conflicts(self, value: str | None, cluster: str, addon: str) -> None:
         if value is not None and value not in RESOLVE_CONFLICTS:
@@ -1213,6 +1336,10 @@ class StandIn:
                 record.configuration_values = update.configuration_values or None
             if update.service_account_role_arn is not None:
                 record.service_account_role_arn = update.service_account_role_arn
+            if update.pod_identity_associations is not None:
+                record.pod_identity_associations = self._associate(
+                    record, update.pod_identity_associations
+                )
         record.health_issues = [dict(i) for i in outcome.health_issues]
         record.status = outcome.final_addon_status()
         record.active_update = None
@@ -1238,27 +1365,11 @@ def _minor_distance(current: str, target: str) -> int:
     return abs(a[1] - b[1])
 
 
-def _encode_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"standin:{offset}".encode()).decode()
-
-
-def _decode_token(token: str | None) -> int:
-    if not token:
-        return 0
-    try:
-        prefix, _, offset = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
-        if prefix != "standin":
-            raise ValueError(prefix)
-        return int(offset)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidParameterError("The nextToken is not valid") from None
-
-
 def _page(items: list[str], key: str, size: int, token: str | None) -> dict[str, Any]:
-    start = _decode_token(token)
+    start = decode_token(token)
     result: dict[str, Any] = {key: items[start : start + size]}
     if start + size < len(items):
-        result["nextToken"] = _encode_token(start + size)
+        result["nextToken"] = encode_token(start + size)
     return result
 
 
@@ -1359,6 +1470,7 @@ def _call_action(self: EKSResponse) -> TYPE_RESPONSE:
         # Outside the lock: concurrent requests overlap as they would against a real endpoint.
         time.sleep(standin.latency)
     fault = standin.take_fault(operation)
+    standin.tick()  # time-based progress of control-plane updates, whatever the request
     if fault is not None and not fault.after_processing:
         return fault.response()
     rewrite = standin.take_rewrite(operation)
@@ -1466,6 +1578,7 @@ def _create_addon(self: EKSResponse) -> ActionResult:
         client_request_token=_optional_str(body, "clientRequestToken"),
         tags=tags if isinstance(tags, dict) else None,
         configuration_values=_optional_str(body, "configurationValues"),
+        pod_identity_associations=_associations(body),
     )
     description = standin.catalogue.description(record.addon_name)
     return ActionResult({"addon": record.to_api(description)})
@@ -1491,6 +1604,7 @@ def _update_addon(self: EKSResponse) -> ActionResult:
         resolve_conflicts=_optional_str(body, "resolveConflicts"),
         client_request_token=_optional_str(body, "clientRequestToken"),
         configuration_values=_optional_str(body, "configurationValues"),
+        pod_identity_associations=_associations(body),
     )
     return ActionResult({"update": update.to_api()})
 
@@ -1533,6 +1647,53 @@ def _delete_addon(self: EKSResponse) -> ActionResult:
     return ActionResult({"addon": record.to_api(description)})
 
 
+def _associations(body: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+    """podIdentityAssociations as sent: None when absent (keep), else the list."""
+    if "podIdentityAssociations" not in body or body["podIdentityAssociations"] is None:
+        return None
+    value = body["podIdentityAssociations"]
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise InvalidParameterError("podIdentityAssociations must be a list of objects")
+    return value
+
+
+def _list_insights(self: EKSResponse) -> ActionResult:
+    cluster = _cluster(self, _uri(self, "name"))
+    body = _body(self)
+    raw_filter = body.get("filter")
+    chosen: Mapping[str, Any] = raw_filter if isinstance(raw_filter, dict) else {}
+    max_results = body.get("maxResults")
+    return ActionResult(
+        active().list_insights(
+            (*_scope(self), cluster.name),
+            categories=[str(v) for v in chosen.get("categories") or []],
+            kubernetes_versions=[str(v) for v in chosen.get("kubernetesVersions") or []],
+            statuses=[str(v) for v in chosen.get("statuses") or []],
+            max_results=max_results if isinstance(max_results, int) else None,
+            next_token=_optional_str(body, "nextToken"),
+        )
+    )
+
+
+def _describe_insight(self: EKSResponse) -> ActionResult:
+    cluster = _cluster(self, _uri(self, "name"))
+    insight = active().describe_insight((*_scope(self), cluster.name), _uri(self, "id"))
+    return ActionResult({"insight": insight})
+
+
+def _update_cluster_version(self: EKSResponse) -> ActionResult:
+    cluster = _cluster(self, _uri(self, "name"))
+    body = _body(self)
+    update = active().update_cluster_version(
+        (*_scope(self), cluster.name),
+        cluster,
+        version=_optional_str(body, "version"),
+        client_request_token=_optional_str(body, "clientRequestToken"),
+        force=body.get("force") is True,
+    )
+    return ActionResult({"update": update.to_api()})
+
+
 _HANDLERS: dict[str, Callable[[EKSResponse], ActionResult]] = {
     "describe_addon_versions": _describe_addon_versions,
     "describe_addon_configuration": _describe_addon_configuration,
@@ -1543,6 +1704,9 @@ _HANDLERS: dict[str, Callable[[EKSResponse], ActionResult]] = {
     "list_updates": _list_updates,
     "list_addons": _list_addons,
     "delete_addon": _delete_addon,
+    "list_insights": _list_insights,
+    "describe_insight": _describe_insight,
+    "update_cluster_version": _update_cluster_version,
 }
 
 

@@ -33,10 +33,12 @@ from .eks_addons import (
     moto_backend_reset,
     uninstall,
 )
+from .eks_upgrade import InsightRecord
 
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"
 CLUSTER_ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/eks-standin-cluster"
+NODE_ROLE_ARN = f"arn:aws:iam::{DEFAULT_ACCOUNT_ID}:role/eks-standin-node"
 
 # Variables that would point a subprocess somewhere else than the stand-in.
 _FOREIGN_AWS_VARIABLES = (
@@ -149,6 +151,62 @@ class StandInServer:
             service_account_role_arn=service_account_role_arn,
             health_issues=health_issues,
             cluster=cluster,
+        )
+
+    def create_nodegroup(
+        self,
+        cluster_name: str,
+        name: str,
+        kubernetes_version: str | None = None,
+        *,
+        release_version: str | None = None,
+        status: str | None = None,
+    ) -> Any:
+        """A managed node group at any Kubernetes version (default: the cluster's), made in
+        moto's backend; ListNodegroups / DescribeNodegroup are moto's own."""
+        with self.standin.lock:
+            backend = eks_backends[self.account_id][self.region]
+            cluster = backend.clusters.get(cluster_name)
+            if cluster is None:
+                raise LookupError(f"no cluster {cluster_name!r}: call create_cluster() first")
+            version = kubernetes_version or str(cluster.version)
+            group = backend.create_nodegroup(
+                cluster_name=cluster_name,
+                node_role=NODE_ROLE_ARN,
+                nodegroup_name=name,
+                subnets=["subnet-standin"],
+                version=version,
+                release_version=release_version or f"{version}.0-20240910",
+            )
+            if status is not None:
+                group.status = status
+            return group
+
+    def set_nodegroup_version(
+        self,
+        cluster_name: str,
+        name: str,
+        kubernetes_version: str,
+        release_version: str | None = None,
+    ) -> None:
+        """Move a node group to another version (what `eksctl upgrade nodegroup` would do)."""
+        with self.standin.lock:
+            group = (
+                eks_backends[self.account_id][self.region].clusters[cluster_name].nodegroups[name]
+            )
+            group.version = kubernetes_version
+            group.release_version = release_version or f"{kubernetes_version}.0-20240910"
+
+    def cluster(self, cluster_name: str) -> Any:
+        """moto's Cluster object (its .version moves when a control-plane update succeeds)."""
+        return eks_backends[self.account_id][self.region].clusters[cluster_name]
+
+    def put_insight(self, cluster_name: str, insight: InsightRecord) -> InsightRecord:
+        """Seed an insight of an existing cluster (see eks_upgrade's factories)."""
+        if cluster_name not in eks_backends[self.account_id][self.region].clusters:
+            raise LookupError(f"no cluster {cluster_name!r}: call create_cluster() first")
+        return self.standin.put_insight(
+            cluster_name, insight, account_id=self.account_id, region=self.region
         )
 
     def fresh(self, standin: StandIn | None = None) -> StandIn:
