@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 import click
 
+from eksaddon.addons import DEFAULT_ADDON as DEFAULT_ADDON
 from eksaddon.errors import EksAddonError
 from eksaddon.matrix import Matrix, load_matrix
 from eksaddon.matrix.model import AddonType
@@ -16,8 +17,6 @@ from eksaddon.reports import OutputFormat
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-DEFAULT_ADDON = "vpc-cni"
 
 
 class GlobalOptions(NamedTuple):

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from eksaddon import configvalues
+from eksaddon.addons import profile_for
+from eksaddon.addons.base import AddonProfile, NodeSideHook
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
 from eksaddon.cli.options import (
     KUBERNETES_VERSION,
@@ -25,14 +27,13 @@ from eksaddon.cli.options import (
     progress_option,
 )
 from eksaddon.cli.progress import chosen_display
+from eksaddon.engine.hooks import hook_for, needs_kubernetes
 from eksaddon.engine.install import InstallOptions, install
-from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.state import state_dir
 from eksaddon.engine.upgrade import (
     SystemClock,
     UpgradeOptions,
     Upgrader,
-    no_rollout_check,
 )
 from eksaddon.errors import AddonNotFoundError, ExitCode, InputError
 from eksaddon.planner import Plan
@@ -117,22 +118,14 @@ def _describe(plan: Plan) -> str:
     )
 
 
-class _NodeSide(RolloutCheck):
-    """The rollout check, keeping the Kubernetes gateway that can also write (self-managed)."""
-
-    def __init__(self, kube: KubeGateway) -> None:
-        super().__init__(kube)
-        self.writer = kube
-
-
-def _rollout_check(
+def _kube_gateway(
     kubeconfig: str | None, context: str | None, *, dry_run: bool
-) -> _NodeSide | None:
+) -> KubeGateway | None:
     from eksaddon.errors import EksAddonError
     from eksaddon.gateways.kube import KubeGateway
 
     try:
-        return _NodeSide(KubeGateway(kubeconfig=kubeconfig, context=context))
+        return KubeGateway(kubeconfig=kubeconfig, context=context)
     except EksAddonError as error:
         if dry_run:  # a plan of a managed add-on needs EKS only
             return None
@@ -140,6 +133,23 @@ def _rollout_check(
             error.message,
             hint="pass --kubeconfig/--context for the node-side check, or --skip-rollout-check",
         ) from error
+
+
+def _node_side(
+    profile: AddonProfile,
+    *,
+    skip: bool,
+    kubeconfig: str | None,
+    context: str | None,
+    dry_run: bool,
+) -> tuple[NodeSideHook | None, KubeGateway | None]:
+    """The profile's node-side hook and the Kubernetes gateway it reads (None: not used)."""
+    if skip:
+        return None, None
+    if not needs_kubernetes(profile):
+        return hook_for(profile, None), None  # nothing to read: the hook says what is unchecked
+    kube = _kube_gateway(kubeconfig, context, dry_run=dry_run)
+    return (None, None) if kube is None else (hook_for(profile, kube), kube)
 
 
 @contextmanager
@@ -187,12 +197,12 @@ def sigterm_as_interrupt() -> Iterator[None]:
 @click.option(
     "--skip-rollout-check",
     is_flag=True,
-    help="Trust EKS's ACTIVE alone; do not check the aws-node pods on every node.",
+    help="Trust EKS's ACTIVE alone; do not check the add-on's pods on the nodes.",
 )
 @click.option(
     "--take-over-from-helm",
     is_flag=True,
-    help="Self-managed: apply the manifests even though aws-node is a Helm release (Helm's "
+    help="Self-managed: apply the manifests even though the add-on is a Helm release (Helm's "
     "record is then stale; see docs/helm.md). Without it such an upgrade is refused.",
 )
 @click.option(
@@ -255,56 +265,83 @@ def upgrade_command(
         force=force,
     )
     gateway = make_gateway(profile, region)
-    matrix = global_options(ctx).load(addon)
-    if matrix.daemonset is None and not (skip_rollout_check or dry_run):
-        # The node-side check knows only a matrix's `daemonset` (vpc-cni's aws-node): for any
-        # other add-on it would watch the wrong pods and call the update verified.
-        raise InputError(
-            f"eksaddon has no node-side rollout check for {addon} yet (its matrix has no "
-            "daemonset section); nothing was changed",
-            hint="pass --skip-rollout-check to trust EKS's ACTIVE alone",
-        )
-    check = (
-        None if skip_rollout_check else _rollout_check(kubeconfig, kube_context, dry_run=dry_run)
+    addon_profile = profile_for(addon, global_options(ctx).matrix)
+    hook, kube = _node_side(
+        addon_profile,
+        skip=skip_rollout_check,
+        kubeconfig=kubeconfig,
+        context=kube_context,
+        dry_run=dry_run,
     )
     display = chosen_display(
         progress_mode, title=f"eksaddon upgrade · {addon} on cluster {cluster}"
     )
     with sigterm_as_interrupt(), display as progress:
+        confirm = progress.pausing(confirmer(yes, _describe), asks=not yes)
         upgrader = Upgrader(
             gateway=gateway,
-            matrix=matrix,
+            matrix=addon_profile.matrix,
             options=options,
             state_directory=state_directory or state_dir(),
             progress=progress,
-            confirm=progress.pausing(confirmer(yes, _describe), asks=not yes),
-            after_step=no_rollout_check if check is None or dry_run else check,
+            confirm=confirm,
+            node_side=hook,
+            profile=addon_profile,
         )
         try:
             result = upgrader.run()
         except AddonNotFoundError as error:
-            if check is None:  # a self-managed add-on lives only on the cluster
-                raise AddonNotFoundError(
-                    error.message,
-                    hint="a self-managed upgrade needs the Kubernetes API: drop "
-                    "--skip-rollout-check",
-                ) from error
-            from eksaddon.engine.selfmanaged import upgrade_self_managed
-
-            result = upgrade_self_managed(
+            result = _self_managed(
+                error,
                 gateway=gateway,
-                writer=check.writer,
-                nodes=check,
-                matrix=matrix,
+                kube=kube,
+                hook=hook,
                 options=options,
                 state_directory=state_directory or state_dir(),
                 progress=progress,
-                confirm=progress.pausing(confirmer(yes, _describe), asks=not yes),
-                clock=SystemClock(),
+                confirm=confirm,
                 take_over_from_helm=take_over_from_helm,
             )
     render(result, OutputFormat(output), sys.stdout)
     return ExitCode.OK
+
+
+def _self_managed(
+    error: AddonNotFoundError,
+    *,
+    gateway: Any,
+    kube: KubeGateway | None,
+    hook: NodeSideHook | None,
+    options: UpgradeOptions,
+    state_directory: Path,
+    progress: Any,
+    confirm: Callable[[Plan], bool],
+    take_over_from_helm: bool,
+) -> Any:
+    """No EKS add-on: a self-managed one is upgraded by applying its manifests, when eksaddon
+    has them and the Kubernetes API is at hand."""
+    from eksaddon.engine.rollout_check import RolloutCheck
+    from eksaddon.engine.selfmanaged import no_manifests, upgrade_self_managed
+
+    if kube is None:  # a self-managed add-on lives only on the cluster
+        raise AddonNotFoundError(
+            error.message,
+            hint="a self-managed upgrade needs the Kubernetes API: drop --skip-rollout-check",
+        ) from error
+    if not isinstance(hook, RolloutCheck) or not hook.profile.renders_manifests:
+        raise no_manifests(options.addon, options.cluster) from error
+    return upgrade_self_managed(
+        gateway=gateway,
+        writer=kube,
+        nodes=hook,
+        matrix=hook.profile.matrix,
+        options=options,
+        state_directory=state_directory,
+        progress=progress,
+        confirm=confirm,
+        clock=SystemClock(),
+        take_over_from_helm=take_over_from_helm,
+    )
 
 
 @click.command("install")

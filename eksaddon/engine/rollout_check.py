@@ -1,4 +1,4 @@
-"""The node-side check after every upgrade step: the aws-node rollout reached every node.
+"""The node-side check after every upgrade step: an add-on's DaemonSet rolled out on every node.
 
 EKS reports a step ACTIVE when its own work is done; the pods on the nodes may still be rolling
 (or stuck). This hook waits, within the step's deadline, for the DaemonSet's rollout to finish on
@@ -7,18 +7,26 @@ every non-Fargate node, and stops the run naming the nodes that are behind.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from eksaddon.addons import default_profile
+from eksaddon.addons.base import (
+    AddonProfile,
+    ObjectRef,
+    StepView,
+    drifted,
+    image_tag,
+    main_workload,
+    tag_shows,
+)
 from eksaddon.engine.events import RolloutProgressed
-from eksaddon.engine.nodeside_status import OTHER_CNIS
-from eksaddon.engine.settings import drifted
-from eksaddon.engine.waiting import StepContext, backoff
+from eksaddon.engine.waiting import backoff
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo
-from eksaddon.matrix.model import Matrix
-from eksaddon.nodeside.detect import Customization, detect, live_values
+from eksaddon.matrix.model import Matrix, WorkloadKind
+from eksaddon.nodeside.detect import Customization
 from eksaddon.nodeside.rollout import NodeFacts, PodFacts, Rollout, assess, describe_stall
 from eksaddon.planner import Step
 
@@ -37,68 +45,75 @@ class KubeReader(Protocol):
 
 
 class RolloutCheck:
-    """``after_step`` for :class:`~eksaddon.engine.upgrade.Upgrader`."""
+    """The DaemonSet hook (:class:`~eksaddon.addons.base.NodeSideHook`) for a profile's workload.
 
-    def __init__(
-        self,
-        kube: KubeReader,
-        *,
-        namespace: str = "kube-system",
-        name: str = "aws-node",
-        selector: str = "k8s-app=aws-node",
-    ) -> None:
+    ``profile`` says which DaemonSet (its first workload), which settings count and whether the
+    cluster may be changed at all; without one, the default add-on's profile is used.
+    """
+
+    def __init__(self, kube: KubeReader, profile: AddonProfile | None = None) -> None:
         self.kube = kube
-        self.namespace = namespace
-        self.name = name
-        self.selector = selector
+        self.profile = profile if profile is not None else default_profile()
+        workload = main_workload(self.profile)
+        if workload is None or workload.kind is not WorkloadKind.DAEMONSET:
+            raise InputError(
+                f"eksaddon knows no DaemonSet of {self.profile.name} to check on the nodes"
+            )
+        self.workload = workload
+        self.namespace = workload.namespace
+        self.name = workload.name
         self.matrix: Matrix | None = None
         self.expected: tuple[Customization, ...] = ()
 
+    @property
+    def notice(self) -> str | None:
+        return self.profile.node_side_note
+
+    @property
+    def label(self) -> str:
+        return f"DaemonSet {self.namespace}/{self.name}"
+
     def check_target(self, cluster: ClusterInfo) -> None:
-        """Before any change: the right cluster, and a VPC CNI that actually runs on its nodes."""
+        """Before any change: the right cluster, and the add-on actually runs on its nodes."""
         ensure_same_cluster(self.kube.host, cluster)
         daemonset = self.kube.read_daemonset(self.namespace, self.name)
-        others = sorted(
-            {
-                OTHER_CNIS[n]
-                for d in self.kube.all_daemonsets()
-                if (n := d.get("metadata", {}).get("name")) in OTHER_CNIS
-            }
+        refusal = self.profile.refuse_change(
+            daemonset, self.kube.all_daemonsets(), cluster=cluster.name
         )
-        scheduled = int(((daemonset or {}).get("status") or {}).get("desiredNumberScheduled", 1))
-        if daemonset is None or (scheduled == 0 and others):
-            replaced = f"; {', '.join(others)} runs instead" if others else ""
-            where = "is absent" if daemonset is None else "runs on no node"
+        if refusal is None and daemonset is None:
+            refusal = f"the {self.name} DaemonSet is absent on cluster {cluster.name}"
+        if refusal is not None:
             raise InputError(
-                f"the {self.name} DaemonSet {where} on cluster {cluster.name}{replaced}: "
-                "eksaddon changes nothing",
-                hint="the VPC CNI is not what this cluster's pods use; nothing to upgrade",
+                f"{refusal}: eksaddon changes nothing",
+                hint=f"{self.profile.name} is not what this cluster runs; nothing to upgrade",
             )
+
+    def objects(self, matrix: Matrix) -> dict[ObjectRef, dict[str, Any] | None]:
+        """The objects the profile's settings are read from (DaemonSets only, for now)."""
+        found: dict[ObjectRef, dict[str, Any] | None] = {}
+        for ref in self.profile.settings.sources(matrix):
+            if ref.kind != str(WorkloadKind.DAEMONSET):
+                raise InputError(f"eksaddon cannot read {ref} yet (only DaemonSets)")
+            found[ref] = self.kube.read_daemonset(ref.namespace, ref.name)
+        return found
 
     def customizations(self, matrix: Matrix) -> tuple[Customization, ...]:
         """The settings running on the nodes now (differences from the version's defaults)."""
-        daemonset = self.kube.read_daemonset(self.namespace, self.name)
-        if daemonset is None:
-            return ()
-        return detect(
-            daemonset, matrix, label=f"DaemonSet {self.namespace}/{self.name}"
-        ).customizations
+        return tuple(self.profile.settings.custom(self.objects(matrix), matrix))
 
-    def live_values(self, matrix: Matrix) -> dict[tuple[str, str], str | None]:
-        """Every setting the DaemonSet has now, defaults included."""
-        daemonset = self.kube.read_daemonset(self.namespace, self.name)
-        if daemonset is None or matrix.daemonset is None:
-            return {}
-        return live_values(
-            daemonset, matrix.daemonset, label=f"DaemonSet {self.namespace}/{self.name}"
-        )
+    def live_values(self, matrix: Matrix) -> Mapping[tuple[str, str], str | None]:
+        """Every setting the nodes run now, defaults included."""
+        return self.profile.settings.running(self.objects(matrix), matrix)
 
     def expect(self, matrix: Matrix, settings: Iterable[Customization]) -> None:
         """After each rollout, these settings must run on the nodes, or the run stops."""
         self.matrix = matrix
         self.expected = tuple(settings)
 
-    def __call__(self, ctx: StepContext, step: Step) -> None:
+    def __call__(self, ctx: StepView, step: Step) -> None:
+        self.after_step(ctx, step)
+
+    def after_step(self, ctx: StepView, step: Step) -> None:
         last: RolloutProgressed | None = None
         rollout: Rollout | None = None
         failures = 0
@@ -134,15 +149,15 @@ class RolloutCheck:
                 if last_error is not None:
                     stall = f"{stall} (last error: {last_error.one_line()})"
                 raise UpgradeStoppedError(
-                    f"the aws-node rollout of {step.target} did not finish on cluster "
+                    f"the {self.name} rollout of {step.target} did not finish on cluster "
                     f"{ctx.cluster} within the step's timeout (step {ctx.number} of "
                     f"{ctx.total}): {stall}",
-                    hint="check those nodes (kubectl describe pod -n kube-system -l "
-                    "k8s-app=aws-node), then rerun to resume",
+                    hint=f"check those nodes (kubectl describe pod -n {self.namespace} -l "
+                    f"{self._selector(None)}), then rerun to resume",
                 )
             ctx.clock.sleep(wait)
 
-    def _check_settings(self, ctx: StepContext, step: Step) -> None:
+    def _check_settings(self, ctx: StepView, step: Step) -> None:
         if not self.expected or self.matrix is None:
             return
         lost = drifted(self.expected, self.live_values(self.matrix))
@@ -153,18 +168,32 @@ class RolloutCheck:
                 hint="restore them (the backup has the configuration values), then rerun",
             )
 
-    def _assess(self, ctx: StepContext, step: Step) -> Rollout:
+    def _assess(self, ctx: StepView, step: Step) -> Rollout:
         daemonset = self.kube.read_daemonset(self.namespace, self.name)
         if daemonset is None:
             raise UpgradeStoppedError(
                 f"DaemonSet {self.namespace}/{self.name} is missing on cluster {ctx.cluster} "
                 f"after step {ctx.number}"
             )
-        tag = _tag(daemonset)
-        if tag is not None and tag != str(step.target):
+        tag = image_tag(daemonset, self.workload.version_container)
+        if tag_shows(self.workload, tag, step.target) is False:
             # EKS has not rewritten the DaemonSet yet: nothing on the nodes can be current.
             return assess({**daemonset, "status": {}}, [], self.kube.nodes())
-        return assess(daemonset, self.kube.pods(self.namespace, self.selector), self.kube.nodes())
+        pods = self.kube.pods(self.namespace, self._selector(daemonset))
+        return assess(daemonset, pods, self.kube.nodes())
+
+    def _selector(self, daemonset: Mapping[str, Any] | None) -> str:
+        """The DaemonSet's own pod selector; ``k8s-app=<name>`` when it shows none."""
+        spec = (daemonset or {}).get("spec")
+        selector = spec.get("selector") if isinstance(spec, Mapping) else None
+        labels = selector.get("matchLabels") if isinstance(selector, Mapping) else None
+        if (
+            isinstance(labels, Mapping)
+            and labels
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in labels.items())
+        ):
+            return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+        return f"k8s-app={self.name}"
 
 
 def ensure_same_cluster(kube_host: str, cluster: ClusterInfo) -> None:
@@ -188,9 +217,3 @@ def _origin(url: str) -> tuple[str, int]:
     parts = urlsplit(url.strip())
     host = (parts.hostname or "").lower()
     return host, parts.port or (443 if parts.scheme in ("https", "") else 80)
-
-
-def _tag(daemonset: dict[str, Any]) -> str | None:
-    containers = daemonset.get("spec", {}).get("template", {}).get("spec", {}).get("containers", [])
-    image = next((c.get("image", "") for c in containers if c.get("name") == "aws-node"), "")
-    return image.rsplit(":", 1)[1] if ":" in image.rsplit("/", 1)[-1] else None

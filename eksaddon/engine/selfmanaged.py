@@ -1,9 +1,13 @@
-"""``upgrade`` of a self-managed VPC CNI: render each step's manifest, apply it, verify it.
+"""``upgrade`` of a self-managed add-on: render each step's manifest, apply it, verify it.
+
+Only an add-on whose profile has manifests (``renders_manifests``: vpc-cni today) can be
+upgraded this way; any other self-managed add-on is refused before anything is read.
 
 No EKS add-on API is involved: eksaddon plans with the self-managed releases, backs up every
 object it will touch, renders each step's manifest for the cluster's region with the settings
 running on the nodes carried, applies it with server-side apply (field manager ``eksaddon``), and
-waits for the rollout on every node with the settings proven, journaling every step so a rerun
+waits for the rollout on every node with the settings proven (the one step runner,
+:mod:`eksaddon.engine.steps`, with the manifest-apply driver), journaling every step so a rerun
 resumes where a stop left off. The managed upgrade's rules hold here too: one run per cluster
 and add-on (the lock), a journal resumed only on its own cluster (identity and backup checked),
 and a state directory that fails is exit 3 before the first apply and 4 after it.
@@ -12,48 +16,29 @@ and a state directory that fails is exit 3 before the first apply and 4 after it
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from eksaddon import planner
 from eksaddon.engine import journal as journals
-from eksaddon.engine.events import (
-    BackupWritten,
-    ManifestApplied,
-    Notice,
-    PlanReady,
-    Progress,
-    StepChanges,
-    StepFinished,
-)
+from eksaddon.engine.events import BackupWritten, Notice, PlanReady, Progress, StepChanges
 from eksaddon.engine.journal import ClusterIdentity, Journal, check_identity
+from eksaddon.engine.manifest_steps import APPLIED as APPLIED
+from eksaddon.engine.manifest_steps import ManifestApplyDriver, ObjectWriter
+from eksaddon.engine.resume import journal_plan
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.state import write_json_atomically
-from eksaddon.engine.upgrade import UpgradeOptions, UpgradeResult, state_directory_resume_hint
-from eksaddon.engine.waiting import Clock, StepContext, retry_transient, retrying
-from eksaddon.errors import (
-    EksAddonError,
-    InputError,
-    StateDirectoryError,
-    UpgradeInterruptedError,
-    UpgradeStoppedError,
-)
+from eksaddon.engine.steps import RunSettings, run_steps
+from eksaddon.engine.upgrade import UpgradeOptions, UpgradeResult
+from eksaddon.engine.waiting import Clock, retrying
+from eksaddon.errors import AddonNotFoundError, InputError
 from eksaddon.gateways.protocols import ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import Customization, detect
 from eksaddon.nodeside.helm import HelmRelease, before_applying
 from eksaddon.nodeside.render import render
-from eksaddon.planner import Plan, Step
-from eksaddon.versions import AddonVersion, KubernetesVersion
-
-APPLIED = "applied"
-
-
-class ObjectWriter(Protocol):
-    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]: ...
-
-    def read(self, document: dict[str, Any]) -> dict[str, Any] | None: ...
+from eksaddon.planner import Plan
+from eksaddon.versions import AddonVersion
 
 
 def upgrade_self_managed(
@@ -69,6 +54,8 @@ def upgrade_self_managed(
     clock: Clock,
     take_over_from_helm: bool = False,
 ) -> UpgradeResult:
+    if not nodes.profile.renders_manifests:
+        raise no_manifests(options.addon, options.cluster)
     cluster = gateway.describe_cluster(options.cluster)
     path = journals.journal_path(
         state_directory, region=cluster.region, cluster=cluster.name, addon=options.addon
@@ -105,21 +92,8 @@ def _upgrade(
     clock: Clock,
     take_over_from_helm: bool,
 ) -> UpgradeResult:
-
-    def read_target() -> dict[str, Any]:
-        nodes.check_target(cluster)
-        found = nodes.kube.read_daemonset(nodes.namespace, nodes.name)
-        assert found is not None  # check_target refuses an absent DaemonSet
-        return found
-
-    # Reads before any change are retried within one --timeout, as for a managed add-on.
-    daemonset = retrying(
-        read_target,
-        clock=clock,
-        deadline=clock.now() + options.timeout,
-        poll_interval=options.poll_interval,
-    )
-    detected = detect(daemonset, matrix, label=f"DaemonSet {nodes.namespace}/{nodes.name}")
+    daemonset = _read_target(cluster, nodes, options, clock)
+    detected = detect(daemonset, matrix, label=nodes.label, region=cluster.region)
     journal, archived = Journal.load_unfinished(path, discard=options.discard_journal)
     if archived is not None:
         progress(Notice(f"previous journal moved to {archived}"))
@@ -136,7 +110,7 @@ def _upgrade(
             features=detected.features,
         )
         if journal is None
-        else _plan_of(journal)
+        else journal_plan(journal)
     )
     if detected.helm is not None:  # a Helm release: Helm upgrades it, unless taken over
         _helm_guard(detected.helm, plan, cluster.name, take_over_from_helm, progress)
@@ -167,30 +141,24 @@ def _upgrade(
         )
     carried = tuple(Customization(**c) for c in journal.document["settings"]["carried"])
     nodes.expect(matrix, carried)
-    with journal.recording_the_end(
-        interrupted=lambda: UpgradeInterruptedError(
-            f"upgrade of {options.addon} on cluster {cluster.name} interrupted",
-            hint=f"the journal is kept at {journal.path}; rerun to resume",
+
+    def rendered(target: AddonVersion) -> list[dict[str, Any]]:
+        return render(target, cluster.region, customizations=carried, matrix=matrix, shipped=False)
+
+    run_steps(
+        journal,
+        driver=ManifestApplyDriver(writer, rendered),
+        node_side=nodes,
+        run=RunSettings(
+            gateway,
+            cluster,
+            options.addon,
+            options.timeout,
+            options.poll_interval,
+            clock,
+            progress,
         ),
-        stopped=lambda error: UpgradeStoppedError(
-            error.message, hint=_resume_hint(journal, cluster, error)
-        ),
-    ):
-        for step in journal.steps:
-            if step["state"] != journals.SUCCEEDED:
-                _step(
-                    journal,
-                    step,
-                    cluster,
-                    gateway,
-                    carried,
-                    writer,
-                    nodes,
-                    matrix,
-                    options,
-                    clock,
-                    progress,
-                )
+    )
     return UpgradeResult(
         cluster.name,
         cluster.region,
@@ -204,6 +172,37 @@ def _upgrade(
     )
 
 
+def no_manifests(addon: str, cluster: str) -> AddonNotFoundError:
+    """The refusal for a self-managed add-on eksaddon has no manifests of."""
+    return AddonNotFoundError(
+        f"{addon} is not an EKS add-on on cluster {cluster} (it is self-managed or absent), "
+        f"and eksaddon has no manifests to upgrade a self-managed {addon} with; nothing was "
+        "changed",
+        hint=f"create it with `eksaddon install --cluster {cluster} --addon {addon}`, or "
+        "upgrade it with the tool that installed it",
+    )
+
+
+def _read_target(
+    cluster: ClusterInfo, nodes: RolloutCheck, options: UpgradeOptions, clock: Clock
+) -> dict[str, Any]:
+    """The add-on's DaemonSet, once the hook saw this cluster may be changed; reads before any
+    change are retried within one --timeout, as for a managed add-on."""
+
+    def read() -> dict[str, Any]:
+        nodes.check_target(cluster)
+        found = nodes.kube.read_daemonset(nodes.namespace, nodes.name)
+        assert found is not None  # check_target refuses an absent DaemonSet
+        return found
+
+    return retrying(
+        read,
+        clock=clock,
+        deadline=clock.now() + options.timeout,
+        poll_interval=options.poll_interval,
+    )
+
+
 def _helm_guard(
     release: HelmRelease, plan: Plan, cluster: str, take_over: bool, progress: Progress
 ) -> None:
@@ -214,29 +213,6 @@ def _helm_guard(
         progress(Notice(line))
     if refusal is not None:
         raise refusal
-
-
-def _resume_hint(journal: Journal, cluster: ClusterInfo, error: EksAddonError) -> str:
-    if isinstance(error, StateDirectoryError):
-        return state_directory_resume_hint(
-            journal, error, f"eksaddon upgrade --cluster {cluster.name}"
-        )
-    return f"the journal is kept at {journal.path}; fix the cause, then rerun to resume"
-
-
-def _plan_of(journal: Journal) -> Plan:
-    document = journal.document
-    return Plan(
-        addon=document["addon"],
-        addon_type=AddonType.SELF_MANAGED,
-        kubernetes=KubernetesVersion.parse(document["plan"]["kubernetes_version"]),
-        current=AddonVersion.parse(document["plan"]["from"]),
-        target=AddonVersion.parse(document["plan"]["to"]),
-        requested=document["plan"]["requested"],
-        steps=tuple(
-            Step(AddonVersion.parse(s["from"]), AddonVersion.parse(s["to"])) for s in journal.steps
-        ),
-    )
 
 
 def _start(
@@ -283,55 +259,6 @@ def _start(
         settings=settings,
         backup=backup,
     )
-
-
-def _step(
-    journal: Journal,
-    step: dict[str, Any],
-    cluster: ClusterInfo,
-    gateway: EksGateway,
-    carried: tuple[Customization, ...],
-    writer: ObjectWriter,
-    nodes: RolloutCheck,
-    matrix: Matrix,
-    options: UpgradeOptions,
-    clock: Clock,
-    progress: Progress,
-) -> None:
-    target = AddonVersion.parse(step["to"])
-    started = clock.now()
-    ctx = StepContext(
-        gateway,
-        cluster.name,
-        options.addon,
-        step["index"],
-        len(journal.steps),
-        started,
-        started + options.timeout,
-        options.poll_interval,
-        clock,
-        progress,
-    )
-    if step["state"] != APPLIED:
-        journal.update_step(step, state=journals.SENDING, started_at=journals.now())
-        objects = render(
-            target, cluster.region, customizations=carried, matrix=matrix, shipped=False
-        )
-        for document in objects:
-            # Server-side apply is idempotent: an API server that fails for a while is retried
-            # until the step's deadline, like every other call of a step.
-            retry_transient(
-                ctx,
-                partial(writer.apply, document),
-                what=f"applying {document['kind']} {document['metadata']['name']}",
-                resume_hint=f"the journal is kept at {journal.path}; fix the cause, then rerun "
-                "to resume",
-            )
-        journal.update_step(step, state=APPLIED)
-        progress(ManifestApplied(ctx.number, ctx.total, target))
-    nodes(ctx, Step(AddonVersion.parse(step["from"]), target))
-    journal.update_step(step, state=journals.SUCCEEDED, finished_at=journals.now())
-    progress(StepFinished(ctx.number, ctx.total, target, clock.now() - started))
 
 
 def step_diffs(

@@ -7,10 +7,13 @@ Order of work, so that nothing is lost and nothing runs twice:
    cluster (identity, Kubernetes version, backup);
 2. check the configuration values against every target version's schema before sending anything;
 3. back up the add-on's version, configuration values and role;
-4. per step: record "sending", update_addon with a per-step clientRequestToken, record the update
-   id, follow the update, wait for ACTIVE with no health issues, run the node-side hook, record
-   "succeeded". The journal is rewritten atomically after every change. Before each step the
-   add-on must run the version the journal expects: someone else's change stops the run.
+4. the steps, through the one step runner (:mod:`eksaddon.engine.steps`) with the EKS-API driver
+   (:mod:`eksaddon.engine.eks_steps`) and the add-on profile's node-side hook. The journal is
+   rewritten atomically after every change.
+
+The add-on's profile (:mod:`eksaddon.addons`) says which settings on the nodes are carried into the
+configuration values and how; the hook (:class:`~eksaddon.addons.base.NodeSideHook`) says whether
+the cluster may be changed and proves every step on the nodes. Neither is probed for.
 
 Exit codes keep the pipeline rule: 3 only while nothing was changed; once the journal exists every
 stop is 4 (``Journal.recording_the_end``), including a state directory that fails mid-run.
@@ -18,7 +21,6 @@ stop is 4 (``Journal.recording_the_end``), including a state directory that fail
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -26,50 +28,38 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from eksaddon import configvalues, planner
+from eksaddon.addons import profile_of
+from eksaddon.addons.base import AddonProfile, NodeSideHook, NoNodeSide, Setting
 from eksaddon.engine import journal as journals
-from eksaddon.engine.catalogue import check_configuration, live_catalogue, offered_versions
-from eksaddon.engine.events import (
-    BackupWritten,
-    Notice,
-    PlanReady,
-    Progress,
-    StepFinished,
-    StepStarted,
-)
+from eksaddon.engine.catalogue import live_catalogue, offered_versions
+from eksaddon.engine.eks_steps import EksApiDriver
+from eksaddon.engine.events import BackupWritten, Notice, PlanReady, Progress
 from eksaddon.engine.journal import ClusterIdentity, Journal, check_identity
-from eksaddon.engine.settings import carry
+from eksaddon.engine.resume import resume_plan
 from eksaddon.engine.state import write_json_atomically
+from eksaddon.engine.steps import RunSettings, run_steps
+from eksaddon.engine.steps import state_directory_resume_hint as state_directory_resume_hint
+from eksaddon.engine.upgrade_settings import RESOLVE_CONFLICTS, StepSettings
 from eksaddon.engine.waiting import (
     BAD_ADDON_STATES,
     Clock,
-    StepContext,
-    follow_update,
-    retry_transient,
     retrying,
-    wait_healthy,
+    settled_addon,
 )
 from eksaddon.errors import (
     AddonNotFoundError,
     EnvironmentProblemError,
     InputError,
-    JournalMismatchError,
-    StateDirectoryError,
     UnexpectedAnswerError,
-    UpdateInProgressError,
-    UpgradeInterruptedError,
-    UpgradeStoppedError,
 )
 from eksaddon.gateways.answers import shown
-from eksaddon.gateways.protocols import AddonRequest, AddonState, ClusterInfo, EksGateway
+from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway
 from eksaddon.matrix.model import AddonType, Matrix
-from eksaddon.nodeside.detect import Customization
 from eksaddon.nodeside.features import features_in_configuration
-from eksaddon.planner import Plan, Step
-from eksaddon.versions import AddonVersion, KubernetesVersion
+from eksaddon.planner import Plan
+from eksaddon.versions import AddonVersion
 
-RESOLVE_CONFLICTS = ("NONE", "PRESERVE", "OVERWRITE")
-# An add-on in these states is waited for before planning: its version is in flux.
-SETTLING = ("CREATING", "UPDATING")
+__all__ = ["RESOLVE_CONFLICTS", "SystemClock", "UpgradeOptions", "UpgradeResult", "Upgrader"]
 
 
 class UpgradeOptions(NamedTuple):
@@ -106,15 +96,13 @@ class SystemClock:
         time.sleep(seconds)
 
 
-AfterStep = Callable[[StepContext, Step], None]
-
-
-def no_rollout_check(ctx: StepContext, step: Step) -> None:
-    """The node-side rollout check plugs in here (after EKS reports the step healthy)."""
-
-
 class Upgrader:
-    """One run of ``eksaddon upgrade`` against one cluster's add-on."""
+    """One run of ``eksaddon upgrade`` against one cluster's managed add-on.
+
+    ``node_side`` is the hook that checks the nodes (none by default: EKS's ACTIVE alone; a
+    hook's ``notice`` goes into the plan's notes); ``profile`` defaults to the registry's profile
+    of ``matrix``'s add-on (it says how node settings are carried).
+    """
 
     def __init__(
         self,
@@ -126,7 +114,8 @@ class Upgrader:
         progress: Progress,
         confirm: Callable[[Plan], bool],
         clock: Clock | None = None,
-        after_step: AfterStep = no_rollout_check,
+        node_side: NodeSideHook | None = None,
+        profile: AddonProfile | None = None,
     ) -> None:
         self.gateway = gateway
         self.matrix = matrix
@@ -135,9 +124,11 @@ class Upgrader:
         self.progress = progress
         self.confirm = confirm
         self.clock = clock or SystemClock()
-        self.after_step = after_step
-        self._node_settings: tuple[Customization, ...] = ()
+        self.profile = profile if profile is not None else profile_of(matrix)
+        self.node_side = node_side if node_side is not None else NoNodeSide(None)
+        self._node_settings: tuple[Setting, ...] = ()
         self._schemas: dict[AddonVersion, dict[str, Any] | None] = {}
+        self.settings = StepSettings(options, self.profile.settings, self._schema)
 
     def run(self) -> UpgradeResult:
         options = self.options
@@ -177,19 +168,23 @@ class Upgrader:
         )
         resumed = journal is not None
         changing = bool(plan.steps) and not options.dry_run
-        check_target = getattr(self.after_step, "check_target", None)
-        if changing and check_target is not None:
+        if changing:
             # Before any change: the node-side check must see this cluster.
-            self._before_any_change(lambda: check_target(cluster))
+            self._before_any_change(lambda: self.node_side.check_target(cluster))
         if journal is not None:
-            settings: dict[str, Any] = self._journal_settings(journal, plan)
+            settings: dict[str, Any] = self.settings.from_journal(journal, plan)
         else:
             if changing:
                 self._before_any_change(self._carry_node_settings)
             # A dry run checks the values too: that is what it is for.
-            settings = self._new_settings(addon, plan, validate=bool(plan.steps))
+            settings = self.settings.new(
+                addon, plan, self._node_settings, validate=bool(plan.steps)
+            )
         # Whatever could drop a setting is shown with the plan, before the confirmation.
-        plan = plan._replace(warnings=plan.warnings + self._risks(settings, addon, resumed))
+        plan = plan._replace(
+            warnings=plan.warnings + self.settings.risks(settings, addon, resumed),
+            notes=plan.notes + self._unchecked(),
+        )
         self.progress(
             PlanReady(plan, resumed, path if resumed else None, settings["resolve_conflicts"])
         )
@@ -213,6 +208,11 @@ class Upgrader:
         else:
             journal.check_backup()  # the backup a rerun reports must be this cluster's own
         return self._carry_out(journal, plan, cluster, resumed=resumed)
+
+    def _unchecked(self) -> tuple[str, ...]:
+        """What the node side does not check, as a plan note (say so rather than imply it)."""
+        notice = self.node_side.notice
+        return () if notice is None else (notice,)
 
     # -- planning -----------------------------------------------------------------------------
 
@@ -245,10 +245,7 @@ class Upgrader:
 
     def _carry_node_settings(self) -> None:
         """Settings running on the nodes go into the configuration values sent on every step."""
-        read = getattr(self.after_step, "customizations", None)
-        if read is None:
-            return
-        self._node_settings = tuple(read(self.matrix))
+        self._node_settings = tuple(self.node_side.customizations(self.matrix))
 
     def _check_health(self, cluster: ClusterInfo, addon: AddonState) -> None:
         """Never start from a broken add-on: updating a DEGRADED one hides the first problem.
@@ -289,159 +286,23 @@ class Upgrader:
         )
 
     def _resume_plan(self, journal: Journal, addon: AddonState, cluster: ClusterInfo) -> Plan:
-        document = journal.document
-        requested = document["plan"]["requested"]
-        if self.options.target not in (planner.LATEST, requested):
-            raise JournalMismatchError(
-                f"journal {journal.path} is carrying {self.options.addon} to {requested}, "
-                f"not {self.options.target}",
-                hint="rerun without --to to finish it, or with --discard-journal to plan afresh",
-            )
-        self._check_position(journal, addon.version)
-        self._check_still_offered(journal, cluster)
-        steps = tuple(
-            Step(AddonVersion.parse(s["from"]), AddonVersion.parse(s["to"])) for s in journal.steps
-        )
-        return Plan(
-            addon=document["addon"],
-            addon_type=AddonType(document["plan"]["addon_type"]),
-            kubernetes=KubernetesVersion.parse(document["plan"]["kubernetes_version"]),
-            current=AddonVersion.parse(document["plan"]["from"]),
-            target=AddonVersion.parse(document["plan"]["to"]),
-            requested=requested,
-            steps=steps,
-            notes=(f"resuming the journal at {journal.path}",),
+        return resume_plan(
+            journal,
+            live=addon.version,
+            cluster=cluster,
+            offered=lambda: offered_versions(self.gateway, cluster, self.options.addon),
+            addon=self.options.addon,
+            target=self.options.target,
         )
 
-    def _journal_settings(self, journal: Journal, plan: Plan) -> dict[str, Any]:
-        """The settings the journal sends on every step, checked as if they were new: a journal
-        is a file anyone can edit, and nothing unchecked may reach EKS."""
-        settings: dict[str, Any] = journal.document["settings"]
-        carried = settings.get("carried_settings", [])
-        well_formed = (
-            settings.get("resolve_conflicts") in RESOLVE_CONFLICTS
-            and isinstance(settings.get("configuration_values"), str | None)
-            and isinstance(settings.get("service_account_role_arn"), str | None)
-            and isinstance(carried, list)
-            and all(
-                isinstance(c, dict)
-                and all(isinstance(c.get(k), str) for k in ("container", "name", "value"))
-                for c in carried
-            )
-        )
-        if not well_formed:
-            raise JournalMismatchError(
-                f"journal {journal.path} is damaged or was edited (its settings are not what "
-                "eksaddon writes)",
-                hint="move it aside, or rerun with --discard-journal to plan afresh",
-            )
-        remaining = [
-            Step(AddonVersion.parse(s["from"]), AddonVersion.parse(s["to"]))
-            for s in journal.steps
-            if s["state"] != journals.SUCCEEDED
-        ]
-        self._validate_configuration(
-            settings["configuration_values"], plan._replace(steps=tuple(remaining))
-        )
-        return settings
-
-    def _check_still_offered(self, journal: Journal, cluster: ClusterInfo) -> None:
-        """A step that will be sent (again) must be a build EKS offers the cluster now."""
-        to_send = [
-            s["to"]
-            for s in journal.steps
-            if s["state"] in (journals.PENDING, journals.FAILED, journals.SENDING)
-        ]
-        if not to_send:
-            return
-        offered = {str(v) for v in offered_versions(self.gateway, cluster, self.options.addon)}
-        withdrawn = [version for version in to_send if version not in offered]
-        if withdrawn:
-            raise JournalMismatchError(
-                f"journal {journal.path} would send {', '.join(withdrawn)}, which EKS no longer "
-                f"offers for Kubernetes {cluster.version} on cluster {cluster.name}; nothing "
-                "was sent",
-                hint=f"{journals.DISCARD_HINT} from the live catalogue",
-            )
-
-    def _check_position(self, journal: Journal, live: AddonVersion) -> None:
-        """Refuse a journal whose next step does not start where the cluster is."""
-        step = journal.next_step()
-        if step is None:
-            return
-        expected = {step["from"]}
-        if step["state"] in (journals.SENDING, journals.IN_FLIGHT):
-            expected.add(step["to"])  # the update may have finished while we were away
-        if str(live) not in expected:
-            raise JournalMismatchError(
-                f"journal {journal.path} expects {self.options.addon} at "
-                f"{' or '.join(sorted(expected))} for step {step['index']} of "
-                f"{len(journal.steps)}, but cluster {journal.document['cluster']} runs {live}",
-                hint="someone changed the add-on meanwhile: check it, then rerun with "
-                "--discard-journal to plan afresh",
-            )
+    def _schema(self, version: AddonVersion) -> dict[str, Any] | None:
+        """The configuration schema of ``version``, asked of EKS once per run: the carried
+        settings and the configuration values are both checked against it."""
+        if version not in self._schemas:
+            self._schemas[version] = self.gateway.configuration_schema(self.options.addon, version)
+        return self._schemas[version]
 
     # -- starting -----------------------------------------------------------------------------
-
-    def _new_settings(self, addon: AddonState, plan: Plan, *, validate: bool) -> dict[str, Any]:
-        """What every step sends: the options, the values in use and the settings on the nodes.
-
-        With ``validate`` (a run that will change something), carried settings a target no
-        longer knows are refused or, with --force, dropped, and the values are checked against
-        every target's schema, all before anything is sent.
-        """
-        options = self.options
-        values = options.configuration_values or addon.configuration_values
-        carried: tuple[Customization, ...] = ()
-        if self._node_settings:
-            document = (
-                configvalues.parse(values, label="the configuration values") if values else {}
-            )
-            result = carry(document, self._node_settings)
-            carried = result.carried
-            if carried:
-                values = json.dumps(result.values, sort_keys=True)
-        settings: dict[str, Any] = {
-            "resolve_conflicts": options.resolve_conflicts,
-            # Send the values in use on every step unless new ones are given: PRESERVE keeps
-            # them anyway, and an explicit value means no step can fall back to defaults.
-            "configuration_values": values,
-            "service_account_role_arn": options.service_account_role_arn
-            or addon.service_account_role_arn,
-            "carried_settings": [
-                {"container": c.container, "name": c.name, "value": c.value} for c in carried
-            ],
-            "dropped_settings": [],
-        }
-        if validate:
-            settings = self._drop_unknown_carried(settings, plan)
-            self._validate_configuration(settings["configuration_values"], plan)
-        return settings
-
-    def _risks(self, settings: dict[str, Any], addon: AddonState, resumed: bool) -> tuple[str, ...]:
-        """Everything in this run that could lose a setting, each as one plan warning."""
-        risks = []
-        if settings["resolve_conflicts"] == "OVERWRITE":
-            risks.append(
-                "resolveConflicts=OVERWRITE: EKS resets every field of the add-on's objects that "
-                "was changed outside EKS; only the configuration values survive"
-            )
-        if settings.get("dropped_settings"):
-            risks.append(
-                "--force drops settings the target does not know: "
-                + ", ".join(settings["dropped_settings"])
-            )
-        if not resumed and self.options.configuration_values and addon.configuration_values:
-            dropped = configvalues.dropped_keys(
-                configvalues.parse(addon.configuration_values, label="the values in use"),
-                configvalues.parse(settings["configuration_values"], label="the new values"),
-            )
-            if dropped:
-                risks.append(
-                    "--configuration-values replaces the values in use and drops: "
-                    + ", ".join(dropped)
-                )
-        return tuple(risks)
 
     def _start(
         self,
@@ -467,63 +328,6 @@ class Upgrader:
             settings=settings,
             backup=backup,
         )
-
-    def _drop_unknown_carried(self, settings: dict[str, Any], plan: Plan) -> dict[str, Any]:
-        """Carried settings a target version's schema no longer knows: refuse, or drop (--force).
-
-        Dropping a setting silently is the failure eksaddon exists to prevent, so it needs an
-        explicit --force, and is reported either way before anything changes.
-        """
-        carried = settings["carried_settings"]
-        if not carried or not settings["configuration_values"]:
-            return settings
-        unknown: dict[str, AddonVersion] = {}
-        for target in dict.fromkeys(step.target for step in plan.steps):
-            schema = self._schema(target)
-            for item in carried:
-                probe = carry(
-                    {}, [Customization(item["container"], item["name"], item["value"], None)]
-                ).values
-                if schema is not None and not configvalues.fits(probe, schema):
-                    unknown.setdefault(item["name"], target)
-        if not unknown:
-            return settings
-        names = [f"{name} (not known to {version})" for name, version in unknown.items()]
-        if not self.options.force:
-            raise InputError(
-                f"settings running on the nodes would be lost: {', '.join(names)}",
-                hint="remove them first, or pass --force to drop them",
-            )
-        document = configvalues.parse(settings["configuration_values"], label="the values")
-        for section in (document.get("env", {}), document.get("init", {}).get("env", {})):
-            for name in unknown:
-                section.pop(name, None)
-        kept = [c for c in carried if c["name"] not in unknown]
-        return {
-            **settings,
-            "configuration_values": json.dumps(document, sort_keys=True),
-            "carried_settings": kept,
-            "dropped_settings": names,
-        }
-
-    def _validate_configuration(self, text: str | None, plan: Plan) -> None:
-        if not text:
-            return
-        label = "the configuration values"
-        check_configuration(
-            self._schema,
-            configvalues.parse(text, label=label),
-            (step.target for step in plan.steps),
-            addon=self.options.addon,
-            label=label,
-        )
-
-    def _schema(self, version: AddonVersion) -> dict[str, Any] | None:
-        """The configuration schema of ``version``, asked of EKS once per run: the carried
-        settings and the configuration values are both checked against it."""
-        if version not in self._schemas:
-            self._schemas[version] = self.gateway.configuration_schema(self.options.addon, version)
-        return self._schemas[version]
 
     def _backup(self, cluster: ClusterInfo, addon: AddonState) -> Path:
         path = journals.backup_path(
@@ -555,193 +359,36 @@ class Upgrader:
     def _carry_out(
         self, journal: Journal, plan: Plan, cluster: ClusterInfo, *, resumed: bool
     ) -> UpgradeResult:
-        expect = getattr(self.after_step, "expect", None)
-        if expect is not None:  # every carried setting must be back on the nodes after each step
-            carried = journal.document["settings"].get("carried_settings", [])
-            expect(
-                self.matrix,
-                [Customization(c["container"], c["name"], c["value"], None) for c in carried],
-            )
-        final: AddonState | None = None
-        with journal.recording_the_end(
-            interrupted=lambda: UpgradeInterruptedError(
-                f"upgrade of {self.options.addon} on cluster {cluster.name} interrupted at "
-                f"{self._position(journal)}",
-                hint=f"the journal is kept at {journal.path}; rerun `eksaddon upgrade --cluster "
-                f"{cluster.name}` to resume",
+        # Every carried setting must be back on the nodes after each step.
+        carried = journal.document["settings"].get("carried_settings", [])
+        self.node_side.expect(
+            self.matrix, [Setting(c["container"], c["name"], c["value"], None) for c in carried]
+        )
+        done = run_steps(
+            journal,
+            driver=EksApiDriver(self.gateway, cluster=cluster.name, addon=self.options.addon),
+            node_side=self.node_side,
+            run=RunSettings(
+                self.gateway,
+                cluster,
+                self.options.addon,
+                self.options.timeout,
+                self.options.poll_interval,
+                self.clock,
+                self.progress,
             ),
-            stopped=lambda error: UpgradeStoppedError(
-                f"upgrade of {self.options.addon} on cluster {cluster.name} stopped at "
-                f"{self._position(journal)}: {error.message}",
-                hint=self._resume_hint(journal, cluster, error),
-            ),
-        ):
-            journal.set(state=journals.RUNNING, last_error=None)
-            for step in journal.steps:
-                if step["state"] != journals.SUCCEEDED:
-                    final = self._step(journal, step, cluster)
-        done = sum(1 for s in journal.steps if s["state"] == journals.SUCCEEDED)
+        )
         return UpgradeResult(
             cluster.name,
             cluster.region,
             plan,
             resumed,
             False,
-            done,
+            done.done,
             journal.path,
             journal.backup,
-            final,
+            done.final,
         )
-
-    def _step(self, journal: Journal, step: dict[str, Any], cluster: ClusterInfo) -> AddonState:
-        total = len(journal.steps)
-        started = self.clock.now()
-        ctx = StepContext(
-            self.gateway,
-            cluster.name,
-            self.options.addon,
-            step["index"],
-            total,
-            started,
-            started + self.options.timeout,
-            self.options.poll_interval,
-            self.clock,
-            self.progress,
-        )
-        hint = self._resume_hint(journal, cluster)
-        if step["state"] == journals.FAILED:
-            # The failed update's token would return that same update: a retry is a new attempt.
-            journal.update_step(
-                step,
-                state=journals.PENDING,
-                update_id=None,
-                errors=[],
-                attempt=int(step.get("attempt", 1)) + 1,
-            )
-        resumed = step["state"] != journals.PENDING
-        if step["state"] == journals.PENDING:
-            self._check_starting_point(journal, step, cluster)
-        if step["state"] == journals.IN_FLIGHT:
-            update_id: str | None = step["update_id"]
-        else:
-            update_id = self._send(ctx, journal, step, cluster)
-        if update_id is not None:
-            self.progress(
-                StepStarted(
-                    step["index"],
-                    total,
-                    AddonVersion.parse(step["from"]),
-                    AddonVersion.parse(step["to"]),
-                    update_id,
-                    resumed,
-                )
-            )
-            update = follow_update(ctx, update_id, resume_hint=hint)
-            if update.status != "Successful":
-                errors = [
-                    {"code": e.code, "message": e.message, "resource_ids": list(e.resource_ids)}
-                    for e in update.errors
-                ]
-                journal.update_step(
-                    step, state=journals.FAILED, errors=errors, finished_at=journals.now()
-                )
-                detail = "; ".join(f"{e.code}: {e.message}" for e in update.errors) or "no details"
-                raise UpgradeStoppedError(
-                    f"update {update_id} of {self.options.addon} on cluster {cluster.name} to "
-                    f"{step['to']} (step {step['index']} of {total}) ended {update.status}: "
-                    f"{detail}",
-                    hint=hint,
-                )
-        state = wait_healthy(ctx, resume_hint=hint)
-        if str(state.version) != step["to"]:
-            raise UpgradeStoppedError(
-                f"after step {step['index']} {self.options.addon} on cluster {cluster.name} runs "
-                f"{state.version}, not {step['to']}",
-                hint=hint,
-            )
-        self.after_step(ctx, Step(AddonVersion.parse(step["from"]), AddonVersion.parse(step["to"])))
-        journal.update_step(step, state=journals.SUCCEEDED, finished_at=journals.now())
-        self.progress(StepFinished(step["index"], total, state.version, self.clock.now() - started))
-        return state
-
-    def _check_starting_point(
-        self, journal: Journal, step: dict[str, Any], cluster: ClusterInfo
-    ) -> None:
-        """Just before a step is sent the add-on must run the version the journal expects:
-        another actor's change (even a downgrade EKS would accept) stops the run (exit 4)."""
-        live = self.gateway.describe_addon(cluster.name, self.options.addon)
-        found = "nothing (the add-on is gone)" if live is None else str(live.version)
-        if found != step["from"]:
-            raise UpgradeStoppedError(
-                f"before step {step['index']} of {len(journal.steps)} ({step['from']} → "
-                f"{step['to']}) {self.options.addon} on cluster {cluster.name} runs {found}, "
-                f"not {step['from']} as the journal expects: someone changed it meanwhile; "
-                "nothing more was sent",
-                hint=f"check it (`eksaddon status --cluster {cluster.name}`), then rerun "
-                f"`eksaddon upgrade --cluster {cluster.name} --discard-journal` to plan afresh "
-                "from it",
-            )
-
-    def _send(
-        self, ctx: StepContext, journal: Journal, step: dict[str, Any], cluster: ClusterInfo
-    ) -> str | None:
-        """Start the step's update; None when a crash left it already done."""
-        if step["state"] == journals.SENDING:
-            live = self.gateway.describe_addon(cluster.name, self.options.addon)
-            if live is not None and str(live.version) == step["to"]:
-                return None  # sent and finished before the crash: only health is left to check
-        journal.update_step(step, state=journals.SENDING, started_at=journals.now())
-        settings = journal.document["settings"]
-        request = AddonRequest(
-            cluster=cluster.name,
-            addon=self.options.addon,
-            version=AddonVersion.parse(step["to"]),
-            resolve_conflicts=settings["resolve_conflicts"],
-            client_request_token=journal.token(step),
-            configuration_values=settings["configuration_values"],
-            service_account_role_arn=settings["service_account_role_arn"],
-        )
-        try:
-            update = retry_transient(
-                ctx,
-                lambda: self.gateway.update_addon(request),
-                what=f"UpdateAddon of {self.options.addon} to {step['to']}",
-                resume_hint=self._resume_hint(journal, cluster),
-            )
-        except UpdateInProgressError as error:
-            raise UpgradeStoppedError(error.message, hint=error.hint) from error
-        journal.update_step(step, state=journals.IN_FLIGHT, update_id=update.id)
-        return update.id
-
-    def _position(self, journal: Journal) -> str:
-        step = journal.next_step()
-        if step is None:
-            return "the end of the plan"
-        in_flight = step["state"] == journals.IN_FLIGHT and step.get("update_id")
-        flight = f", update {step['update_id']} in flight" if in_flight else ""
-        return (
-            f"step {step['index']} of {len(journal.steps)} ({step['from']} → {step['to']}{flight})"
-        )
-
-    def _resume_hint(
-        self, journal: Journal, cluster: ClusterInfo, error: Exception | None = None
-    ) -> str:
-        if isinstance(error, StateDirectoryError):
-            command = f"eksaddon upgrade --cluster {cluster.name}"
-            return state_directory_resume_hint(journal, error, command)
-        return (
-            f"the journal is kept at {journal.path}; fix the cause, then rerun "
-            f"`eksaddon upgrade --cluster {cluster.name}` to resume"
-        )
-
-
-def state_directory_resume_hint(journal: Journal, error: StateDirectoryError, command: str) -> str:
-    """What to do when the state directory failed after a change: the journal on disk is the
-    last complete record, and a rerun from the same directory resumes from it."""
-    return (
-        f"the last complete journal is kept at {journal.path}; once {error.directory} is "
-        f"writable again (free space), rerun `{command}` with the same state directory to resume"
-    )
 
 
 def _following_own_update(journal: Journal | None) -> bool:
@@ -749,52 +396,3 @@ def _following_own_update(journal: Journal | None) -> bool:
     not waited out as someone else's."""
     step = journal.next_step() if journal is not None else None
     return step is not None and step["state"] in (journals.SENDING, journals.IN_FLIGHT)
-
-
-def settled_addon(
-    cluster: ClusterInfo,
-    addon: AddonState,
-    describe: Callable[[], AddonState],
-    *,
-    clock: Clock,
-    timeout: float,
-    poll_interval: float,
-    progress: Progress,
-) -> AddonState:
-    """The add-on once it is neither CREATING nor UPDATING, waited for within ``timeout``.
-
-    Planning from a version in flux would re-send an update that is just landing. DELETING (and
-    a wait that runs out) stop the run before any change (exit 3).
-    """
-    name = addon.name
-    if addon.status in SETTLING:
-        started = clock.now()
-        progress(
-            Notice(
-                f"{name} on cluster {cluster.name} is {addon.status}: waiting up to "
-                f"{timeout:.0f}s for it to settle before planning"
-            )
-        )
-        while addon.status in SETTLING:
-            if clock.now() + poll_interval > started + timeout:
-                raise EnvironmentProblemError(
-                    f"{name} on cluster {cluster.name} is still {addon.status} after "
-                    f"{timeout:.0f}s; nothing was changed",
-                    hint="rerun once it has settled (`eksaddon status` shows it), or pass a "
-                    "longer --timeout",
-                )
-            clock.sleep(poll_interval)
-            previous, addon = addon.status, describe()
-            if addon.status != previous:
-                progress(
-                    Notice(
-                        f"{name} on cluster {cluster.name} is {addon.status} "
-                        f"({clock.now() - started:.0f}s)"
-                    )
-                )
-    if addon.status == "DELETING":
-        raise EnvironmentProblemError(
-            f"{name} on cluster {cluster.name} is DELETING; nothing was changed",
-            hint=f"wait until it is gone, then `eksaddon install --cluster {cluster.name}`",
-        )
-    return addon

@@ -10,16 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NamedTuple, Protocol, TypeVar
 
-from eksaddon.engine.events import AddonPolled, Progress, UpdatePolled
+from eksaddon.engine.events import AddonPolled, Notice, Progress, UpdatePolled
 from eksaddon.errors import (
     ApiError,
     EksAddonError,
+    EnvironmentProblemError,
     UnexpectedAnswerError,
     UpdateInProgressError,
     UpgradeStoppedError,
 )
 from eksaddon.gateways.answers import shown
-from eksaddon.gateways.protocols import AddonState, EksGateway, UpdateState
+from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway, UpdateState
 
 T = TypeVar("T")
 
@@ -215,3 +216,56 @@ def retry_transient(ctx: StepContext, call: Callable[[], T], *, what: str, resum
             hint=resume_hint,
         ),
     )
+
+
+# An add-on in these states is waited for before planning: its version is in flux.
+SETTLING = ("CREATING", "UPDATING")
+
+
+def settled_addon(
+    cluster: ClusterInfo,
+    addon: AddonState,
+    describe: Callable[[], AddonState],
+    *,
+    clock: Clock,
+    timeout: float,
+    poll_interval: float,
+    progress: Progress,
+) -> AddonState:
+    """The add-on once it is neither CREATING nor UPDATING, waited for within ``timeout``.
+
+    Planning from a version in flux would re-send an update that is just landing. DELETING (and
+    a wait that runs out) stop the run before any change (exit 3).
+    """
+    name = addon.name
+    if addon.status in SETTLING:
+        started = clock.now()
+        progress(
+            Notice(
+                f"{name} on cluster {cluster.name} is {addon.status}: waiting up to "
+                f"{timeout:.0f}s for it to settle before planning"
+            )
+        )
+        while addon.status in SETTLING:
+            if clock.now() + poll_interval > started + timeout:
+                raise EnvironmentProblemError(
+                    f"{name} on cluster {cluster.name} is still {addon.status} after "
+                    f"{timeout:.0f}s; nothing was changed",
+                    hint="rerun once it has settled (`eksaddon status` shows it), or pass a "
+                    "longer --timeout",
+                )
+            clock.sleep(poll_interval)
+            previous, addon = addon.status, describe()
+            if addon.status != previous:
+                progress(
+                    Notice(
+                        f"{name} on cluster {cluster.name} is {addon.status} "
+                        f"({clock.now() - started:.0f}s)"
+                    )
+                )
+    if addon.status == "DELETING":
+        raise EnvironmentProblemError(
+            f"{name} on cluster {cluster.name} is DELETING; nothing was changed",
+            hint=f"wait until it is gone, then `eksaddon install --cluster {cluster.name}`",
+        )
+    return addon

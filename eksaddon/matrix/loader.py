@@ -80,15 +80,16 @@ def _read_bundled(addon: str) -> tuple[str, bytes]:
     return f"bundled {addon}.yaml", resource.read_bytes()
 
 
-def _from_bytes(data: bytes, *, label: str) -> tuple[dict[str, Any], Matrix]:
-    raw = cache.load(data)
+def _from_bytes(data: bytes, *, label: str, cached: bool = True) -> tuple[dict[str, Any], Matrix]:
+    raw = cache.load(data) if cached else None
     if raw is None:
         try:
             raw = parse_document(data, what="matrix file", label=label)
         except InputFileError as error:
             raise MatrixError(error.message, hint=error.hint) from None
         validation.check_schema(raw, label=label)
-        cache.store(data, raw)
+        if cached:
+            cache.store(data, raw)
     return raw, _checked(raw, label=label)
 
 
@@ -281,10 +282,14 @@ def _daemonset(value: Mapping[str, Any]) -> DaemonSetSpec:
     )
 
 
-def load_bundled(addon: str) -> Matrix:
-    """The bundled matrix for ``addon``, whatever ``--matrix`` or $EKSADDON_MATRIX say."""
+def load_bundled(addon: str, *, cached: bool = True) -> Matrix:
+    """The bundled matrix for ``addon``, whatever ``--matrix`` or $EKSADDON_MATRIX say.
+
+    ``cached=False`` neither reads nor writes the matrix cache (a default looked up in passing
+    must leave no file behind).
+    """
     label, data = _read_bundled(addon)
-    return _from_bytes(data, label=label)[1]
+    return _from_bytes(data, label=label, cached=cached)[1]
 
 
 def has_matrix(addon: str, override: str | Path | None = None) -> bool:

@@ -184,6 +184,16 @@ class SettingDefault(NamedTuple):
         return self.default.replace("{version}", str(version.release))
 
 
+class Customization(NamedTuple):
+    """A setting that differs from the manifest default (``default`` None: not in the manifest)."""
+
+    container: str
+    name: str
+    value: str | None
+    default: str | None
+    kind: str = "env"
+
+
 class ContainerDefaults(NamedTuple):
     name: str
     since: AddonVersion | None = None

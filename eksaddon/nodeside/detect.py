@@ -14,22 +14,15 @@ from typing import Any, NamedTuple
 
 from eksaddon.errors import EksAddonError, InputFileError
 from eksaddon.matrix.model import AddonType, ContainerDefaults, DaemonSetSpec, Detector, Matrix
+from eksaddon.matrix.model import Customization as Customization
 from eksaddon.nodeside import helm
 from eksaddon.nodeside.helm import HelmRelease
 from eksaddon.versions import AddonVersion
 
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# Where a release's manifest is rendered when neither the caller nor the images name a region.
+FALLBACK_REGION = "us-west-2"
 UNKNOWN = "unknown"
-
-
-class Customization(NamedTuple):
-    """A setting that differs from the manifest default (``default`` None: not in the manifest)."""
-
-    container: str
-    name: str
-    value: str | None
-    default: str | None
-    kind: str = "env"
 
 
 class TypeEvidence(NamedTuple):
@@ -95,8 +88,15 @@ class _Container(NamedTuple):
     args: Mapping[str, str | None]
 
 
-def detect(document: Any, matrix: Matrix, *, label: str) -> DetectedAddon:
-    """Facts about the add-on from a parsed DaemonSet document; InputFileError if it is not one."""
+def detect(
+    document: Any, matrix: Matrix, *, label: str, region: str | None = None
+) -> DetectedAddon:
+    """Facts about the add-on from a parsed DaemonSet document; InputFileError if it is not one.
+
+    The release's own manifest (its defaults, what drift is measured against) is rendered for
+    ``region``; without one, for the region of the registry the DaemonSet pulls from, and only
+    when that shows none for :data:`FALLBACK_REGION` (images are not compared for drift).
+    """
     spec = matrix.daemonset
     if spec is None:
         raise InputFileError(f"the {matrix.addon} matrix has no daemonset section to read {label}")
@@ -111,7 +111,8 @@ def detect(document: Any, matrix: Matrix, *, label: str) -> DetectedAddon:
     version = _image_version(main.image, spec, label=label)
     evidence = tuple(_type_evidence(document, version, spec))
     addon_type = _addon_type(evidence)
-    release_pod = _release_pod(matrix, version)  # rendered once: defaults and drift both need it
+    where = region or _image_region(main.image) or FALLBACK_REGION
+    release_pod = _release_pod(matrix, version, where)  # rendered once: defaults and drift both
     drift, drift_note = _drift(pod, release_pod, version)
     return DetectedAddon(
         version=version,
@@ -370,14 +371,26 @@ def _managers(document: Any) -> set[str] | None:
     }
 
 
-def _release_pod(matrix: Matrix, version: AddonVersion) -> Mapping[str, Any] | None:
+def _image_region(image: str) -> str | None:
+    """The region of an ECR image's registry (``<account>.dkr.ecr.<region>.<domain>/...``)."""
+    host = image.split("/", 1)[0] if "/" in image else ""
+    parts = host.split(".")
+    if len(parts) > 3 and parts[1:3] == ["dkr", "ecr"] and parts[3]:
+        return parts[3]
+    return None
+
+
+def _release_pod(matrix: Matrix, version: AddonVersion, region: str) -> Mapping[str, Any] | None:
     """The pod spec of the release's own manifest; None when eksaddon cannot render it."""
     from eksaddon.nodeside.render import render
 
     try:
-        objects = render(version.release, "us-west-2", matrix=matrix)
+        objects = render(version.release, region, matrix=matrix)
     except EksAddonError:
-        return None
+        if region == FALLBACK_REGION:
+            return None
+        # A registry of a region eksaddon does not know: the defaults are the same anywhere.
+        return _release_pod(matrix, version, FALLBACK_REGION)
     daemonset = next((o for o in objects if o.get("kind") == "DaemonSet"), None)
     pod = _get(daemonset, "spec", "template", "spec")
     return pod if isinstance(pod, dict) else None

@@ -34,7 +34,7 @@ def upgrade(
         progress=events.append,
         confirm=lambda plan: True,
         clock=FakeClock(),
-        after_step=RolloutCheck(kube),
+        node_side=RolloutCheck(kube),
     ).run()
 
 

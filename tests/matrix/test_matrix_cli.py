@@ -301,12 +301,23 @@ def test_refresh_of_an_unbundled_addon_needs_kubernetes_versions(run: Run, tmp_p
     assert "name them with -k" in result.err
 
 
-def test_upgrade_of_an_addon_without_a_node_side_check_is_refused_before_any_change(
-    run: Run, eks: StandInServer
+def test_upgrade_of_a_daemonset_addon_needs_its_rollout_check_before_any_change(
+    run: Run, eks: StandInServer, tmp_path: Path
 ) -> None:
+    # kube-proxy's profile checks its DaemonSet on the nodes (its matrix's workloads): without a
+    # Kubernetes API to check it with, nothing is asked of EKS, let alone changed.
     eks.create_cluster("prod", "1.29")
-    result = run("upgrade", "--cluster", "prod", "--addon", "kube-proxy", "--yes")
-    assert result.code == 2, result.err
-    assert "no node-side rollout check for kube-proxy" in result.err
+    result = run(
+        "upgrade",
+        "--cluster",
+        "prod",
+        "--addon",
+        "kube-proxy",
+        "--yes",
+        "--kubeconfig",
+        str(tmp_path / "absent-kubeconfig"),
+    )
+    assert result.code == 3, result.err  # the environment lacks it: nothing changed
+    assert "Kubernetes configuration" in result.err
     assert "--skip-rollout-check" in result.err
     assert eks.standin.count("UpdateAddon") == 0 and eks.standin.count("DescribeAddon") == 0

@@ -1,0 +1,64 @@
+"""The add-on registry: look a profile up by name; the core never branches on an add-on.
+
+Which profile (pre-commit's ``all_languages.py`` is the model):
+1. an add-on with a module of its own (``PROFILE_MODULES``: node-side settings, detection) gets
+   that module's profile class, built from its matrix;
+2. an add-on with a matrix file (bundled ``version_matrix/<name>.yaml``, ``--matrix FILE`` or
+   ``$EKSADDON_MATRIX``) gets a :class:`~eksaddon.addons.base.DataProfile` read from it;
+3. any other name gets the :class:`~eksaddon.addons.generic.GenericProfile`: the live catalogue
+   only, and a line saying nothing is checked on the nodes.
+
+Modules are imported only when their add-on is asked for: offline commands stay fast to start.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from pathlib import Path
+
+from eksaddon.addons.base import AddonProfile, DataProfile
+from eksaddon.matrix.loader import bundled_addons, has_matrix, load_matrix
+from eksaddon.matrix.model import Matrix
+
+# The add-on a command means when --addon is not given (eksaddon began with the VPC CNI).
+DEFAULT_ADDON = "vpc-cni"
+
+# add-on name -> "module:class" of its profile (a DataProfile subclass taking the Matrix).
+PROFILE_MODULES: dict[str, str] = {
+    "vpc-cni": "eksaddon.addons.vpc_cni:VpcCniProfile",
+}
+
+
+def profile_for(addon: str, override: str | Path | None = None) -> AddonProfile:
+    """The profile of ``addon``; ``override`` is the ``--matrix`` option."""
+    if has_matrix(addon, override):
+        return profile_of(load_matrix(addon, override))
+    from eksaddon.addons.generic import GenericProfile
+
+    return GenericProfile(addon)
+
+
+def profile_of(matrix: Matrix) -> AddonProfile:
+    """The profile for an already loaded matrix (its add-on's module, or the data alone)."""
+    target = PROFILE_MODULES.get(matrix.addon)
+    if target is None:
+        return DataProfile(matrix)
+    module_name, _, class_name = target.partition(":")
+    profile_class = getattr(importlib.import_module(module_name), class_name)
+    profile: AddonProfile = profile_class(matrix)
+    return profile
+
+
+@functools.cache
+def default_profile() -> AddonProfile:
+    """The bundled profile of :data:`DEFAULT_ADDON` (whatever --matrix says), read once per
+    process and never through the matrix cache: looking a default up leaves no file behind."""
+    from eksaddon.matrix.loader import load_bundled
+
+    return profile_of(load_bundled(DEFAULT_ADDON, cached=False))
+
+
+def known_addons() -> list[str]:
+    """Add-ons eksaddon has data for (bundled matrices), sorted."""
+    return sorted(bundled_addons())
