@@ -23,14 +23,7 @@ from eksaddon.engine.all_addons import (
     latest_targets,
     targets_in_phase,
 )
-from eksaddon.engine.events import Notice
-from eksaddon.engine.upgrade import (
-    SystemClock,
-    UpgradeOptions,
-    Upgrader,
-    UpgradeResult,
-    no_rollout_check,
-)
+from eksaddon.engine.upgrade import SystemClock, UpgradeOptions, Upgrader, UpgradeResult
 from eksaddon.engine.waiting import Clock
 from eksaddon.errors import (
     AddonNotFoundError,
@@ -40,14 +33,14 @@ from eksaddon.errors import (
     InputError,
     MatrixError,
 )
-from eksaddon.matrix import Matrix, load_matrix
 from eksaddon.planner import Plan
 from eksaddon.reports import OutputFormat
 from eksaddon.versions import KubernetesVersion
 
 if TYPE_CHECKING:
+    from eksaddon.addons.base import AddonProfile, NodeSideHook
     from eksaddon.engine.journey import GateReportLike, RunGate
-    from eksaddon.engine.rollout_check import RolloutCheck
+    from eksaddon.gateways.kube import KubeGateway
     from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
 
 # What a cluster-upgrade gateway answers beyond the add-on calls (gateways/protocols.py).
@@ -90,14 +83,17 @@ def upgrade_gateway(profile: str | None, region: str | None) -> ClusterUpgradeGa
     return cast("ClusterUpgradeGateway", gateway)
 
 
-def addon_matrix(addon: str, override: Path | None) -> Matrix:
-    """The add-on's matrix: ``--matrix`` when it describes this add-on, else the bundled one."""
+def addon_profile(addon: str, override: Path | None) -> AddonProfile:
+    """The add-on's profile: from ``--matrix`` when it describes this add-on, else the bundled
+    matrix, else the generic profile of a live-only add-on (the registry decides)."""
+    from eksaddon.addons import profile_for
+
     if override is not None:
         try:
-            return load_matrix(addon, override)
+            return profile_for(addon, override)
         except MatrixError:
-            pass
-    return load_matrix(addon)
+            pass  # --matrix describes another add-on of the run
+    return profile_for(addon)
 
 
 def make_carry(
@@ -107,29 +103,38 @@ def make_carry(
     state_directory: Path,
     clock: Clock | None = None,
 ) -> Carry:
-    """One add-on's upgrade (or its plan, as a dry run), exactly as ``upgrade --addon`` does."""
-    checks: dict[str, Any] = {}  # made once, on first use: the check and its gateway
+    """One add-on's upgrade (or its plan, as a dry run), exactly as ``upgrade --addon`` does:
+    the profile's node-side hook, the self-managed path when there is no EKS add-on."""
+    kubes: list[KubeGateway] = []  # made once, on the first add-on that needs it
 
-    def rollout_check() -> RolloutCheck:
-        if "check" not in checks:
-            from eksaddon.engine.rollout_check import RolloutCheck
+    def kube_gateway() -> KubeGateway:
+        if not kubes:
             from eksaddon.gateways.kube import KubeGateway
 
             try:
-                kube = KubeGateway(kubeconfig=settings.kubeconfig, context=settings.kube_context)
+                kubes.append(
+                    KubeGateway(kubeconfig=settings.kubeconfig, context=settings.kube_context)
+                )
             except EksAddonError as error:
                 raise type(error)(
                     error.message,
-                    hint="pass --kubeconfig/--context for the node-side check, or "
+                    hint="pass --kubeconfig/--context for the node-side checks, or "
                     "--skip-rollout-check",
                 ) from error
-            checks["check"], checks["kube"] = RolloutCheck(kube), kube
-        check: RolloutCheck = checks["check"]
-        return check
+        return kubes[0]
+
+    def node_side(profile: AddonProfile, dry_run: bool) -> NodeSideHook | None:
+        from eksaddon.engine.hooks import hook_for, needs_kubernetes
+
+        if settings.skip_rollout_check or dry_run:  # a plan needs EKS only
+            return None
+        if not needs_kubernetes(profile):
+            return hook_for(profile, None)  # nothing to read: the hook says what is unchecked
+        return hook_for(profile, kube_gateway())
 
     def carry(request: CarryRequest) -> UpgradeResult:
         addon, progress = request.target.addon, request.progress
-        matrix = addon_matrix(addon, settings.matrix_override)
+        profile = addon_profile(addon, settings.matrix_override)
         options = UpgradeOptions(
             cluster=settings.cluster,
             addon=addon,
@@ -140,50 +145,58 @@ def make_carry(
             dry_run=request.dry_run,
             force=settings.force,
         )
-        after_step: Any = no_rollout_check
-        if not request.dry_run and not settings.skip_rollout_check:
-            if matrix.daemonset is not None:
-                after_step = rollout_check()
-            else:
-                progress(
-                    Notice(
-                        f"no node-side rollout check for {addon} yet: EKS's ACTIVE with no "
-                        "health issues is trusted"
-                    )
-                )
+        hook = node_side(profile, request.dry_run)
         upgrader = Upgrader(
             gateway=gateway,
-            matrix=matrix,
+            matrix=profile.matrix,
             options=options,
             state_directory=state_directory,
             progress=progress,
             confirm=request.confirm,
             clock=clock or SystemClock(),
-            after_step=after_step,
+            node_side=hook,
+            profile=profile,
         )
         try:
             return upgrader.run()
         except AddonNotFoundError as error:
-            if settings.skip_rollout_check or matrix.daemonset is None:
-                raise
-            from eksaddon.engine.selfmanaged import upgrade_self_managed
+            return self_managed(error, profile, options, request, hook)
 
-            check = rollout_check()
-            try:
-                return upgrade_self_managed(
-                    gateway=gateway,
-                    writer=checks["kube"],
-                    nodes=check,
-                    matrix=matrix,
-                    options=options,
-                    state_directory=state_directory,
-                    progress=progress,
-                    confirm=request.confirm,
-                    clock=clock or SystemClock(),
-                    take_over_from_helm=settings.take_over_from_helm,
-                )
-            except AddonNotFoundError:
-                raise error from None
+    def self_managed(
+        error: AddonNotFoundError,
+        profile: AddonProfile,
+        options: UpgradeOptions,
+        request: CarryRequest,
+        hook: NodeSideHook | None,
+    ) -> UpgradeResult:
+        """No EKS add-on: a self-managed one is upgraded by applying its manifests, as
+        ``upgrade --addon`` does, when eksaddon has them and the Kubernetes API is at hand."""
+        from eksaddon.engine.rollout_check import RolloutCheck
+        from eksaddon.engine.selfmanaged import no_manifests, upgrade_self_managed
+
+        if settings.skip_rollout_check:
+            raise AddonNotFoundError(
+                error.message,
+                hint="a self-managed upgrade needs the Kubernetes API: drop --skip-rollout-check",
+            ) from error
+        if request.dry_run:
+            from eksaddon.engine.hooks import hook_for
+
+            hook = hook_for(profile, kube_gateway())
+        if not isinstance(hook, RolloutCheck) or not hook.profile.renders_manifests:
+            raise no_manifests(options.addon, options.cluster) from error
+        return upgrade_self_managed(
+            gateway=gateway,
+            writer=kube_gateway(),
+            nodes=hook,
+            matrix=profile.matrix,
+            options=options,
+            state_directory=state_directory,
+            progress=request.progress,
+            confirm=request.confirm,
+            clock=clock or SystemClock(),
+            take_over_from_helm=settings.take_over_from_helm,
+        )
 
     return carry
 

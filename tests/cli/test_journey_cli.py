@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-
 from journey_fakes import FakeCluster, fake_gate
+
 from tests_support import Result
 
 Run = Callable[..., Result]

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from journey_fakes import FakeCluster, Killed, fake_gate
 
 from eksaddon.cli.all_addons import CarrySettings, make_carry
 from eksaddon.engine.events import (
@@ -28,7 +29,6 @@ from eksaddon.errors import (
 )
 from eksaddon.versions import KubernetesVersion
 from fakes import FakeClock
-from journey_fakes import FakeCluster, Killed, fake_gate
 
 K130 = KubernetesVersion.parse("1.30")
 Runner = Callable[..., JourneyResult]
