@@ -233,24 +233,46 @@ def describe_outcomes(outcomes: Sequence[AddonOutcome]) -> str:
     return "upgrade " + "; ".join(parts) if parts else "change nothing"
 
 
-def gate_runner(gateway: ClusterUpgradeGateway) -> RunGate:
-    """The cluster-upgrade gate (eksaddon/engine/gate.py, the ``gate`` row's), asked for one
-    cluster and target."""
+def gate_runner(
+    gateway: ClusterUpgradeGateway,
+    *,
+    matrix_override: Path | None = None,
+    kubeconfig: str | None = None,
+    kube_context: str | None = None,
+    read_kubernetes: bool = True,
+) -> RunGate:
+    """The cluster-upgrade gate (eksaddon/engine/gate.py, the ``gate`` row's ``gate_cluster``),
+    asked for one cluster and target; Kubernetes (kubelets, self-managed add-ons) is read
+    unless the run skips the node side."""
+    import importlib
+
     try:
-        from eksaddon.engine import gate as gate_engine  # type: ignore[attr-defined, unused-ignore]
+        engine: Any = importlib.import_module("eksaddon.engine.gate")
     except ImportError:
-        gate_engine = None
-    run = getattr(gate_engine, "gate_cluster", None)
-    if run is None:
+        engine = None
+    names = ("gate_cluster", "GateRequest", "matrices")
+    if engine is None or not all(hasattr(engine, name) for name in names):
         raise EnvironmentProblemError(
             "this eksaddon has no cluster-upgrade gate yet (eksaddon/engine/gate.py): the add-ons "
-            "the control plane's next version needs moved first cannot be chosen; nothing was "
-            "changed",
+            "that must move before the control plane cannot be chosen; nothing was changed",
             hint="without --for-kubernetes-version every add-on goes to its latest build",
         )
 
+    def kube(cluster: ClusterInfo) -> Any:
+        from eksaddon.gateways.kube import KubeGateway
+
+        return KubeGateway(kubeconfig=kubeconfig, context=kube_context)
+
     def gate(cluster: ClusterInfo, target: KubernetesVersion) -> GateReportLike:
-        return cast("GateReportLike", run(gateway, cluster, target))
+        report = engine.gate_cluster(
+            gateway,
+            cluster.name,
+            engine.GateRequest(target=target),
+            matrix_for=engine.matrices(matrix_override),
+            kube=kube if read_kubernetes else None,
+            kube_note="--skip-rollout-check",
+        )
+        return cast("GateReportLike", report)
 
     return gate
 
@@ -280,7 +302,13 @@ def run_all_addons(
             return latest_targets(gateway, cluster)
 
     else:
-        gate = gate_runner(gateway)
+        gate = gate_runner(
+            gateway,
+            matrix_override=settings.matrix_override,
+            kubeconfig=settings.kubeconfig,
+            kube_context=settings.kube_context,
+            read_kubernetes=not settings.skip_rollout_check,
+        )
         target = for_kubernetes_version
 
         def select(cluster: ClusterInfo) -> list[Any]:

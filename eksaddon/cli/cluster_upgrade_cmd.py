@@ -157,7 +157,13 @@ def cluster_upgrade_command(
     with chosen_display(progress_mode, title=title) as progress:
         result = Journey(
             gateway=gateway,
-            gate=gate_runner(gateway),
+            gate=gate_runner(
+                gateway,
+                matrix_override=settings.matrix_override,
+                kubeconfig=kubeconfig,
+                kube_context=kube_context,
+                read_kubernetes=not skip_rollout_check,
+            ),
             carry=make_carry(settings, gateway=gateway, state_directory=directory),
             options=JourneyOptions(
                 cluster=cluster,

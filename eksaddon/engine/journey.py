@@ -250,12 +250,19 @@ class Journey:
         cleared = {id(f) for v in before for f in v.findings}
         refusing = [f for f in report.blocking if id(f) not in cleared and not self._overridden(f)]
         if refusing:
+            insights = any(f.check == INSIGHTS_CHECK for f in refusing)
+            force = (
+                "; EKS's upgrade insights may be overridden with --force-upgrade-insights "
+                "(asked for)"
+                if insights and not self.options.force_upgrade_insights
+                else ""
+            )
             raise GateRefusedError(
                 f"the gate refuses to upgrade cluster {cluster.name} to Kubernetes "
                 f"{self.target}: " + "; ".join(describe_finding(f) for f in refusing),
                 hint=f"`eksaddon check-compat --cluster {cluster.name} "
                 f"--target-kubernetes-version {self.target}` shows every finding; fix them, "
-                "then rerun",
+                f"then rerun{force}",
             )
         return report
 

@@ -20,7 +20,9 @@ FAST = ("--poll-interval", "0.05", "--skip-rollout-check", "--progress", "plain"
 def eks(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
     cluster = FakeCluster(polls_per_update=1, polls_per_cluster_update=1)
     monkeypatch.setattr("eksaddon.cli.aws_options.make_gateway", lambda profile, region: cluster)
-    monkeypatch.setattr("eksaddon.cli.all_addons.gate_runner", lambda gateway: fake_gate(cluster))
+    monkeypatch.setattr(
+        "eksaddon.cli.all_addons.gate_runner", lambda gateway, **_: fake_gate(cluster)
+    )
     return cluster
 
 
