@@ -29,14 +29,19 @@ from eksaddon.gateways.protocols import (
     AddonState,
     CatalogueEntry,
     ClusterInfo,
+    ClusterVersionRequest,
     HealthIssue,
+    InsightDetail,
+    InsightSummary,
     NodegroupInfo,
+    PodIdentityConfiguration,
     UpdateError,
     UpdateState,
 )
 from eksaddon.matrix import Matrix
 from eksaddon.nodeside.rollout import NodeFacts, PodFacts
 from eksaddon.versions import AddonVersion, KubernetesVersion
+from fake_upgrade import FakeClusterUpgrade
 
 V = AddonVersion.parse
 
@@ -76,7 +81,7 @@ class FakeClock:
         self.time += seconds
 
 
-class FakeEks:
+class FakeEks(FakeClusterUpgrade):
     def __init__(
         self,
         *,
@@ -112,6 +117,7 @@ class FakeEks:
         self.degrade_after_update = False
         self.transient_errors: Counter[str] = Counter()
         self.interrupt_after: tuple[str, int] | None = None  # (operation, nth call) -> Ctrl-C
+        self._init_cluster_upgrade()
 
     @property
     def region(self) -> str:
@@ -150,6 +156,7 @@ class FakeEks:
             a["configuration_values"],
             a["role"],
             "arn:aws:eks:addon",
+            a.get("associations", ()),
         )
 
     def addon_versions(self, addon: str, kubernetes: KubernetesVersion) -> list[CatalogueEntry]:
@@ -173,6 +180,7 @@ class FakeEks:
             "issues": (),
             "configuration_values": request.configuration_values,
             "role": request.service_account_role_arn,
+            "associations": _association_ids(request),
         }
         state = self.describe_addon(request.cluster, request.addon)
         assert state is not None
@@ -225,6 +233,8 @@ class FakeEks:
                     request = update["request"]
                     if request.configuration_values is not None:
                         self.addon["configuration_values"] = request.configuration_values
+                    if request.pod_identity_associations is not None:  # None: kept
+                        self.addon["associations"] = _association_ids(request)
                     if self.degrade_after_update:
                         self.addon["status"] = "DEGRADED"
                         self.addon["issues"] = (
@@ -246,13 +256,17 @@ class FakeEks:
         )
         return UpdateState(update_id, update["status"], "AddonUpdate", errors)
 
-    def nodegroups(self, cluster: str) -> list[NodegroupInfo]:
-        self._count("ListNodegroups")
-        return [NodegroupInfo("workers", str(self.kubernetes), "1.29.0-20240101", "ACTIVE")]
-
     def fargate_profiles(self, cluster: str) -> list[str]:
         self._count("ListFargateProfiles")
         return ["kube-system"]
+
+
+def _association_ids(request: AddonRequest) -> tuple[str, ...]:
+    return tuple(
+        f"arn:aws:eks:us-west-2:123456789012:podidentityassociation/{request.cluster}/"
+        f"a-{a.service_account}"
+        for a in request.pod_identity_associations or ()
+    )
 
 
 class FakeRegion:
@@ -306,6 +320,32 @@ class FakeRegion:
 
     def fargate_profiles(self, cluster: str) -> list[str]:
         return self._cluster(cluster).fargate_profiles(cluster)
+
+    def pod_identity_configuration(
+        self, addon: str, version: AddonVersion
+    ) -> tuple[PodIdentityConfiguration, ...]:
+        self.calls["DescribeAddonConfiguration"] += 1
+        return ()
+
+    def list_addons(self, cluster: str) -> list[str]:
+        self.calls["ListAddons"] += 1
+        return self._cluster(cluster).list_addons(cluster)
+
+    def list_insights(self, cluster: str) -> list[InsightSummary]:
+        self.calls["ListInsights"] += 1
+        return self._cluster(cluster).list_insights(cluster)
+
+    def describe_insight(self, cluster: str, insight_id: str) -> InsightDetail:
+        self.calls["DescribeInsight"] += 1
+        return self._cluster(cluster).describe_insight(cluster, insight_id)
+
+    def update_cluster_version(self, request: ClusterVersionRequest) -> UpdateState:
+        self.calls["UpdateClusterVersion"] += 1
+        return self._cluster(request.cluster).update_cluster_version(request)
+
+    def describe_cluster_update(self, cluster: str, update_id: str) -> UpdateState:
+        self.calls["DescribeUpdate"] += 1
+        return self._cluster(cluster).describe_cluster_update(cluster, update_id)
 
 
 class FakeKube:

@@ -28,8 +28,12 @@ from eksaddon.gateways.protocols import (
     AddonState,
     CatalogueEntry,
     ClusterInfo,
+    ClusterVersionRequest,
     EksGateway,
+    InsightDetail,
+    InsightSummary,
     NodegroupInfo,
+    PodIdentityConfiguration,
     UpdateState,
 )
 from eksaddon.matrix.model import Matrix
@@ -183,6 +187,26 @@ class _DelegatingGateway:
 
     def fargate_profiles(self, cluster: str) -> list[str]:
         return self._inner.fargate_profiles(cluster)
+
+    def pod_identity_configuration(
+        self, addon: str, version: AddonVersion
+    ) -> tuple[PodIdentityConfiguration, ...]:
+        return self._inner.pod_identity_configuration(addon, version)
+
+    def list_addons(self, cluster: str) -> list[str]:
+        return self._inner.list_addons(cluster)
+
+    def list_insights(self, cluster: str) -> list[InsightSummary]:
+        return self._inner.list_insights(cluster)
+
+    def describe_insight(self, cluster: str, insight_id: str) -> InsightDetail:
+        return self._inner.describe_insight(cluster, insight_id)
+
+    def update_cluster_version(self, request: ClusterVersionRequest) -> UpdateState:
+        return self._inner.update_cluster_version(request)
+
+    def describe_cluster_update(self, cluster: str, update_id: str) -> UpdateState:
+        return self._inner.describe_cluster_update(cluster, update_id)
 
 
 class CachingGateway(_DelegatingGateway):

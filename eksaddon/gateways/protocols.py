@@ -251,13 +251,13 @@ class EksGateway(Protocol):
 
     def fargate_profiles(self, cluster: str) -> list[str]: ...
 
+    def pod_identity_configuration(
+        self, addon: str, version: AddonVersion
+    ) -> tuple[PodIdentityConfiguration, ...]:
+        """DescribeAddonConfiguration's podIdentityConfiguration: the add-on's service accounts
+        and the AWS managed policies EKS recommends for their roles (none: empty)."""
 
-class ClusterUpgradeGateway(EksGateway, Protocol):
-    """EKS as the cluster-upgrade gate and journey see it (the add-on calls and more).
-
-    Kept apart from :class:`EksGateway` until every implementation (the AWS gateway, the fleet's
-    caching wrapper, the tests' fakes) answers these too; then the two become one.
-    """
+    # --- what the cluster-upgrade gate and journey need --------------------------------------
 
     def list_addons(self, cluster: str) -> list[str]:
         """Every EKS add-on name on the cluster (ListAddons, paginated)."""
@@ -273,3 +273,9 @@ class ClusterUpgradeGateway(EksGateway, Protocol):
 
     def describe_cluster_update(self, cluster: str, update_id: str) -> UpdateState:
         """DescribeUpdate without an add-on name: a control-plane update's state."""
+
+
+# The cluster-upgrade calls were a protocol of their own until every implementation (the AWS
+# gateway, the fleet's wrapper, the tests' fakes) answered them; the name stays for the code that
+# was written against it.
+ClusterUpgradeGateway = EksGateway

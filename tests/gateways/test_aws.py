@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any
 
 import boto3
@@ -17,13 +18,25 @@ from eksaddon.errors import (
     ClusterNotFoundError,
     CredentialsError,
     EndpointUnreachableError,
+    InsightsBlockedError,
     InvalidParameterError,
     ServiceError,
     ThrottledError,
+    UnexpectedAnswerError,
     UpdateInProgressError,
 )
 from eksaddon.gateways.aws import AwsEksGateway
-from eksaddon.gateways.protocols import AddonRequest
+from eksaddon.gateways.protocols import (
+    AddonCompatibilityDetail,
+    AddonRequest,
+    ClientStat,
+    ClusterVersionRequest,
+    DeprecationDetail,
+    InsightResource,
+    PodIdentityAssociation,
+    PodIdentityConfiguration,
+    UpdateState,
+)
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 V = AddonVersion.parse
@@ -268,3 +281,292 @@ def test_sdk_internal_errors_do_not_escape(
     monkeypatch.setenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://metadata.invalid/creds")
     with pytest.raises(ApiError, match="failed inside the AWS SDK: ValueError: Unsupported host"):
         AwsEksGateway(region="us-west-2", max_attempts=1)
+
+
+# --- the cluster-upgrade calls ---------------------------------------------------------------------
+
+WHEN = datetime(2024, 9, 12, 8, 30, tzinfo=timezone.utc)
+
+
+def _summary(insight_id: str, status: str = "ERROR", **extra: Any) -> dict[str, Any]:
+    return {
+        "id": insight_id,
+        "name": "Deprecated APIs removed in Kubernetes v1.30",
+        "category": "UPGRADE_READINESS",
+        "kubernetesVersion": "1.30",
+        "lastRefreshTime": WHEN,
+        "lastTransitionTime": WHEN,
+        "description": "Checks for usage of deprecated APIs.",
+        "insightStatus": {"status": status, "reason": "Deprecated API usage detected."},
+        **extra,
+    }
+
+
+def test_list_addons_pages_through_every_addon(gateway: AwsEksGateway, stub: Stubber) -> None:
+    stub.add_response(
+        "list_addons",
+        {"addons": ["vpc-cni", "kube-proxy"], "nextToken": "t"},
+        {"clusterName": "prod"},
+    )
+    stub.add_response(
+        "list_addons", {"addons": ["coredns"]}, {"clusterName": "prod", "nextToken": "t"}
+    )
+    assert gateway.list_addons("prod") == ["coredns", "kube-proxy", "vpc-cni"]
+
+
+def test_list_insights_reads_every_page(gateway: AwsEksGateway, stub: Stubber) -> None:
+    stub.add_response(
+        "list_insights", {"insights": [_summary("a")], "nextToken": "t"}, {"clusterName": "prod"}
+    )
+    stub.add_response(
+        "list_insights",
+        {"insights": [_summary("b", "PASSING"), _summary("a")]},
+        {"clusterName": "prod", "nextToken": "t"},
+    )
+    insights = gateway.list_insights("prod")
+    assert [(i.id, i.status) for i in insights] == [("a", "ERROR"), ("b", "PASSING")]
+    first = insights[0]
+    assert first.category == "UPGRADE_READINESS"
+    assert first.kubernetes_version == "1.30"
+    assert first.last_refresh == "2024-09-12T08:30:00Z"
+    assert first.reason == "Deprecated API usage detected."
+
+
+def test_an_insight_without_a_status_is_a_misfit(gateway: AwsEksGateway, stub: Stubber) -> None:
+    broken = _summary("a")
+    del broken["insightStatus"]
+    stub.add_response("list_insights", {"insights": [broken]}, {"clusterName": "prod"})
+    with pytest.raises(UnexpectedAnswerError, match=r"insights\[0\]\.insightStatus"):
+        gateway.list_insights("prod")
+
+
+def test_describe_insight_maps_the_detail(gateway: AwsEksGateway, stub: Stubber) -> None:
+    stub.add_response(
+        "describe_insight",
+        {
+            "insight": _summary(
+                "dep-1",
+                recommendation="Update manifests before upgrading.",
+                additionalInfo={"EKS update cluster documentation": "https://docs.aws.amazon.com/"},
+                resources=[
+                    {
+                        "insightStatus": {"status": "ERROR", "reason": "used"},
+                        "kubernetesResourceUri": "/apis/flowcontrol.apiserver.k8s.io/v1beta2",
+                    }
+                ],
+                categorySpecificSummary={
+                    "deprecationDetails": [
+                        {
+                            "usage": "/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas",
+                            "replacedWith": "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas",
+                            "stopServingVersion": "1.29",
+                            "startServingReplacementVersion": "1.26",
+                            "clientStats": [
+                                {
+                                    "userAgent": "kubectl/v1.27.1",
+                                    "numberOfRequestsLast30Days": 12,
+                                    "lastRequestTime": WHEN,
+                                }
+                            ],
+                        }
+                    ],
+                    "addonCompatibilityDetails": [
+                        {"name": "vpc-cni", "compatibleVersions": ["v1.18.3-eksbuild.3"]}
+                    ],
+                },
+            )
+        },
+        {"clusterName": "prod", "id": "dep-1"},
+    )
+    detail = gateway.describe_insight("prod", "dep-1")
+    assert detail.summary.id == "dep-1"
+    assert detail.recommendation == "Update manifests before upgrading."
+    assert detail.additional_info == (
+        ("EKS update cluster documentation", "https://docs.aws.amazon.com/"),
+    )
+    assert detail.resources == (
+        InsightResource("ERROR", "/apis/flowcontrol.apiserver.k8s.io/v1beta2", None),
+    )
+    assert detail.deprecations == (
+        DeprecationDetail(
+            "/apis/flowcontrol.apiserver.k8s.io/v1beta2/flowschemas",
+            "/apis/flowcontrol.apiserver.k8s.io/v1beta3/flowschemas",
+            "1.29",
+            "1.26",
+            (ClientStat("kubectl/v1.27.1", 12, "2024-09-12T08:30:00Z"),),
+        ),
+    )
+    assert detail.addon_compatibility == (
+        AddonCompatibilityDetail("vpc-cni", ("v1.18.3-eksbuild.3",)),
+    )
+
+
+def test_describe_insight_about_another_id_is_refused(
+    gateway: AwsEksGateway, stub: Stubber
+) -> None:
+    stub.add_response(
+        "describe_insight", {"insight": _summary("other")}, {"clusterName": "prod", "id": "dep-1"}
+    )
+    with pytest.raises(UnexpectedAnswerError, match=r"insight\.id"):
+        gateway.describe_insight("prod", "dep-1")
+
+
+def _version_update(update_id: str = "u-1", status: str = "InProgress") -> dict[str, Any]:
+    return {
+        "update": {
+            "id": update_id,
+            "status": status,
+            "type": "VersionUpdate",
+            "params": [{"type": "Version", "value": "1.30"}],
+            "createdAt": WHEN,
+            "errors": [],
+        }
+    }
+
+
+def test_update_cluster_version_sends_force_only_when_asked(
+    gateway: AwsEksGateway, stub: Stubber
+) -> None:
+    plain = ClusterVersionRequest("prod", K("1.30"), "token-1")
+    stub.add_response(
+        "update_cluster_version",
+        _version_update(),
+        {"name": "prod", "version": "1.30", "clientRequestToken": "token-1"},
+    )
+    stub.add_response(
+        "update_cluster_version",
+        _version_update("u-2"),
+        {"name": "prod", "version": "1.30", "clientRequestToken": "token-2", "force": True},
+    )
+    assert gateway.update_cluster_version(plain) == UpdateState(
+        "u-1", "InProgress", "VersionUpdate"
+    )
+    forced = plain._replace(client_request_token="token-2", force=True)
+    assert gateway.update_cluster_version(forced).id == "u-2"
+
+
+def test_the_insights_refusal_is_insights_blocked(gateway: AwsEksGateway, stub: Stubber) -> None:
+    message = (
+        "Upgrade readiness issues detected. Call the EKS ListInsights API to view upgrade "
+        "blocking issues detected by EKS."
+    )
+    stub.add_client_error(
+        "update_cluster_version",
+        service_error_code="InvalidStateException",
+        service_message=message,
+        http_status_code=400,
+    )
+    with pytest.raises(InsightsBlockedError, match="Upgrade readiness issues detected") as raised:
+        gateway.update_cluster_version(ClusterVersionRequest("prod", K("1.30"), "t"))
+    assert raised.value.exit_code == 3
+    stub.add_client_error(
+        "update_cluster_version",
+        service_error_code="InvalidParameterException",
+        service_message="Unsupported Kubernetes minor version update from 1.29 to 1.31",
+        http_status_code=400,
+    )
+    with pytest.raises(InvalidParameterError, match="from 1.29 to 1.31"):
+        gateway.update_cluster_version(ClusterVersionRequest("prod", K("1.31"), "t"))
+
+
+def test_a_misfit_after_update_cluster_version_says_eks_may_have_acted(
+    gateway: AwsEksGateway, stub: Stubber
+) -> None:
+    answer = _version_update()
+    del answer["update"]["status"]
+    stub.add_response("update_cluster_version", answer)
+    with pytest.raises(UnexpectedAnswerError) as raised:
+        gateway.update_cluster_version(ClusterVersionRequest("prod", K("1.30"), "t"))
+    assert "after UpdateClusterVersion: EKS may have started update u-1" in raised.value.one_line()
+
+
+def test_describe_cluster_update_asks_without_an_addon(
+    gateway: AwsEksGateway, stub: Stubber
+) -> None:
+    stub.add_response(
+        "describe_update",
+        _version_update(status="Successful"),
+        {"name": "prod", "updateId": "u-1"},
+    )
+    assert gateway.describe_cluster_update("prod", "u-1").status == "Successful"
+    stub.add_response(
+        "describe_update", _version_update("u-9"), {"name": "prod", "updateId": "u-1"}
+    )
+    with pytest.raises(UnexpectedAnswerError, match="update.id"):
+        gateway.describe_cluster_update("prod", "u-1")
+
+
+def test_pod_identity_associations_are_sent_only_when_given(
+    gateway: AwsEksGateway, stub: Stubber
+) -> None:
+    base = {
+        "clusterName": "prod",
+        "addonName": "aws-ebs-csi-driver",
+        "addonVersion": "v1.31.0-eksbuild.1",
+        "resolveConflicts": "PRESERVE",
+        "clientRequestToken": "t",
+    }
+    request = AddonRequest("prod", "aws-ebs-csi-driver", V("v1.31.0-eksbuild.1"), "PRESERVE", "t")
+    update = {"update": {"id": "u", "status": "InProgress", "type": "AddonUpdate"}}
+    stub.add_response("update_addon", update, base)
+    stub.add_response("update_addon", update, {**base, "podIdentityAssociations": []})
+    role = "arn:aws:iam::123456789012:role/ebs"
+    stub.add_response(
+        "update_addon",
+        update,
+        {
+            **base,
+            "podIdentityAssociations": [
+                {"serviceAccount": "ebs-csi-controller-sa", "roleArn": role}
+            ],
+        },
+    )
+    gateway.update_addon(request)
+    gateway.update_addon(request._replace(pod_identity_associations=()))
+    gateway.update_addon(
+        request._replace(
+            pod_identity_associations=(PodIdentityAssociation("ebs-csi-controller-sa", role),)
+        )
+    )
+
+
+def test_describe_addon_reads_pod_identity_associations(
+    gateway: AwsEksGateway, stub: Stubber
+) -> None:
+    arn = "arn:aws:eks:us-west-2:123456789012:podidentityassociation/prod/a-1"
+    stub.add_response(
+        "describe_addon",
+        {
+            "addon": {
+                "addonName": "aws-ebs-csi-driver",
+                "clusterName": "prod",
+                "status": "ACTIVE",
+                "addonVersion": "v1.31.0-eksbuild.1",
+                "podIdentityAssociations": [arn],
+            }
+        },
+        {"clusterName": "prod", "addonName": "aws-ebs-csi-driver"},
+    )
+    state = gateway.describe_addon("prod", "aws-ebs-csi-driver")
+    assert state is not None and state.pod_identity_associations == (arn,)
+
+
+def test_pod_identity_configuration_lists_the_recommended_policies(
+    gateway: AwsEksGateway, stub: Stubber
+) -> None:
+    policy = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    stub.add_response(
+        "describe_addon_configuration",
+        {
+            "addonName": "aws-ebs-csi-driver",
+            "addonVersion": "v1.31.0-eksbuild.1",
+            "configurationSchema": "{}",
+            "podIdentityConfiguration": [
+                {"serviceAccount": "ebs-csi-controller-sa", "recommendedManagedPolicies": [policy]}
+            ],
+        },
+        {"addonName": "aws-ebs-csi-driver", "addonVersion": "v1.31.0-eksbuild.1"},
+    )
+    assert gateway.pod_identity_configuration("aws-ebs-csi-driver", V("v1.31.0-eksbuild.1")) == (
+        PodIdentityConfiguration("ebs-csi-controller-sa", (policy,)),
+    )

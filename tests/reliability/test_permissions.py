@@ -34,7 +34,10 @@ from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.selfmanaged import upgrade_self_managed
 from eksaddon.engine.upgrade import UpgradeOptions
 from eksaddon.errors import EksAddonError
+from eksaddon.gateways.aws import AwsEksGateway
+from eksaddon.gateways.protocols import ClusterVersionRequest
 from eksaddon.matrix import Matrix
+from eksaddon.versions import AddonVersion, KubernetesVersion
 from fakes import (
     FakeClock,
     FakeEks,
@@ -43,6 +46,7 @@ from fakes import (
     run_migration,
     self_managed_cluster,
 )
+from standins.eks_upgrade import deprecated_api_insight
 from standins.server import StandInServer, eks_server, eks_standin
 
 __all__ = ["eks_server", "eks_standin"]
@@ -61,6 +65,18 @@ DOCUMENTED_RBAC_EXTRAS = {
 }
 
 # command (as docs/iam/policy-<command>.json names it) -> AwsEksGateway methods it may call.
+# The cluster-upgrade gate (check-compat --cluster without --addon, and in a fleet) reads every
+# add-on, the upgrade insights and the node groups; cluster-upgrade and upgrade --all-addons add
+# the add-on steps and the control-plane update.
+GATE_READS = {"list_addons", "list_insights", "describe_insight", "nodegroups"}
+ADDON_STEPS = {
+    "describe_cluster",
+    "describe_addon",
+    "addon_versions",
+    "configuration_schema",
+    "update_addon",
+    "describe_update",
+}
 COMMAND_EKS_METHODS: dict[str, set[str]] = {
     "status": {
         "describe_cluster",
@@ -68,15 +84,17 @@ COMMAND_EKS_METHODS: dict[str, set[str]] = {
         "addon_versions",
         "nodegroups",
         "fargate_profiles",
+        "pod_identity_configuration",
     },
-    "check-compat-cluster": {"describe_cluster", "describe_addon", "addon_versions"},
+    "check-compat-cluster": {"describe_cluster", "describe_addon", "addon_versions"} | GATE_READS,
     "check-compat-fleet": {
         "_assumed",
         "list_clusters",
         "describe_cluster",
         "describe_addon",
         "addon_versions",
-    },
+    }
+    | GATE_READS,
     "upgrade": {
         "describe_cluster",
         "describe_addon",
@@ -107,9 +125,14 @@ COMMAND_EKS_METHODS: dict[str, set[str]] = {
         "create_addon",
     },
     "matrix": {"addon_versions"},
+    "upgrade-all-addons": ADDON_STEPS | GATE_READS,
+    "cluster-upgrade": ADDON_STEPS
+    | GATE_READS
+    | {"fargate_profiles", "update_cluster_version", "describe_cluster_update"},
 }
-# Commands that may pass a role to EKS (--service-account-role-arn).
-PASSES_ROLE = {"upgrade", "install", "migrate"}
+# Commands that may pass a role to EKS (--service-account-role-arn, pod identity associations,
+# or the role an add-on already has, sent back with each step).
+PASSES_ROLE = {"upgrade", "install", "migrate", "upgrade-all-addons", "cluster-upgrade"}
 
 # command -> KubeGateway methods it may call, and the roles of docs/iam/rbac.yaml it needs.
 NODE_SIDE_READS = {"nodes", "all_daemonsets", "read_daemonset", "pods"}
@@ -401,6 +424,43 @@ def test_what_each_command_sends_is_in_its_policy(
     assert sent, "nothing reached the stand-in"
     granted = policy_actions(DOCS / f"policy-{command}.json")
     assert sent <= granted, f"{command} sent {sent - granted}, not in policy-{command}.json"
+
+
+def test_each_cluster_upgrade_call_sends_what_the_detector_names(
+    eks_standin: StandInServer, monkeypatch: pytest.MonkeyPatch, aws_map: dict[str, set[str]]
+) -> None:
+    """The calls the gate and journey are built on, each sent to the stand-in on its own: what
+    reaches it is exactly what the detector (and so the policies) name for that method."""
+    for name, value in eks_standin.env({}).items():
+        monkeypatch.setenv(name, value)
+    eks_standin.create_cluster("prod", "1.29")
+    eks_standin.create_nodegroup("prod", "workers")
+    eks_standin.put_addon("prod", "v1.17.1-eksbuild.1")
+    eks_standin.put_insight("prod", deprecated_api_insight("dep", "1.30"))
+    gateway = AwsEksGateway(region=eks_standin.region, max_attempts=1)
+    version = AddonVersion.parse("v1.17.1-eksbuild.1")
+    calls: dict[str, Callable[[], object]] = {
+        "list_addons": lambda: gateway.list_addons("prod"),
+        "list_insights": lambda: gateway.list_insights("prod"),
+        "describe_insight": lambda: gateway.describe_insight("prod", "dep"),
+        "nodegroups": lambda: gateway.nodegroups("prod"),
+        "pod_identity_configuration": lambda: gateway.pod_identity_configuration(
+            "vpc-cni", version
+        ),
+        "update_cluster_version": lambda: gateway.update_cluster_version(
+            ClusterVersionRequest("prod", KubernetesVersion.parse("1.30"), "t", force=True)
+        ),
+    }
+    for method, call in calls.items():
+        eks_standin.standin.reset_counters()
+        call()
+        assert _sent(eks_standin) == aws_map[method], method
+    update = eks_standin.standin.cluster_updates()[0]
+    eks_standin.standin.reset_counters()
+    gateway.describe_cluster_update("prod", update.id)
+    assert _sent(eks_standin) == aws_map["describe_cluster_update"]
+    granted = policy_actions(DOCS / "policy-cluster-upgrade.json")
+    assert set().union(*(aws_map[m] for m in (*calls, "describe_cluster_update"))) <= granted
 
 
 def _recording(eks: FakeEks) -> set[str]:
