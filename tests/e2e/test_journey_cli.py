@@ -156,10 +156,11 @@ def test_cluster_upgrade_killed_during_the_control_plane_update_follows_the_same
     eks: StandInServer, tmp_path: Path
 ) -> None:
     eks.standin.cluster_update_polls = None  # the update runs until the test ends it
-    seen, _ = kill_when(
+    seen, _killed = kill_when(
         eks, tmp_path, "control plane of prod: 1.29 → 1.30: started update",
         "cluster-upgrade", "--to", "1.30", "--yes",
     )  # fmt: skip
+    assert any(line.startswith("== before:") for line in seen)  # the gate let it through
     (update,) = eks.standin.cluster_updates()
     assert update.status == "InProgress"
     eks.standin.cluster_update_polls = update.polls + 2
