@@ -34,6 +34,7 @@ from eksaddon.gateways.protocols import (
     InsightDetail,
     InsightSummary,
     NodegroupInfo,
+    PodIdentityConfiguration,
     UpdateError,
     UpdateState,
 )
@@ -258,6 +259,12 @@ class FakeCluster:
     def configuration_schema(self, addon: str, version: AddonVersion) -> dict[str, Any] | None:
         self._count("DescribeAddonConfiguration")
         return {"type": "object"}
+
+    def pod_identity_configuration(
+        self, addon: str, version: AddonVersion
+    ) -> tuple[PodIdentityConfiguration, ...]:
+        self._count("DescribeAddonConfiguration")
+        return ()
 
     def create_addon(self, request: AddonRequest) -> AddonState:
         raise AssertionError("the journey never creates an add-on")

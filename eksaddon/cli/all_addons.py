@@ -43,14 +43,6 @@ if TYPE_CHECKING:
     from eksaddon.gateways.kube import KubeGateway
     from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
 
-# What a cluster-upgrade gateway answers beyond the add-on calls (gateways/protocols.py).
-UPGRADE_CALLS = (
-    "list_addons",
-    "list_insights",
-    "update_cluster_version",
-    "describe_cluster_update",
-)
-
 
 class CarrySettings(NamedTuple):
     """The flags of one run that apply to every add-on it carries."""
@@ -68,19 +60,10 @@ class CarrySettings(NamedTuple):
 
 
 def upgrade_gateway(profile: str | None, region: str | None) -> ClusterUpgradeGateway:
-    """The AWS gateway, checked to answer the calls a run over every add-on needs."""
+    """The AWS gateway (boto3 is imported only now)."""
     from eksaddon.cli.aws_options import make_gateway
 
-    gateway = make_gateway(profile, region)
-    missing = [name for name in UPGRADE_CALLS if not callable(getattr(gateway, name, None))]
-    if missing:
-        raise EnvironmentProblemError(
-            "this eksaddon's AWS gateway cannot yet "
-            + ", ".join(missing)
-            + "; nothing was changed",
-            hint="upgrade eksaddon",
-        )
-    return cast("ClusterUpgradeGateway", gateway)
+    return make_gateway(profile, region)
 
 
 def addon_profile(addon: str, override: Path | None) -> AddonProfile:

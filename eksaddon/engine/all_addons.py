@@ -44,6 +44,7 @@ from eksaddon.errors import (
     ExitCode,
     InputError,
     JournalMismatchError,
+    UpgradeInterruptedError,
     UpgradeStoppedError,
 )
 from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
@@ -358,6 +359,12 @@ class AllAddonsRun:
         if self.for_kubernetes_version is not None:
             command += f" --for-kubernetes-version {self.for_kubernetes_version}"
         hint = error.hint or f"fix the cause, then rerun `{command}` to resume"
+        if error.exit_code == ExitCode.INTERRUPTED:  # stays 130: interrupted, journals kept
+            return UpgradeInterruptedError(
+                f"upgrade of every add-on on cluster {cluster.name} interrupted at "
+                f"{target.addon}: {error.message}; {_states(journal)}",
+                hint=f"{hint} (run journal {journal.path})",
+            )
         return UpgradeStoppedError(
             f"upgrade of every add-on on cluster {cluster.name} stopped at {target.addon}: "
             f"{error.message}; {_states(journal)}",

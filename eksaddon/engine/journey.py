@@ -59,6 +59,7 @@ from eksaddon.errors import (
     InputError,
     InsightsBlockedError,
     JournalMismatchError,
+    UpgradeInterruptedError,
     UpgradeStoppedError,
 )
 from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
@@ -238,6 +239,14 @@ class Journey:
             return self._carry_out(journal, cluster, identity, plan, report)
         except EksAddonError as error:
             raise self._stopped(journal, cluster, error) from error
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the journal on disk says where it was
+            raise UpgradeInterruptedError(
+                f"upgrade of cluster {cluster.name} to Kubernetes {self.target} interrupted "
+                f"(stages: {_stage_states(journal)})",
+                hint=f"the journal is kept at {journal.path}; rerun `eksaddon cluster-upgrade "
+                f"--cluster {cluster.name} --to {self.target}` to continue (an update in flight "
+                "is followed by its id, never sent twice)",
+            ) from None
 
     # -- the gate and the plan ----------------------------------------------------------------
 
@@ -450,7 +459,7 @@ class Journey:
         self, journal: RunJournal, cluster: ClusterInfo, error: EksAddonError
     ) -> EksAddonError:
         """How a stop reads: nothing changed keeps its own code; part-way is exit 4."""
-        states = ", ".join(f"{i['name']} {i['state']}" for i in journal.items)
+        states = _stage_states(journal)
         changed = (
             bool(journal.item(BEFORE).get("changed"))
             or journal.item(CONTROL_PLANE)["state"] != runs.PENDING
@@ -518,6 +527,10 @@ def _quiet(progress: Progress) -> Progress:
             progress(event)
 
     return forward
+
+
+def _stage_states(journal: RunJournal) -> str:
+    return ", ".join(f"{i['name']} {i['state']}" for i in journal.items)
 
 
 def _phase(verdict: VerdictLike) -> str:

@@ -193,6 +193,40 @@ class RunJournal:
         return target
 
 
+# Fields the engines read from an item, and their types (besides name, state and error): an item
+# edited into another shape is refused as damaged, never half-followed.
+ITEM_FIELDS: dict[str, type | tuple[type, ...]] = {
+    "target": str,
+    "phase": str,
+    "reason": str,
+    "version": (str, type(None)),
+    "steps_done": int,
+    "update_id": (str, type(None)),
+    "token": (str, type(None)),
+    "backup": (str, type(None)),
+    "attempt": int,
+    "force": bool,
+    "force_consented": bool,
+    "changed": bool,
+    "errors": list,
+}
+
+
+def _well_formed_item(item: Any) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("name"), str)
+        and item.get("state") in ITEM_STATES
+        and isinstance(item.get("error"), str | None)
+        and all(
+            isinstance(item[key], kind) and not (kind is int and isinstance(item[key], bool))
+            for key, kind in ITEM_FIELDS.items()
+            if key in item
+        )
+        and (not isinstance(item.get("attempt"), int) or item["attempt"] >= 1)
+    )
+
+
 def _well_formed(document: Any) -> bool:
     """Every field read has the type expected (then the fingerprint is checked)."""
     if not isinstance(document, dict) or document.get("run_journal_version") != (
@@ -210,12 +244,6 @@ def _well_formed(document: Any) -> bool:
         and document.get("state") in (UNFINISHED, FINISHED)
         and isinstance(document.get("sealed"), dict)
         and isinstance(items, list)
-        and all(
-            isinstance(i, dict)
-            and isinstance(i.get("name"), str)
-            and i.get("state") in ITEM_STATES
-            and isinstance(i.get("error"), str | None)
-            for i in items
-        )
+        and all(_well_formed_item(i) for i in items)
         and len({i["name"] for i in items}) == len(items)
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from journey_fakes import FakeCluster, fake_gate
@@ -132,17 +131,3 @@ def test_cluster_upgrade_refuses_two_minors_with_the_chain(run: Run, eks: FakeCl
     result = run("cluster-upgrade", "--cluster", "prod", "--to", "1.31", "--yes", *FAST)
     assert result.code == 2
     assert "1.29 → 1.30 → 1.31" in result.err
-
-
-def test_a_gateway_without_the_cluster_calls_is_exit_3(
-    run: Run, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    class OldGateway:
-        region = "us-west-2"
-
-    monkeypatch.setattr(
-        "eksaddon.cli.aws_options.make_gateway", lambda profile, region: OldGateway()
-    )
-    result: Any = run("cluster-upgrade", "--cluster", "prod", "--to", "1.30", "--yes")
-    assert result.code == 3
-    assert "cannot yet list_addons" in result.err and "nothing was changed" in result.err

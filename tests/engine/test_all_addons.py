@@ -32,6 +32,7 @@ from eksaddon.errors import (
     InputError,
     InvalidParameterError,
     JournalMismatchError,
+    UpgradeInterruptedError,
     UpgradeStoppedError,
 )
 from eksaddon.versions import KubernetesVersion
@@ -292,3 +293,16 @@ def test_a_run_journal_is_resumed_only_on_its_own_cluster(run: Runner, tmp_path:
         run(eks)
     result = run(eks, discard_journal=True)
     assert all(eks.version_of(o.addon) for o in result.addons)
+
+
+def test_ctrl_c_in_an_addon_stays_130_with_every_addons_state(run: Runner) -> None:
+    eks = FakeCluster()
+    eks.interrupt_at = ("DescribeUpdate", 3)  # following vpc-cni's second step
+    with pytest.raises(UpgradeInterruptedError) as interrupted:
+        run(eks)
+    assert interrupted.value.exit_code == ExitCode.INTERRUPTED
+    assert "vpc-cni stopped, kube-proxy not started" in interrupted.value.message
+    result = run(eks)
+    assert eks.version_of("vpc-cni") == "v1.18.3-eksbuild.3"
+    assert len(eks.addon_updates("vpc-cni")) == 3
+    assert [o.state for o in result.addons] == [UPGRADED, UPGRADED, UP_TO_DATE]

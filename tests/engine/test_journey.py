@@ -4,6 +4,7 @@ kill), EKS's insights refusal and ``force`` with consent, the exit codes."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ from eksaddon.errors import (
     GateRefusedError,
     InputError,
     InsightsBlockedError,
+    JournalMismatchError,
+    UpgradeInterruptedError,
     UpgradeStoppedError,
 )
 from eksaddon.versions import KubernetesVersion
@@ -179,9 +182,7 @@ def test_eks_refusing_for_insights_then_force_on_a_rerun(
 
 
 def test_eks_refusing_for_insights_when_nothing_moved_is_exit_3(run: Runner) -> None:
-    eks = FakeCluster(
-        addons={"vpc-cni": "v1.18.3-eksbuild.3", "kube-proxy": "v1.29.7-eksbuild.5"}
-    )
+    eks = FakeCluster(addons={"vpc-cni": "v1.18.3-eksbuild.3", "kube-proxy": "v1.29.7-eksbuild.5"})
     eks.insights_blocking = True
     with pytest.raises(InsightsBlockedError, match="nothing was changed") as refused:
         run(eks)
@@ -246,9 +247,7 @@ def test_the_control_plane_timeout_stops_and_a_rerun_keeps_following(
     assert eks.cluster_updates() == [update_id]
 
 
-def test_dry_run_prints_the_whole_journey_and_changes_nothing(
-    run: Runner, tmp_path: Path
-) -> None:
+def test_dry_run_prints_the_whole_journey_and_changes_nothing(run: Runner, tmp_path: Path) -> None:
     eks = FakeCluster()
     result = run(eks, dry_run=True)
     assert eks.updates == {} and not (tmp_path / "state").exists()
@@ -272,3 +271,33 @@ def test_a_cluster_someone_else_already_moved_gets_no_second_update(run: Runner)
     eks.kubernetes = K130  # another tool updated the control plane meanwhile
     run(eks)
     assert eks.cluster_requests == []
+
+
+def test_ctrl_c_while_following_the_update_is_130_and_a_rerun_follows_it(
+    run: Runner, tmp_path: Path
+) -> None:
+    eks = FakeCluster()
+    eks.interrupt_at = ("DescribeUpdate(cluster)", 1)
+    with pytest.raises(UpgradeInterruptedError) as interrupted:
+        run(eks)
+    assert interrupted.value.exit_code == ExitCode.INTERRUPTED
+    assert "control-plane running" in interrupted.value.message
+    assert "never sent twice" in (interrupted.value.hint or "")
+    update_id = journey_journal(tmp_path).item("control-plane")["update_id"]
+    run(eks)
+    assert eks.cluster_updates() == [update_id]
+
+
+def test_an_edited_update_id_is_refused_not_followed(run: Runner, tmp_path: Path) -> None:
+    eks = FakeCluster()
+    eks.kill_at = ("DescribeUpdate(cluster)", 1)
+    with pytest.raises(Killed):
+        run(eks)
+    (path,) = (tmp_path / "state" / "journals").glob("*__cluster-upgrade_to_1.30.json")
+    document = json.loads(path.read_text())
+    control = next(i for i in document["items"] if i["name"] == "control-plane")
+    control["update_id"] = 42  # not what eksaddon writes
+    path.write_text(json.dumps(document))
+    with pytest.raises(JournalMismatchError, match="damaged or was edited"):
+        run(eks)
+    assert len(eks.cluster_updates()) == 1
