@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import functools
 import importlib
+import re
 from pathlib import Path
 
 from eksaddon.addons.base import AddonProfile, DataProfile
+from eksaddon.errors import InputError
 from eksaddon.matrix.loader import bundled_addons, has_matrix, load_matrix
 from eksaddon.matrix.model import Matrix
 
@@ -30,10 +32,26 @@ PROFILE_MODULES: dict[str, str] = {
 }
 
 
+# EKS add-on names: lowercase letters, digits and hyphens (vpc-cni, aws-ebs-csi-driver,
+# amazon-cloudwatch-observability, vendor add-ons such as solo-io_istio use '_' too).
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
+
+
 def profile_for(addon: str, override: str | Path | None = None) -> AddonProfile:
-    """The profile of ``addon``; ``override`` is the ``--matrix`` option."""
+    """The profile of ``addon``; ``override`` is the ``--matrix`` option.
+
+    A name eksaddon has no data for gets the generic profile (the live catalogue only); a name
+    that cannot be an EKS add-on's is refused before any call, as it would reach file names and
+    API requests.
+    """
     if has_matrix(addon, override):
         return profile_of(load_matrix(addon, override))
+    if _NAME.fullmatch(addon) is None:
+        known = ", ".join(bundled_addons()) or "none"
+        raise InputError(
+            f"{addon[:64]!r} is not an EKS add-on name (lowercase letters, digits, '-' and '_')",
+            hint=f"bundled add-ons: {known}; `aws eks describe-addon-versions` lists the others",
+        )
     from eksaddon.addons.generic import GenericProfile
 
     return GenericProfile(addon)

@@ -15,6 +15,8 @@ from eksaddon.textsafety import for_terminal
 from eksaddon.versions import AddonVersion
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from eksaddon.matrix import Matrix
     from eksaddon.nodeside.detect import Customization
 
@@ -69,7 +71,7 @@ def render_command(
     from eksaddon.nodeside.detect import detect
     from eksaddon.nodeside.render import render
 
-    matrix = global_options(ctx).load(addon)
+    matrix = _renderable(addon, global_options(ctx).matrix)
     customizations: tuple[Customization, ...] = ()
     if preserve_from is not None:
         document = read_document(preserve_from, what="DaemonSet backup")
@@ -134,3 +136,17 @@ def _helm_values(
     else:
         sys.stdout.write(as_yaml(result, source=source))
     return ExitCode.OK
+
+
+def _renderable(addon: str, override: Path | None) -> Matrix:
+    """The matrix of an add-on whose manifests eksaddon ships; a clear refusal for any other."""
+    from eksaddon.addons import DEFAULT_ADDON, profile_for
+
+    profile = profile_for(addon, override)
+    if not profile.renders_manifests:
+        raise InputError(
+            f"eksaddon ships no manifests for {addon}: `render` prints only the node-side "
+            f"manifests it bundles (--addon {DEFAULT_ADDON})",
+            hint=f"EKS installs {addon}'s objects itself: `eksaddon install --addon {addon}`",
+        )
+    return profile.matrix

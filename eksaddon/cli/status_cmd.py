@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from eksaddon.addons import profile_for
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
 from eksaddon.cli.options import addon_option, global_options, kube_options, output_option
 from eksaddon.engine.status import collect_status
@@ -39,12 +40,14 @@ def status_command(
     output: str,
 ) -> int:
     """The add-on as EKS and the nodes see it: type, version, health, settings, the path on."""
+    addon_profile = profile_for(addon, global_options(ctx).matrix)
     report = collect_status(
         make_gateway(profile, region),
-        global_options(ctx).load(addon),
+        addon_profile.matrix,
         cluster=cluster,
         addon=addon,
         kube=None if skip_node_side else kube_reader(kubeconfig, kube_context),
+        profile=addon_profile,
     )
     render(report, OutputFormat(output), sys.stdout)
     return ExitCode.OK

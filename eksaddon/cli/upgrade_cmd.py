@@ -391,7 +391,7 @@ def install_command(
     with sigterm_as_interrupt(), display as progress:
         result = install(
             gateway=make_gateway(profile, region),
-            matrix=global_options(ctx).load(addon),
+            matrix=profile_for(addon, global_options(ctx).matrix).matrix,
             options=options,
             state_directory=state_directory or state_dir(),
             progress=progress,

@@ -14,12 +14,13 @@ from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from eksaddon.addons.base import drifted
+from eksaddon.addons.vpc_cni import carry
 from eksaddon.engine import journal as journals
 from eksaddon.engine.catalogue import check_configuration
 from eksaddon.engine.events import BackupWritten, ChangePlanned, Notice, Progress
 from eksaddon.engine.install import create_and_wait, part_way
 from eksaddon.engine.rollout_check import RolloutCheck
-from eksaddon.engine.settings import carry, drifted
 from eksaddon.engine.state import write_json_atomically
 from eksaddon.engine.waiting import Clock
 from eksaddon.errors import InputError, UpgradeStoppedError

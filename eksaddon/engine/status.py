@@ -8,14 +8,21 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from eksaddon import planner
+from eksaddon.addons import profile_of
+from eksaddon.addons.base import AddonProfile, main_workload
 from eksaddon.compat import CompatReport, Finding, Severity, check_compat
 from eksaddon.engine.catalogue import with_live_catalogue
-from eksaddon.engine.nodeside_status import ClusterReader, NodeSide, read_node_side
+from eksaddon.engine.node_findings import node_findings
+from eksaddon.engine.nodeside_status import (
+    ClusterReader,
+    NodeSide,
+    node_side_readable,
+    read_node_side,
+)
 from eksaddon.errors import ApiError, EksAddonError
 from eksaddon.gateways.answers import shown
 from eksaddon.gateways.protocols import AddonState, ClusterInfo, EksGateway, NodegroupInfo
 from eksaddon.matrix.model import AddonType, Matrix
-from eksaddon.nodeside.detect import DetectedAddon
 from eksaddon.planner import Plan
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
@@ -87,7 +94,9 @@ def collect_status(
     cluster: str,
     addon: str,
     kube: Callable[[ClusterInfo], ClusterReader] | None = None,
+    profile: AddonProfile | None = None,
 ) -> StatusReport:
+    profile = profile if profile is not None else profile_of(matrix)
     info = gateway.describe_cluster(cluster)
     state = gateway.describe_addon(cluster, addon)
     catalogue = live_catalogue(gateway, matrix, addon, info.version)
@@ -108,13 +117,13 @@ def collect_status(
         plan_problem=problem,
         nodegroups=tuple(gateway.nodegroups(cluster)),
         fargate_profiles=tuple(gateway.fargate_profiles(cluster)),
-        **_node_side(kube, matrix, info, eks_managed=state is not None),
+        **_node_side(kube, profile, info, eks_managed=state is not None),
     )
 
 
 def _node_side(
     kube: Callable[[ClusterInfo], ClusterReader] | None,
-    matrix: Matrix,
+    profile: AddonProfile,
     info: ClusterInfo,
     *,
     eks_managed: bool,
@@ -122,11 +131,15 @@ def _node_side(
     """The node side when Kubernetes can be read; otherwise one line saying why not."""
     if kube is None:
         return {"node_side_note": "node side not read (--skip-node-side)"}
+    unreadable = node_side_readable(profile)
+    if unreadable is not None:
+        return {"node_side_note": unreadable}
     try:
         reader = kube(info)
-        return {
-            "node_side": read_node_side(reader, matrix, region=info.region, eks_managed=eks_managed)
-        }
+        side = read_node_side(
+            reader, profile.matrix, region=info.region, eks_managed=eks_managed, profile=profile
+        )
+        return {"node_side": side}
     except EksAddonError as error:
         return {"node_side_note": f"node side not read: {error.one_line()}"}
 
@@ -169,19 +182,20 @@ def live_check_compat(
     features: tuple[str, ...],
     fail_on: Severity,
     kube: Callable[[ClusterInfo], ClusterReader] | None = None,
+    profile: AddonProfile | None = None,
 ) -> CompatReport:
     """``check-compat --cluster``: the offline checks fed with live facts, each with its source.
 
     With ``kube``, the node side adds what the nodes run and the settings to carry.
     """
+    profile = profile if profile is not None else profile_of(matrix)
     info = gateway.describe_cluster(cluster)
     state = gateway.describe_addon(cluster, addon)
     if state is None:
         raise EksAddonError(
             f"{addon} is not an EKS add-on on cluster {cluster}: its version cannot be read "
             "from the EKS API",
-            hint="pass --daemonset with a `kubectl get daemonset aws-node -n kube-system -o yaml` "
-            "backup, or --addon-version",
+            hint=_backup_hint(profile),
         )
     catalogue = live_catalogue(gateway, matrix, addon, info.version)
     target = None
@@ -233,40 +247,15 @@ def live_check_compat(
         Finding("health", "health-issue", Severity.ERROR, f"{issue.code}: {issue.message}")
         for issue in state.issues
     ]
-    nodes = _node_findings(kube, matrix, info, state) if kube is not None else []
+    nodes = (
+        node_findings(_node_side(kube, profile, info, eks_managed=True), state)
+        if kube is not None
+        else []
+    )
     return report._replace(
         checks=("sources", *report.checks, "health", *(("node-side",) if kube else ())),
         findings=(*sources, *report.findings, *health, *nodes),
     )
-
-
-def _ownership_and_drift(detected: DetectedAddon) -> list[Finding]:
-    """A Helm release behind the EKS add-on, and what the DaemonSet lacks of its release."""
-    findings = []
-    if detected.helm is not None:
-        from eksaddon.nodeside.helm import describe
-
-        findings.append(
-            Finding(
-                "node-side",
-                "helm-release-left",
-                Severity.WARNING,
-                f"aws-node still carries the marks of {describe(detected.helm)}: a later "
-                "`helm upgrade` or `helm uninstall` of it would change or delete objects the "
-                "EKS add-on owns (see docs/helm.md)",
-            )
-        )
-    findings += [
-        Finding(
-            "node-side",
-            "drift",
-            Severity.WARNING,
-            f"drift from the {detected.version.release} manifest: {d.describe()}; an update "
-            "of the add-on restores it",
-        )
-        for d in detected.drift
-    ]
-    return findings
 
 
 def _unreadable_report(
@@ -301,65 +290,11 @@ def _unreadable_report(
     )
 
 
-def _node_findings(
-    kube: Callable[[ClusterInfo], ClusterReader],
-    matrix: Matrix,
-    info: ClusterInfo,
-    state: AddonState,
-) -> list[Finding]:
-    read = _node_side(kube, matrix, info, eks_managed=True)
-    side: NodeSide | None = read.get("node_side")
-    if side is None:
-        return [Finding("node-side", "node-side-unread", Severity.WARNING, read["node_side_note"])]
-    if side.state != "running" or side.detected is None:
-        other = f", replaced by {side.other_cni}" if side.other_cni else ""
-        return [
-            Finding(
-                "node-side",
-                "cni-not-running",
-                Severity.ERROR,
-                f"the aws-node DaemonSet is {side.state}{other}",
-            )
-        ]
-    detected = side.detected
-    findings = [
-        Finding(
-            "node-side",
-            "nodes-run",
-            Severity.INFO,
-            f"the nodes run {detected.version} (from the aws-node image)",
-        )
-    ]
-    if state.readable_version is not None and detected.version != state.readable_version:
-        findings.append(
-            Finding(
-                "node-side",
-                "version-drift",
-                Severity.WARNING,
-                f"EKS reports {state.reported_version} but the aws-node DaemonSet runs "
-                f"{detected.version}",
-            )
-        )
-    if detected.customizations:
-        names = ", ".join(sorted({c.name for c in detected.customizations}))
-        findings.append(
-            Finding(
-                "node-side",
-                "customizations",
-                Severity.INFO,
-                f"{len(detected.customizations)} custom setting(s) on the nodes, "
-                f"carried by `eksaddon upgrade`: {names}",
-            )
-        )
-    findings += _ownership_and_drift(detected)
-    findings += [Finding("node-side", "image-registry", Severity.WARNING, f) for f in side.findings]
-    if side.rollout is not None and not side.rollout.done:
-        findings.append(
-            Finding(
-                "node-side",
-                "rollout-in-progress",
-                Severity.WARNING,
-                f"aws-node rollout not finished: {side.rollout.progress}",
-            )
-        )
-    return findings
+def _backup_hint(profile: AddonProfile) -> str:
+    workload = main_workload(profile)
+    if workload is None or not profile.renders_manifests:
+        return "pass --addon-version"
+    return (
+        f"pass --daemonset with a `kubectl get {str(workload.kind).lower()} {workload.name} -n "
+        f"{workload.namespace} -o yaml` backup, or --addon-version"
+    )

@@ -260,9 +260,9 @@ class Matrix(NamedTuple):
             return self.kubernetes[kubernetes]
         except KeyError:
             covered = self.kubernetes_versions
+            span = f"it covers {covered[-1]}–{covered[0]}" if covered else "it covers none"
             raise UnknownKubernetesVersionError(
-                f"Kubernetes {kubernetes} is not in the {self.addon} matrix "
-                f"(it covers {covered[-1]}–{covered[0]})",
+                f"Kubernetes {kubernetes} is not in the {self.addon} matrix ({span})",
                 hint="pass a covered version, or a newer matrix with --matrix FILE",
             ) from None
 

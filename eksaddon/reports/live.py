@@ -87,6 +87,16 @@ def node_side_document(side: NodeSide | None) -> dict[str, Any] | None:
         },
         "fargate_nodes": list(side.fargate_nodes),
         "findings": list(side.findings),
+        # A workload read without a defaults table: which one, and its version or why unknown.
+        **(
+            {
+                "workload": side.workload,
+                "version": _optional(side.version),
+                "version_note": side.version_note,
+            }
+            if side.detected is None and side.state == "running"
+            else {}
+        ),
     }
 
 

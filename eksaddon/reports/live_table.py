@@ -114,11 +114,17 @@ def _node_side_rows(report: StatusReport, table: Table) -> None:
     if side is None:
         table.add_row("Node side", report.node_side_note or "not read")
         return
-    if side.state != "running" or side.detected is None:
-        state = f"aws-node {side.state}" + (
+    if side.state != "running":
+        state = f"{side.name} {side.state}" + (
             f", replaced by {side.other_cni}" if side.other_cni else ""
         )
         table.add_row("Node side", state)
+        return
+    if side.detected is None:  # a workload read without a defaults table
+        table.add_row("Nodes run", str(side.version or f"unknown: {side.version_note}"))
+        if side.rollout is not None:
+            done = "complete" if side.rollout.done else f"in progress ({side.rollout.progress})"
+            table.add_row("Rollout", done)
         return
     detected = side.detected
     table.add_row("Nodes run", f"{detected.version} ({detected.type_name}: {detected.type_basis})")

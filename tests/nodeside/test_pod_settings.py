@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from eksaddon.engine.settings import carry
+from eksaddon.addons.vpc_cni import carry
 from eksaddon.matrix import Matrix
 from eksaddon.nodeside.detect import Customization, detect
 from eksaddon.nodeside.render import render
@@ -69,7 +69,7 @@ def test_configuration_values_hold_them(bundled: Matrix) -> None:
 
 
 def test_a_carried_value_that_became_the_default_is_not_lost(bundled: Matrix) -> None:
-    from eksaddon.engine.settings import drifted
+    from eksaddon.addons.base import drifted
     from eksaddon.nodeside.detect import live_values
 
     assert bundled.daemonset is not None

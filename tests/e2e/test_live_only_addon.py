@@ -1,0 +1,114 @@
+"""An add-on eksaddon bundles no matrix for, upgraded from EKS's live catalogue alone.
+
+``snapshot-controller`` has no file in version_matrix/: the generic profile plans from what the
+EKS stand-in offers the cluster's Kubernetes version (any offered build, in one update; its
+major 6 -> 8 crossing is the catalogue's to allow), checks nothing on the nodes, and says so in
+the plan. No kubeconfig exists here, and none is needed: nothing is read from Kubernetes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from standins.server import StandInServer
+from tests_support import eksaddon_command
+
+pytestmark = pytest.mark.slow
+
+ADDON = "snapshot-controller"
+CLUSTER = "prod"
+
+
+@pytest.fixture
+def live_only(eks_standin: StandInServer) -> StandInServer:
+    eks_standin.create_cluster(CLUSTER, "1.29")
+    catalogue = eks_standin.standin.catalogue
+    catalogue.describe_addon(ADDON, type="storage")
+    catalogue.add(ADDON, "v6.3.2-eksbuild.1", ["1.28", "1.29"])
+    catalogue.add(ADDON, "v8.0.0-eksbuild.1", ["1.29", "1.30"], default_for=["1.29"])
+    # Offered only for a newer Kubernetes version: never a step on this 1.29 cluster.
+    catalogue.add(ADDON, "v8.1.0-eksbuild.1", ["1.30"])
+    eks_standin.put_addon(CLUSTER, "v6.3.2-eksbuild.1", addon_name=ADDON)
+    return eks_standin
+
+
+def run(server: StandInServer, base: Path, *args: str) -> tuple[int, str, str]:
+    env = server.env()
+    env.update(
+        {
+            "EKSADDON_STATE_DIR": str(base / "state"),
+            "EKSADDON_CACHE_DIR": str(base / "cache"),
+            "KUBECONFIG": str(base / "no-kubeconfig"),
+        }
+    )
+    done = subprocess.run(
+        [*eksaddon_command(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_an_addon_with_no_bundled_matrix_is_upgraded_from_the_live_catalogue(
+    live_only: StandInServer, tmp_path: Path
+) -> None:
+    code, out, err = run(
+        live_only,
+        tmp_path,
+        "upgrade",
+        "--cluster",
+        CLUSTER,
+        "--addon",
+        ADDON,
+        "--yes",
+        "--poll-interval",
+        "0.05",
+        "--timeout",
+        "20",
+        "-o",
+        "json",
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    assert [(s["from"], s["to"]) for s in document["plan"]["steps"]] == [
+        ("v6.3.2-eksbuild.1", "v8.0.0-eksbuild.1")
+    ]
+    assert document["final"]["version"] == "v8.0.0-eksbuild.1"
+    notes = " ".join(document["plan"]["notes"])
+    assert f"no profile for {ADDON}" in notes and "nothing is checked on the nodes" in notes
+    standin = live_only.standin
+    assert standin.count("UpdateAddon") == 1
+    record = standin.addon(CLUSTER, ADDON)
+    assert record is not None and record.addon_version == "v8.0.0-eksbuild.1"
+
+
+def test_status_of_a_live_only_addon_says_what_it_cannot_check(
+    live_only: StandInServer, tmp_path: Path
+) -> None:
+    code, out, err = run(
+        live_only, tmp_path, "status", "--cluster", CLUSTER, "--addon", ADDON, "-o", "json"
+    )
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["latest"] == "v8.0.0-eksbuild.1"
+    assert "nothing is checked on the nodes" in document["node_side_note"]
+    assert live_only.standin.count("UpdateAddon") == 0
+
+
+def test_a_name_that_cannot_be_an_addon_is_refused_before_any_call(
+    live_only: StandInServer, tmp_path: Path
+) -> None:
+    code, _, err = run(
+        live_only, tmp_path, "upgrade", "--cluster", CLUSTER, "--addon", "../../etc/x", "--yes"
+    )
+    assert code == 2, err
+    assert "is not an EKS add-on name" in err
+    assert live_only.standin.count("DescribeCluster") == 0
