@@ -164,8 +164,8 @@ def _invalid_state(operation: str, subject: str, message: str) -> ApiError:
         # Since 2025-03-27 EKS checks upgrade insights first; AWS's text says what to do.
         return InsightsBlockedError(
             f"EKS refused {operation} for {subject}: {message}",
-            hint="see the upgrade insights (eksaddon check-compat --target-kubernetes-version); "
-            "EKS's `force` overrides them (eksaddon cluster-upgrade --force-upgrade-insights)",
+            hint="`eksaddon check-compat --target-kubernetes-version` lists the insights; EKS's "
+            "force flag overrides them (`eksaddon cluster-upgrade --force-upgrade-insights`)",
         )
     return ApiError(f"EKS refused {operation} for {subject}: {message}")
 

@@ -1,10 +1,16 @@
 """The EKS add-on API for moto: a deterministic stand-in that tests control.
 
 moto 5.2 implements EKS clusters, node groups and Fargate profiles but no add-on operation. This
-module adds DescribeAddonVersions, DescribeAddonConfiguration, CreateAddon, DescribeAddon,
-UpdateAddon, DescribeUpdate (add-on updates), ListAddons, ListUpdates (add-on updates) and
-DeleteAddon to moto's ``EKSResponse`` and URL table, backed by a :class:`StandIn` that holds the
-add-on state, the versions on offer (an :class:`AddonCatalogue`), fault controls and call counters.
+module adds DescribeAddonVersions, DescribeAddonConfiguration (with podIdentityConfiguration),
+CreateAddon, DescribeAddon, UpdateAddon (podIdentityAssociations: omitted = keep, [] = delete,
+a list = replace), DescribeUpdate, ListAddons, ListUpdates and DeleteAddon to moto's
+``EKSResponse`` and URL table, backed by a :class:`StandIn` that holds the add-on state, the
+versions on offer (an :class:`AddonCatalogue`), fault controls and call counters; and, from
+eks_upgrade.py, ListInsights, DescribeInsight and UpdateClusterVersion (followed with DescribeUpdate
+and ListUpdates without an add-on name).
+
+Catalogues: :func:`vpc_cni_catalogue` (the default), catalogues.bundled_catalogue() (every bundled
+add-on, from the facts its matrix records) and ``catalogue.offer(...)`` for any other add-on.
 
 Nothing here sleeps: creations and updates progress in polls (``describe_addon`` /
 ``describe_update`` calls) or in seconds of an injectable clock (:class:`FakeClock` by default,
@@ -15,8 +21,12 @@ Usage::
     standin = install(StandIn())          # before the first request reaches moto
     standin.throttle("DescribeAddonVersions", times=2)
     standin.fail_next_update()
+    standin.fail_next_cluster_update()    # the next UpdateClusterVersion ends Failed
     ...
     standin.calls["UpdateAddon"]          # every request seen, injected faults included
+
+Through the server (server.py): ``create_nodegroup(cluster, name, "1.26")``,
+``set_nodegroup_version``, ``put_insight(cluster, deprecated_api_insight("id", "1.30"))``.
 """
 
 from __future__ import annotations
@@ -803,8 +813,11 @@ class StandIn(ClusterUpgradeState):
         tags: Mapping[str, str] | None = None,
         health_issues: Sequence[Mapping[str, Any]] = (),
         cluster: object | None = None,
+        pod_identity_associations: Sequence[tuple[str, str]] = (),
     ) -> AddonRecord:
         """Place an add-on at any version, bypassing CreateAddon's checks (the cluster is not checked).
+
+        pod_identity_associations: (service account, role ARN) pairs the add-on owns.
 
         `cluster` is the moto Cluster object; None binds the add-on to the cluster of that name
         that the next request finds."""
@@ -827,6 +840,10 @@ class StandIn(ClusterUpgradeState):
                 cluster_ref=cluster,
                 create_polls_needed=self.create_polls if status == "CREATING" else None,
                 create_seconds_needed=self.create_seconds if status == "CREATING" else None,
+            )
+            record.pod_identity_associations = self._associate(
+                record,
+                [{"serviceAccount": a, "roleArn": r} for a, r in pod_identity_associations],
             )
             self._addons[record.key] = record
             return record
