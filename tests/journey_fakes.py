@@ -370,25 +370,28 @@ class FakeCluster:
         return str(self.addons[addon]["version"])
 
 
-def fake_gate(
-    cluster: FakeCluster, *, insight_error: bool = False, node_error: bool = False
-) -> Any:
-    """A gate over the fake, deciding as the gate does for what the journey reads: an add-on
-    whose build the target does not offer goes ``before`` (to the newest build offered for
-    both versions, an error finding until it moves), every other one ``after``."""
+def fake_gate(cluster: Any, *, insight_error: bool = False, node_error: bool = False) -> Any:
+    """A gate over any EKS gateway (the fake, or the AWS gateway on the stand-in), deciding as
+    the gate does for what the journey reads: an add-on whose build the target does not offer
+    goes ``before`` (to the oldest build offered for both versions, an error finding until it
+    moves), every other one ``after``."""
+
+    def offered(name: str, kubernetes: KubernetesVersion) -> list[AddonVersion]:
+        return [entry.version for entry in cluster.addon_versions(name, kubernetes)]
 
     def gate(info: ClusterInfo, target: KubernetesVersion) -> GateReport:
         verdicts = []
         findings: list[Finding] = []
-        for name, state in sorted(cluster.addons.items()):
-            current = state["version"]
-            later = cluster.offered(name, target)
+        for name in sorted(cluster.list_addons(info.name)):
+            state = cluster.describe_addon(info.name, name)
+            current = state.version
+            later = offered(name, target)
             if current in later:
                 newest = later[0]
                 steps = (Step(current, newest),) if newest != current else ()
                 verdicts.append(Verdict(name, None, current, "after", steps, (), "EKS API"))
                 continue
-            now_offered = set(cluster.offered(name, info.version))
+            now_offered = set(offered(name, info.version))
             both = [v for v in later if v in now_offered]
             finding = Finding(
                 "addon-offered",
