@@ -375,7 +375,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="eksaddon benchmarks")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-scale", action="store_true", help="skip the 2,000-cluster fleet")
-    sections = ("startup", "fleet", "scale", "upgrade")
+    sections = ("startup", "fleet", "scale", "upgrade", "gate")
     parser.add_argument(
         "--only", choices=sections, action="append", help="run only these sections (repeatable)"
     )
@@ -392,6 +392,10 @@ def main() -> None:
             rows += fleet_at_scale(server)
         if "upgrade" in chosen:
             rows += upgrade_overhead(server)
+    if "gate" in chosen:
+        import importlib  # bench/gate.py, beside this file: the cluster-upgrade gate over a fleet
+
+        rows += importlib.import_module("gate").gate_bench()
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores, start-up medians of {runs} "
         f"interleaved runs; load average {load:.1f} at the start, "

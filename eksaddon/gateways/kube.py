@@ -133,7 +133,10 @@ class KubeGateway:
         nodes = []
         for item in _answer(document, "nodes").children("items"):
             metadata = item.child("metadata")
-            nodes.append(NodeFacts(metadata.text("name"), metadata.text_map("labels")))
+            status = item.optional_child("status")
+            info = status.optional_child("nodeInfo") if status is not None else None
+            kubelet = info.shown_text("kubeletVersion") if info is not None else None
+            nodes.append(NodeFacts(metadata.text("name"), metadata.text_map("labels"), kubelet))
         return nodes
 
     def pods(self, namespace: str, selector: str) -> list[PodFacts]:
@@ -211,6 +214,7 @@ class KubeGateway:
             ("v1", "ServiceAccount"): (self._core, "namespaced_service_account"),
             ("v1", "ConfigMap"): (self._core, "namespaced_config_map"),
             ("apps/v1", "DaemonSet"): (self._apps, "namespaced_daemon_set"),
+            ("apps/v1", "Deployment"): (self._apps, "namespaced_deployment"),
             ("rbac.authorization.k8s.io/v1", "ClusterRole"): (self._rbac, "cluster_role"),
             ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"): (
                 self._rbac,

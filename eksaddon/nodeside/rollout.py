@@ -24,6 +24,9 @@ FARGATE_LABEL = ("eks.amazonaws.com/compute-type", "fargate")
 class NodeFacts(NamedTuple):
     name: str
     labels: Mapping[str, str]
+    # status.nodeInfo.kubeletVersion as the API server reports it ("v1.29.3-eks-ae9a62a"), or
+    # None when it is absent or not text: the gate's kubelet skew check reads it.
+    kubelet_version: str | None = None
 
     @property
     def fargate(self) -> bool:
