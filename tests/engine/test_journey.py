@@ -19,7 +19,13 @@ from eksaddon.engine.events import (
     Event,
     PhaseStarted,
 )
-from eksaddon.engine.journey import Journey, JourneyOptions, JourneyPlan, JourneyResult
+from eksaddon.engine.journey import (
+    GateReportLike,
+    Journey,
+    JourneyOptions,
+    JourneyPlan,
+    JourneyResult,
+)
 from eksaddon.engine.run_journal import RunJournal
 from eksaddon.errors import (
     ExitCode,
@@ -30,10 +36,19 @@ from eksaddon.errors import (
     UpgradeInterruptedError,
     UpgradeStoppedError,
 )
+from eksaddon.gate import GateReport
 from eksaddon.versions import KubernetesVersion
 from fakes import FakeClock
 
 K130 = KubernetesVersion.parse("1.30")
+
+
+def _the_gates_report_is_what_the_journey_reads(report: GateReport) -> GateReportLike:
+    """Not a test: mypy checks here that the gate's GateReport (eksaddon/gate.py) answers every
+    field the journey reads (engine/journey.py's GateReportLike)."""
+    return report
+
+
 Runner = Callable[..., JourneyResult]
 
 
