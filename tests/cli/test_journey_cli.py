@@ -18,7 +18,9 @@ FAST = ("--poll-interval", "0.05", "--skip-rollout-check", "--progress", "plain"
 @pytest.fixture
 def eks(monkeypatch: pytest.MonkeyPatch) -> FakeCluster:
     cluster = FakeCluster(polls_per_update=1, polls_per_cluster_update=1)
-    monkeypatch.setattr("eksaddon.cli.aws_options.make_gateway", lambda profile, region: cluster)
+    # Patched where the new runs look it up, at call time: patching aws_options.make_gateway
+    # would leave the fake bound in any command module first imported meanwhile.
+    monkeypatch.setattr("eksaddon.cli.all_addons.upgrade_gateway", lambda profile, region: cluster)
     monkeypatch.setattr(
         "eksaddon.cli.all_addons.gate_runner", lambda gateway, **_: fake_gate(cluster)
     )
