@@ -185,8 +185,10 @@ class AllAddonsRun:
         confirm_changed: Callable[[Plan], bool],
         dry_run: bool = False,
         discard_journal: bool = False,
+        kind: str | None = None,
     ) -> None:
         self.gateway = gateway
+        self.kind = kind or run_kind(for_kubernetes_version)
         self.cluster_name = cluster
         self.for_kubernetes_version = for_kubernetes_version
         self.select = select
@@ -201,7 +203,7 @@ class AllAddonsRun:
 
     def run(self) -> AllAddonsResult:
         cluster = self.gateway.describe_cluster(self.cluster_name)
-        kind = run_kind(self.for_kubernetes_version)
+        kind = self.kind
         path = runs.run_journal_path(
             self.state_directory, region=cluster.region, cluster=cluster.name, kind=kind
         )

@@ -216,7 +216,11 @@ class Journey:
                     f"{cluster.version}; nothing was sent",
                     hint=DISCARD_HINT,
                 )
-        sent = journal is not None and _control_plane_sent(journal)
+        # The gate is asked until the update is sent; never of a cluster already at K (someone
+        # else's update brought it there: the control-plane stage then only records it).
+        sent = journal is not None and (
+            _control_plane_sent(journal) or cluster.version == self.target
+        )
         report = None if sent else self._gate(cluster)
         plan = self._plan(cluster, identity.kubernetes_version, journal, report)
         if self.options.dry_run:
@@ -416,6 +420,9 @@ class Journey:
             confirm=lambda outcomes: True,  # the journey's one consent covers its phases
             confirm_changed=self.confirm_changed,
             dry_run=dry_run,
+            # The after phase of this journey has a journal of its own: an unfinished
+            # `upgrade --all-addons` of the old version is not mistaken for it.
+            kind=None if phase == BEFORE else f"all-addons after {self.target}",
         ).run()
 
     def _nodes(self, cluster: ClusterInfo) -> tuple[NodeAction, ...]:
