@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from journey_fakes import FakeCluster, Killed, fake_gate
@@ -69,7 +70,7 @@ def run(tmp_path: Path, events: list[Event]) -> Runner:
         *,
         for_version: KubernetesVersion | None = None,
         confirm: Callable[..., bool] = lambda outcomes: True,
-        **options: bool,
+        **options: Any,
     ) -> AllAddonsResult:
         state = tmp_path / "state"
         gate = fake_gate(eks)
