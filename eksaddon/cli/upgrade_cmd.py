@@ -41,7 +41,10 @@ from eksaddon.reports import OutputFormat, render
 from eksaddon.versions import KubernetesVersion
 
 if TYPE_CHECKING:
+    from eksaddon.engine.events import Progress
+    from eksaddon.engine.upgrade import UpgradeResult
     from eksaddon.gateways.kube import KubeGateway
+    from eksaddon.gateways.protocols import EksGateway
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -144,10 +147,12 @@ def _node_side(
     dry_run: bool,
 ) -> tuple[NodeSideHook | None, KubeGateway | None]:
     """The profile's node-side hook and the Kubernetes gateway it reads (None: not used)."""
+    if not needs_kubernetes(profile):
+        # Nothing to read on the cluster: the hook only says what is not checked (with
+        # --skip-rollout-check too: the live-only line is never left out).
+        return hook_for(profile, None), None
     if skip:
         return None, None
-    if not needs_kubernetes(profile):
-        return hook_for(profile, None), None  # nothing to read: the hook says what is unchecked
     kube = _kube_gateway(kubeconfig, context, dry_run=dry_run)
     return (None, None) if kube is None else (hook_for(profile, kube), kube)
 
@@ -293,6 +298,7 @@ def upgrade_command(
         except AddonNotFoundError as error:
             result = _self_managed(
                 error,
+                profile=addon_profile,
                 gateway=gateway,
                 kube=kube,
                 hook=hook,
@@ -309,32 +315,33 @@ def upgrade_command(
 def _self_managed(
     error: AddonNotFoundError,
     *,
-    gateway: Any,
+    profile: AddonProfile,
+    gateway: EksGateway,
     kube: KubeGateway | None,
     hook: NodeSideHook | None,
     options: UpgradeOptions,
     state_directory: Path,
-    progress: Any,
+    progress: Progress,
     confirm: Callable[[Plan], bool],
     take_over_from_helm: bool,
-) -> Any:
+) -> UpgradeResult:
     """No EKS add-on: a self-managed one is upgraded by applying its manifests, when eksaddon
     has them and the Kubernetes API is at hand."""
     from eksaddon.engine.rollout_check import RolloutCheck
     from eksaddon.engine.selfmanaged import no_manifests, upgrade_self_managed
 
-    if kube is None:  # a self-managed add-on lives only on the cluster
+    if not profile.renders_manifests:
+        raise no_manifests(options.addon, options.cluster) from error
+    if kube is None or not isinstance(hook, RolloutCheck):  # it lives only on the cluster
         raise AddonNotFoundError(
             error.message,
             hint="a self-managed upgrade needs the Kubernetes API: drop --skip-rollout-check",
         ) from error
-    if not isinstance(hook, RolloutCheck) or not hook.profile.renders_manifests:
-        raise no_manifests(options.addon, options.cluster) from error
     return upgrade_self_managed(
         gateway=gateway,
         writer=kube,
         nodes=hook,
-        matrix=hook.profile.matrix,
+        matrix=profile.matrix,
         options=options,
         state_directory=state_directory,
         progress=progress,
