@@ -109,10 +109,12 @@ def make_carry(
     def node_side(profile: AddonProfile, dry_run: bool) -> NodeSideHook | None:
         from eksaddon.engine.hooks import hook_for, needs_kubernetes
 
+        if not needs_kubernetes(profile):
+            # Nothing to read on the cluster: the hook only says what is not checked (with
+            # --skip-rollout-check too, as `upgrade --addon`: the line is never left out).
+            return hook_for(profile, None)
         if settings.skip_rollout_check or dry_run:  # a plan needs EKS only
             return None
-        if not needs_kubernetes(profile):
-            return hook_for(profile, None)  # nothing to read: the hook says what is unchecked
         return hook_for(profile, kube_gateway())
 
     def carry(request: CarryRequest) -> UpgradeResult:
@@ -157,7 +159,9 @@ def make_carry(
         from eksaddon.engine.rollout_check import RolloutCheck
         from eksaddon.engine.selfmanaged import no_manifests, upgrade_self_managed
 
-        if settings.skip_rollout_check:
+        if not profile.renders_manifests:
+            raise no_manifests(options.addon, options.cluster) from error
+        if settings.skip_rollout_check:  # it lives only on the cluster
             raise AddonNotFoundError(
                 error.message,
                 hint="a self-managed upgrade needs the Kubernetes API: drop --skip-rollout-check",
@@ -166,7 +170,7 @@ def make_carry(
             from eksaddon.engine.hooks import hook_for
 
             hook = hook_for(profile, kube_gateway())
-        if not isinstance(hook, RolloutCheck) or not hook.profile.renders_manifests:
+        if not isinstance(hook, RolloutCheck):
             raise no_manifests(options.addon, options.cluster) from error
         return upgrade_self_managed(
             gateway=gateway,
