@@ -14,6 +14,7 @@ from eksaddon.addons import profile_for
 from eksaddon.addons.base import AddonProfile, NodeSideHook
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
 from eksaddon.cli.options import (
+    KUBERNETES_VERSION,
     TARGET,
     Seconds,
     addon_option,
@@ -35,6 +36,7 @@ from eksaddon.engine.upgrade import (
 from eksaddon.errors import AddonNotFoundError, ExitCode
 from eksaddon.planner import Plan
 from eksaddon.reports import OutputFormat, render
+from eksaddon.versions import KubernetesVersion
 
 if TYPE_CHECKING:
     from eksaddon.engine.events import Progress
@@ -177,6 +179,18 @@ def _node_side(
     help="Self-managed: apply the manifests even though the add-on is a Helm release (Helm's "
     "record is then stale; see docs/helm.md). Without it such an upgrade is refused.",
 )
+@click.option(
+    "--all-addons",
+    is_flag=True,
+    help="Every add-on, one at a time in a documented order, under one run journal "
+    "(docs/cluster-upgrade.md).",
+)
+@click.option(
+    "--for-kubernetes-version",
+    type=KUBERNETES_VERSION,
+    help="With --all-addons: only the add-ons that must move before the control plane goes to "
+    "this version (the gate's before phase). Without it: every add-on to its latest build.",
+)
 @click.pass_context
 def upgrade_command(
     ctx: click.Context,
@@ -201,8 +215,14 @@ def upgrade_command(
     skip_rollout_check: bool,
     force: bool,
     take_over_from_helm: bool,
+    all_addons: bool,
+    for_kubernetes_version: KubernetesVersion | None,
 ) -> int:
     """Carry a managed add-on to a version one minor step at a time; resumable."""
+    if all_addons or for_kubernetes_version is not None:
+        from eksaddon.cli import all_addons as every
+
+        return every.upgrade_all_addons(ctx, locals())
     options = UpgradeOptions(
         cluster=cluster,
         addon=addon,
