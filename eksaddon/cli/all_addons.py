@@ -9,12 +9,13 @@ point the engines call once per add-on.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import click
 
+from eksaddon.cli.shared import confirmer
 from eksaddon.engine.all_addons import (
     AddonOutcome,
     AllAddonsRun,
@@ -188,25 +189,6 @@ def make_carry(
     return carry
 
 
-def confirmer(yes: bool, what: Callable[[Any], str]) -> Callable[[Any], bool]:
-    """Consent as every changing command asks it: ``--yes``, or a person at a terminal; a
-    pipe or CI without ``--yes`` is refused before any change. (The same as upgrade's; a
-    command module may not import another's: cli/shared.py is to hold the one copy.)"""
-
-    def confirm(subject: Any) -> bool:
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            raise InputError(
-                f"refusing to {what(subject)} without confirmation: standard input is not a "
-                "terminal",
-                hint="pass --yes to run unattended, or --dry-run to only see the plan",
-            )
-        return click.confirm(f"{what(subject)}?", default=False, err=True)
-
-    return confirm
-
-
 def describe_plan(plan: Plan) -> str:
     """One add-on's plan, asked for again when it changed since the whole plan was shown."""
     return f"update {plan.addon} {plan.current} → {plan.target} in {len(plan.steps)} step(s)"
@@ -280,7 +262,7 @@ def run_all_addons(
 ) -> int:
     """``upgrade --all-addons``: called by ``upgrade_cmd`` with the flags that apply."""
     from eksaddon.cli.progress import chosen_display
-    from eksaddon.reports.journey import render_run
+    from eksaddon.reports import render
 
     gateway = upgrade_gateway(profile, region)
     if for_kubernetes_version is None:
@@ -316,7 +298,7 @@ def run_all_addons(
             dry_run=dry_run,
             discard_journal=discard_journal,
         ).run()
-    render_run(result, OutputFormat(output), sys.stdout)
+    render(result, OutputFormat(output), sys.stdout)
     return ExitCode.OK
 
 

@@ -127,17 +127,17 @@ def cluster_upgrade_command(
     """Upgrade a cluster to the next Kubernetes minor: gate, add-ons, control plane, add-ons."""
     from eksaddon.cli.all_addons import (
         CarrySettings,
-        confirmer,
         describe_plan,
         gate_runner,
         make_carry,
         upgrade_gateway,
     )
     from eksaddon.cli.progress import chosen_display
+    from eksaddon.cli.shared import confirmer
     from eksaddon.engine.journey import Journey, JourneyOptions
     from eksaddon.engine.state import state_dir
     from eksaddon.engine.upgrade import SystemClock
-    from eksaddon.reports.journey import render_run
+    from eksaddon.reports import render
 
     gateway = upgrade_gateway(profile, region)
     directory = state_directory or state_dir()
@@ -180,5 +180,5 @@ def cluster_upgrade_command(
             confirm_changed=progress.pausing(confirmer(yes, describe_plan), asks=not yes),
             clock=SystemClock(),
         ).run()
-    render_run(result, OutputFormat(output), sys.stdout)
+    render(result, OutputFormat(output), sys.stdout)
     return ExitCode.OK

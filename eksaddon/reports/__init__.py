@@ -121,6 +121,14 @@ REGISTRY: dict[str, ReportKind] = {
         },
         annotations=_R + "fleet:github_annotations",
     ),
+    # upgrade --all-addons and cluster-upgrade.
+    "eksaddon.engine.all_addons.AllAddonsResult": ReportKind(
+        document=_R + "journey:all_addons_document",
+        renderers={TABLE: _R + "journey:all_addons_table"},
+    ),
+    "eksaddon.engine.journey.JourneyResult": ReportKind(
+        document=_R + "journey:journey_document", renderers={TABLE: _R + "journey:journey_table"}
+    ),
     # The cluster-upgrade gate (check-compat --target-kubernetes-version, live or a fleet).
     "eksaddon.gate.GateReport": ReportKind(
         document=_R + "gate_document:gate_document",

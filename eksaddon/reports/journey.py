@@ -6,13 +6,10 @@ terminal in the text form; the JSON/YAML document carries it as data.
 
 from __future__ import annotations
 
-import json
 from typing import Any, TextIO
 
 from eksaddon.engine.all_addons import AddonOutcome, AllAddonsResult
 from eksaddon.engine.journey import JourneyPlan, JourneyResult, NodeAction
-from eksaddon.reports import OutputFormat
-from eksaddon.reports.yamlout import dump
 from eksaddon.textsafety import for_terminal
 
 DOCUMENT_VERSION = 1
@@ -146,16 +143,9 @@ def journey_text(result: JourneyResult) -> str:
     return "\n".join(lines)
 
 
-def render_run(
-    result: AllAddonsResult | JourneyResult, output: OutputFormat, stream: TextIO
-) -> None:
-    if isinstance(result, JourneyResult):
-        document, text = journey_document(result), journey_text(result)
-    else:
-        document, text = all_addons_document(result), all_addons_text(result)
-    if output is OutputFormat.JSON:
-        stream.write(json.dumps(document, indent=2) + "\n")
-    elif output is OutputFormat.YAML:
-        dump(document, stream)
-    else:
-        stream.write(text + "\n")
+def all_addons_table(result: AllAddonsResult, stream: TextIO) -> None:
+    stream.write(all_addons_text(result) + "\n")
+
+
+def journey_table(result: JourneyResult, stream: TextIO) -> None:
+    stream.write(journey_text(result) + "\n")

@@ -102,9 +102,10 @@ def test_a_registered_kind_is_all_a_new_report_needs(
         REGISTRY,
         type_name(Verdict),
         ReportKind(
-            document="tests.reports.test_registry:verdict_document",
-            renderers={OutputFormat.MARKDOWN: "tests.reports.test_registry:verdict_markdown"},
-            annotations="tests.reports.test_registry:verdict_annotations",
+            # This module as pytest imported it (its name depends on the rootdir's layout).
+            document=f"{__name__}:verdict_document",
+            renderers={OutputFormat.MARKDOWN: f"{__name__}:verdict_markdown"},
+            annotations=f"{__name__}:verdict_annotations",
         ),
     )
     stream = io.StringIO()
