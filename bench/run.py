@@ -1,9 +1,16 @@
 """eksaddon benchmarks: start-up and completion, fleet checks (200 clusters; 2,000 across 10
 regions), and the overhead of an upgrade step. Every figure is printed with its goal.
 
-    python bench/run.py            # everything, a few minutes; figures go in docs/performance.md
-    python bench/run.py --runs 11  # more start-up samples
-    python bench/run.py --no-scale # skip the 2,000-cluster fleet
+    python bench/run.py              # every default section, a few minutes; figures go in
+                                     # docs/performance.md
+    python bench/run.py --runs 11    # more start-up samples
+    python bench/run.py --no-scale   # skip the 2,000-cluster fleet
+    python bench/run.py --only suite # the whole pytest suite's wall time (minutes; not a default)
+
+Each section is one entry of SECTIONS (name, function, whether it runs by default). A new
+benchmark lives in its own module beside this one (bench/<name>.py, with a function taking a
+Bench and returning rows) and adds one entry there; a section that needs the EKS stand-in asks
+``bench.server``, started once for all sections.
 
 Everything runs on this machine: the EKS stand-in (tests/standins, moto 5.2.5 with the add-on
 operations) serves on 127.0.0.1, with latency added to every API call where a section says so.
@@ -18,6 +25,7 @@ eksaddon on every run (the baseline's click and PyYAML come precompiled from the
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import shutil
@@ -26,8 +34,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +73,7 @@ GOAL_HELP = 1.3
 GOAL_VERSION = 1.3
 GOAL_COMPLETION = 1.4
 GOAL_FLEET = 1.15
+GOAL_SUITE_SECONDS = 300  # the whole pytest suite on the project's two cores
 
 Row = tuple[str, float, str]
 
@@ -371,27 +381,90 @@ def upgrade_overhead(server: StandInServer) -> list[Row]:
     ]
 
 
+def suite(bench: Bench) -> list[Row]:
+    """The README's test command (`pytest`, every test, on every core) timed once."""
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    wall = time.perf_counter() - start
+    last = done.stdout.strip().splitlines()[-1] if done.stdout.strip() else "no output"
+    verdict = "met" if wall < GOAL_SUITE_SECONDS and done.returncode == 0 else "NOT met"
+    return [
+        (
+            f"pytest, the whole suite, in seconds ({os.cpu_count()} cores)",
+            wall,
+            f"goal < {GOAL_SUITE_SECONDS} s: {verdict}; exit {done.returncode}: {last}",
+        )
+    ]
+
+
+@dataclass
+class Bench:
+    """What the sections share: the start-up sample count and one EKS stand-in server."""
+
+    runs: int
+    stack: ExitStack = field(default_factory=ExitStack)
+    _server: StandInServer | None = None
+
+    def __enter__(self) -> Bench:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    @property
+    def server(self) -> StandInServer:
+        if self._server is None:
+            self._server = self.stack.enter_context(running_server())
+        return self._server
+
+
+@dataclass(frozen=True)
+class Section:
+    measure: Callable[[Bench], list[Row]]
+    default: bool = True
+
+
+SECTIONS: dict[str, Section] = {
+    "startup": Section(lambda bench: startup(bench.runs)),
+    "fleet": Section(lambda bench: fleet(bench.server)),
+    "scale": Section(lambda bench: fleet_at_scale(bench.server)),
+    "upgrade": Section(lambda bench: upgrade_overhead(bench.server)),
+    "suite": Section(suite, default=False),
+    # bench/gate.py: the cluster-upgrade gate over 200 clusters (in-process, on the gate's fake).
+    "gate": Section(lambda bench: importlib.import_module("gate").gate_bench()),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="eksaddon benchmarks")
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--no-scale", action="store_true", help="skip the 2,000-cluster fleet")
-    sections = ("startup", "fleet", "scale", "upgrade")
     parser.add_argument(
-        "--only", choices=sections, action="append", help="run only these sections (repeatable)"
+        "--only",
+        choices=list(SECTIONS),
+        action="append",
+        help="run only these sections (repeatable)",
     )
     arguments = parser.parse_args()
     runs = arguments.runs
-    chosen = set(arguments.only or sections) - ({"scale"} if arguments.no_scale else set())
+    defaults = [name for name, section in SECTIONS.items() if section.default]
+    chosen = [
+        name
+        for name in (arguments.only or defaults)
+        if not (arguments.no_scale and name == "scale")
+    ]
     started = time.perf_counter()
     load = os.getloadavg()[0]
-    rows = startup(runs) if "startup" in chosen else []
-    with running_server() as server:
-        if "fleet" in chosen:
-            rows += fleet(server)
-        if "scale" in chosen:
-            rows += fleet_at_scale(server)
-        if "upgrade" in chosen:
-            rows += upgrade_overhead(server)
+    rows: list[Row] = []
+    with Bench(runs) as bench:
+        for name in chosen:
+            rows += SECTIONS[name].measure(bench)
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores, start-up medians of {runs} "
         f"interleaved runs; load average {load:.1f} at the start, "

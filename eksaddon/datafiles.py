@@ -1,4 +1,4 @@
-"""Reading operator-supplied YAML/JSON files safely.
+"""Reading operator-supplied YAML/JSON files safely, and writing YAML one way everywhere.
 
 Files come from operators and CI (matrix overrides, DaemonSet backups) and may be empty, binary,
 truncated, enormous, or built to hurt (a "billion laughs" YAML bomb). Each problem becomes one
@@ -10,7 +10,7 @@ from __future__ import annotations
 import codecs
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from eksaddon.errors import InputFileError
 
@@ -199,3 +199,19 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
         return [part for pair in node.value for part in pair]
     return []
+
+
+def dump_yaml(document: Any, stream: TextIO) -> None:
+    """``document`` as YAML: block style, keys in document order, no Python tags (``-o yaml``,
+    rendered manifests, Helm values files)."""
+    import yaml
+
+    dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)  # libyaml's where PyYAML has it
+    yaml.dump(
+        document,
+        stream,
+        Dumper=dumper,
+        sort_keys=False,
+        default_flow_style=False,
+        allow_unicode=True,
+    )

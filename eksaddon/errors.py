@@ -72,6 +72,13 @@ class TargetNotOfferedError(NoLegalPathError):
     """The requested target is not offered for the cluster's Kubernetes version."""
 
 
+class GateRefusedError(EksAddonError):
+    """The cluster-upgrade gate has error findings: ``cluster-upgrade`` refuses to start
+    (nothing was changed). Exit 1, as ``check-compat`` exits on the same findings."""
+
+    exit_code = ExitCode.CHECK_FAILED
+
+
 class EnvironmentProblemError(EksAddonError):
     """The environment or an API failed: credentials, network, permissions. Exit 3."""
 

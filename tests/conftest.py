@@ -47,6 +47,34 @@ def _share_botocore_data_loader() -> None:
 _share_botocore_data_loader()
 
 
+def _ask_partitions_once() -> None:
+    """moto checks every cluster's role ARN against the partitions a new boto3 Session lists:
+    a Session per cluster (20 ms with the shared loader above, 0.4 s without it), 200 clusters
+    for the fleet tests alone. The partitions are botocore's data and never change within a run,
+    so moto's own check (unchanged) asks a stand-in that lists them from the first Session made.
+    """
+    import moto.eks.utils
+
+    real_session = getattr(moto.eks.utils, "Session")  # noqa: B009 - moto's own import of it
+
+    class PartitionsOnce:
+        partitions: list[str] | None = None
+
+        def get_available_partitions(self) -> list[str]:
+            if PartitionsOnce.partitions is None:
+                PartitionsOnce.partitions = list(real_session().get_available_partitions())
+            return list(PartitionsOnce.partitions)
+
+    setattr(moto.eks.utils, "Session", PartitionsOnce)  # noqa: B010
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Once the test modules are imported: cheap cluster creation, if any of them uses moto
+    (importing moto here for a run that needs none would cost it seconds)."""
+    if "moto" in sys.modules:
+        _ask_partitions_once()
+
+
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """On an xdist worker: hand this worker's reliability tally to the controller."""
     workeroutput = getattr(session.config, "workeroutput", None)

@@ -42,6 +42,10 @@ COMMANDS = {
         "eksaddon.cli.check_compat_cmd:check_compat_command",
         "Check an add-on version against a Kubernetes version (and the one you move to).",
     ),
+    "cluster-upgrade": Entry(
+        "eksaddon.cli.cluster_upgrade_cmd:cluster_upgrade_command",
+        "Upgrade a cluster to the next Kubernetes minor: gate, add-ons, control plane, add-ons.",
+    ),
     "completion": Entry(
         "eksaddon.cli.completion:completion_command",
         "Print the shell completion script for bash, zsh or fish.",

@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import io
-import os
-import sys
 from pathlib import Path
-from typing import TextIO
 
 import click
 
 from eksaddon.cli.aws_options import cluster_option, make_gateway
 from eksaddon.cli.options import (
     ADDON_VERSION,
+    DEFAULT_ADDON,
     KUBERNETES_VERSION,
-    addon_option,
+    _complete_addons,
     feature_option,
     global_options,
     kube_options,
@@ -22,11 +20,12 @@ from eksaddon.cli.options import (
     parse_type,
     type_option,
 )
+from eksaddon.cli.shared import emit, kube_reader
 from eksaddon.compat import CompatReport, Severity, check_compat
 from eksaddon.datafiles import read_document
 from eksaddon.errors import ExitCode, InputError
 from eksaddon.matrix import Matrix
-from eksaddon.reports import OutputFormat, render
+from eksaddon.reports import OutputFormat, annotations_of, render
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
 FORMATS = (
@@ -39,7 +38,15 @@ FORMATS = (
 
 
 @click.command("check-compat")
-@addon_option
+@click.option(
+    "--addon",
+    "addons",
+    multiple=True,
+    metavar="NAME",
+    help=f"Add-on whose matrix to use (default: {DEFAULT_ADDON}). With --target-kubernetes-version "
+    "and --cluster or a fleet: the add-ons the gate covers (repeatable; default: every add-on).",
+    shell_complete=_complete_addons,
+)
 @cluster_option(required=False)
 @click.option("--all-clusters", is_flag=True, help="Check every cluster of each --region.")
 @click.option(
@@ -111,7 +118,7 @@ FORMATS = (
 @click.pass_context
 def check_compat_command(
     ctx: click.Context,
-    addon: str,
+    addons: tuple[str, ...],
     cluster: str | None,
     all_clusters: bool,
     clusters_file: str | None,
@@ -137,6 +144,8 @@ def check_compat_command(
 
     Offline: -k with --addon-version or --daemonset. Live: --cluster reads both from EKS.
     Fleet: --all-clusters or --clusters FILE checks many clusters; the exit code is the worst.
+    Gate: --cluster (or a fleet) with --target-kubernetes-version checks the whole cluster:
+    every add-on, EKS upgrade insights, node versions and the one-minor rule.
     """
     modes = sum(bool(m) for m in (cluster, all_clusters, clusters_file))
     if modes > 1:
@@ -145,8 +154,54 @@ def check_compat_command(
         raise InputError(
             f"--annotations share stdout with the report: add --report-file FILE for -o {output}"
         )
-    matrix = global_options(ctx).load(addon)
     threshold = Severity(fail_on)
+    if modes and target_kubernetes_version is not None:
+        if kubernetes_version or addon_version or daemonset or features:
+            raise InputError(
+                "the cluster-upgrade gate reads every version from EKS and Kubernetes: drop -k, "
+                "--addon-version, --daemonset and --feature"
+            )
+        from eksaddon.cli import gate_run
+
+        if not cluster:
+            return gate_run.run_gate_fleet(
+                all_clusters=all_clusters,
+                clusters_file=clusters_file,
+                regions=regions,
+                profile=profile,
+                concurrency=concurrency,
+                shard=shard,
+                target=target_kubernetes_version,
+                addons=addons,
+                matrix=global_options(ctx).matrix,
+                threshold=threshold,
+                output=output,
+                report_file=report_file,
+                annotations=annotations,
+            )
+        if shard:
+            raise InputError("--shard applies to fleets (--all-clusters or --clusters)")
+        if len(regions) > 1:
+            raise InputError("one --region for a single cluster (several go with --all-clusters)")
+        return gate_run.run_gate(
+            gateway=make_gateway(profile, regions[0] if regions else None),
+            cluster=cluster,
+            target=target_kubernetes_version,
+            addons=addons,
+            matrix=global_options(ctx).matrix,
+            kube=None if skip_node_side else gate_run.kube_connector(kubeconfig, kube_context),
+            threshold=threshold,
+            output=output,
+            report_file=report_file,
+            annotations=annotations,
+        )
+    if len(addons) > 1:
+        raise InputError(
+            "--addon is repeatable only for the cluster-upgrade gate "
+            "(--cluster or a fleet with --target-kubernetes-version)"
+        )
+    addon = addons[0] if addons else DEFAULT_ADDON
+    matrix = global_options(ctx).load(addon)
     if all_clusters or clusters_file:
         from eksaddon.cli.fleet_run import run_fleet
 
@@ -176,7 +231,6 @@ def check_compat_command(
                 "--cluster reads the versions from EKS: drop -k, --addon-version "
                 "and --daemonset, or drop --cluster to check offline"
             )
-        from eksaddon.cli.status_cmd import kube_reader
         from eksaddon.engine.status import live_check_compat
 
         report = live_check_compat(
@@ -202,34 +256,8 @@ def check_compat_command(
         )
     buffer = io.StringIO()
     render(report, OutputFormat(output), buffer)
-    emit(buffer.getvalue(), _single_annotations(report) if annotations else [], output, report_file)
+    emit(buffer.getvalue(), annotations_of(report) if annotations else [], output, report_file)
     return ExitCode.CHECK_FAILED if report.failed else ExitCode.OK
-
-
-def emit(text: str, annotations: list[str], output: str, report_file: Path | None) -> None:
-    """The report to stdout or --report-file; annotations to stdout; the GitHub job summary."""
-    for line in annotations:
-        sys.stdout.write(line + "\n")
-    if report_file is not None:
-        from eksaddon.engine.state import write_text_atomically
-
-        write_text_atomically(report_file, text, mode=0o644)
-    else:
-        sys.stdout.write(text)
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if output == "markdown" and summary:
-        with open(summary, "a", encoding="utf-8") as stream:  # GitHub's job summary file
-            _append(stream, text)
-
-
-def _append(stream: TextIO, text: str) -> None:
-    stream.write(text if text.endswith("\n") else text + "\n")
-
-
-def _single_annotations(report: CompatReport) -> list[str]:
-    from eksaddon.reports.annotations import compat_annotations
-
-    return compat_annotations(report, f"eksaddon {report.addon} on Kubernetes {report.kubernetes}")
 
 
 def _offline(

@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from eksaddon.cli.progress import AUTO, LIVE, choose_mode
+from eksaddon.cli.shared import emit
 from eksaddon.compat import Severity
 from eksaddon.engine.events import FleetProgress
 from eksaddon.engine.fleet import (
+    FleetTarget,
     GatewayFactory,
     GatewayPool,
     check_fleet,
@@ -58,6 +60,31 @@ def _progress_bar() -> Iterator[Callable[[FleetProgress], None] | None]:
         bar.close()
 
 
+def fleet_targets(
+    pool: GatewayPool,
+    all_clusters: bool,
+    clusters_file: str | None,
+    regions: tuple[str, ...],
+    profile: str | None,
+    shard: str | None,
+) -> list[FleetTarget]:
+    """The clusters of ``--clusters FILE`` or ``--all-clusters``, narrowed to ``--shard``."""
+    selected = parse_shard(shard) if shard is not None else None  # refuse a bad --shard first
+    if clusters_file is not None:
+        targets = load_fleet_file(clusters_file)
+        if profile is not None:
+            targets = [
+                t if t.profile or t.role_arn else t._replace(profile=profile) for t in targets
+            ]
+    else:
+        targets = discover(pool, regions or (None,), profile=profile)
+    if selected is not None:
+        targets = [t for t in targets if in_shard(t, *selected)]
+    if not targets and shard is None:
+        raise InputError("no clusters to check: the fleet is empty")
+    return targets
+
+
 def run_fleet(
     *,
     matrix: Matrix,
@@ -75,22 +102,8 @@ def run_fleet(
     report_file: Path | None,
     annotations: str | None,
 ) -> int:
-    from eksaddon.cli.check_compat_cmd import emit
-
-    selected = parse_shard(shard) if shard is not None else None  # refuse a bad --shard first
     pool = GatewayPool(_factory(concurrency))
-    if clusters_file is not None:
-        targets = load_fleet_file(clusters_file)
-        if profile is not None:
-            targets = [
-                t if t.profile or t.role_arn else t._replace(profile=profile) for t in targets
-            ]
-    else:
-        targets = discover(pool, regions or (None,), profile=profile)
-    if selected is not None:
-        targets = [t for t in targets if in_shard(t, *selected)]
-    if not targets and shard is None:
-        raise InputError("no clusters to check: the fleet is empty")
+    targets = fleet_targets(pool, all_clusters, clusters_file, regions, profile, shard)
     with _progress_bar() as progress:
         report = check_fleet(
             targets,
@@ -104,10 +117,10 @@ def run_fleet(
             shard=shard,
             progress=progress,
         )
-    from eksaddon.reports import fleet
+    from eksaddon.reports import OutputFormat, annotations_of, render
 
     buffer = io.StringIO()
-    fleet.render(report, output, buffer)
-    lines = fleet.github_annotations(report) if annotations else []
+    render(report, OutputFormat(output), buffer)
+    lines = annotations_of(report) if annotations else []
     emit(buffer.getvalue(), lines, output, report_file)
     return int(report.exit_code)

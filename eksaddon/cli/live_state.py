@@ -16,10 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from eksaddon.cli.progress import journey_line
 from eksaddon.engine.events import (
     AddonPolled,
     BackupWritten,
     ChangePlanned,
+    ControlPlaneFinished,
+    ControlPlanePolled,
+    ControlPlaneStarted,
     Event,
     ManifestApplied,
     Notice,
@@ -135,6 +139,13 @@ class RunState:
             step.state, step.elapsed = DONE, event.elapsed
         elif isinstance(event, StepChanges):
             self.note(f"[{event.number}/{event.total}] {for_terminal(event.what)} changes shown")
+        elif isinstance(event, ControlPlaneStarted | ControlPlanePolled | ControlPlaneFinished):
+            self._control_plane(event)
+        elif not isinstance(event, Notice):
+            # A journey's phase and add-on events: one line each among the notes.
+            line = journey_line(event)
+            if line is not None:
+                self.note(line)
         else:
             assert isinstance(event, Notice)
             self.note(for_terminal(event.text))
@@ -151,6 +162,24 @@ class RunState:
                     if step.state == RUNNING:
                         step.state = DONE if outcome == "done" else STOPPED
                         step.elapsed = self.step_elapsed(step)
+
+    def _control_plane(
+        self, event: ControlPlaneStarted | ControlPlanePolled | ControlPlaneFinished
+    ) -> None:
+        """The control-plane update is a section of one step (its update and status)."""
+        if isinstance(event, ControlPlaneStarted):
+            force = ", force" if event.force else ""
+            self._open(
+                f"control plane of {for_terminal(event.cluster)}: {for_terminal(event.source)} → "
+                f"{for_terminal(event.target)}{force}",
+                [f"Kubernetes {for_terminal(event.target)}"],
+            )
+            self._step(1, 1).update_id = for_terminal(event.update_id)
+        elif isinstance(event, ControlPlanePolled):
+            self._step(1, 1).update_status = for_terminal(event.status)
+        else:
+            step = self._step(1, 1)
+            step.state, step.elapsed = DONE, event.elapsed
 
     def _plan_ready(self, event: PlanReady) -> None:
         plan = event.plan

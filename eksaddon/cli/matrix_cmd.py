@@ -9,12 +9,12 @@ import click
 
 from eksaddon.cli.aws_options import aws_options, make_gateway
 from eksaddon.cli.options import KUBERNETES_VERSION, addon_option, global_options, output_option
+from eksaddon.cli.shared import write_yaml_file
 from eksaddon.engine.refresh import diff, new_document, read_catalogues, refreshed_document
 from eksaddon.errors import ExitCode, InputError
 from eksaddon.matrix.loader import bundled_addons, has_matrix, load_bundled, load_document
 from eksaddon.matrix.summary import listing, summarize
 from eksaddon.reports import OutputFormat, render
-from eksaddon.reports.yamlout import write_yaml_file
 from eksaddon.versions import KubernetesVersion
 
 

@@ -17,7 +17,7 @@ from eksaddon.cli.options import (
     progress_option,
 )
 from eksaddon.cli.progress import chosen_display
-from eksaddon.cli.upgrade_cmd import confirmer, sigterm_as_interrupt
+from eksaddon.cli.shared import confirmer
 from eksaddon.engine.migrate import MigrateOptions, migrate
 from eksaddon.engine.migrate_settings import migrate_profiled
 from eksaddon.engine.state import state_dir
@@ -101,7 +101,7 @@ def migrate_command(
         progress_mode, title=f"eksaddon migrate · {addon} on cluster {cluster}"
     )
     kube = KubeGateway(kubeconfig=kubeconfig, context=kube_context)
-    with sigterm_as_interrupt(), display as progress:
+    with display as progress:
         confirm = progress.pausing(confirmer(yes, str), asks=not yes)
         if matrix.daemonset is not None:  # the matrix names the DaemonSet and its settings
             result = migrate(

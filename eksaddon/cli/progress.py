@@ -24,11 +24,17 @@ from typing import Protocol, TextIO, TypeVar
 
 from eksaddon.engine.events import (
     AddonPolled,
+    AddonRunFinished,
+    AddonRunStarted,
     BackupWritten,
     ChangePlanned,
+    ControlPlaneFinished,
+    ControlPlanePolled,
+    ControlPlaneStarted,
     Event,
     ManifestApplied,
     Notice,
+    PhaseStarted,
     PlanReady,
     RolloutProgressed,
     StepChanges,
@@ -143,7 +149,7 @@ class ProgressPrinter:
                 f"{verb} update {for_terminal(event.update_id)}"
             )
         if isinstance(event, UpdatePolled | AddonPolled):
-            key = (type(event), event.number, event.status)
+            key: tuple[object, ...] = (type(event), event.number, event.status)
             if key == self._last:
                 return None
             self._last = key
@@ -172,8 +178,51 @@ class ProgressPrinter:
             return f"[{event.number}/{event.total}] {for_terminal(event.what)} changes:\n{diff}"
         if isinstance(event, ChangePlanned):
             return f"plan: {for_terminal(event.description)}"
+        journey = journey_line(event)
+        if journey is not None:
+            return journey
+        if isinstance(event, ControlPlanePolled):
+            cp_key: tuple[object, ...] = (type(event), event.update_id, event.status)
+            if cp_key == self._last:
+                return None
+            self._last = cp_key
+            return (
+                f"control plane: update {for_terminal(event.update_id)} "
+                f"{for_terminal(event.status)} ({event.elapsed:.0f}s)"
+            )
         assert isinstance(event, Notice)
         return for_terminal(event.text)
+
+
+def journey_line(event: Event) -> str | None:
+    """The line of a multi-add-on run's or a journey's own event (None for any other)."""
+    if isinstance(event, PhaseStarted):
+        return f"== {for_terminal(event.phase)}: {for_terminal(event.description)}"
+    if isinstance(event, AddonRunStarted):
+        verb = "resuming" if event.resumed else "starting"
+        return (
+            f"add-on {event.number}/{event.total}: {verb} {for_terminal(event.addon)} "
+            f"({for_terminal(event.phase)} phase)"
+        )
+    if isinstance(event, AddonRunFinished):
+        version = f" at {for_terminal(event.version)}" if event.version else ""
+        return (
+            f"add-on {event.number}/{event.total}: {for_terminal(event.addon)} "
+            f"{for_terminal(event.outcome)}{version}"
+        )
+    if isinstance(event, ControlPlaneStarted):
+        verb = "following" if event.resumed else "started"
+        force = " with force (upgrade insights overridden)" if event.force else ""
+        return (
+            f"control plane of {for_terminal(event.cluster)}: {for_terminal(event.source)} → "
+            f"{for_terminal(event.target)}: {verb} update {for_terminal(event.update_id)}{force}"
+        )
+    if isinstance(event, ControlPlaneFinished):
+        return (
+            f"control plane of {for_terminal(event.cluster)}: done, Kubernetes "
+            f"{for_terminal(event.version)} ({event.elapsed:.0f}s)"
+        )
+    return None
 
 
 def _v(version: object) -> str:

@@ -94,7 +94,7 @@ def render_command(
         json.dump(listing, sys.stdout, indent=2)
         sys.stdout.write("\n")
     else:
-        from eksaddon.reports.yamlout import dump
+        from eksaddon.datafiles import dump_yaml as dump
 
         for document in objects:
             sys.stdout.write("---\n")

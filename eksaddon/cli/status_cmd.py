@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import click
 
 from eksaddon.addons import profile_for
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
 from eksaddon.cli.options import addon_option, global_options, kube_options, output_option
+from eksaddon.cli.shared import kube_reader
 from eksaddon.engine.status import collect_status
 from eksaddon.errors import ExitCode
 from eksaddon.reports import OutputFormat, render
-
-if TYPE_CHECKING:
-    from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
 
 
 @click.command("status")
@@ -50,17 +46,3 @@ def status_command(
     )
     render(report, OutputFormat(output), sys.stdout)
     return ExitCode.OK
-
-
-def kube_reader(
-    kubeconfig: str | None, context: str | None
-) -> Callable[[ClusterInfo], KubernetesReader]:
-    def connect(cluster: ClusterInfo) -> KubernetesReader:
-        from eksaddon.engine.rollout_check import ensure_same_cluster
-        from eksaddon.gateways.kube import KubeGateway
-
-        kube = KubeGateway(kubeconfig=kubeconfig, context=context)
-        ensure_same_cluster(kube.host, cluster)
-        return kube
-
-    return connect

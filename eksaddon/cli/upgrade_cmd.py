@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
@@ -17,6 +14,7 @@ from eksaddon.addons import profile_for
 from eksaddon.addons.base import AddonProfile, NodeSideHook
 from eksaddon.cli.aws_options import aws_options, cluster_option, make_gateway
 from eksaddon.cli.options import (
+    KUBERNETES_VERSION,
     TARGET,
     Seconds,
     addon_option,
@@ -27,6 +25,7 @@ from eksaddon.cli.options import (
 )
 from eksaddon.cli.pod_identity_option import associations, pod_identity_option
 from eksaddon.cli.progress import chosen_display
+from eksaddon.cli.shared import confirmer
 from eksaddon.engine.hooks import hook_for, needs_kubernetes
 from eksaddon.engine.install import InstallOptions, install
 from eksaddon.engine.state import state_dir
@@ -35,9 +34,10 @@ from eksaddon.engine.upgrade import (
     UpgradeOptions,
     Upgrader,
 )
-from eksaddon.errors import AddonNotFoundError, ExitCode, InputError
+from eksaddon.errors import AddonNotFoundError, ExitCode
 from eksaddon.planner import Plan
 from eksaddon.reports import OutputFormat, render
+from eksaddon.versions import KubernetesVersion
 
 if TYPE_CHECKING:
     from eksaddon.engine.events import Progress
@@ -99,21 +99,6 @@ def change_options(function: F) -> F:
     return function
 
 
-def confirmer(yes: bool, what: Callable[[Any], str]) -> Callable[[Any], bool]:
-    def confirm(subject: Any) -> bool:
-        if yes:
-            return True
-        if not sys.stdin.isatty():
-            raise InputError(
-                f"refusing to {what(subject)} without confirmation: standard input is not a "
-                "terminal",
-                hint="pass --yes to run unattended, or --dry-run to only see the plan",
-            )
-        return click.confirm(f"{what(subject)}?", default=False, err=True)
-
-    return confirm
-
-
 def _describe(plan: Plan) -> str:
     warnings = "".join(f" (warning: {w})" for w in plan.warnings)
     return (
@@ -147,26 +132,14 @@ def _node_side(
     dry_run: bool,
 ) -> tuple[NodeSideHook | None, KubeGateway | None]:
     """The profile's node-side hook and the Kubernetes gateway it reads (None: not used)."""
+    if not needs_kubernetes(profile):
+        # Nothing to read on the cluster: the hook only says what is not checked (with
+        # --skip-rollout-check too: the live-only line is never left out).
+        return hook_for(profile, None), None
     if skip:
         return None, None
-    if not needs_kubernetes(profile):
-        return hook_for(profile, None), None  # nothing to read: the hook says what is unchecked
     kube = _kube_gateway(kubeconfig, context, dry_run=dry_run)
     return (None, None) if kube is None else (hook_for(profile, kube), kube)
-
-
-@contextmanager
-def sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM (a CI job cancelled, a pod evicted) stops a run like Ctrl-C: journal kept."""
-
-    def interrupt(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command("upgrade")
@@ -208,6 +181,18 @@ def sigterm_as_interrupt() -> Iterator[None]:
     help="Self-managed: apply the manifests even though the add-on is a Helm release (Helm's "
     "record is then stale; see docs/helm.md). Without it such an upgrade is refused.",
 )
+@click.option(
+    "--all-addons",
+    is_flag=True,
+    help="Every add-on, one at a time in a documented order, under one run journal "
+    "(docs/cluster-upgrade.md).",
+)
+@click.option(
+    "--for-kubernetes-version",
+    type=KUBERNETES_VERSION,
+    help="With --all-addons: only the add-ons that must move before the control plane goes to "
+    "this version (the gate's before phase). Without it: every add-on to its latest build.",
+)
 @click.pass_context
 def upgrade_command(
     ctx: click.Context,
@@ -233,8 +218,14 @@ def upgrade_command(
     skip_rollout_check: bool,
     force: bool,
     take_over_from_helm: bool,
+    all_addons: bool,
+    for_kubernetes_version: KubernetesVersion | None,
 ) -> int:
     """Carry a managed add-on to a version one minor step at a time; resumable."""
+    if all_addons or for_kubernetes_version is not None:
+        from eksaddon.cli import all_addons as every
+
+        return every.upgrade_all_addons(ctx, locals())
     options = UpgradeOptions(
         cluster=cluster,
         addon=addon,
@@ -263,7 +254,7 @@ def upgrade_command(
     display = chosen_display(
         progress_mode, title=f"eksaddon upgrade · {addon} on cluster {cluster}"
     )
-    with sigterm_as_interrupt(), display as progress:
+    with display as progress:
         confirm = progress.pausing(confirmer(yes, _describe), asks=not yes)
         upgrader = Upgrader(
             gateway=gateway,
@@ -379,7 +370,7 @@ def install_command(
     display = chosen_display(
         progress_mode, title=f"eksaddon install · {addon} on cluster {cluster}"
     )
-    with sigterm_as_interrupt(), display as progress:
+    with display as progress:
         result = install(
             gateway=make_gateway(profile, region),
             matrix=profile_for(addon, global_options(ctx).matrix).matrix,

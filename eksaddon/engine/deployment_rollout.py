@@ -20,6 +20,8 @@ from typing import Any
 
 from eksaddon.addons.base import (
     CONFIG_MAP,
+    AddonProfile,
+    NoSettings,
     ObjectRef,
     Objects,
     Setting,
@@ -27,6 +29,7 @@ from eksaddon.addons.base import (
     StepView,
     drifted,
     image_tag,
+    main_workload,
     tag_shows,
 )
 from eksaddon.engine.events import Notice, RolloutProgressed
@@ -34,7 +37,7 @@ from eksaddon.engine.rollout_check import ensure_same_cluster
 from eksaddon.engine.waiting import backoff
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
-from eksaddon.matrix.model import Matrix, Workload
+from eksaddon.matrix.model import Matrix, Workload, WorkloadKind
 from eksaddon.nodeside.deployment import (
     DeploymentRollout,
     assess_deployment,
@@ -62,6 +65,20 @@ class DeploymentRolloutCheck:
         self.settings = settings
         self.matrix: Matrix | None = None
         self.expected: tuple[Setting, ...] = ()
+        self.profile_note: str | None = None  # what the profile says is not checked
+
+    @classmethod
+    def for_profile(cls, kube: KubernetesReader, profile: AddonProfile) -> DeploymentRolloutCheck:
+        """The hook of a profile whose main workload is a Deployment (engine/hooks.py)."""
+        workload = main_workload(profile)
+        if workload is None or workload.kind is not WorkloadKind.DEPLOYMENT:
+            raise InputError(
+                f"eksaddon knows no Deployment of {profile.name} to check on the cluster"
+            )
+        settings = None if isinstance(profile.settings, NoSettings) else profile.settings
+        check = cls(kube, workload, settings=settings)
+        check.profile_note = profile.node_side_note
+        return check
 
     @property
     def label(self) -> str:
@@ -69,12 +86,13 @@ class DeploymentRolloutCheck:
 
     @property
     def notice(self) -> str | None:
+        notes = [self.profile_note] if self.profile_note else []
         if self.workload.image_tag in (None, ImageTagRule.UNRELATED):
-            return (
+            notes.append(
                 f"the image tag of {self.label} does not show the add-on version: each step's "
                 "rollout check follows the Deployment's generation, not the version it runs"
             )
-        return None
+        return "; ".join(notes) or None
 
     def check_target(self, cluster: ClusterInfo) -> None:
         """Before any change: the right cluster, and the Deployment actually there."""

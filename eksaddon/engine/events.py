@@ -96,6 +96,59 @@ class Notice(NamedTuple):
     text: str
 
 
+class PhaseStarted(NamedTuple):
+    """A stage of a multi-add-on run or a cluster-upgrade journey begins (gate, before,
+    control-plane, after, nodes); ``description`` says what it will do."""
+
+    phase: str
+    description: str
+
+
+class AddonRunStarted(NamedTuple):
+    """Add-on ``number`` of ``total`` in a run over several add-ons; its own plan and step
+    events follow. ``resumed``: an earlier run left it in flight."""
+
+    number: int
+    total: int
+    addon: str
+    phase: str
+    resumed: bool
+
+
+class AddonRunFinished(NamedTuple):
+    """How add-on ``number`` of ``total`` ended: ``outcome`` is ``upgraded``, ``up to date``
+    or ``done earlier`` (a rerun skips what an earlier run finished)."""
+
+    number: int
+    total: int
+    addon: str
+    outcome: str
+    version: str | None
+
+
+class ControlPlaneStarted(NamedTuple):
+    """The control-plane update was sent (or, ``resumed``, is followed by its recorded id)."""
+
+    cluster: str
+    source: str
+    target: str
+    update_id: str
+    resumed: bool
+    force: bool
+
+
+class ControlPlanePolled(NamedTuple):
+    update_id: str
+    status: str
+    elapsed: float
+
+
+class ControlPlaneFinished(NamedTuple):
+    cluster: str
+    version: str
+    elapsed: float
+
+
 Event = (
     PlanReady
     | BackupWritten
@@ -108,6 +161,12 @@ Event = (
     | ManifestApplied
     | RolloutProgressed
     | Notice
+    | PhaseStarted
+    | AddonRunStarted
+    | AddonRunFinished
+    | ControlPlaneStarted
+    | ControlPlanePolled
+    | ControlPlaneFinished
 )
 Progress = Callable[[Event], None]
 

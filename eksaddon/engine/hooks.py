@@ -26,9 +26,7 @@ def _daemonset_hook(kube: Any, profile: AddonProfile) -> NodeSideHook:
 def _deployment_hook(kube: Any, profile: AddonProfile) -> NodeSideHook:
     from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
 
-    workload = main_workload(profile)
-    assert workload is not None  # hook_for asks only for a profile with a workload
-    return DeploymentRolloutCheck(kube, workload, settings=profile.settings)
+    return DeploymentRolloutCheck.for_profile(kube, profile)
 
 
 # Workload kind -> the hook that proves its rollout.

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 from eksaddon.engine import journal as journals
 from eksaddon.engine.events import ManifestApplied
 from eksaddon.engine.journal import Journal
 from eksaddon.engine.waiting import StepContext, retry_transient
-from eksaddon.gateways.protocols import AddonState
+from eksaddon.gateways.protocols import AddonState, KubernetesWriter
 from eksaddon.versions import AddonVersion
 
 APPLIED = "applied"
@@ -26,16 +26,10 @@ APPLIED = "applied"
 Renderer = Callable[[AddonVersion], list[dict[str, Any]]]
 
 
-class ObjectWriter(Protocol):
-    def apply(self, document: dict[str, Any], *, force: bool = True) -> dict[str, Any]: ...
-
-    def read(self, document: dict[str, Any]) -> dict[str, Any] | None: ...
-
-
 class ManifestApplyDriver:
     """Carries a self-managed add-on's step out by applying its rendered objects."""
 
-    def __init__(self, writer: ObjectWriter, render: Renderer) -> None:
+    def __init__(self, writer: KubernetesWriter, render: Renderer) -> None:
         self.writer = writer
         self.render = render
 

@@ -20,6 +20,18 @@ class PodIdentityStatus(NamedTuple):
     build: AddonVersion | None  # the build the recommendation is for
     note: str | None = None
 
+    def describe_recommended(self) -> str:
+        """One line: each service account with its recommended policies, or why unknown."""
+        if self.recommended is None:
+            return self.note or "unknown"
+        if not self.recommended:
+            return f"none (EKS recommends no role for {self.build})"
+        return "; ".join(
+            f"{c.service_account}: "
+            f"{', '.join(c.recommended_managed_policies) or 'no managed policy'}"
+            for c in self.recommended
+        )
+
 
 def pod_identity_status(
     gateway: EksGateway,
@@ -42,15 +54,3 @@ def pod_identity_status(
             associations, None, build, f"recommended policies unknown: {error.one_line()}"
         )
     return PodIdentityStatus(associations, tuple(recommended), build)
-
-
-def describe_recommended(status: PodIdentityStatus) -> str:
-    """One line: each service account with its recommended policies, or why they are unknown."""
-    if status.recommended is None:
-        return status.note or "unknown"
-    if not status.recommended:
-        return f"none (EKS recommends no role for {status.build})"
-    return "; ".join(
-        f"{c.service_account}: {', '.join(c.recommended_managed_policies) or 'no managed policy'}"
-        for c in status.recommended
-    )

@@ -24,7 +24,7 @@ from eksaddon.engine import journal as journals
 from eksaddon.engine.events import BackupWritten, Notice, PlanReady, Progress, StepChanges
 from eksaddon.engine.journal import ClusterIdentity, Journal, check_identity
 from eksaddon.engine.manifest_steps import APPLIED as APPLIED
-from eksaddon.engine.manifest_steps import ManifestApplyDriver, ObjectWriter
+from eksaddon.engine.manifest_steps import ManifestApplyDriver
 from eksaddon.engine.resume import journal_plan
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.state import write_json_atomically
@@ -32,7 +32,7 @@ from eksaddon.engine.steps import RunSettings, run_steps
 from eksaddon.engine.upgrade import UpgradeOptions, UpgradeResult
 from eksaddon.engine.waiting import Clock, retrying
 from eksaddon.errors import AddonNotFoundError, InputError
-from eksaddon.gateways.protocols import ClusterInfo, EksGateway
+from eksaddon.gateways.protocols import ClusterInfo, EksGateway, KubernetesWriter
 from eksaddon.matrix.model import AddonType, Matrix
 from eksaddon.nodeside.detect import Customization, detect
 from eksaddon.nodeside.helm import HelmRelease, before_applying
@@ -44,7 +44,7 @@ from eksaddon.versions import AddonVersion
 def upgrade_self_managed(
     *,
     gateway: EksGateway,
-    writer: ObjectWriter,
+    writer: KubernetesWriter,
     nodes: RolloutCheck,
     matrix: Matrix,
     options: UpgradeOptions,
@@ -82,7 +82,7 @@ def _upgrade(
     cluster: ClusterInfo,
     path: Path,
     gateway: EksGateway,
-    writer: ObjectWriter,
+    writer: KubernetesWriter,
     nodes: RolloutCheck,
     matrix: Matrix,
     options: UpgradeOptions,
@@ -220,7 +220,7 @@ def _start(
     plan: Plan,
     cluster: ClusterInfo,
     customizations: tuple[Customization, ...],
-    writer: ObjectWriter,
+    writer: KubernetesWriter,
     state_directory: Path,
     progress: Progress,
     options: UpgradeOptions,

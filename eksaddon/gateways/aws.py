@@ -27,6 +27,7 @@ from eksaddon.gateways.aws_answers import (
     addon_state,
     after_a_change,
     catalogue_entries,
+    health_issues,
     insight_detail,
     insight_summary,
     kubernetes_version,
@@ -151,6 +152,7 @@ class AwsEksGateway:
             region=self._region,
             endpoint=data.optional_text("endpoint"),
             arn=data.optional_text("arn"),
+            health_issues=health_issues(data),
         )
 
     def describe_addon(self, cluster: str, addon: str) -> AddonState | None:

@@ -65,11 +65,10 @@ def kubernetes_version(data: Answer) -> KubernetesVersion:
         raise data.misfit(f"{data.path}.version", text) from None
 
 
-def addon_state(data: Answer, cluster: str, addon: str) -> AddonState:
-    same(data, "addonName", addon)
-    same(data, "clusterName", cluster)
+def health_issues(data: Answer) -> tuple[HealthIssue, ...]:
+    """``health.issues`` of a cluster or an add-on (the same shape in botocore's model)."""
     health = data.optional_child("health")
-    issues = tuple(
+    return tuple(
         HealthIssue(
             i.shown_text("code") or "Unknown",
             i.shown_text("message") or "",
@@ -77,6 +76,12 @@ def addon_state(data: Answer, cluster: str, addon: str) -> AddonState:
         )
         for i in (health.children("issues") if health is not None else [])
     )
+
+
+def addon_state(data: Answer, cluster: str, addon: str) -> AddonState:
+    same(data, "addonName", addon)
+    same(data, "clusterName", cluster)
+    issues = health_issues(data)
     return AddonState(
         name=addon,
         cluster=cluster,

@@ -35,6 +35,8 @@ class ClusterInfo(NamedTuple):
     region: str
     endpoint: str | None = None  # the API server URL, to match a kubeconfig against
     arn: str | None = None  # names the account: a journal is resumed only on its own cluster
+    # DescribeCluster's health.issues: problems EKS sees with the control plane itself.
+    health_issues: tuple[HealthIssue, ...] = ()
 
 
 class HealthIssue(NamedTuple):

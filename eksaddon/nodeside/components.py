@@ -8,13 +8,16 @@ a new release is a data change, not a code change. Where upstream's own file of 
 what its tag suggests (``upstream_slips`` in the data file), the objects are upstream's and
 :func:`upstream_notes` says why.
 
+The CRDs (ENIConfig, PolicyEndpoint, whose schemas are data in the facts file) are built in
+:mod:`eksaddon.nodeside.crds`; :func:`eksaddon.nodeside.render.build_objects` assembles them all.
+
 Everything returned is a fresh plain ``dict``: callers may change it without touching the facts.
 """
 
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
 from typing import Any, NamedTuple
@@ -60,7 +63,8 @@ def facts() -> Mapping[str, Any]:
 
 
 @lru_cache(maxsize=256)
-def _version(text: str) -> AddonVersion:
+def release_of(text: str) -> AddonVersion:
+    """A data file's version text, parsed (cached: the same few texts recur in every render)."""
     return AddonVersion.parse(text)
 
 
@@ -72,11 +76,11 @@ def in_range(entry: Mapping[str, Any], version: AddonVersion) -> bool:
     """
     release = version.release
     since, until, before = entry.get("since"), entry.get("until"), entry.get("before")
-    if since is not None and release < _version(since):
+    if since is not None and release < release_of(since):
         return False
-    if until is not None and release > _version(until):
+    if until is not None and release > release_of(until):
         return False
-    return before is None or release < _version(before)
+    return before is None or release < release_of(before)
 
 
 def pick(entries: Iterable[Mapping[str, Any]], version: AddonVersion) -> list[dict[str, Any]]:
@@ -96,7 +100,7 @@ def pick_one(entries: Iterable[Mapping[str, Any]], version: AddonVersion) -> dic
 
 def reached(facts_value: str | None, version: AddonVersion) -> bool:
     """Whether ``version`` is at or after a ``*_since`` fact (None: never)."""
-    return facts_value is not None and version.release >= _version(facts_value)
+    return facts_value is not None and version.release >= release_of(facts_value)
 
 
 # --- images -----------------------------------------------------------------------------------
@@ -191,7 +195,7 @@ def _follow_reused(version: AddonVersion, region: str | None) -> tuple[AddonVers
         reused = [slip["manifest_of"] for slip in slips if "manifest_of" in slip]
         if not reused:
             return version, notes
-        version = _version(reused[0])
+        version = release_of(reused[0])
     raise MatrixError(f"{DATA_FILE}: upstream_slips manifest_of entries form a loop at {version}")
 
 
@@ -237,75 +241,6 @@ def cluster_role_binding(ctx: Context) -> Manifest:
         "metadata": metadata(name, labels=object_labels(ctx)),
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": name},
         "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": ctx.facts["namespace"]}],
-    }
-
-
-def eniconfig_crd(ctx: Context) -> Manifest:
-    crd = ctx.facts["eniconfig_crd"]
-    names = {"plural": crd["plural"], "singular": crd["singular"], "kind": crd["kind"]}
-    version: dict[str, Any] = {"name": crd["version"], "served": True, "storage": True}
-    if not reached(crd["v1_since"], ctx.version):
-        # apiextensions v1beta1 needed no schema; Kubernetes 1.22 removed that API.
-        spec = {"group": crd["group"], "names": names, "scope": crd["scope"], "versions": [version]}
-        return _crd("apiextensions.k8s.io/v1beta1", metadata(_crd_name(crd)), spec)
-    # v1 requires a structural schema: ENIConfig keeps every field as the client wrote it.
-    version["schema"] = _schema(crd, ctx)
-    spec = {
-        "scope": crd["scope"],
-        "group": crd["group"],
-        "preserveUnknownFields": False,
-        "versions": [version],
-        "names": names,
-    }
-    labels = object_labels(ctx) if ctx.version.release <= _version(crd["labels_until"]) else None
-    return _crd("apiextensions.k8s.io/v1", metadata(_crd_name(crd), labels=labels), spec)
-
-
-def _schema(crd: Mapping[str, Any], ctx: Context) -> dict[str, Any]:
-    chosen = pick_one(crd["schemas"], ctx.version)
-    if chosen is None:
-        raise MatrixError(f"{DATA_FILE} records no {crd['kind']} CRD schema for {ctx.version}")
-    return chosen
-
-
-def policyendpoint_crd(ctx: Context) -> Manifest:
-    crd = ctx.facts["policyendpoint_crd"]
-    meta: dict[str, Any] = {"annotations": dict(crd["annotations"])}
-    if ctx.version.release <= _version(crd["creation_timestamp_null_until"]):
-        meta["creationTimestamp"] = None  # as controller-gen wrote it; the API server ignores it
-    meta.update(metadata(_crd_name(crd), labels=crd["labels"]))
-    spec = {
-        "group": crd["group"],
-        "names": {
-            "kind": crd["kind"],
-            "listKind": crd["list_kind"],
-            "plural": crd["plural"],
-            "singular": crd["singular"],
-        },
-        "scope": crd["scope"],
-        "versions": [
-            {
-                "name": crd["version"],
-                "schema": _schema(crd, ctx),
-                "served": True,
-                "storage": True,
-                "subresources": {"status": {}},
-            }
-        ],
-    }
-    return _crd("apiextensions.k8s.io/v1", meta, spec)
-
-
-def _crd_name(crd: Mapping[str, Any]) -> str:
-    return f"{crd['plural']}.{crd['group']}"
-
-
-def _crd(api_version: str, meta: dict[str, Any], spec: dict[str, Any]) -> Manifest:
-    return {
-        "apiVersion": api_version,
-        "kind": "CustomResourceDefinition",
-        "metadata": meta,
-        "spec": spec,
     }
 
 
@@ -449,19 +384,3 @@ def value_from(ctx: Context, setting: SettingDefault) -> dict[str, Any]:
 def _arg(setting: SettingDefault, version: AddonVersion) -> str:
     value = setting.default_for(version)
     return setting.name if value is None else f"{setting.name}={value}"
-
-
-BUILDERS: Mapping[str, Callable[[Context], Manifest]] = {
-    "ServiceAccount": service_account,
-    "ConfigMap": config_map,
-    "ClusterRole": cluster_role,
-    "ClusterRoleBinding": cluster_role_binding,
-    "ENIConfigCRD": eniconfig_crd,
-    "PolicyEndpointCRD": policyendpoint_crd,
-    "DaemonSet": daemonset,
-}
-
-
-def build_objects(ctx: Context) -> list[Manifest]:
-    """Every object of the manifest for ``ctx.version``, in the manifest's order."""
-    return [BUILDERS[entry["object"]](ctx) for entry in pick(ctx.facts["objects"], ctx.version)]

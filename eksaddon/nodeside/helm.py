@@ -49,6 +49,14 @@ class HelmRelease(NamedTuple):
     chart_version: str | None
     app_version: str | None
 
+    def describe(self) -> str:
+        chart = (
+            f"chart {self.chart}"
+            if self.chart
+            else "chart version unknown (no helm.sh/chart label)"
+        )
+        return f"Helm release {self.name} in namespace {self.namespace or 'unknown'} ({chart})"
+
 
 class ChartVersion(NamedTuple):
     release: AddonVersion
@@ -108,12 +116,7 @@ def chart_labels(metadata: Any) -> dict[str, str]:
 
 
 def describe(release: HelmRelease) -> str:
-    chart = (
-        f"chart {release.chart}"
-        if release.chart
-        else "chart version unknown (no helm.sh/chart label)"
-    )
-    return f"Helm release {release.name} in namespace {release.namespace or 'unknown'} ({chart})"
+    return release.describe()
 
 
 @lru_cache(maxsize=1)

@@ -182,7 +182,7 @@ def chart_for(release: AddonVersion) -> str:
 
 def as_yaml(result: HelmValues, *, source: str | None) -> str:
     """The values file: what it is for in comments, then the values."""
-    from eksaddon.reports.yamlout import dump
+    from eksaddon.datafiles import dump_yaml as dump
 
     facts = chart_facts()
     lines = [

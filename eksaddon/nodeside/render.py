@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from eksaddon.errors import InputError, MatrixError
 from eksaddon.matrix.loader import load_matrix
 from eksaddon.matrix.model import DaemonSetSpec, Matrix
-from eksaddon.nodeside import components
+from eksaddon.nodeside import components, crds
 from eksaddon.nodeside.components import Manifest
 from eksaddon.nodeside.detect import Customization
 from eksaddon.versions import AddonVersion
@@ -73,9 +73,29 @@ def render(
         defaults=defaults,
         region=file_region,
     )
-    objects = components.build_objects(ctx)
+    objects = build_objects(ctx)
     _apply(objects, customizations, ctx)
     return objects
+
+
+# Each object the facts file lists, by its name there.
+BUILDERS: Mapping[str, Callable[[components.Context], Manifest]] = {
+    "ServiceAccount": components.service_account,
+    "ConfigMap": components.config_map,
+    "ClusterRole": components.cluster_role,
+    "ClusterRoleBinding": components.cluster_role_binding,
+    "ENIConfigCRD": crds.eniconfig_crd,
+    "PolicyEndpointCRD": crds.policyendpoint_crd,
+    "DaemonSet": components.daemonset,
+}
+
+
+def build_objects(ctx: components.Context) -> list[Manifest]:
+    """Every object of the manifest for ``ctx.version``, in the manifest's order."""
+    return [
+        BUILDERS[entry["object"]](ctx)
+        for entry in components.pick(ctx.facts["objects"], ctx.version)
+    ]
 
 
 def registry_for(region: str) -> str:

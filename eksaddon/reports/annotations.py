@@ -17,6 +17,11 @@ def error_annotation(subject: str, message: str) -> str:
     return f"::error title={_escape(subject, property_value=True)}::{_escape(message)}"
 
 
+def report_annotations(report: CompatReport) -> list[str]:
+    """A single check's annotations (the registry's entry for CompatReport)."""
+    return compat_annotations(report, f"eksaddon {report.addon} on Kubernetes {report.kubernetes}")
+
+
 def compat_annotations(report: CompatReport, subject: str) -> list[str]:
     """One annotation per warning or error finding, titled with ``subject``."""
     title = _escape(subject, property_value=True)

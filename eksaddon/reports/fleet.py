@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, TextIO
 from xml.etree import ElementTree
 
 from eksaddon.compat import Severity
 from eksaddon.engine.fleet import ClusterOutcome, FleetReport
 from eksaddon.errors import ExitCode
-from eksaddon.reports import redacted
 from eksaddon.reports.annotations import compat_annotations, error_annotation
 from eksaddon.reports.documents import SCHEMA_VERSION, compat_document
 from eksaddon.reports.junit import line
@@ -139,22 +137,6 @@ def junit(report: FleetReport, stream: TextIO) -> None:
         suite.set("errors", "0")
     ElementTree.indent(suites)
     stream.write(ElementTree.tostring(suites, encoding="unicode", xml_declaration=True) + "\n")
-
-
-def render(report: FleetReport, output: str, stream: TextIO) -> None:
-    if output == "json":
-        json.dump(redacted(document(report)), stream, indent=2, ensure_ascii=False)
-        stream.write("\n")
-    elif output == "yaml":
-        from eksaddon.reports.yamlout import dump
-
-        dump(redacted(document(report)), stream)
-    elif output == "junit":
-        junit(report, stream)
-    elif output == "markdown":
-        markdown(report, stream)
-    else:
-        table(report, stream)
 
 
 def github_annotations(report: FleetReport) -> list[str]:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from rich.console import Console
+from typing import TextIO
+
 from rich.table import Table
 
 from eksaddon.engine.install import InstallResult
-from eksaddon.engine.pod_identity_status import describe_recommended
 from eksaddon.engine.refresh import MatrixDiff
 from eksaddon.engine.status import StatusReport
 from eksaddon.engine.upgrade import UpgradeResult
-from eksaddon.reports.table import plan_steps
+from eksaddon.reports.table import console_for, plan_steps
 
 
-def status(report: StatusReport, console: Console) -> None:
+def status(report: StatusReport, stream: TextIO) -> None:
+    console = console_for(stream)
     cluster, addon = report.cluster, report.addon
     table = Table(
         title=f"{report.addon_name} on cluster {cluster.name} ({cluster.region})", show_header=False
@@ -46,7 +47,7 @@ def status(report: StatusReport, console: Console) -> None:
     if report.pod_identity is not None:
         pod_identity = report.pod_identity
         table.add_row("Pod identity", ", ".join(pod_identity.associations) or "none")
-        table.add_row("Recommended policies", describe_recommended(pod_identity))
+        table.add_row("Recommended policies", pod_identity.describe_recommended())
     _node_side_rows(report, table)
     console.print(table)
     if report.plan is not None and report.plan.steps:
@@ -54,7 +55,8 @@ def status(report: StatusReport, console: Console) -> None:
         plan_steps(report.plan, console)
 
 
-def upgrade(result: UpgradeResult, console: Console) -> None:
+def upgrade(result: UpgradeResult, stream: TextIO) -> None:
+    console = console_for(stream)
     plan = result.plan
     if result.dry_run:
         console.print(
@@ -75,7 +77,8 @@ def upgrade(result: UpgradeResult, console: Console) -> None:
     console.print(f"Backup: {result.backup}")
 
 
-def diff(report: MatrixDiff, console: Console) -> None:
+def diff(report: MatrixDiff, stream: TextIO) -> None:
+    console = console_for(stream)
     table = Table(title=f"{report.addon}: live catalogue ({report.region}) against {report.origin}")
     for column in ("Kubernetes", "Added (live only)", "Removed (matrix only)", "Latest", "Default"):
         table.add_column(column, overflow="fold")
@@ -101,7 +104,8 @@ def _change(before: object, after: object) -> str:
     return str(after) if before == after else f"{before or '—'} → {after or '—'}"
 
 
-def install(result: InstallResult, console: Console) -> None:
+def install(result: InstallResult, stream: TextIO) -> None:
+    console = console_for(stream)
     if result.dry_run:
         console.print(
             f"Dry run: would create {result.addon} {result.version} on cluster {result.cluster}."
@@ -136,9 +140,7 @@ def _node_side_rows(report: StatusReport, table: Table) -> None:
     custom = ", ".join(f"{c.container}/{c.name}={c.value}" for c in detected.customizations)
     table.add_row("Custom settings", custom or "none (manifest defaults)")
     if detected.helm is not None:
-        from eksaddon.nodeside.helm import describe
-
-        table.add_row("Installed by", describe(detected.helm))
+        table.add_row("Installed by", detected.helm.describe())
     if detected.drift:
         release = detected.version.release
         table.add_row(

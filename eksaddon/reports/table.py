@@ -43,35 +43,23 @@ def console_for(stream: TextIO) -> Console:
     )
 
 
-def render(report: object, stream: TextIO) -> None:
-    console = console_for(stream)
-    if isinstance(report, MatrixSummary):
-        _matrix(report, console)
-    elif isinstance(report, MatrixListing):
-        _listing(report, console)
-    elif isinstance(report, Plan):
-        _plan(report, console)
-    elif isinstance(report, CompatReport):
-        _compat(report, console)
-    else:
-        from eksaddon.engine.refresh import MatrixDiff
-        from eksaddon.engine.status import StatusReport
-        from eksaddon.reports import live_table
+# The renderers the registry names (eksaddon/reports/__init__.py): one per report type.
 
-        if isinstance(report, StatusReport):
-            live_table.status(report, console)
-        elif isinstance(report, MatrixDiff):
-            live_table.diff(report, console)
-        else:
-            from eksaddon.engine.install import InstallResult
-            from eksaddon.engine.upgrade import UpgradeResult
 
-            if isinstance(report, UpgradeResult):
-                live_table.upgrade(report, console)
-            elif isinstance(report, InstallResult):
-                live_table.install(report, console)
-            else:
-                raise TypeError(f"no table for {type(report).__name__}")
+def matrix(summary: MatrixSummary, stream: TextIO) -> None:
+    _matrix(summary, console_for(stream))
+
+
+def listing(report: MatrixListing, stream: TextIO) -> None:
+    _listing(report, console_for(stream))
+
+
+def plan(report: Plan, stream: TextIO) -> None:
+    _plan(report, console_for(stream))
+
+
+def compat(report: CompatReport, stream: TextIO) -> None:
+    _compat(report, console_for(stream))
 
 
 def _matrix(summary: MatrixSummary, console: Console) -> None:

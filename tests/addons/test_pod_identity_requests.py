@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from eksaddon.engine.install import InstallOptions, install
-from eksaddon.engine.pod_identity_status import describe_recommended, pod_identity_status
+from eksaddon.engine.pod_identity_status import pod_identity_status
 from eksaddon.engine.status import collect_status
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader
 from eksaddon.errors import AccessDeniedError, JournalMismatchError, UpgradeStoppedError
@@ -111,7 +111,7 @@ def test_status_shows_the_associations_and_the_recommended_policies(bundled: Mat
     assert report.pod_identity is not None
     assert report.pod_identity.recommended == (policy,)
     assert str(report.pod_identity.build) == "v1.16.4-eksbuild.2"
-    assert describe_recommended(report.pod_identity) == "aws-node: AmazonEKS_CNI_Policy"
+    assert report.pod_identity.describe_recommended() == "aws-node: AmazonEKS_CNI_Policy"
 
 
 def test_unreadable_recommendations_are_said_not_left_out(bundled: Matrix) -> None:
@@ -120,8 +120,8 @@ def test_unreadable_recommendations_are_said_not_left_out(bundled: Matrix) -> No
         eks, "vpc-cni", eks.describe_addon("prod", "vpc-cni"), offered=None
     )
     assert status.recommended is None
-    assert describe_recommended(status).startswith("recommended policies unknown: ")
-    assert "AccessDenied" in describe_recommended(status)
+    assert status.describe_recommended().startswith("recommended policies unknown: ")
+    assert "AccessDenied" in status.describe_recommended()
 
 
 def test_the_add_ons_own_associations_are_shown(bundled: Matrix) -> None:

@@ -118,8 +118,8 @@ def test_a_self_managed_addon_without_bundled_manifests_is_refused(
     live_only: StandInServer, tmp_path: Path
 ) -> None:
     # No EKS add-on coredns on the cluster: eksaddon has no CoreDNS manifests to apply, so it
-    # says so (not "drop --skip-rollout-check") and changes nothing.
-    # (--skip-rollout-check: CoreDNS's Deployment check would otherwise need a kubeconfig first.)
+    # says so (not "drop --skip-rollout-check") and changes nothing. (Without the flag, the
+    # CoreDNS Deployment's rollout check wants the Kubernetes API first, as vpc-cni's does.)
     code, _, err = run(
         live_only,
         tmp_path,
@@ -133,4 +133,18 @@ def test_a_self_managed_addon_without_bundled_manifests_is_refused(
     )
     assert code == 3, err  # as for any add-on EKS does not have: nothing was changed
     assert "no manifests to upgrade a self-managed coredns with; nothing was changed" in err
+    assert live_only.standin.count("UpdateAddon") == 0
+
+
+def test_the_live_only_line_is_shown_with_skip_rollout_check_too(
+    live_only: StandInServer, tmp_path: Path
+) -> None:
+    code, out, err = run(
+        live_only, tmp_path, "upgrade", "--cluster", CLUSTER, "--addon", ADDON,
+        "--dry-run", "--skip-rollout-check", "-o", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    document = json.loads(out)
+    assert [s["to"] for s in document["plan"]["steps"]] == ["v8.0.0-eksbuild.1"]
+    assert any("nothing is checked on the nodes" in n for n in document["plan"]["notes"])
     assert live_only.standin.count("UpdateAddon") == 0

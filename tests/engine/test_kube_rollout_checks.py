@@ -18,8 +18,7 @@ import kubernetes.client as k8s
 import pytest
 import yaml
 
-from eksaddon.addons import profile_for
-from eksaddon.addons.base import Carried, DataProfile, ObjectRef, Objects, Setting
+from eksaddon.addons.base import Carried, ObjectRef, Objects, Setting
 from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
 from eksaddon.engine.events import Event, Notice, RolloutProgressed
 from eksaddon.engine.rollout_check import RolloutCheck
@@ -379,9 +378,12 @@ def test_the_daemonset_check_follows_the_rollout_to_every_node(
 
 
 def bundled_workloads() -> list[tuple[str, Workload]]:
+    """Each bundled add-on's main workload: the one whose rollout its hook checks."""
     from eksaddon.addons import known_addons, profile_for
+    from eksaddon.addons.base import main_workload
 
-    return [(addon, w) for addon in known_addons() for w in profile_for(addon).workloads]
+    found = [(addon, main_workload(profile_for(addon))) for addon in known_addons()]
+    return [(addon, w) for addon, w in found if w is not None]
 
 
 WORKLOADS = bundled_workloads()
@@ -418,7 +420,7 @@ def test_every_bundled_addon_with_workloads_is_covered() -> None:
     kinds = {(addon, w.kind) for addon, w in WORKLOADS}
     assert ("coredns", WorkloadKind.DEPLOYMENT) in kinds
     assert ("kube-proxy", WorkloadKind.DAEMONSET) in kinds
-    assert {WorkloadKind.DEPLOYMENT, WorkloadKind.DAEMONSET} <= {k for _, k in kinds}
+    assert ("aws-ebs-csi-driver", WorkloadKind.DEPLOYMENT) in kinds
 
 
 @pytest.mark.parametrize(
@@ -427,6 +429,9 @@ def test_every_bundled_addon_with_workloads_is_covered() -> None:
 def test_each_profiles_workload_rollout_is_checked_on_a_real_api_server(
     kube_fresh: KubeApiServer, addon: str, workload: Workload
 ) -> None:
+    from eksaddon.addons import profile_for
+    from eksaddon.engine.hooks import hook_for
+
     api = kube_fresh.shared_client()
     apps = k8s.AppsV1Api(api)
     old, new = AddonVersion.parse("v1.2.3-eksbuild.1"), AddonVersion.parse("v1.2.4-eksbuild.2")
@@ -440,10 +445,7 @@ def test_each_profiles_workload_rollout_is_checked_on_a_real_api_server(
         deployments = DeploymentController(api, workload.namespace, workload.name)
         deployments.settle()
         apps.patch_namespaced_deployment(workload.name, workload.namespace, updated)
-        check = DeploymentRolloutCheck(kube, workload)
-        check.check_target(cluster_info(kube_fresh))
         clock = Clock(deployments.tick)
-        check(View("prod", addon, 1, 1, 60, 5, clock, events.append), step)
         unit, count = "replicas", 2
     else:
         for node in NODES:
@@ -452,13 +454,14 @@ def test_each_profiles_workload_rollout_is_checked_on_a_real_api_server(
         daemons = DaemonSetController(api, NODES, namespace=workload.namespace, name=workload.name)
         daemons.reconcile()
         apps.patch_namespaced_daemon_set(workload.name, workload.namespace, updated)
-        # The DaemonSet hook follows a profile's main workload: one whose main workload is this.
-        profile = DataProfile(profile_for(addon).matrix._replace(workloads=(workload,)))
-        rollout = RolloutCheck(kube, profile)
         clock = Clock(daemons.tick)
-        context = StepContext(FakeEks(), "prod", addon, 1, 1, 0, 60, 5, clock, events.append)
-        rollout(context, step)
         unit, count = "nodes", len(NODES)
+    # The hook the step runner picks for the profile (engine/hooks.py), as an upgrade runs it.
+    hook = hook_for(profile_for(addon), kube)
+    hook.check_target(cluster_info(kube_fresh))
+    hook.after_step(
+        StepContext(FakeEks(), "prod", addon, 1, 1, 0, 60, 5, clock, events.append), step
+    )
     last = [e for e in events if isinstance(e, RolloutProgressed)][-1]
     assert (last.component, last.updated, last.nodes, last.unit) == (
         workload.name,

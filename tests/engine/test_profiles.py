@@ -21,9 +21,8 @@ from eksaddon.engine.hooks import hook_for, needs_kubernetes
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader
 from eksaddon.errors import InputError, UpgradeStoppedError
-from eksaddon.gateways.protocols import DisruptionBudget
+from eksaddon.gateways.protocols import DisruptionBudget, NodeFacts, PodFacts
 from eksaddon.matrix.model import PolicyKind, WorkloadKind
-from eksaddon.nodeside.rollout import NodeFacts, PodFacts
 from eksaddon.versions import AddonVersion, ImageTagRule
 from fakes import FakeClock, FakeEks
 from tests_support import Result, write_yaml
@@ -88,6 +87,7 @@ def test_vpc_cni_keeps_its_own_profile() -> None:
 
 
 def test_a_bundled_addon_without_a_module_is_read_from_its_yaml() -> None:
+    # (coredns and kube-proxy have profile modules of their own: addons/coredns.py, kube_proxy.py)
     profile = profile_for("aws-ebs-csi-driver")
     assert type(profile) is DataProfile
     assert [w.kind for w in profile.workloads] == [WorkloadKind.DEPLOYMENT, WorkloadKind.DAEMONSET]
@@ -119,7 +119,9 @@ def test_a_deployment_gets_the_deployment_rollout_check() -> None:
 
     hook = hook_for(profile_for("coredns"), None)
     assert isinstance(hook, DeploymentRolloutCheck)
-    assert hook.workload.name == "coredns" and hook.settings is not None
+    assert (hook.workload.namespace, hook.workload.name) == ("kube-system", "coredns")
+    # What the profile says is not checked is still said.
+    assert hook.notice == profile_for("coredns").node_side_note
 
 
 @pytest.mark.parametrize(
@@ -186,7 +188,7 @@ class AgentKube:
     def _tag(self) -> str:
         return str(self.eks.addon["version"]) if self.eks.addon else "none"
 
-    # The rest of gateways.protocols.KubernetesReader: this add-on has no such objects.
+    # Nothing but the add-on's DaemonSet runs here (the Kubernetes protocol's other reads).
     def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
         return None
 

@@ -1541,9 +1541,11 @@ LIVE_FLAGS: list[tuple[list[str], str]] = [
         ["check-compat", "--cluster", CLUSTER, "--target-kubernetes-version", "1.28"],
         "--target-kubernetes-version 1.28 is below the cluster's 1.29",
     ),
+    # With a target, --cluster is the whole-cluster gate: a target two minors ahead is its
+    # one-minor-at-a-time error finding (exit 1, tests/cli/test_gate_cli.py), not a bad flag.
     (
-        ["check-compat", "--cluster", CLUSTER, "--target-kubernetes-version", "1.31"],
-        "Kubernetes 1.31 is not in the vpc-cni matrix",
+        ["check-compat", "--cluster", CLUSTER, "--target-kubernetes-version", "1.30", "-k", "1.29"],
+        "the cluster-upgrade gate reads every version from EKS and Kubernetes",
     ),
     (["check-compat", "--cluster", CLUSTER, "--feature", "warp-drive"], "unknown feature"),
     (

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from eksaddon.cli.upgrade_cmd import _describe, confirmer
+from eksaddon.cli.shared import confirmer
+from eksaddon.cli.upgrade_cmd import _describe
 from eksaddon.engine.events import Event, PlanReady
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader, UpgradeResult
 from eksaddon.errors import InputError

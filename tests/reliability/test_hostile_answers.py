@@ -697,12 +697,63 @@ def kube_mutations(valid: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
             yield f"{dotted(path)} = {value!r}", document
 
 
+BUDGET: dict[str, Any] = {
+    "metadata": {"name": "coredns", "namespace": "kube-system", "generation": 1},
+    "spec": {
+        "maxUnavailable": 1,
+        "selector": {
+            "matchLabels": {"k8s-app": "kube-dns"},
+            "matchExpressions": [{"key": "tier", "operator": "In", "values": ["dns"]}],
+        },
+    },
+    "status": {
+        "observedGeneration": 1,
+        "currentHealthy": 2,
+        "desiredHealthy": 1,
+        "disruptionsAllowed": 1,
+        "expectedPods": 2,
+    },
+}
+DEPLOYMENT: dict[str, Any] = {
+    "metadata": {"name": "coredns", "namespace": "kube-system", "generation": 2},
+    "spec": {
+        "replicas": 2,
+        "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        "template": {
+            "metadata": {"labels": {"k8s-app": "kube-dns"}},
+            "spec": {
+                "containers": [{"name": "coredns", "image": "eks/coredns:v1.11.3-eksbuild.1"}]
+            },
+        },
+    },
+    "status": {
+        "observedGeneration": 2,
+        "replicas": 2,
+        "updatedReplicas": 2,
+        "availableReplicas": 2,
+        "conditions": [
+            {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}
+        ],
+    },
+}
+
+
 def test_kubernetes_answers_that_do_not_fit() -> None:
-    from eksaddon.gateways import kube
+    from eksaddon.gateways import kube, kube_records
+    from eksaddon.nodeside.deployment import assess_deployment
     from eksaddon.nodeside.rollout import NodeFacts, assess, template_images
 
     readers: dict[str, tuple[dict[str, Any], Callable[[dict[str, Any]], object]]] = {
-        "pod": (POD, lambda d: kube._pod_facts(kube._answer(d, "pod"))),
+        "pod": (POD, lambda d: kube_records.pod_facts(kube._answer(d, "pod"))),
+        "node": (
+            NODE_LIST["items"][0],
+            lambda d: kube_records.node_facts(kube._answer(d, "node")),
+        ),
+        "PodDisruptionBudget": (
+            BUDGET,
+            lambda d: kube_records.budget(kube._answer(d, "pdb"), "kube-system"),
+        ),
+        "Deployment": (DEPLOYMENT, lambda d: assess_deployment(d, [], [])),
         "DaemonSet": (
             DAEMONSET,
             lambda d: (template_images(d), assess(d, [], [NodeFacts("node-1", {})])),

@@ -71,7 +71,7 @@ DOCUMENTED_RBAC_EXTRAS = {
 # The cluster-upgrade gate (check-compat --cluster without --addon, and in a fleet) reads every
 # add-on, the upgrade insights and the node groups; cluster-upgrade and upgrade --all-addons add
 # the add-on steps and the control-plane update.
-GATE_READS = {"list_addons", "list_insights", "describe_insight", "nodegroups"}
+GATE_READS = {"list_addons", "list_insights", "describe_insight", "nodegroups", "fargate_profiles"}
 ADDON_STEPS = {
     "describe_cluster",
     "describe_addon",

@@ -23,7 +23,7 @@ from eksaddon.matrix import Matrix
 from eksaddon.matrix.summary import summarize
 from eksaddon.nodeside.detect import detect
 from eksaddon.planner import plan
-from eksaddon.reports import OutputFormat, fleet, render
+from eksaddon.reports import OutputFormat, annotations_of, render
 from eksaddon.versions import AddonVersion, KubernetesVersion
 from fakes import FakeEks, FakeRegion
 from tests_support import release_daemonset
@@ -150,11 +150,9 @@ def test_report(bundled: Matrix, name: str, output: str) -> None:
 
 @pytest.mark.parametrize("output", ALL)
 def test_fleet_report(bundled: Matrix, output: str) -> None:
-    stream = io.StringIO()
-    fleet.render(fleet_report(bundled), output, stream)  # type: ignore[arg-type]
-    compare(f"fleet.{output}", stream.getvalue())
+    compare(f"fleet.{output}", rendered(fleet_report(bundled), output))
 
 
 def test_fleet_annotations(bundled: Matrix) -> None:
-    lines = fleet.github_annotations(fleet_report(bundled))  # type: ignore[arg-type]
+    lines = annotations_of(fleet_report(bundled))
     compare("fleet.annotations", "\n".join(lines) + "\n")

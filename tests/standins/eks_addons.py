@@ -813,8 +813,11 @@ class StandIn(ClusterUpgradeState):
         tags: Mapping[str, str] | None = None,
         health_issues: Sequence[Mapping[str, Any]] = (),
         cluster: object | None = None,
+        pod_identity_associations: Sequence[tuple[str, str]] = (),
     ) -> AddonRecord:
         """Place an add-on at any version, bypassing CreateAddon's checks (the cluster is not checked).
+
+        pod_identity_associations: (service account, role ARN) pairs the add-on owns.
 
         `cluster` is the moto Cluster object; None binds the add-on to the cluster of that name
         that the next request finds."""
@@ -837,6 +840,10 @@ class StandIn(ClusterUpgradeState):
                 cluster_ref=cluster,
                 create_polls_needed=self.create_polls if status == "CREATING" else None,
                 create_seconds_needed=self.create_seconds if status == "CREATING" else None,
+            )
+            record.pod_identity_associations = self._associate(
+                record,
+                [{"serviceAccount": a, "roleArn": r} for a, r in pod_identity_associations],
             )
             self._addons[record.key] = record
             return record

@@ -371,12 +371,8 @@ class ClusterUpgradeState:
 
     def fail_next_cluster_update(self, errors: Sequence[Mapping[str, Any]] | None = None) -> None:
         """The next control-plane update ends Failed (the version stays), with these ErrorDetails."""
-        default = [{"errorCode": "Unknown", "errorMessage": ROLLED_BACK_MESSAGE, "resourceIds": []}]
-        self.queue_cluster_update_outcome(
-            ClusterUpdateOutcome(
-                "Failed", [dict(e) for e in (errors if errors is not None else default)]
-            )
-        )
+        chosen = errors if errors is not None else _rolled_back()
+        self.queue_cluster_update_outcome(ClusterUpdateOutcome("Failed", [dict(e) for e in chosen]))
 
     def cluster_updates(self) -> list[ClusterUpdateRecord]:
         with self.lock:
@@ -393,18 +389,7 @@ class ClusterUpgradeState:
         with self.lock:
             update = self._cluster_updates[update_id]
             if status is not None and status != update.outcome.status:
-                errors = (
-                    []
-                    if status != "Failed"
-                    else update.outcome.errors
-                    or [
-                        {
-                            "errorCode": "Unknown",
-                            "errorMessage": ROLLED_BACK_MESSAGE,
-                            "resourceIds": [],
-                        }
-                    ]
-                )
+                errors = _rolled_back() if status == "Failed" else []
                 update.outcome = ClusterUpdateOutcome(status, errors)
             if update.status == "InProgress":
                 self._finish_cluster_update(update)
@@ -571,6 +556,11 @@ class ClusterUpgradeState:
         if update.status == "Successful":
             cluster.version = update.target_version
         cluster.status = "ACTIVE"
+
+
+def _rolled_back() -> list[dict[str, Any]]:
+    """The ErrorDetail of a control-plane update that failed its health checks."""
+    return [{"errorCode": "Unknown", "errorMessage": ROLLED_BACK_MESSAGE, "resourceIds": []}]
 
 
 def _group_name(group: Any) -> str:

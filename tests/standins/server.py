@@ -135,8 +135,10 @@ class StandInServer:
         configuration_values: str | None = None,
         service_account_role_arn: str | None = None,
         health_issues: Sequence[Mapping[str, Any]] = (),
+        pod_identity_associations: Sequence[tuple[str, str]] = (),
     ) -> AddonRecord:
-        """An add-on at any version on an existing cluster, bypassing CreateAddon's checks."""
+        """An add-on at any version on an existing cluster, bypassing CreateAddon's checks
+        (pod_identity_associations: the (service account, role ARN) pairs it owns)."""
         cluster = eks_backends[self.account_id][self.region].clusters.get(cluster_name)
         if cluster is None:
             raise LookupError(f"no cluster {cluster_name!r}: call create_cluster() first")
@@ -151,6 +153,7 @@ class StandInServer:
             service_account_role_arn=service_account_role_arn,
             health_issues=health_issues,
             cluster=cluster,
+            pod_identity_associations=pod_identity_associations,
         )
 
     def create_nodegroup(

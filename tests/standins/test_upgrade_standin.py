@@ -234,6 +234,16 @@ def test_pod_identity_associations_keep_delete_replace(srv: StandInServer, eks: 
     assert associations(eks) == []
 
 
+def test_put_addon_seeds_associations(srv: StandInServer, eks: Any) -> None:
+    srv.put_addon(
+        CLUSTER,
+        "v1.29.1-eksbuild.1",
+        addon_name="aws-ebs-csi-driver",
+        pod_identity_associations=[("ebs-csi-controller-sa", ROLE)],
+    )
+    assert len(associations(eks)) == 1
+
+
 def test_pod_identity_associations_are_checked(eks: Any) -> None:
     twice = [{"serviceAccount": "sa", "roleArn": ROLE}, {"serviceAccount": "sa", "roleArn": ROLE}]
     with pytest.raises(ClientError) as raised:

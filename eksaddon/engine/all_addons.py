@@ -1,0 +1,457 @@
+"""``upgrade --all-addons``: carry several add-ons, one at a time, under one run journal.
+
+Which add-ons: those the gate puts in the ``before`` phase for a target Kubernetes version, or
+(without one) every EKS add-on on the cluster to the latest build EKS offers its current version
+(the ``after`` phase of a control-plane update). Each add-on is carried by the single-add-on
+upgrade (:class:`~eksaddon.engine.upgrade.Upgrader`, through the narrow :data:`Carry` entry
+point): its own lock, backup, journal, carried settings and rollout check are all its own.
+
+Order of work:
+1. read the cluster, take the run's lock, load the run journal (it must be this cluster's, for
+   the same run) or choose the add-ons afresh, in :data:`UPGRADE_ORDER`;
+2. plan every add-on not yet done as a dry run (from the live catalogue, nothing written): the
+   whole plan is shown, and consented to once;
+3. write the run journal, then carry each add-on in order, recording it running, then succeeded;
+   an add-on whose plan changed since it was shown is asked for again.
+A rerun skips the add-ons recorded done and resumes the one in flight (its own journal follows
+its update by id). One add-on failing stops the run with exit 4 and every add-on's state in the
+message, unless nothing at all was changed (then the add-on's own error, exit 2 or 3).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import nullcontext
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+from eksaddon import planner
+from eksaddon.engine import run_journal as runs
+from eksaddon.engine.events import (
+    AddonRunFinished,
+    AddonRunStarted,
+    Event,
+    Notice,
+    PhaseStarted,
+    PlanReady,
+    Progress,
+)
+from eksaddon.engine.journal import DISCARD_HINT, cluster_lock
+from eksaddon.engine.run_journal import RunIdentity, RunJournal
+from eksaddon.engine.upgrade import UpgradeResult
+from eksaddon.errors import (
+    EksAddonError,
+    ExitCode,
+    InputError,
+    JournalMismatchError,
+    UpgradeInterruptedError,
+    UpgradeStoppedError,
+)
+from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
+from eksaddon.planner import Plan, Step
+from eksaddon.versions import KubernetesVersion
+
+BEFORE, AFTER = "before", "after"
+
+# The documented order (docs/cluster-upgrade.md): pod networking first (every other add-on's
+# pods need an address from it, and a vpc-cni build the target does not offer is the classic
+# blocker), then Service routing on every node (kube-proxy, the most skew-sensitive), then
+# cluster DNS (its pods need both), then the pod identity agent (other add-ons may take their
+# credentials through it), then every other add-on by name.
+UPGRADE_ORDER = ("vpc-cni", "kube-proxy", "coredns", "eks-pod-identity-agent")
+
+# What an add-on's entry in the outcome says.
+UPGRADED = "upgraded"
+UP_TO_DATE = "up to date"
+DONE_EARLIER = "done earlier"
+PLANNED = "planned"
+STOPPED = "stopped"
+NOT_STARTED = "not started"
+
+
+class AddonTarget(NamedTuple):
+    """One add-on a run carries: to ``target`` (a version, or ``latest``), in ``phase``."""
+
+    addon: str
+    phase: str
+    target: str
+    reason: str
+
+
+class CarryRequest(NamedTuple):
+    """What the single-add-on upgrade is asked to do for one add-on of the run."""
+
+    target: AddonTarget
+    dry_run: bool
+    confirm: Callable[[Plan], bool]
+    progress: Progress
+
+
+# The narrow entry point into the single-add-on upgrade: plan (dry run) or carry one add-on.
+Carry = Callable[[CarryRequest], UpgradeResult]
+
+
+class AddonOutcome(NamedTuple):
+    addon: str
+    phase: str
+    target: str
+    state: str  # UPGRADED, UP_TO_DATE, DONE_EARLIER, PLANNED, STOPPED, NOT_STARTED
+    steps: tuple[Step, ...]
+    steps_done: int
+    source: str | None  # the version the plan started from (None: not known to this run)
+    version: str | None  # the version it runs now, as far as this run knows
+    journal: Path | None
+    backup: Path | None
+    error: str | None = None
+
+
+class AllAddonsResult(NamedTuple):
+    cluster: str
+    region: str
+    kubernetes_version: str
+    for_kubernetes_version: str | None
+    phase: str
+    dry_run: bool
+    addons: tuple[AddonOutcome, ...]
+    journal: Path | None
+
+
+class VerdictLike(Protocol):
+    """The part of the gate's ``AddonVerdict`` (eksaddon/gate.py) a run reads."""
+
+    @property
+    def addon(self) -> str: ...
+
+    @property
+    def phase(self) -> str: ...  # gate.Phase is a str Enum: "before", "after", "none"
+
+    @property
+    def steps(self) -> tuple[Step, ...]: ...
+
+
+def in_upgrade_order(targets: Iterable[AddonTarget]) -> list[AddonTarget]:
+    """``targets`` in :data:`UPGRADE_ORDER`, the rest by name; one entry per add-on."""
+    unique = {t.addon: t for t in targets}
+
+    def rank(target: AddonTarget) -> tuple[int, str]:
+        known = target.addon in UPGRADE_ORDER
+        return (UPGRADE_ORDER.index(target.addon) if known else len(UPGRADE_ORDER), target.addon)
+
+    return sorted(unique.values(), key=rank)
+
+
+def targets_in_phase(verdicts: Iterable[VerdictLike], phase: str) -> list[AddonTarget]:
+    """The add-ons the gate puts in ``phase``, each to the last version of its steps."""
+    chosen = []
+    for verdict in verdicts:
+        if str(getattr(verdict.phase, "value", verdict.phase)) != phase:
+            continue
+        target = str(verdict.steps[-1].target) if verdict.steps else planner.LATEST
+        path = " → ".join(str(s.target) for s in verdict.steps) or "latest"
+        chosen.append(
+            AddonTarget(verdict.addon, phase, target, f"the gate's {phase} phase: {path}")
+        )
+    return chosen
+
+
+def latest_targets(gateway: ClusterUpgradeGateway, cluster: ClusterInfo) -> list[AddonTarget]:
+    """Every EKS add-on on the cluster, to the latest build offered for its version."""
+    return [
+        AddonTarget(name, AFTER, planner.LATEST, f"latest for Kubernetes {cluster.version}")
+        for name in gateway.list_addons(cluster.name)
+    ]
+
+
+def run_kind(for_kubernetes_version: KubernetesVersion | None) -> str:
+    if for_kubernetes_version is None:
+        return "all-addons latest"
+    return f"all-addons before {for_kubernetes_version}"
+
+
+class AllAddonsRun:
+    """One run of ``upgrade --all-addons`` on one cluster."""
+
+    def __init__(
+        self,
+        *,
+        gateway: ClusterUpgradeGateway,
+        cluster: str,
+        for_kubernetes_version: KubernetesVersion | None,
+        select: Callable[[ClusterInfo], list[AddonTarget]],
+        carry: Carry,
+        state_directory: Path,
+        progress: Progress,
+        confirm: Callable[[Sequence[AddonOutcome]], bool],
+        confirm_changed: Callable[[Plan], bool],
+        dry_run: bool = False,
+        discard_journal: bool = False,
+        kind: str | None = None,
+    ) -> None:
+        self.gateway = gateway
+        self.kind = kind or run_kind(for_kubernetes_version)
+        self.cluster_name = cluster
+        self.for_kubernetes_version = for_kubernetes_version
+        self.select = select
+        self.carry = carry
+        self.state_directory = state_directory
+        self.progress = progress
+        self.confirm = confirm
+        self.confirm_changed = confirm_changed
+        self.dry_run = dry_run
+        self.discard_journal = discard_journal
+        self.phase = AFTER if for_kubernetes_version is None else BEFORE
+
+    def run(self) -> AllAddonsResult:
+        cluster = self.gateway.describe_cluster(self.cluster_name)
+        kind = self.kind
+        path = runs.run_journal_path(
+            self.state_directory, region=cluster.region, cluster=cluster.name, kind=kind
+        )
+        locking = not self.dry_run or self.discard_journal
+        lock = cluster_lock(path, cluster=cluster.name, addon=kind)
+        with lock if locking else nullcontext():
+            return self._locked_run(cluster, RunIdentity.of(cluster, kind), path)
+
+    def _locked_run(
+        self, cluster: ClusterInfo, identity: RunIdentity, path: Path
+    ) -> AllAddonsResult:
+        journal, archived = RunJournal.load_unfinished(path, discard=self.discard_journal)
+        if archived is not None:
+            self.progress(Notice(f"previous run journal moved to {archived}"))
+        if journal is not None:
+            journal.check_cluster(identity)
+            if journal.identity.kubernetes_version != identity.kubernetes_version:
+                raise JournalMismatchError(
+                    f"run journal {path} was made for Kubernetes "
+                    f"{journal.identity.kubernetes_version}, but cluster {cluster.name} now runs "
+                    f"{cluster.version}; nothing was sent",
+                    hint=DISCARD_HINT,
+                )
+            targets = [
+                AddonTarget(i["name"], i["phase"], i["target"], i["reason"]) for i in journal.items
+            ]
+        else:
+            targets = in_upgrade_order(self.select(cluster))
+        what = "resuming" if journal is not None else "carrying"
+        self.progress(
+            PhaseStarted(
+                self.phase,
+                f"{what} {len(targets)} add-on(s) on cluster {cluster.name} in order: "
+                + (", ".join(t.addon for t in targets) or "none"),
+            )
+        )
+        outcomes = self._preview(journal, targets)
+        if self.dry_run or not any(o.steps for o in outcomes if o.state == PLANNED):
+            if journal is not None and not self.dry_run:
+                journal.finish()
+            return self._result(cluster, outcomes, None if self.dry_run else journal)
+        if journal is None:
+            if not self.confirm(outcomes):
+                raise InputError("upgrade of every add-on not confirmed; nothing was changed")
+            journal = RunJournal.create(
+                path,
+                identity=identity,
+                items=[
+                    {"name": t.addon, "phase": t.phase, "target": t.target, "reason": t.reason}
+                    for t in targets
+                ],
+            )
+        outcomes = self._carry_all(journal, cluster, targets, outcomes)
+        archived_to = journal.finish()
+        return self._result(cluster, outcomes, archived_to)
+
+    def _preview(
+        self, journal: RunJournal | None, targets: list[AddonTarget]
+    ) -> list[AddonOutcome]:
+        """Every add-on's plan as a dry run (nothing written); those done earlier as they are."""
+        outcomes = []
+        # A run that goes on shows each add-on's plan when it starts it: the preview's plans
+        # would open a second, never-run section each in the live view.
+        progress = self.progress if self.dry_run else _without_plans(self.progress)
+        for target in targets:
+            item = journal.item(target.addon) if journal is not None else None
+            if item is not None and item["state"] == runs.SUCCEEDED:
+                outcomes.append(_done_earlier(target, item))
+                continue
+            try:
+                result = self.carry(CarryRequest(target, True, lambda plan: True, progress))
+            except EksAddonError as error:
+                raise self._stopped_before(journal, target, error) from error
+            outcomes.append(_planned(target, result))
+        return outcomes
+
+    def _carry_all(
+        self,
+        journal: RunJournal,
+        cluster: ClusterInfo,
+        targets: list[AddonTarget],
+        previews: list[AddonOutcome],
+    ) -> list[AddonOutcome]:
+        outcomes = list(previews)
+        total = len(targets)
+        for number, (target, preview) in enumerate(zip(targets, previews, strict=True), start=1):
+            item = journal.item(target.addon)
+            if preview.state in (DONE_EARLIER, UP_TO_DATE):
+                # Checked moments ago, in the preview: nothing to send.
+                if preview.state == UP_TO_DATE:
+                    journal.update_item(
+                        item, state=runs.SUCCEEDED, steps_done=0, version=preview.version
+                    )
+                self.progress(
+                    AddonRunFinished(number, total, target.addon, preview.state, preview.version)
+                )
+                continue
+            self.progress(
+                AddonRunStarted(
+                    number, total, target.addon, target.phase, item["state"] != "pending"
+                )
+            )
+            journal.update_item(item, state=runs.RUNNING, error=None)
+            shown = preview.steps
+
+            def confirm(plan: Plan, shown: tuple[Step, ...] = shown) -> bool:
+                # Consent was given to the plan shown; a plan that changed meanwhile is asked for.
+                return tuple(plan.steps) == shown or self.confirm_changed(plan)
+
+            try:
+                result = self.carry(CarryRequest(target, False, confirm, self.progress))
+            except EksAddonError as error:
+                journal.update_item(item, state=runs.FAILED, error=error.one_line())
+                outcomes[number - 1] = preview._replace(state=STOPPED, error=error.one_line())
+                raise self._stopped(journal, cluster, outcomes, target, error) from error
+            except KeyboardInterrupt:
+                journal.update_item(item, state=runs.FAILED, error="interrupted")
+                raise
+            done = _carried(target, result)
+            journal.update_item(
+                item, state=runs.SUCCEEDED, steps_done=done.steps_done, version=done.version
+            )
+            outcomes[number - 1] = done
+            self.progress(AddonRunFinished(number, total, target.addon, done.state, done.version))
+        return outcomes
+
+    def _stopped_before(
+        self, journal: RunJournal | None, target: AddonTarget, error: EksAddonError
+    ) -> EksAddonError:
+        """An add-on could not be planned: nothing was sent in this run. If an earlier run
+        changed something (its journal records an add-on started), the run is part-way."""
+        if journal is None or all(i["state"] == runs.PENDING for i in journal.items):
+            return error
+        return UpgradeStoppedError(
+            f"upgrade of every add-on on cluster {journal.identity.cluster} stopped planning "
+            f"{target.addon}: {error.message}; {_states(journal)}",
+            hint=f"the run journal is kept at {journal.path}; fix the cause, then rerun",
+        )
+
+    def _stopped(
+        self,
+        journal: RunJournal,
+        cluster: ClusterInfo,
+        outcomes: list[AddonOutcome],
+        target: AddonTarget,
+        error: EksAddonError,
+    ) -> EksAddonError:
+        changed = error.exit_code in (ExitCode.UPGRADE_STOPPED, ExitCode.INTERRUPTED) or any(
+            o.steps_done > 0 or o.state == DONE_EARLIER for o in outcomes
+        )
+        if not changed:
+            self.progress(Notice(f"nothing was changed; {_states(journal)}"))
+            return error
+        command = "eksaddon upgrade --all-addons --cluster " + cluster.name
+        if self.for_kubernetes_version is not None:
+            command += f" --for-kubernetes-version {self.for_kubernetes_version}"
+        hint = error.hint or f"fix the cause, then rerun `{command}` to resume"
+        if error.exit_code == ExitCode.INTERRUPTED:  # stays 130: interrupted, journals kept
+            return UpgradeInterruptedError(
+                f"upgrade of every add-on on cluster {cluster.name} interrupted at "
+                f"{target.addon}: {error.message}; {_states(journal)}",
+                hint=f"{hint} (run journal {journal.path})",
+            )
+        return UpgradeStoppedError(
+            f"upgrade of every add-on on cluster {cluster.name} stopped at {target.addon}: "
+            f"{error.message}; {_states(journal)}",
+            hint=f"{hint} (run journal {journal.path})",
+        )
+
+    def _result(
+        self, cluster: ClusterInfo, outcomes: list[AddonOutcome], journal: Path | RunJournal | None
+    ) -> AllAddonsResult:
+        path = journal.path if isinstance(journal, RunJournal) else journal
+        return AllAddonsResult(
+            cluster.name,
+            cluster.region,
+            str(cluster.version),
+            None if self.for_kubernetes_version is None else str(self.for_kubernetes_version),
+            self.phase,
+            self.dry_run,
+            tuple(outcomes),
+            path,
+        )
+
+
+def _without_plans(progress: Progress) -> Progress:
+    def forward(event: Event) -> None:
+        if not isinstance(event, PlanReady):
+            progress(event)
+
+    return forward
+
+
+def _states(journal: RunJournal) -> str:
+    """Every add-on's state in the run, as one clause."""
+    words = {
+        runs.SUCCEEDED: "done",
+        runs.FAILED: "stopped",
+        runs.RUNNING: "in flight",
+        runs.PENDING: "not started",
+    }
+    return "add-ons: " + ", ".join(f"{i['name']} {words[i['state']]}" for i in journal.items)
+
+
+def _done_earlier(target: AddonTarget, item: dict[str, object]) -> AddonOutcome:
+    version = item.get("version")
+    steps_done = item.get("steps_done")
+    return AddonOutcome(
+        target.addon,
+        target.phase,
+        target.target,
+        DONE_EARLIER,
+        (),
+        steps_done if isinstance(steps_done, int) else 0,
+        None,
+        version if isinstance(version, str) else None,
+        None,
+        None,
+    )
+
+
+def _planned(target: AddonTarget, result: UpgradeResult) -> AddonOutcome:
+    plan = result.plan
+    return AddonOutcome(
+        target.addon,
+        target.phase,
+        target.target,
+        PLANNED if plan.steps else UP_TO_DATE,
+        tuple(plan.steps),
+        0,
+        str(plan.current),
+        str(plan.current),
+        result.journal,
+        None,
+    )
+
+
+def _carried(target: AddonTarget, result: UpgradeResult) -> AddonOutcome:
+    version = str(result.final.reported_version) if result.final else str(result.plan.target)
+    return AddonOutcome(
+        target.addon,
+        target.phase,
+        target.target,
+        UPGRADED if result.plan.steps else UP_TO_DATE,
+        tuple(result.plan.steps),
+        result.steps_done,
+        str(result.plan.current),
+        version if result.plan.steps else str(result.plan.current),
+        result.journal,
+        result.backup,
+    )
