@@ -212,6 +212,15 @@ class GateReport(NamedTuple):
         return tuple(i for i in self.insights if not i.upgrade_readiness)
 
 
+def _with_kubelets(verdict: AddonVerdict, addon: AddonFacts, facts: GateFacts) -> AddonVerdict:
+    from eksaddon.gate_kubelets import kubelet_skew_findings
+
+    extra = kubelet_skew_findings(
+        verdict, addon.matrix, facts.kubelets, kubelets_read=facts.kubelets_problem is None
+    )
+    return verdict._replace(findings=(*verdict.findings, *extra)) if extra else verdict
+
+
 def finding_source(verdict: AddonVerdict | None, finding: Finding) -> str:
     """Where a finding's facts came from (EKS API, Kubernetes, bundled matrix)."""
     if verdict is not None:
@@ -221,6 +230,8 @@ def finding_source(verdict: AddonVerdict | None, finding: Finding) -> str:
             return verdict.catalogue_source
         if finding.check == "target":
             return verdict.target_catalogue_source
+        if finding.check == "kubelet-skew":
+            return f"{RULE} over {KUBERNETES} (nodes' status.nodeInfo.kubeletVersion)"
         return f"{RULE} over {verdict.catalogue_source}"
     return CLUSTER_CHECK_SOURCES.get(finding.check, RULE)
 
@@ -257,7 +268,8 @@ def decide(facts: GateFacts, *, fail_on: Severity = Severity.ERROR) -> GateRepor
         *node_findings(facts),
     )
     verdicts = tuple(
-        addon_verdict(a, kubernetes=cluster.version, target=facts.target) for a in facts.addons
+        _with_kubelets(addon_verdict(a, kubernetes=cluster.version, target=facts.target), a, facts)
+        for a in facts.addons
     )
     return GateReport(
         cluster=cluster.name,

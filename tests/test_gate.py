@@ -317,3 +317,43 @@ def test_fail_on_warning_fails_on_a_before_phase() -> None:
     facts = GateFacts(cluster(), K("1.30"), (eks_addon("coredns", "v1.10.1-eksbuild.13"),))
     assert not decide(facts).failed
     assert decide(facts, fail_on=Severity.WARNING).failed
+
+
+def test_kube_proxy_moved_after_must_stay_within_the_skew_of_every_kubelet() -> None:
+    report = gate(
+        eks_addon("kube-proxy", "v1.28.12-eksbuild.5"),
+        kubelets=(
+            KubeletFacts("ip-old", "v1.26.15-eks-1", fargate=False, managed=True),
+            KubeletFacts("ip-new", "v1.29.3-eks-1", fargate=False, managed=True),
+        ),
+    )
+    (verdict,) = report.addons
+    found = {f.code: f for f in verdict.findings}
+    # Now v1.28 is two minors from the 1.26 kubelet (allowed); after the phase v1.30 is four.
+    assert "kubelet-skew" not in found
+    after = found["kubelet-skew-after"]
+    assert after.severity is Severity.ERROR
+    assert "v1.30.3-eksbuild.5" in after.message and "1 node(s) (ip-old)" in after.message
+    assert "Kubernetes" in finding_source(verdict, after)
+    assert report.blocking
+
+
+def test_kube_proxy_already_outside_a_kubelets_skew_is_an_error_now() -> None:
+    (verdict,) = gate(
+        eks_addon("kube-proxy", "v1.29.7-eksbuild.5"),
+        kubelets=(KubeletFacts("ancient", "v1.25.16-eks-1", fargate=False, managed=False),),
+    ).addons
+    found = codes(verdict.findings)
+    assert found["kubelet-skew"] is Severity.ERROR
+    assert found["kubelet-skew-after"] is Severity.ERROR
+
+
+def test_the_kubelet_half_of_the_skew_is_said_unchecked_and_only_for_skew_addons() -> None:
+    report = gate(
+        eks_addon("kube-proxy", "v1.29.7-eksbuild.5"),
+        eks_addon("vpc-cni", "v1.18.3-eksbuild.3"),
+        kubelets_problem="Kubernetes not read (--skip-node-side)",
+    )
+    kube_proxy, vpc_cni = report.addons
+    assert codes(kube_proxy.findings)["kubelet-skew-unchecked"] is Severity.INFO
+    assert not [f for f in vpc_cni.findings if f.check == "kubelet-skew"]
