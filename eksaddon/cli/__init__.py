@@ -152,7 +152,7 @@ def _show_version(ctx: click.Context, param: click.Parameter, value: bool) -> No
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
 @click.pass_context
 def cli(ctx: click.Context, matrix: Path | None, debug: bool) -> None:
-    """Plan, check and carry out safe Amazon EKS add-on upgrades (vpc-cni first).
+    """Plan, check and carry out safe Amazon EKS add-on and cluster upgrades.
 
     Exit codes: 0 passed, 1 check failed, 2 usage or input error, 3 environment or API error,
     4 upgrade stopped part-way (journal kept), 130 interrupted.
