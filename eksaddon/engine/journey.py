@@ -23,10 +23,10 @@ when no add-on moved); 4 stopped part-way, journal kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any
 
 from eksaddon.engine import run_journal as runs
 from eksaddon.engine.all_addons import (
@@ -50,117 +50,55 @@ from eksaddon.engine.control_plane import (
 )
 from eksaddon.engine.events import Event, Notice, PhaseStarted, Progress
 from eksaddon.engine.journal import DISCARD_HINT, cluster_lock
+from eksaddon.engine.journey_records import (
+    GATE,
+    INSIGHTS_CHECK,
+    NODES,
+    STAGES,
+    AddonVerdictLike,
+    FindingLike,
+    GateReportLike,
+    JourneyOptions,
+    JourneyPlan,
+    JourneyResult,
+    NodeAction,
+    RunGate,
+    describe_finding,
+    journey_kind,
+    node_actions,
+)
+from eksaddon.engine.journey_stops import stage_states, stopped_error
 from eksaddon.engine.run_journal import RunIdentity, RunJournal
 from eksaddon.engine.waiting import Clock
 from eksaddon.errors import (
     EksAddonError,
-    ExitCode,
     GateRefusedError,
     InputError,
-    InsightsBlockedError,
     JournalMismatchError,
     UpgradeInterruptedError,
-    UpgradeStoppedError,
 )
 from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
 from eksaddon.planner import Plan
-from eksaddon.versions import KubernetesVersion
 
-GATE, NODES = "gate", "nodes"
-STAGES = (GATE, BEFORE, CONTROL_PLANE, AFTER, NODES)
-# The gate's findings from EKS's upgrade insights carry this check name (the findings that
-# --force-upgrade-insights lets through, as EKS's `force` does).
-INSIGHTS_CHECK = "insights"
-
-
-class FindingLike(Protocol):
-    """The part of a gate finding (compat.Finding) the journey reads."""
-
-    @property
-    def check(self) -> str: ...
-
-    @property
-    def code(self) -> str: ...
-
-    @property
-    def message(self) -> str: ...
-
-
-class AddonVerdictLike(VerdictLike, Protocol):
-    @property
-    def findings(self) -> Sequence[FindingLike]: ...
-
-
-class GateReportLike(Protocol):
-    """The part of the gate's ``GateReport`` (eksaddon/gate.py) the journey reads."""
-
-    @property
-    def addons(self) -> Sequence[AddonVerdictLike]: ...
-
-    @property
-    def blocking(self) -> Sequence[FindingLike]: ...
-
-
-RunGate = Callable[[ClusterInfo, KubernetesVersion], GateReportLike]
-
-
-class JourneyOptions(NamedTuple):
-    cluster: str
-    target: KubernetesVersion
-    force_upgrade_insights: bool = False
-    control_plane_timeout: float = 3600.0
-    poll_interval: float = 30.0
-    dry_run: bool = False
-    discard_journal: bool = False
-
-
-class NodeAction(NamedTuple):
-    """Nodes still to bring to the target after the journey, and how (eksaddon does not)."""
-
-    name: str
-    kind: str  # "managed node group", "Fargate profile", "self-managed nodes"
-    version: str | None
-    command: str | None
-
-    def describe(self) -> str:
-        label = self.kind if self.name == self.kind else f"{self.kind} {self.name}"
-        return f"{label} at {self.version}" if self.version else f"{label} (version unknown)"
-
-
-class JourneyPlan(NamedTuple):
-    """What the journey will do, shown before the one consent (and by --dry-run)."""
-
-    cluster: str
-    source: str
-    target: str
-    force: bool
-    overridden: tuple[str, ...]  # insight findings --force-upgrade-insights lets through
-    before: tuple[AddonOutcome, ...]
-    after: tuple[AddonTarget, ...]
-    nodes: tuple[NodeAction, ...]
-
-
-class JourneyResult(NamedTuple):
-    cluster: str
-    region: str
-    source: str
-    target: str
-    dry_run: bool
-    plan: JourneyPlan | None
-    stages: tuple[tuple[str, str], ...]  # (stage, state) in order
-    before: AllAddonsResult | None
-    control_plane: dict[str, Any]
-    after: AllAddonsResult | None
-    nodes: tuple[NodeAction, ...]
-    journal: Path | None
-
-
-def journey_kind(target: KubernetesVersion) -> str:
-    return f"cluster-upgrade to {target}"
-
-
-def describe_finding(finding: FindingLike) -> str:
-    return f"{finding.code}: {finding.message}"
+# The records live in journey_records; importers (the CLI, the reports, tests) take them from here.
+__all__ = [
+    "GATE",
+    "INSIGHTS_CHECK",
+    "NODES",
+    "STAGES",
+    "AddonVerdictLike",
+    "FindingLike",
+    "GateReportLike",
+    "Journey",
+    "JourneyOptions",
+    "JourneyPlan",
+    "JourneyResult",
+    "NodeAction",
+    "RunGate",
+    "describe_finding",
+    "journey_kind",
+    "node_actions",
+]
 
 
 class Journey:
@@ -242,11 +180,11 @@ class Journey:
         try:
             return self._carry_out(journal, cluster, identity, plan, report)
         except EksAddonError as error:
-            raise self._stopped(journal, cluster, error) from error
+            raise stopped_error(journal, cluster, self.target, error) from error
         except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the journal on disk says where it was
             raise UpgradeInterruptedError(
                 f"upgrade of cluster {cluster.name} to Kubernetes {self.target} interrupted "
-                f"(stages: {_stage_states(journal)})",
+                f"(stages: {stage_states(journal)})",
                 hint=f"the journal is kept at {journal.path}; rerun `eksaddon cluster-upgrade "
                 f"--cluster {cluster.name} --to {self.target}` to continue (an update in flight "
                 "is followed by its id, never sent twice)",
@@ -314,7 +252,7 @@ class Journey:
             overridden,
             before,
             tuple(after),
-            self._nodes(cluster),
+            node_actions(self.gateway, cluster, self.target),
         )
 
     def _after_targets(
@@ -385,7 +323,7 @@ class Journey:
             after_result = self._phase_run(AFTER, None, dry_run=False)
             journal.update_item(journal.item(AFTER), state=runs.SUCCEEDED)
         self.progress(PhaseStarted(NODES, "nodes still to bring to Kubernetes " + str(self.target)))
-        nodes = self._nodes(self.gateway.describe_cluster(cluster.name))
+        nodes = node_actions(self.gateway, self.gateway.describe_cluster(cluster.name), self.target)
         for node in nodes:
             command = f": {node.command}" if node.command else ""
             self.progress(Notice(f"{node.describe()}{command}"))
@@ -425,79 +363,6 @@ class Journey:
             kind=None if phase == BEFORE else f"all-addons after {self.target}",
         ).run()
 
-    def _nodes(self, cluster: ClusterInfo) -> tuple[NodeAction, ...]:
-        """Node groups not on the target yet, and Fargate (its nodes take the control plane's
-        version when their pods are recreated)."""
-        actions = []
-        for group in self.gateway.nodegroups(cluster.name):
-            if group.kubernetes_version == str(self.target):
-                continue
-            actions.append(
-                NodeAction(
-                    group.name,
-                    "managed node group",
-                    group.kubernetes_version,
-                    f"aws eks update-nodegroup-version --cluster-name {cluster.name} "
-                    f"--nodegroup-name {group.name} --kubernetes-version {self.target}",
-                )
-            )
-        for profile in self.gateway.fargate_profiles(cluster.name):
-            actions.append(
-                NodeAction(
-                    profile,
-                    "Fargate profile",
-                    None,
-                    "recreate the profile's pods (e.g. `kubectl rollout restart`): Fargate "
-                    "starts them on the control plane's version",
-                )
-            )
-        actions.append(
-            NodeAction(
-                "self-managed nodes",
-                "self-managed nodes",
-                None,
-                "not read by eksaddon: replace any self-managed node with one of the new "
-                "version's AMI (`kubectl get nodes` shows each kubelet's version)",
-            )
-        )
-        return tuple(actions)
-
-    def _stopped(
-        self, journal: RunJournal, cluster: ClusterInfo, error: EksAddonError
-    ) -> EksAddonError:
-        """How a stop reads: nothing changed keeps its own code; part-way is exit 4."""
-        states = _stage_states(journal)
-        changed = (
-            bool(journal.item(BEFORE).get("changed"))
-            or journal.item(CONTROL_PLANE)["state"] != runs.PENDING
-            or journal.item(AFTER)["state"] != runs.PENDING
-        )
-        if error.exit_code in (ExitCode.UPGRADE_STOPPED, ExitCode.INTERRUPTED):
-            if isinstance(error, UpgradeStoppedError) and "stages:" not in error.message:
-                return UpgradeStoppedError(f"{error.message} (stages: {states})", hint=error.hint)
-            return error
-        force_hint = (
-            f"; if the insights may be overridden, rerun `eksaddon cluster-upgrade --cluster "
-            f"{cluster.name} --to {self.target} --force-upgrade-insights` (it sends EKS's force, "
-            "and asks for consent)"
-        )
-        if isinstance(error, InsightsBlockedError):
-            message = (
-                f"EKS refused to update the control plane of cluster {cluster.name} to "
-                f"Kubernetes {self.target} because of upgrade insights: {error.message}"
-            )
-            hint = f"`eksaddon check-compat` lists the insights{force_hint}"
-            if not changed:
-                return InsightsBlockedError(f"{message}; nothing was changed", hint=hint)
-            return UpgradeStoppedError(f"{message} (stages: {states})", hint=hint)
-        if not changed:
-            return error
-        return UpgradeStoppedError(
-            f"upgrade of cluster {cluster.name} to Kubernetes {self.target} stopped: "
-            f"{error.message} (stages: {states})",
-            hint=error.hint or f"the journal is kept at {journal.path}; fix the cause, then rerun",
-        )
-
     def _result(
         self,
         cluster: ClusterInfo,
@@ -534,10 +399,6 @@ def _quiet(progress: Progress) -> Progress:
             progress(event)
 
     return forward
-
-
-def _stage_states(journal: RunJournal) -> str:
-    return ", ".join(f"{i['name']} {i['state']}" for i in journal.items)
 
 
 def _phase(verdict: VerdictLike) -> str:

@@ -126,7 +126,7 @@ REGISTRY: dict[str, ReportKind] = {
         document=_R + "journey:all_addons_document",
         renderers={TABLE: _R + "journey:all_addons_table"},
     ),
-    "eksaddon.engine.journey.JourneyResult": ReportKind(
+    "eksaddon.engine.journey_records.JourneyResult": ReportKind(
         document=_R + "journey:journey_document", renderers={TABLE: _R + "journey:journey_table"}
     ),
     # The cluster-upgrade gate (check-compat --target-kubernetes-version, live or a fleet).
