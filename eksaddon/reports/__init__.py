@@ -122,7 +122,7 @@ REGISTRY: dict[str, ReportKind] = {
         annotations=_R + "fleet:github_annotations",
     ),
     # upgrade --all-addons and cluster-upgrade.
-    "eksaddon.engine.all_addons.AllAddonsResult": ReportKind(
+    "eksaddon.engine.all_addons_records.AllAddonsResult": ReportKind(
         document=_R + "journey:all_addons_document",
         renderers={TABLE: _R + "journey:all_addons_table"},
     ),
