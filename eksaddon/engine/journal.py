@@ -12,73 +12,65 @@ pointer to ``--discard-journal``, which moves any journal aside, readable or not
 
 from __future__ import annotations
 
-import hashlib
 import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
+from eksaddon.engine.journal_schema import (
+    FAILED,
+    FINISHED,
+    IN_FLIGHT,
+    JOURNAL_VERSION,
+    PENDING,
+    RUNNING,
+    SENDING,
+    STEP_STATES,
+    STOPPED,
+    SUCCEEDED,
+    ClusterIdentity,
+    fingerprint,
+    well_formed,
+)
 from eksaddon.engine.state import move_aside, read_private_file, run_lock, write_json_atomically
 from eksaddon.errors import (
     EksAddonError,
-    InputError,
     JournalMismatchError,
     StateDirectoryError,
     UnsafeStateFileError,
     UpgradeStoppedError,
 )
-from eksaddon.gateways.protocols import ClusterInfo
 from eksaddon.planner import Plan
-from eksaddon.versions import AddonVersion
 
-JOURNAL_VERSION = 2
 DISCARD_HINT = "rerun with --discard-journal to plan afresh (it moves the journal aside)"
 
-PENDING = "pending"
-SENDING = "sending"  # update_addon sent or about to be; its response may not have been recorded
-IN_FLIGHT = "in-flight"
-SUCCEEDED = "succeeded"
-FAILED = "failed"
-
-RUNNING = "running"
-STOPPED = "stopped"
-FINISHED = "finished"
-
-
-class ClusterIdentity(NamedTuple):
-    """Which cluster and add-on a journal was made for, as DescribeCluster told it at planning.
-
-    The platform version is kept for the record only: EKS raises it on its own, so it is shown,
-    never matched.
-    """
-
-    cluster: str
-    region: str
-    arn: str | None
-    addon: str
-    kubernetes_version: str
-    platform_version: str | None = None
-
-    @classmethod
-    def of(cls, cluster: ClusterInfo, addon: str) -> ClusterIdentity:
-        return cls(
-            cluster.name,
-            cluster.region,
-            cluster.arn,
-            addon,
-            str(cluster.version),
-            cluster.platform_version,
-        )
-
-    def describe(self) -> str:
-        return (
-            f"cluster {self.cluster} in {self.region} ({self.arn or 'ARN unknown'}), "
-            f"{self.addon}, Kubernetes {self.kubernetes_version}"
-        )
-
+# The states, the identity and the fingerprint live in journal_schema; importers take them here.
+__all__ = [
+    "DISCARD_HINT",
+    "FAILED",
+    "FINISHED",
+    "IN_FLIGHT",
+    "JOURNAL_VERSION",
+    "MATCHED",
+    "PENDING",
+    "RUNNING",
+    "SENDING",
+    "STEP_STATES",
+    "STOPPED",
+    "SUCCEEDED",
+    "ClusterIdentity",
+    "Journal",
+    "backup_path",
+    "check_identity",
+    "cluster_lock",
+    "fingerprint",
+    "journal_path",
+    "lock_path",
+    "now",
+]
 
 MATCHED = ("cluster", "region", "arn", "addon")
 
@@ -136,23 +128,6 @@ def backup_path(
 
 def _stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-
-
-def fingerprint(document: dict[str, Any]) -> str:
-    """SHA-256 of what identifies an upgrade: where, what, and the exact steps."""
-    identity = {k: document[k] for k in ("region", "cluster", "addon")}
-    identity["identity"] = document.get("identity")
-    identity["steps"] = [[s["from"], s["to"]] for s in document["steps"]]
-    identity["kubernetes_version"] = document["plan"]["kubernetes_version"]
-    if "run_id" in document:
-        # Journals with run ids also seal what every step sends and where the backup is: an
-        # edited configuration value would otherwise go to EKS unchecked. (Journals written
-        # before run ids existed are sealed as they were.)
-        identity["run_id"] = document["run_id"]
-        identity["settings"] = document.get("settings")
-        identity["backup"] = document.get("backup")
-    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Journal:
@@ -239,7 +214,7 @@ class Journal:
                 "cluster it belongs to (its ARN), so it is not resumed",
                 hint=f"check the add-on (`eksaddon status`), then {DISCARD_HINT}",
             )
-        if not _well_formed(document) or fingerprint(document) != document.get("fingerprint"):
+        if not well_formed(document) or fingerprint(document) != document.get("fingerprint"):
             raise JournalMismatchError(
                 f"journal {path} is damaged or was edited (its fingerprint does not match "
                 "its plan)",
@@ -373,69 +348,3 @@ class Journal:
         target = move_aside(self.path, f"{_stamp()}.{self.state}")
         assert target is not None  # the journal was just read from there
         return target
-
-
-STEP_STATES = (PENDING, SENDING, IN_FLIGHT, SUCCEEDED, FAILED, "applied")
-
-
-def _well_formed(document: Any) -> bool:
-    """Every field the engines read has the type they expect (then the fingerprint is checked):
-    a journal edited into another shape is refused as damaged, never half-followed."""
-    if not isinstance(document, dict) or document.get("journal_version") != JOURNAL_VERSION:
-        return False
-    plan, steps = document.get("plan"), document.get("steps")
-    return (
-        all(isinstance(document.get(k), str) for k in ("region", "cluster", "addon"))
-        and _well_formed_identity(document)
-        and document.get("state") in (RUNNING, STOPPED, FINISHED)
-        and isinstance(document.get("run_id", ""), str)
-        # Every change is preceded by a backup, and the journal is created naming it.
-        and isinstance(document.get("backup"), str)
-        and bool(document["backup"])
-        and isinstance(document.get("settings"), dict)
-        and isinstance(plan, dict)
-        and all(
-            isinstance(plan.get(k), str)
-            for k in ("kubernetes_version", "addon_type", "from", "to", "requested")
-        )
-        and _versions(plan["from"], plan["to"])
-        and isinstance(steps, list)
-        and bool(steps)
-        and all(_well_formed_step(step, index) for index, step in enumerate(steps, start=1))
-    )
-
-
-def _well_formed_identity(document: dict[str, Any]) -> bool:
-    identity = document.get("identity")
-    return (
-        isinstance(identity, dict)
-        and set(identity) == set(ClusterIdentity._fields)
-        and all(isinstance(identity[k], str) for k in ("cluster", "region", "addon"))
-        and isinstance(identity["kubernetes_version"], str)
-        and all(isinstance(identity[k], str | None) for k in ("arn", "platform_version"))
-        and all(identity[k] == document[k] for k in ("cluster", "region", "addon"))
-    )
-
-
-def _well_formed_step(step: Any, index: int) -> bool:
-    return (
-        isinstance(step, dict)
-        and step.get("index") == index
-        and step.get("state") in STEP_STATES
-        and isinstance(step.get("from"), str)
-        and isinstance(step.get("to"), str)
-        and _versions(step["from"], step["to"])
-        and isinstance(step.get("update_id"), str | None)
-        and type(step.get("attempt", 1)) is int
-        and step.get("attempt", 1) >= 1
-        and isinstance(step.get("errors", []), list)
-    )
-
-
-def _versions(*texts: str) -> bool:
-    try:
-        for text in texts:
-            AddonVersion.parse(text)
-    except InputError:
-        return False
-    return True
