@@ -17,21 +17,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
-from typing import Any, Generic, NamedTuple, Protocol, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from eksaddon.compat import Severity
 from eksaddon.engine.catalogue import with_live_catalogue
 from eksaddon.engine.fleet import SharedCatalogue
+from eksaddon.engine.gate_kube_facts import (
+    NODEGROUP_LABEL,
+    GateKube,
+    KubeFacts,
+    kubelet_facts,
+    self_managed_facts,
+    workloads_of,
+)
+from eksaddon.engine.gate_matrices import MatrixFor, matrices
 from eksaddon.errors import EksAddonError, InputError
 from eksaddon.gate import (
     EKS_API,
-    KUBERNETES,
     AddonFacts,
     GateFacts,
     GateReport,
     InsightFacts,
-    KubeletFacts,
     decide,
 )
 from eksaddon.gate_addons import empty_matrix
@@ -42,28 +48,34 @@ from eksaddon.gateways.protocols import (
     EksGateway,
     InsightSummary,
 )
-from eksaddon.matrix.model import AddonType, Matrix, Workload, WorkloadKind
-from eksaddon.nodeside.rollout import NodeFacts, template_images
-from eksaddon.versions import KubernetesVersion, parse_image_tag
+from eksaddon.matrix.model import AddonType, Matrix, WorkloadKind
+from eksaddon.versions import KubernetesVersion
 
 T = TypeVar("T")
 LIVE_CATALOGUE = f"{EKS_API} (eks:DescribeAddonVersions)"
-NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 # Requests one cluster's gate may have open at once (its second wave is the widest).
 READS_PER_CLUSTER = 16
 
+# What Kubernetes tells the gate lives in gate_kube_facts, the matrices in gate_matrices;
+# importers (the CLI, the fleet gate, tests) take them from here.
+__all__ = [
+    "LIVE_CATALOGUE",
+    "NODEGROUP_LABEL",
+    "READS_PER_CLUSTER",
+    "GateKube",
+    "GateRequest",
+    "KubeFor",
+    "MatrixFor",
+    "Outcome",
+    "Overlays",
+    "check_target",
+    "gate_all",
+    "gate_cluster",
+    "matrices",
+    "workloads_of",
+]
 
-class GateKube(Protocol):
-    """What the gate reads through Kubernetes (gateways.kube.KubeGateway answers it)."""
 
-    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None: ...
-
-    def nodes(self) -> list[NodeFacts]: ...
-
-
-MatrixFor = Callable[[str], Matrix | None]
 KubeFor = Callable[[ClusterInfo], GateKube]
 
 
@@ -280,21 +292,21 @@ class _Reads:
             cached = self.overlays[key] = (matrix, overlaid)
         return cached[1]
 
-    def _kubernetes(self, info: ClusterInfo, eks_addons: set[str]) -> _KubeFacts:
+    def _kubernetes(self, info: ClusterInfo, eks_addons: set[str]) -> KubeFacts:
         if self.kube is None:
             unread = f"Kubernetes not read ({self.kube_note})"
-            return _KubeFacts((), (), unread, unread)
+            return KubeFacts((), (), unread, unread)
         try:
             reader = self.kube(info)
         except EksAddonError as error:
             unread = f"Kubernetes could not be read: {error.one_line()}"
-            return _KubeFacts((), (), unread, unread)
+            return KubeFacts((), (), unread, unread)
         listing = self.reads.submit(reader.nodes)  # beside the workloads' reads
         addons, problems = self._self_managed(reader, eks_addons)
         nodes = _outcome(listing)
-        kubelets = tuple(_kubelet(n) for n in nodes.value or ())
+        kubelets = tuple(kubelet_facts(n) for n in nodes.value or ())
         nodes_problem = None if nodes.problem is None else f"Kubernetes: {nodes.problem}"
-        return _KubeFacts(kubelets, tuple(addons), nodes_problem, "; ".join(problems) or None)
+        return KubeFacts(kubelets, tuple(addons), nodes_problem, "; ".join(problems) or None)
 
     def _self_managed(
         self, reader: GateKube, eks_addons: set[str]
@@ -328,57 +340,8 @@ class _Reads:
             if document.problem is not None:
                 problems.append(f"{addon}: {document.problem}")
             elif document.value is not None and addon not in found:
-                found[addon] = _self_managed_facts(addon, matrix, workload, document.value)
+                found[addon] = self_managed_facts(addon, matrix, workload, document.value)
         return list(found.values()), problems
-
-
-class _KubeFacts(NamedTuple):
-    kubelets: tuple[KubeletFacts, ...]
-    addons: tuple[AddonFacts, ...]
-    nodes_problem: str | None
-    workloads_problem: str | None
-
-
-def workloads_of(matrix: Matrix) -> tuple[Workload, ...]:
-    """The workloads the add-on's profile names (where its version shows on the cluster)."""
-    from eksaddon.addons import profile_of
-
-    return profile_of(matrix).workloads
-
-
-def _self_managed_facts(
-    addon: str, matrix: Matrix, workload: Workload, document: dict[str, Any]
-) -> AddonFacts:
-    where = f"{workload.kind} {workload.namespace}/{workload.name}"
-    image = template_images(document).get(workload.version_container)
-    tag = image.rsplit(":", 1)[1] if image and ":" in image.rsplit("/", 1)[-1] else None
-    version, problem = None, None
-    if tag is None:
-        problem = f"container {workload.version_container} of {where} shows no image tag"
-    elif workload.image_tag is None:
-        problem = f"no source shows how {where}'s image tag maps to the add-on version"
-    else:
-        try:
-            reading = parse_image_tag(tag, workload.image_tag)
-            version, problem = reading.addon_version, reading.why_unknown
-        except EksAddonError as error:
-            problem = error.one_line()
-    return AddonFacts(
-        name=addon,
-        type=AddonType.SELF_MANAGED,
-        reported_version=tag,
-        version=version.release if version is not None else None,
-        source=f"{KUBERNETES} ({where} image tag)",
-        matrix=matrix,
-        catalogue_sources=(),
-        version_problem=problem,
-    )
-
-
-def _kubelet(node: NodeFacts) -> KubeletFacts:
-    return KubeletFacts(
-        node.name, node.kubelet_version, node.fargate, NODEGROUP_LABEL in node.labels
-    )
 
 
 def _insight(summary: InsightSummary, detail: Future[Any] | None) -> InsightFacts:
@@ -386,30 +349,6 @@ def _insight(summary: InsightSummary, detail: Future[Any] | None) -> InsightFact
         return InsightFacts(summary, None)
     answer, problem = _outcome(detail)
     return InsightFacts(summary, answer, problem)
-
-
-def matrices(override: str | Path | None = None) -> MatrixFor:
-    """The matrix of each add-on eksaddon has data for, loaded once: ``--matrix FILE`` (or
-    $EKSADDON_MATRIX) replaces the bundled matrix of the add-on it describes; None for an add-on
-    known only to EKS."""
-    import os
-
-    from eksaddon.datafiles import read_document
-    from eksaddon.matrix.loader import ENV_OVERRIDE, build_matrix, bundled_addons, load_bundled
-
-    loaded: dict[str, Matrix | None] = {}
-    source = override or os.environ.get(ENV_OVERRIDE) or None
-    if source is not None:
-        given = build_matrix(read_document(source, what="matrix file"), label=str(source))
-        loaded[given.addon] = given
-    bundled = set(bundled_addons())
-
-    def matrix_for(addon: str) -> Matrix | None:
-        if addon not in loaded:
-            loaded[addon] = load_bundled(addon) if addon in bundled else None
-        return loaded[addon]
-
-    return matrix_for
 
 
 def gate_all(
