@@ -23,6 +23,7 @@ from typing import Any, Generic, NamedTuple, Protocol, TypeVar
 from eksaddon.compat import Severity
 from eksaddon.engine.catalogue import with_live_catalogue
 from eksaddon.engine.fleet import SharedCatalogue
+from eksaddon.engine.self_managed_status import image_version
 from eksaddon.errors import EksAddonError, InputError
 from eksaddon.gate import (
     EKS_API,
@@ -43,8 +44,8 @@ from eksaddon.gateways.protocols import (
     InsightSummary,
 )
 from eksaddon.matrix.model import AddonType, Matrix, Workload, WorkloadKind
-from eksaddon.nodeside.rollout import NodeFacts, template_images
-from eksaddon.versions import KubernetesVersion, parse_image_tag
+from eksaddon.nodeside.rollout import NodeFacts
+from eksaddon.versions import KubernetesVersion
 
 T = TypeVar("T")
 LIVE_CATALOGUE = f"{EKS_API} (eks:DescribeAddonVersions)"
@@ -350,19 +351,9 @@ def _self_managed_facts(
     addon: str, matrix: Matrix, workload: Workload, document: dict[str, Any]
 ) -> AddonFacts:
     where = f"{workload.kind} {workload.namespace}/{workload.name}"
-    image = template_images(document).get(workload.version_container)
-    tag = image.rsplit(":", 1)[1] if image and ":" in image.rsplit("/", 1)[-1] else None
-    version, problem = None, None
-    if tag is None:
-        problem = f"container {workload.version_container} of {where} shows no image tag"
-    elif workload.image_tag is None:
-        problem = f"no source shows how {where}'s image tag maps to the add-on version"
-    else:
-        try:
-            reading = parse_image_tag(tag, workload.image_tag)
-            version, problem = reading.addon_version, reading.why_unknown
-        except EksAddonError as error:
-            problem = error.one_line()
+    # status and live check-compat read a self-managed add-on's version the same way.
+    tag, reading = image_version(workload, document)
+    version, problem = reading.version, reading.why_unknown
     return AddonFacts(
         name=addon,
         type=AddonType.SELF_MANAGED,
