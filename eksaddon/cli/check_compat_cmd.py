@@ -201,12 +201,11 @@ def check_compat_command(
             "(--cluster or a fleet with --target-kubernetes-version)"
         )
     addon = addons[0] if addons else DEFAULT_ADDON
-    matrix = global_options(ctx).load(addon)
     if all_clusters or clusters_file:
         from eksaddon.cli.fleet_run import run_fleet
 
         return run_fleet(
-            matrix=matrix,
+            matrix=global_options(ctx).load(addon),
             addon=addon,
             all_clusters=all_clusters,
             clusters_file=clusters_file,
@@ -231,21 +230,25 @@ def check_compat_command(
                 "--cluster reads the versions from EKS: drop -k, --addon-version "
                 "and --daemonset, or drop --cluster to check offline"
             )
+        from eksaddon.addons import profile_for
         from eksaddon.engine.status import live_check_compat
 
+        # Any add-on EKS offers: one with no matrix file is checked on the live catalogue.
+        addon_profile = profile_for(addon, global_options(ctx).matrix)
         report = live_check_compat(
             make_gateway(profile, regions[0] if regions else None),
-            matrix,
+            addon_profile.matrix,
             cluster=cluster,
             addon=addon,
             target_kubernetes=target_kubernetes_version,
             features=features,
             fail_on=threshold,
             kube=None if skip_node_side else kube_reader(kubeconfig, kube_context),
+            profile=addon_profile,
         )
     else:
         report = _offline(
-            matrix,
+            global_options(ctx).load(addon),
             kubernetes_version,
             addon_version,
             daemonset,

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple, Protocol
 
-from eksaddon.errors import EksAddonError
+from eksaddon.engine.self_managed_status import image_version
 from eksaddon.gate import KUBERNETES, AddonFacts, KubeletFacts
 from eksaddon.matrix.model import AddonType, Matrix, Workload
-from eksaddon.nodeside.rollout import NodeFacts, template_images
-from eksaddon.versions import parse_image_tag
+from eksaddon.nodeside.rollout import NodeFacts
 
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"
 
@@ -43,19 +42,9 @@ def self_managed_facts(
     addon: str, matrix: Matrix, workload: Workload, document: dict[str, Any]
 ) -> AddonFacts:
     where = f"{workload.kind} {workload.namespace}/{workload.name}"
-    image = template_images(document).get(workload.version_container)
-    tag = image.rsplit(":", 1)[1] if image and ":" in image.rsplit("/", 1)[-1] else None
-    version, problem = None, None
-    if tag is None:
-        problem = f"container {workload.version_container} of {where} shows no image tag"
-    elif workload.image_tag is None:
-        problem = f"no source shows how {where}'s image tag maps to the add-on version"
-    else:
-        try:
-            reading = parse_image_tag(tag, workload.image_tag)
-            version, problem = reading.addon_version, reading.why_unknown
-        except EksAddonError as error:
-            problem = error.one_line()
+    # status and live check-compat read a self-managed add-on's version the same way.
+    tag, reading = image_version(workload, document)
+    version, problem = reading.version, reading.why_unknown
     return AddonFacts(
         name=addon,
         type=AddonType.SELF_MANAGED,

@@ -19,6 +19,14 @@ from eksaddon.engine.nodeside_status import (
     read_node_side,
 )
 from eksaddon.engine.pod_identity_status import PodIdentityStatus, pod_identity_status
+from eksaddon.engine.self_managed_status import (
+    SELF_MANAGED,
+    SelfManaged,
+    applies,
+    detect_self_managed,
+    not_checkable,
+    self_managed_findings,
+)
 from eksaddon.errors import ApiError, EksAddonError
 from eksaddon.gateways.answers import shown
 from eksaddon.gateways.protocols import (
@@ -56,12 +64,16 @@ class StatusReport(NamedTuple):
     node_side: NodeSide | None = None
     node_side_note: str | None = None
     pod_identity: PodIdentityStatus | None = None
+    # EKS has no such add-on: what Kubernetes shows of it (None: not looked for).
+    self_managed: SelfManaged | None = None
 
     @property
     def addon_type(self) -> str:
-        return (
-            "managed" if self.addon is not None else "not managed by EKS (self-managed or absent)"
-        )
+        if self.addon is not None:
+            return "managed"
+        if self.self_managed is not None:
+            return self.self_managed.describe()
+        return "not managed by EKS (self-managed or absent)"
 
     @property
     def update_available(self) -> bool:
@@ -112,6 +124,12 @@ def collect_status(
         entry = catalogue.matrix.entry(info.version)
         latest, default = entry.latest, entry.default
     upgrade, problem = _plan(catalogue.matrix, info.version, state)
+    kube = _connect_once(kube)
+    found = (
+        detect_self_managed(kube, profile, info)
+        if state is None and kube is not None and applies(profile)
+        else None
+    )
     return StatusReport(
         cluster=info,
         addon_name=addon,
@@ -125,8 +143,31 @@ def collect_status(
         nodegroups=tuple(gateway.nodegroups(cluster)),
         fargate_profiles=tuple(gateway.fargate_profiles(cluster)),
         pod_identity=pod_identity_status(gateway, addon, state, offered=default or latest),
+        self_managed=found,
         **_node_side(kube, profile, info, eks_managed=state is not None),
     )
+
+
+def _connect_once(
+    kube: Callable[[ClusterInfo], KubernetesReader] | None,
+) -> Callable[[ClusterInfo], KubernetesReader] | None:
+    """``kube``, connecting (or failing to) only once however often it is asked."""
+    if kube is None:
+        return None
+    made: dict[str, KubernetesReader | EksAddonError] = {}
+
+    def connect(info: ClusterInfo) -> KubernetesReader:
+        if "reader" not in made:
+            try:
+                made["reader"] = kube(info)
+            except EksAddonError as error:
+                made["reader"] = error
+        reader = made["reader"]
+        if isinstance(reader, EksAddonError):
+            raise reader
+        return reader
+
+    return connect
 
 
 def _node_side(
@@ -199,31 +240,56 @@ def live_check_compat(
     profile = profile if profile is not None else profile_of(matrix)
     info = gateway.describe_cluster(cluster)
     state = gateway.describe_addon(cluster, addon)
+    kube = _connect_once(kube)
+    found = None
     if state is None:
-        raise EksAddonError(
-            f"{addon} is not an EKS add-on on cluster {cluster}: its version cannot be read "
-            "from the EKS API",
-            hint=_backup_hint(profile),
+        # No EKS add-on: a cluster created before EKS add-ons may run it self-managed.
+        found = (
+            detect_self_managed(kube, profile, info)
+            if kube is not None and applies(profile)
+            else None
         )
+        if found is None:
+            raise EksAddonError(
+                f"{addon} is not an EKS add-on on cluster {cluster}: its version cannot be "
+                "read from the EKS API",
+                hint=_backup_hint(profile, kube_skipped=applies(profile)),
+            )
+        if found.state != SELF_MANAGED:
+            raise not_checkable(found, addon=addon, cluster=cluster)
     catalogue = live_catalogue(gateway, matrix, addon, info.version)
     target = None
     if target_kubernetes is not None and target_kubernetes != info.version:
         # The cluster is about to run the target version: what EKS offers there counts too.
         target = live_catalogue(gateway, catalogue.matrix, addon, target_kubernetes)
-    version = state.readable_version
-    report = (
-        check_compat(
+    if found is not None:
+        version, addon_type = found.version, AddonType.SELF_MANAGED
+        own = self_managed_findings(found, addon)
+    else:
+        assert state is not None
+        version, addon_type = state.readable_version, AddonType.MANAGED
+        own = [
+            Finding(
+                "sources",
+                "source",
+                Severity.INFO,
+                f"{addon} {state.reported_version} ({state.status}) from eks:DescribeAddon",
+            )
+        ]
+    if version is not None:
+        report = check_compat(
             target.matrix if target is not None else catalogue.matrix,
             kubernetes=info.version,
             addon_version=version,
             target_kubernetes=target_kubernetes,
-            addon_type=AddonType.MANAGED,
+            addon_type=addon_type,
             features=features,
             fail_on=fail_on,
         )
-        if version is not None
-        else _unreadable_report(catalogue.matrix, info, state, target_kubernetes, fail_on)
-    )
+    elif state is not None:
+        report = _unreadable_report(catalogue.matrix, info, state, target_kubernetes, fail_on)
+    else:  # self-managed, its image shows no version: self_managed_findings says so
+        report = _unreadable_report(catalogue.matrix, info, None, target_kubernetes, fail_on)
     sources = [
         Finding(
             "sources",
@@ -231,12 +297,7 @@ def live_check_compat(
             Severity.INFO,
             f"Kubernetes {info.version} from eks:DescribeCluster ({cluster}, {info.region})",
         ),
-        Finding(
-            "sources",
-            "source",
-            Severity.INFO,
-            f"{addon} {state.reported_version} ({state.status}) from eks:DescribeAddon",
-        ),
+        *own,
         Finding("sources", "source", Severity.INFO, f"version catalogue from {catalogue.source}"),
     ]
     if target is not None:
@@ -251,6 +312,11 @@ def live_check_compat(
     for warning in (catalogue.warning, target.warning if target is not None else None):
         if warning:
             sources.append(Finding("sources", "catalogue-fallback", Severity.WARNING, warning))
+    if state is None:  # self-managed: no EKS health, and the workload was read above
+        return report._replace(
+            checks=("sources", "self-managed", *report.checks),
+            findings=(*sources, *report.findings),
+        )
     health = [
         Finding("health", "health-issue", Severity.ERROR, f"{issue.code}: {issue.message}")
         for issue in state.issues
@@ -269,12 +335,27 @@ def live_check_compat(
 def _unreadable_report(
     matrix: Matrix,
     info: ClusterInfo,
-    state: AddonState,
+    state: AddonState | None,
     target_kubernetes: KubernetesVersion | None,
     fail_on: Severity,
 ) -> CompatReport:
     """A gate cannot pass on a version it cannot read: one error saying so, the version shown
-    as EKS reported it, and none of the checks that would need it."""
+    as EKS reported it, and none of the checks that would need it. ``state`` None: a
+    self-managed add-on whose image does not show it (the caller adds that error)."""
+    if state is None:
+        return CompatReport(
+            addon=matrix.addon,
+            matrix_origin=matrix.origin,
+            kubernetes=info.version,
+            target_kubernetes=target_kubernetes,
+            addon_version="unknown",
+            addon_type=AddonType.SELF_MANAGED,
+            checks=(),
+            findings=(),
+            plan=None,
+            detected=None,
+            fail_on=fail_on,
+        )
     return CompatReport(
         addon=matrix.addon,
         matrix_origin=matrix.origin,
@@ -298,10 +379,14 @@ def _unreadable_report(
     )
 
 
-def _backup_hint(profile: AddonProfile) -> str:
+def _backup_hint(profile: AddonProfile, *, kube_skipped: bool) -> str:
     workload = main_workload(profile)
     if workload is None or not profile.renders_manifests:
-        return "pass --addon-version"
+        return (
+            "drop --skip-node-side to look for a self-managed one, or pass --addon-version"
+            if kube_skipped
+            else "pass --addon-version"
+        )
     return (
         f"pass --daemonset with a `kubectl get {str(workload.kind).lower()} {workload.name} -n "
         f"{workload.namespace} -o yaml` backup, or --addon-version"

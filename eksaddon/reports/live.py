@@ -8,6 +8,7 @@ from eksaddon.engine.install import InstallResult
 from eksaddon.engine.nodeside_status import NodeSide
 from eksaddon.engine.pod_identity_status import PodIdentityStatus
 from eksaddon.engine.refresh import MatrixDiff
+from eksaddon.engine.self_managed_status import SelfManaged
 from eksaddon.engine.status import StatusReport
 from eksaddon.engine.upgrade import UpgradeResult
 from eksaddon.gateways.protocols import AddonState
@@ -44,7 +45,7 @@ def status_document(report: StatusReport) -> dict[str, Any]:
         "kubernetes_version": str(cluster.version),
         "platform_version": cluster.platform_version,
         "addon": report.addon_name,
-        "addon_type": "managed" if report.addon is not None else "not-managed",
+        "addon_type": _addon_type(report),
         "installed": addon_document(report.addon),
         "latest": _optional(report.latest),
         "default": _optional(report.default),
@@ -66,6 +67,33 @@ def status_document(report: StatusReport) -> dict[str, Any]:
         "node_side": node_side_document(report.node_side),
         "node_side_note": report.node_side_note,
         "pod_identity": pod_identity_document(report.pod_identity),
+        "self_managed": self_managed_document(report.self_managed),
+    }
+
+
+def _addon_type(report: StatusReport) -> str:
+    """managed, self-managed or absent; not-managed when Kubernetes does not tell which."""
+    if report.addon is not None:
+        return "managed"
+    found = report.self_managed
+    if found is not None and found.state in ("self-managed", "absent"):
+        return found.state
+    return "not-managed"
+
+
+def self_managed_document(found: SelfManaged | None) -> dict[str, Any] | None:
+    """What Kubernetes shows of an add-on EKS does not manage (None: not looked for)."""
+    if found is None:
+        return None
+    return {
+        "state": found.state,
+        "workload": found.workload,
+        "image_tag": found.image_tag,
+        "version": _optional(found.version),
+        "version_note": found.version_note,
+        "evidence": list(found.evidence),
+        "next_step": found.next_step,
+        "kubernetes_problem": found.problem,
     }
 
 

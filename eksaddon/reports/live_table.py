@@ -23,6 +23,13 @@ def status(report: StatusReport, stream: TextIO) -> None:
     table.add_column("", overflow="fold")
     table.add_row("Kubernetes", f"{cluster.version} (platform {cluster.platform_version or '?'})")
     table.add_row("Add-on type", report.addon_type)
+    if report.self_managed is not None:
+        found = report.self_managed
+        if found.image_tag is not None:
+            table.add_row("Image tag", found.image_tag)
+        table.add_row("Evidence", "; ".join(found.evidence))
+        if found.next_step:
+            table.add_row("Next step", found.next_step)
     if addon is not None:
         table.add_row("Version", addon.reported_version)
         table.add_row("Status", addon.status)

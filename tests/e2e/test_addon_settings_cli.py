@@ -156,6 +156,20 @@ class Cluster:
             stdin=subprocess.DEVNULL,
         )
 
+    def read_only(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """A command that changes nothing (status, check-compat): no --yes or timeouts."""
+        env = {**self.eks.env(), **self.kube.env(), "EKSADDON_CACHE_DIR": str(self.tmp_path)}
+        kube = ("--kubeconfig", self.kube.kubeconfig_path, "--context", self.kube.context)
+        return subprocess.run(
+            [*eksaddon_command(), *args, "--cluster", CLUSTER, *kube],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+
     def addon(self, name: str) -> AddonRecord:
         record = self.eks.standin.addon(CLUSTER, name)
         assert record is not None
@@ -262,3 +276,43 @@ def test_a_migration_that_would_lose_a_setting_changes_nothing(cluster: Cluster)
     assert "--force" in result.stderr
     assert cluster.eks.standin.count("CreateAddon") == 0
     assert cluster.kube_proxy_mode() == "ipvs"
+
+
+def test_status_and_check_compat_find_a_self_managed_coredns(cluster: Cluster) -> None:
+    # A cluster created before EKS add-ons: no EKS add-on coredns, the Deployment by kubectl.
+    coredns_cluster(cluster, managed=False)
+    status = cluster.read_only("status", "--addon", "coredns", "-o", "json")
+    assert status.returncode == 0, status.stderr
+    document = json.loads(status.stdout)
+    assert document["addon_type"] == "self-managed"
+    found = document["self_managed"]
+    assert found["version"] == "v1.10.1-eksbuild.13"
+    assert found["workload"] == "Deployment kube-system/coredns"
+    assert "eks:DescribeAddon finds no EKS add-on" in found["evidence"]
+    assert "`eksaddon migrate --cluster prod --addon coredns`" in found["next_step"]
+    compat = cluster.read_only("check-compat", "--addon", "coredns", "-o", "json")
+    assert compat.returncode == 0, compat.stderr
+    report = json.loads(compat.stdout)
+    assert report["addon_type"] == "self-managed"
+    messages = " ".join(f["message"] for f in report["findings"])
+    assert "image tag v1.10.1-eksbuild.13 from Kubernetes (Deployment kube-system/coredns)" in (
+        messages
+    )
+    assert "next: `eksaddon migrate --cluster prod --addon coredns`" in messages
+    assert cluster.eks.standin.count("CreateAddon") == 0
+
+
+def test_status_says_when_kubernetes_cannot_be_read(cluster: Cluster, tmp_path: Path) -> None:
+    coredns_cluster(cluster, managed=False)
+    missing = str(tmp_path / "no-kubeconfig")
+    env = {**cluster.eks.env(), "EKSADDON_CACHE_DIR": str(tmp_path), "KUBECONFIG": missing}
+    done = subprocess.run(
+        [*eksaddon_command(), "status", "--cluster", CLUSTER, "--addon", "coredns", "-o", "json"],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["addon_type"] == "not-managed"
+    assert document["self_managed"]["state"] == "unknown"
+    assert document["self_managed"]["kubernetes_problem"]

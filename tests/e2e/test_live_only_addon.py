@@ -103,6 +103,20 @@ def test_status_of_a_live_only_addon_says_what_it_cannot_check(
     assert live_only.standin.count("UpdateAddon") == 0
 
 
+def test_live_check_compat_of_a_live_only_addon_uses_the_live_catalogue(
+    live_only: StandInServer, tmp_path: Path
+) -> None:
+    code, out, err = run(
+        live_only, tmp_path, "check-compat", "--cluster", CLUSTER, "--addon", ADDON,
+        "--skip-node-side", "-o", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    document = json.loads(out)
+    assert document["addon"] == ADDON and document["addon_version"] == "v6.3.2-eksbuild.1"
+    messages = " ".join(f["message"] for f in document["findings"])
+    assert "version catalogue from eks:DescribeAddonVersions" in messages
+
+
 def test_a_name_that_cannot_be_an_addon_is_refused_before_any_call(
     live_only: StandInServer, tmp_path: Path
 ) -> None:
