@@ -133,7 +133,14 @@ KUBE_FAULTS: dict[str, dict[str, object]] = {
 }
 
 
-@pytest.fixture(params=ADDONS_UNDER_TEST, ids=[a.name for a in ADDONS_UNDER_TEST])
+# Every case of this module runs for each add-on (``world`` parametrised indirectly); the modules
+# that import ``world`` (test_state_dir.py, test_wrong_facts.py) get vpc-cni's, as before.
+each_addon = pytest.mark.parametrize(
+    "world", ADDONS_UNDER_TEST, indirect=True, ids=[a.name for a in ADDONS_UNDER_TEST]
+)
+
+
+@pytest.fixture
 def world(
     request: pytest.FixtureRequest,
     eks_standin: StandInServer,
@@ -152,7 +159,12 @@ def world(
     monkeypatch.setattr(eksaddon.gateways.kube, "FIRST_BACKOFF", 0.01)
     with ExitStack() as stack:
         built = World(
-            eks_standin, kube_fresh, tmp_path, stack, clock=fast_clock, addon=request.param
+            eks_standin,
+            kube_fresh,
+            tmp_path,
+            stack,
+            clock=fast_clock,
+            addon=getattr(request, "param", VPC_CNI),
         )
         for name, value in built.env().items():
             monkeypatch.setenv(name, value)
@@ -256,6 +268,7 @@ def expected(subject: AddonUnderTest, message: str) -> str:
 TIMEOUT_MESSAGES = {"eks-connection-reset", "eks-timeout"}
 
 
+@each_addon
 @pytest.mark.parametrize("point", list(EKS_POINTS))
 @pytest.mark.parametrize("kind", list(EKS_FAULTS))
 @pytest.mark.parametrize("duration", ["transient", "persistent"])
@@ -285,6 +298,7 @@ def test_eks_fault(run: Run, world: World, point: str, kind: str, duration: str)
     rerun_and_check(run, world, snapshot)
 
 
+@each_addon
 def test_eks_resource_in_use_stops_at_once(run: Run, world: World) -> None:
     """Another update is running: waiting would hide it, so the run stops without retrying."""
     rule = world.eks_proxy.add(
@@ -309,6 +323,7 @@ def test_eks_resource_in_use_stops_at_once(run: Run, world: World) -> None:
     rerun_and_check(run, world, snapshot)
 
 
+@each_addon
 @pytest.mark.parametrize(
     ("kind", "status", "message"),
     [
@@ -339,6 +354,7 @@ def test_update_that_ends_badly(
     assert sent == retried, "the failed step is retried once, as a new update"
 
 
+@each_addon
 def test_degraded_addon_stops_the_run(run: Run, world: World) -> None:
     from standins.eks_addons import UpdateOutcome
 
@@ -382,6 +398,7 @@ PERMANENT_OUTCOME = {
 }
 
 
+@each_addon
 @pytest.mark.parametrize(("kind", "point"), list(PERMANENT_OUTCOME))
 def test_permanent_fault_stops_at_once(run: Run, world: World, kind: str, point: str) -> None:
     if kind.startswith("eks-"):
@@ -417,6 +434,7 @@ KUBE_PERSISTENT = {
 }
 
 
+@each_addon
 @pytest.mark.parametrize("point", list(KUBE_POINTS))
 @pytest.mark.parametrize("kind", list(KUBE_FAULTS))
 @pytest.mark.parametrize("duration", ["transient", "persistent"])
@@ -458,6 +476,7 @@ def test_kube_fault(run: Run, world: World, point: str, kind: str, duration: str
 # --- signals and kills -------------------------------------------------------------------------
 
 
+@each_addon
 @pytest.mark.slow
 @pytest.mark.parametrize("point", list(SIGNAL_POINTS))
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
