@@ -54,7 +54,7 @@ Run = Callable[..., Result]
 # Where in step 1 each request is made (regular expressions on the request target). The
 # requests that name the add-on or its workload are placeholders, filled in by ``where``.
 DESCRIBE_CONFIGURATION = ("GET", r"^/addons/configuration-schemas")
-UPDATE_ADDON = ("POST", rf"^/clusters/{CLUSTER}/addons/{{addon}}/update")
+UPDATE_ADDON_ANY = ("POST", rf"^/clusters/{CLUSTER}/addons/{{addon}}/update")
 DESCRIBE_UPDATE = ("GET", rf"^/clusters/{CLUSTER}/updates/")
 READ_WORKLOAD = ("GET", "{workload}")
 LIST_PODS = ("GET", r"^/api/v1/namespaces/kube-system/pods")
@@ -68,14 +68,14 @@ ROLLOUT = "during the rollout check"
 # Where an EKS fault strikes at each point: (method, path, matching requests to let through).
 EKS_POINTS = {
     BEFORE_BACKUP: (*DESCRIBE_CONFIGURATION, 0),
-    AFTER_BACKUP: (*UPDATE_ADDON, 0),
+    AFTER_BACKUP: (*UPDATE_ADDON_ANY, 0),
     AFTER_SEND: (*DESCRIBE_UPDATE, 0),
     FOLLOWING: (*DESCRIBE_UPDATE, 1),
 }
 KUBE_POINTS = {BEFORE_BACKUP: (*READ_WORKLOAD, 0), ROLLOUT: (*LIST_PODS, 0)}
 SIGNAL_POINTS = {
     BEFORE_BACKUP: (*DESCRIBE_CONFIGURATION, 0, "eks"),
-    AFTER_BACKUP: (*UPDATE_ADDON, 0, "eks"),
+    AFTER_BACKUP: (*UPDATE_ADDON_ANY, 0, "eks"),
     AFTER_SEND: (*DESCRIBE_UPDATE, 0, "eks"),
     FOLLOWING: (*DESCRIBE_UPDATE, 1, "eks"),
     ROLLOUT: (*LIST_PODS, 0, "kube"),
@@ -86,6 +86,10 @@ FOREVER = 100_000
 def where(subject: AddonUnderTest, method: str, path: str) -> tuple[str, str]:
     """A request of the table above, for this add-on."""
     return method, path.format(addon=subject.name, workload=subject.workload_path)
+
+
+# vpc-cni's UpdateAddon request, as test_wrong_facts.py gates it.
+UPDATE_ADDON = where(VPC_CNI, *UPDATE_ADDON_ANY)
 
 
 def point_of(subject: AddonUnderTest, point: str) -> str:
@@ -238,7 +242,7 @@ def assert_stopped_where_documented(world: World, snapshot: Snapshot, point: str
     """Before the backup nothing may have changed; after it, the journal says where it stopped."""
     if point == BEFORE_BACKUP:
         assert snapshot.journal_state is None and snapshot.backups == {}
-        assert world.eks_proxy.count(*where(world.subject, *UPDATE_ADDON)) == 0
+        assert world.eks_proxy.count(*where(world.subject, *UPDATE_ADDON_ANY)) == 0
     else:
         assert snapshot.journal_state == journals.STOPPED
 
@@ -303,7 +307,7 @@ def test_eks_resource_in_use_stops_at_once(run: Run, world: World) -> None:
     """Another update is running: waiting would hide it, so the run stops without retrying."""
     rule = world.eks_proxy.add(
         Rule(
-            *where(world.subject, *UPDATE_ADDON),
+            *where(world.subject, *UPDATE_ADDON_ANY),
             **eks_error(  # type: ignore[arg-type]
                 409,
                 "ResourceInUseException",
