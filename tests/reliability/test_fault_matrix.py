@@ -1,8 +1,10 @@
 """The fault matrix: every fault at every point of an upgrade step, on both stand-ins.
 
-A managed upgrade of vpc-cni v1.16.4 → v1.17.1 → v1.18.3 runs through the real CLI against the
-EKS stand-in and a real kube-apiserver, each behind a fault proxy (``world.py``). At each point of
-step 1 — before the backup, after the backup (the UpdateAddon request), after update_addon was
+A managed upgrade runs through the real CLI against the EKS stand-in and a real kube-apiserver,
+each behind a fault proxy (``world.py``), for two add-ons (every case runs for each): vpc-cni
+v1.16.4 → v1.17.1 → v1.18.3, whose node side is a DaemonSet, and CoreDNS v1.10.1-eksbuild.7 →
+v1.11.3-eksbuild.1 (one update), a Deployment with an edited Corefile and three replicas. At each
+point of step 1 — before the backup, after the backup (the UpdateAddon request), after update_addon was
 sent (its answer, the first DescribeUpdate), while following the update, during the rollout
 check — a fault strikes: throttling, 5xx, connection resets and hung requests on either API, the
 API server going away and coming back, ResourceInUse, an update ending Failed or Cancelled, a
@@ -11,7 +13,8 @@ out); persistent ones outlast the step's timeout (the run must stop with the doc
 
 For every case: the exit code and the one-line message are the documented ones, the journal is
 consistent (its fingerprint holds), a rerun finishes without any step being carried out twice,
-the custom settings are on the nodes and in the configuration values, and the backup is intact.
+the custom settings are on the cluster and in the configuration values (vpc-cni's IPAM env;
+CoreDNS's Corefile and replica count), and the backup is intact.
 """
 
 from __future__ import annotations
@@ -30,10 +33,10 @@ import pytest
 import eksaddon.gateways.kube
 from eksaddon.engine import journal as journals
 from reliability.world import (
+    ADDONS_UNDER_TEST,
     CLUSTER,
-    PLAN,
-    START,
-    TARGET,
+    VPC_CNI,
+    AddonUnderTest,
     World,
     one_error_line,
 )
@@ -48,11 +51,12 @@ __all__ = ["eks_server", "eks_standin", "kube_apiserver", "kube_fresh"]
 
 Run = Callable[..., Result]
 
-# Where in step 1 each request is made (regular expressions on the request target).
+# Where in step 1 each request is made (regular expressions on the request target). The
+# requests that name the add-on or its workload are placeholders, filled in by ``where``.
 DESCRIBE_CONFIGURATION = ("GET", r"^/addons/configuration-schemas")
-UPDATE_ADDON = ("POST", rf"^/clusters/{CLUSTER}/addons/vpc-cni/update")
+UPDATE_ADDON_ANY = ("POST", rf"^/clusters/{CLUSTER}/addons/{{addon}}/update")
 DESCRIBE_UPDATE = ("GET", rf"^/clusters/{CLUSTER}/updates/")
-READ_DAEMONSET = ("GET", r"^/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node")
+READ_WORKLOAD = ("GET", "{workload}")
 LIST_PODS = ("GET", r"^/api/v1/namespaces/kube-system/pods")
 
 BEFORE_BACKUP = "before the backup"
@@ -64,19 +68,34 @@ ROLLOUT = "during the rollout check"
 # Where an EKS fault strikes at each point: (method, path, matching requests to let through).
 EKS_POINTS = {
     BEFORE_BACKUP: (*DESCRIBE_CONFIGURATION, 0),
-    AFTER_BACKUP: (*UPDATE_ADDON, 0),
+    AFTER_BACKUP: (*UPDATE_ADDON_ANY, 0),
     AFTER_SEND: (*DESCRIBE_UPDATE, 0),
     FOLLOWING: (*DESCRIBE_UPDATE, 1),
 }
-KUBE_POINTS = {BEFORE_BACKUP: (*READ_DAEMONSET, 0), ROLLOUT: (*LIST_PODS, 0)}
+KUBE_POINTS = {BEFORE_BACKUP: (*READ_WORKLOAD, 0), ROLLOUT: (*LIST_PODS, 0)}
 SIGNAL_POINTS = {
     BEFORE_BACKUP: (*DESCRIBE_CONFIGURATION, 0, "eks"),
-    AFTER_BACKUP: (*UPDATE_ADDON, 0, "eks"),
+    AFTER_BACKUP: (*UPDATE_ADDON_ANY, 0, "eks"),
     AFTER_SEND: (*DESCRIBE_UPDATE, 0, "eks"),
     FOLLOWING: (*DESCRIBE_UPDATE, 1, "eks"),
     ROLLOUT: (*LIST_PODS, 0, "kube"),
 }
 FOREVER = 100_000
+
+
+def where(subject: AddonUnderTest, method: str, path: str) -> tuple[str, str]:
+    """A request of the table above, for this add-on."""
+    return method, path.format(addon=subject.name, workload=subject.workload_path)
+
+
+# vpc-cni's UpdateAddon request, as test_wrong_facts.py gates it.
+UPDATE_ADDON = where(VPC_CNI, *UPDATE_ADDON_ANY)
+
+
+def point_of(subject: AddonUnderTest, point: str) -> str:
+    """The step point as the ledger counts it: a Deployment's are other points than a
+    DaemonSet's (another rollout check, other requests)."""
+    return point if subject is VPC_CNI else f"{point} ({subject.name}, a Deployment)"
 
 
 def eks_error(status: int, code: str, message: str) -> dict[str, object]:
@@ -118,8 +137,16 @@ KUBE_FAULTS: dict[str, dict[str, object]] = {
 }
 
 
+# Every case of this module runs for each add-on (``world`` parametrised indirectly); the modules
+# that import ``world`` (test_state_dir.py, test_wrong_facts.py) get vpc-cni's, as before.
+each_addon = pytest.mark.parametrize(
+    "world", ADDONS_UNDER_TEST, indirect=True, ids=[a.name for a in ADDONS_UNDER_TEST]
+)
+
+
 @pytest.fixture
 def world(
+    request: pytest.FixtureRequest,
     eks_standin: StandInServer,
     kube_fresh: KubeApiServer,
     tmp_path: Path,
@@ -135,7 +162,14 @@ def world(
     )
     monkeypatch.setattr(eksaddon.gateways.kube, "FIRST_BACKOFF", 0.01)
     with ExitStack() as stack:
-        built = World(eks_standin, kube_fresh, tmp_path, stack, clock=fast_clock)
+        built = World(
+            eks_standin,
+            kube_fresh,
+            tmp_path,
+            stack,
+            clock=fast_clock,
+            addon=getattr(request, "param", VPC_CNI),
+        )
         for name, value in built.env().items():
             monkeypatch.setenv(name, value)
         yield built
@@ -163,7 +197,7 @@ def after_fault(world: World) -> Snapshot:
     backups = world.backups()
     for content in backups.values():
         document = json.loads(content)
-        assert document["addon_version"] == START
+        assert document["addon_version"] == world.subject.start
         assert document["cluster"] == CLUSTER
     if journal is None:
         assert world.successful_updates() == {}, "a step ran without a journal"
@@ -172,9 +206,9 @@ def after_fault(world: World) -> Snapshot:
     assert journal.document["backup"] == str(next(iter(backups)))
     states = [step["state"] for step in journal.steps]
     if journal.state != journals.FINISHED:  # every fault strikes in step 1
-        assert states[1] == journals.PENDING, states
+        assert all(state == journals.PENDING for state in states[1:]), states
     carried = {c["name"] for c in journal.document["settings"]["carried_settings"]}
-    assert carried == {"WARM_IP_TARGET", "MINIMUM_IP_TARGET"}
+    assert carried == world.subject.carried
     return Snapshot(backups, journal.state, states)
 
 
@@ -186,8 +220,8 @@ def rerun_and_check(run: Run, world: World, before: Snapshot) -> None:
     assert result.code == 0, result.err
     if before.journal_state is not None:
         assert "resum" in result.out + result.err, result.err
-    assert world.addon().addon_version == TARGET
-    assert world.successful_updates() == dict.fromkeys(PLAN, 1)
+    assert world.addon().addon_version == world.subject.target
+    assert world.successful_updates() == dict.fromkeys(world.subject.plan, 1)
     lost = world.lost_settings()
     LEDGER.lost(len(lost))
     assert lost == []
@@ -200,7 +234,7 @@ def assert_ridden_out(world: World, result: Result) -> None:
     """A transient fault was retried with backoff within the step's timeout: nothing shows."""
     assert result.code == 0, result.err
     assert after_fault(world).journal_state == journals.FINISHED
-    assert world.successful_updates() == dict.fromkeys(PLAN, 1)
+    assert world.successful_updates() == dict.fromkeys(world.subject.plan, 1)
     assert world.lost_settings() == []
 
 
@@ -208,7 +242,7 @@ def assert_stopped_where_documented(world: World, snapshot: Snapshot, point: str
     """Before the backup nothing may have changed; after it, the journal says where it stopped."""
     if point == BEFORE_BACKUP:
         assert snapshot.journal_state is None and snapshot.backups == {}
-        assert world.eks_proxy.count(*UPDATE_ADDON) == 0
+        assert world.eks_proxy.count(*where(world.subject, *UPDATE_ADDON_ANY)) == 0
     else:
         assert snapshot.journal_state == journals.STOPPED
 
@@ -218,21 +252,36 @@ def assert_stopped_where_documented(world: World, snapshot: Snapshot, point: str
 # What a persistent fault at each point ends in: exit code and a piece of the one-line message.
 EKS_PERSISTENT = {
     BEFORE_BACKUP: (3, "DescribeAddonConfiguration"),
-    AFTER_BACKUP: (4, "UpdateAddon of vpc-cni to v1.17.1-eksbuild.1 on cluster prod kept failing"),
+    AFTER_BACKUP: (4, "UpdateAddon of {addon} to {step1} on cluster prod kept failing"),
     AFTER_SEND: (4, "timed out waiting for update"),
     FOLLOWING: (4, "timed out waiting for update"),
 }
+
+
+def expected(subject: AddonUnderTest, message: str) -> str:
+    """A message of the tables here, for this add-on."""
+    return message.format(
+        addon=subject.name,
+        step1=subject.plan[0],
+        resource=subject.resource,
+        workload=subject.workload,
+        rollout=subject.rollout_label,
+    )
+
+
 TIMEOUT_MESSAGES = {"eks-connection-reset", "eks-timeout"}
 
 
+@each_addon
 @pytest.mark.parametrize("point", list(EKS_POINTS))
 @pytest.mark.parametrize("kind", list(EKS_FAULTS))
 @pytest.mark.parametrize("duration", ["transient", "persistent"])
 def test_eks_fault(run: Run, world: World, point: str, kind: str, duration: str) -> None:
     method, path, skip = EKS_POINTS[point]
+    method, path = where(world.subject, method, path)
     times = (1 if kind == "eks-timeout" else 2) if duration == "transient" else FOREVER
     rule = world.eks_proxy.add(Rule(method, path, skip=skip, times=times, **EKS_FAULTS[kind]))  # type: ignore[arg-type]
-    LEDGER.fault(f"{kind} ({duration})", point)
+    LEDGER.fault(f"{kind} ({duration})", point_of(world.subject, point))
 
     result = upgrade(run, world)
 
@@ -243,7 +292,7 @@ def test_eks_fault(run: Run, world: World, point: str, kind: str, duration: str)
     code, message = EKS_PERSISTENT[point]
     assert result.code == code, result.err
     line = one_error_line(result.err)
-    assert message in line, line
+    assert expected(world.subject, message) in line, line
     if code == 4:
         assert "the journal is kept at" in line and "to resume" in line, line
     else:
@@ -253,20 +302,21 @@ def test_eks_fault(run: Run, world: World, point: str, kind: str, duration: str)
     rerun_and_check(run, world, snapshot)
 
 
+@each_addon
 def test_eks_resource_in_use_stops_at_once(run: Run, world: World) -> None:
     """Another update is running: waiting would hide it, so the run stops without retrying."""
     rule = world.eks_proxy.add(
         Rule(
-            *UPDATE_ADDON,
+            *where(world.subject, *UPDATE_ADDON_ANY),
             **eks_error(  # type: ignore[arg-type]
                 409,
                 "ResourceInUseException",
-                "Addon vpc-cni is currently UPDATING in cluster: prod",
+                f"Addon {world.subject.name} is currently UPDATING in cluster: prod",
             ),
             times=FOREVER,
         )
     )
-    LEDGER.fault("eks-resource-in-use", AFTER_BACKUP)
+    LEDGER.fault("eks-resource-in-use", point_of(world.subject, AFTER_BACKUP))
     result = upgrade(run, world)
     assert result.code == 4, result.err
     assert rule.hits == 1, "ResourceInUse is not retried"
@@ -277,6 +327,7 @@ def test_eks_resource_in_use_stops_at_once(run: Run, world: World) -> None:
     rerun_and_check(run, world, snapshot)
 
 
+@each_addon
 @pytest.mark.parametrize(
     ("kind", "status", "message"),
     [
@@ -291,7 +342,7 @@ def test_update_that_ends_badly(
 
     errors = [error_detail()] if status == "Failed" else []
     world.eks.standin.queue_update_outcome(UpdateOutcome(status=status, errors=errors))  # type: ignore[arg-type]
-    LEDGER.fault(kind, FOLLOWING)
+    LEDGER.fault(kind, point_of(world.subject, FOLLOWING))
     result = upgrade(run, world)
     assert result.code == 4, result.err
     line = one_error_line(result.err)
@@ -299,12 +350,15 @@ def test_update_that_ends_badly(
     snapshot = after_fault(world)
     assert snapshot.step_states[0] == journals.FAILED
     if status == "Failed":  # EKS leaves the add-on UPDATE_FAILED: the operator fixes it first
-        world.eks.standin.set_health(CLUSTER, [], status="ACTIVE")
+        world.eks.standin.set_health(CLUSTER, [], status="ACTIVE", addon_name=world.subject.name)
     rerun_and_check(run, world, snapshot)
     sent = Counter(u.target_version for u in world.updates())
-    assert sent == {PLAN[0]: 2, PLAN[1]: 1}, "the failed step is retried once, as a new update"
+    first, *rest = world.subject.plan
+    retried = {first: 2, **dict.fromkeys(rest, 1)}
+    assert sent == retried, "the failed step is retried once, as a new update"
 
 
+@each_addon
 def test_degraded_addon_stops_the_run(run: Run, world: World) -> None:
     from standins.eks_addons import UpdateOutcome
 
@@ -314,14 +368,14 @@ def test_degraded_addon_stops_the_run(run: Run, world: World) -> None:
         "resourceIds": [],
     }
     world.eks.standin.queue_update_outcome(UpdateOutcome(health_issues=[issue]))
-    LEDGER.fault("addon-degraded", FOLLOWING)
+    LEDGER.fault("addon-degraded", point_of(world.subject, FOLLOWING))
     result = upgrade(run, world)
     assert result.code == 4, result.err
     line = one_error_line(result.err)
     assert "is DEGRADED after step 1: InsufficientNumberOfReplicas" in line, line
     snapshot = after_fault(world)
     assert snapshot.step_states[0] == journals.IN_FLIGHT
-    world.eks.standin.set_health(CLUSTER, [])  # the operator fixed the nodes
+    world.eks.standin.set_health(CLUSTER, [], addon_name=world.subject.name)  # nodes fixed
     rerun_and_check(run, world, snapshot)
 
 
@@ -341,13 +395,14 @@ PERMANENT_OUTCOME = {
     ("eks-invalid-parameter", AFTER_BACKUP): (4, "EKS refused UpdateAddon"),
     ("eks-invalid-parameter", AFTER_SEND): (4, "EKS refused DescribeUpdate"),
     ("eks-invalid-parameter", FOLLOWING): (4, "EKS refused DescribeUpdate"),
-    ("kube-forbidden", BEFORE_BACKUP): (3, "Kubernetes RBAC forbids get on daemonsets"),
+    ("kube-forbidden", BEFORE_BACKUP): (3, "Kubernetes RBAC forbids get on {resource}"),
     ("kube-forbidden", ROLLOUT): (4, "Kubernetes RBAC forbids list on pods"),
-    ("kube-unauthorized", BEFORE_BACKUP): (3, "rejected the credentials for get daemonsets"),
+    ("kube-unauthorized", BEFORE_BACKUP): (3, "rejected the credentials for get {resource}"),
     ("kube-unauthorized", ROLLOUT): (4, "rejected the credentials for list pods"),
 }
 
 
+@each_addon
 @pytest.mark.parametrize(("kind", "point"), list(PERMANENT_OUTCOME))
 def test_permanent_fault_stops_at_once(run: Run, world: World, kind: str, point: str) -> None:
     if kind.startswith("eks-"):
@@ -357,8 +412,9 @@ def test_permanent_fault_stops_at_once(run: Run, world: World, kind: str, point:
         method, path, skip = KUBE_POINTS[point]
         status, reason = (403, "Forbidden") if kind == "kube-forbidden" else (401, "Unauthorized")
         fault, proxy = kube_error(status, reason), world.kube_proxy
+    method, path = where(world.subject, method, path)
     rule = proxy.add(Rule(method, path, skip=skip, times=FOREVER, **fault))  # type: ignore[arg-type]
-    LEDGER.fault(f"{kind} (permanent)", point)
+    LEDGER.fault(f"{kind} (permanent)", point_of(world.subject, point))
 
     result = upgrade(run, world)
 
@@ -366,7 +422,7 @@ def test_permanent_fault_stops_at_once(run: Run, world: World, kind: str, point:
     assert result.code == code, result.err
     assert rule.hits == 1, "a permanent fault is not retried"
     line = one_error_line(result.err)
-    assert message in line, line
+    assert expected(world.subject, message) in line, line
     snapshot = after_fault(world)
     assert_stopped_where_documented(world, snapshot, point)
     if point != BEFORE_BACKUP:
@@ -377,11 +433,12 @@ def test_permanent_fault_stops_at_once(run: Run, world: World, kind: str, point:
 # --- Kubernetes faults -------------------------------------------------------------------------
 
 KUBE_PERSISTENT = {
-    BEFORE_BACKUP: (3, "daemonsets kube-system/aws-node"),
-    ROLLOUT: (4, "the aws-node rollout of v1.17.1-eksbuild.1 did not finish"),
+    BEFORE_BACKUP: (3, "{resource} kube-system/{workload}"),
+    ROLLOUT: (4, "the {rollout} rollout of {step1} did not finish"),
 }
 
 
+@each_addon
 @pytest.mark.parametrize("point", list(KUBE_POINTS))
 @pytest.mark.parametrize("kind", list(KUBE_FAULTS))
 @pytest.mark.parametrize("duration", ["transient", "persistent"])
@@ -394,8 +451,9 @@ def test_kube_fault(run: Run, world: World, point: str, kind: str, duration: str
         times = FOREVER
         if kind == "kube-apiserver-away-and-back":
             fault["seconds"] = 60.0  # gone for longer than any retry
+    method, path = where(world.subject, method, path)
     rule = world.kube_proxy.add(Rule(method, path, skip=skip, times=times, **fault))  # type: ignore[arg-type]
-    LEDGER.fault(f"{kind} ({duration})", point)
+    LEDGER.fault(f"{kind} ({duration})", point_of(world.subject, point))
 
     result = upgrade(run, world)
 
@@ -406,7 +464,7 @@ def test_kube_fault(run: Run, world: World, point: str, kind: str, duration: str
     code, message = KUBE_PERSISTENT[point]
     assert result.code == code, result.err
     line = one_error_line(result.err)
-    assert message in line, line
+    assert expected(world.subject, message) in line, line
     snapshot = after_fault(world)
     assert_stopped_where_documented(world, snapshot, point)
     if point != BEFORE_BACKUP:
@@ -422,14 +480,15 @@ def test_kube_fault(run: Run, world: World, point: str, kind: str, duration: str
 # --- signals and kills -------------------------------------------------------------------------
 
 
+@each_addon
 @pytest.mark.slow
 @pytest.mark.parametrize("point", list(SIGNAL_POINTS))
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
 def test_signal(run: Run, world: World, point: str, number: signal.Signals) -> None:
     method, path, skip, side = SIGNAL_POINTS[point]
     proxy = world.eks_proxy if side == "eks" else world.kube_proxy
-    gate = proxy.add(Rule(method, path, "gate", skip=skip))
-    LEDGER.fault(f"{number.name}", point)
+    gate = proxy.add(Rule(*where(world.subject, method, path), "gate", skip=skip))
+    LEDGER.fault(f"{number.name}", point_of(world.subject, point))
     process = world.start()
     try:
         assert gate.arrived.wait(60), "the run never reached the point"
@@ -449,7 +508,8 @@ def test_signal(run: Run, world: World, point: str, number: signal.Signals) -> N
         if point == BEFORE_BACKUP:
             assert line == "eksaddon: error: interrupted", line
         else:
-            assert "interrupted at step 1 of 2" in line and "to resume" in line, line
+            steps = len(world.subject.plan)
+            assert f"interrupted at step 1 of {steps}" in line and "to resume" in line, line
     snapshot = after_fault(world)
     if point != BEFORE_BACKUP and number != signal.SIGKILL:
         assert snapshot.journal_state == journals.STOPPED

@@ -1,10 +1,17 @@
 """One cluster on both stand-ins, behind fault proxies, for the fault matrix.
 
 EKS is the moto stand-in and Kubernetes a real kube-apiserver; eksaddon reaches each through a
-:class:`~standins.faultproxy.FaultProxy`. When an update succeeds, the stand-in rewrites the
-aws-node DaemonSet as EKS does — the build's images, and the env of the manifest plus the
-configuration values (a setting not carried in the configuration values is lost, as on EKS) —
-and the stand-in DaemonSet controller rolls the pods on every node.
+:class:`~standins.faultproxy.FaultProxy`. The add-on being upgraded is a parameter (an
+:class:`AddonUnderTest`): :data:`VPC_CNI` (the default; a DaemonSet) or :data:`COREDNS` (a
+Deployment). When an update succeeds, the stand-in rewrites the add-on's objects as EKS does and
+a stand-in controller rolls its pods:
+
+* vpc-cni: the aws-node DaemonSet gets the build's images and the env of the manifest plus the
+  configuration values (a setting not carried in the configuration values is lost, as on EKS);
+  the DaemonSet controller rolls the pods on every node;
+* coredns: the ``coredns`` ConfigMap gets EKS's default Corefile unless the configuration values
+  hold one, and the Deployment the build's image and EKS's two replicas unless they hold a
+  ``replicaCount``; the Deployment controller rolls the replicas.
 
 Given a :class:`~virtual_clock.FastForwardClock` (the ``fast_clock`` fixture), the world moves on
 with it: the controller reconciles at every sleep of the code under test, and an API server that
@@ -23,10 +30,13 @@ from typing import Any
 
 import kubernetes.client as k8s
 import yaml
+from addon_objects import DEFAULT_COREFILE, EDITED_COREFILE, configmap, coredns_deployment
 from moto.eks.models import eks_backends
 
 from eksaddon.engine.journal import Journal
+from standins.catalogues import bundled_catalogue
 from standins.controller import DaemonSetController
+from standins.deployment_controller import DeploymentController
 from standins.eks_addons import AddonRecord, UpdateRecord
 from standins.faultproxy import FaultProxy, fault_proxy
 from standins.kube import KubeApiServer, make_node
@@ -44,10 +54,203 @@ NODES = ("node-a", "node-b")
 CUSTOM = {"WARM_IP_TARGET": "5", "MINIMUM_IP_TARGET": "10"}
 STEP_TIMEOUT = "2"  # seconds: persistent faults run into it
 POLL = "0.05"
+NAMESPACE = "kube-system"
+# Containers are merged by name: the patched one keeps its args and resources.
+MERGE = "application/strategic-merge-patch+json"
+
+
+class AddonUnderTest:
+    """What the fault matrix needs to know of the add-on it upgrades (one per workload kind).
+
+    ``plan`` is the versions eksaddon steps through from ``start`` (its policy decides them);
+    ``carried`` the names of the custom settings the journal must record as carried;
+    ``resource`` / ``workload`` the node-side object the rollout check follows, as Kubernetes
+    names it (``daemonsets``, ``aws-node``); ``rollout_label`` how the check's messages name it.
+    """
+
+    name: str
+    start: str
+    plan: tuple[str, ...]
+    carried: frozenset[str]
+    resource: str
+    workload: str
+    rollout_label: str
+
+    @property
+    def target(self) -> str:
+        return self.plan[-1]
+
+    @property
+    def workload_path(self) -> str:
+        """The workload's URL path on the API server (a fault rule's regular expression)."""
+        return f"^/apis/apps/v1/namespaces/{NAMESPACE}/{self.resource}/{self.workload}"
+
+    def __repr__(self) -> str:
+        return self.name  # the test id of a case parametrised with it
+
+    def prepare(self, world: World) -> None:
+        """The add-on at ``start`` on EKS and its objects with custom settings on the cluster."""
+        raise NotImplementedError
+
+    def controller(self, world: World, interval: float) -> Any:
+        """The stand-in controller that rolls the workload (a context manager with ``tick``)."""
+        raise NotImplementedError
+
+    def apply(self, world: World, record: AddonRecord) -> None:
+        """What EKS does to the add-on's objects when an update succeeds."""
+        raise NotImplementedError
+
+    def lost_settings(self, world: World) -> list[str]:
+        """Custom settings missing from the cluster or from the add-on's configuration values."""
+        raise NotImplementedError
+
+
+class VpcCni(AddonUnderTest):
+    """vpc-cni v1.16.4 → v1.17.1 → v1.18.3 (one minor per update) with custom IPAM settings."""
+
+    name = ADDON
+    start = START
+    plan = PLAN
+    carried = frozenset(CUSTOM)
+    resource = "daemonsets"
+    workload = "aws-node"
+    rollout_label = "aws-node"
+
+    def prepare(self, world: World) -> None:
+        world.eks.put_addon(CLUSTER, START)
+        document = daemonset(START, env=CUSTOM)
+        apps = k8s.AppsV1Api(world.api)
+        apps.create_namespaced_daemon_set(NAMESPACE, document)  # type: ignore[arg-type]
+        for node in NODES:
+            make_node(world.api, node)
+        make_node(world.api, "fargate-1", labels={"eks.amazonaws.com/compute-type": "fargate"})
+        DaemonSetController(world.api, NODES).reconcile()  # the pods of the starting version
+
+    def controller(self, world: World, interval: float) -> DaemonSetController:
+        return DaemonSetController(world.api, NODES, interval=interval)
+
+    def apply(self, world: World, record: AddonRecord) -> None:
+        apps = k8s.AppsV1Api(world.api)
+        response: Any = apps.read_namespaced_daemon_set(
+            "aws-node", NAMESPACE, _preload_content=False
+        )
+        document = json.loads(response.data)
+        values = json.loads(record.configuration_values or "{}")
+        spec = document["spec"]["template"]["spec"]
+        for container in [*spec.get("initContainers", []), *spec["containers"]]:
+            container["image"] = f"{container['image'].rsplit(':', 1)[0]}:{record.addon_version}"
+        aws_node = next(c for c in spec["containers"] if c["name"] == "aws-node")
+        # The manifest's env, then the configuration values: nothing else survives an update.
+        manifest = [e for e in aws_node.get("env", []) if e["name"] not in CUSTOM]
+        aws_node["env"] = manifest + [
+            {"name": k, "value": v} for k, v in values.get("env", {}).items() if k in CUSTOM
+        ]
+        apps.replace_namespaced_daemon_set("aws-node", NAMESPACE, document)
+
+    def lost_settings(self, world: World) -> list[str]:
+        values = json.loads(world.addon().configuration_values or "{}").get("env", {})
+        nodes = world.node_env()
+        return [
+            f"{name} ({where})"
+            for name, value in CUSTOM.items()
+            for where, found in (("nodes", nodes), ("configuration values", values))
+            if found.get(name) != value
+        ]
+
+
+COREDNS_REPLICAS = 3  # EKS deploys 2: an operator scaled it up, by kubectl
+
+
+class CoreDns(AddonUnderTest):
+    """CoreDNS v1.10.1-eksbuild.7 → v1.11.3-eksbuild.1, both offered for 1.29 in the bundled
+    catalogue (one update: CoreDNS has no step rule), with an edited Corefile (a ``hosts`` block
+    and a corporate stub zone) and three replicas set by kubectl, in no configuration value."""
+
+    name = "coredns"
+    start = "v1.10.1-eksbuild.7"
+    plan = ("v1.11.3-eksbuild.1",)
+    carried = frozenset({"Corefile", "replicas"})
+    resource = "deployments"
+    workload = "coredns"
+    rollout_label = "Deployment kube-system/coredns"
+
+    def prepare(self, world: World) -> None:
+        world.eks.standin.catalogue = bundled_catalogue()
+        world.eks.put_addon(CLUSTER, self.start, addon_name=self.name)
+        for node in NODES:
+            make_node(world.api, node)
+        apps = k8s.AppsV1Api(world.api)
+        document = coredns_deployment(self.start, replicas=COREDNS_REPLICAS)
+        apps.create_namespaced_deployment(NAMESPACE, document)  # type: ignore[arg-type]
+        self._put_corefile(world, EDITED_COREFILE)
+        # ConfigMaps outlive kube_fresh's reset: gone after the test, for the next on this server.
+        world.stack.callback(self._delete_corefile, world)
+        DeploymentController(world.api, NAMESPACE, self.workload).settle()  # the start's pods
+
+    def controller(self, world: World, interval: float) -> DeploymentController:
+        return DeploymentController(world.api, NAMESPACE, self.workload, interval=interval)
+
+    def apply(self, world: World, record: AddonRecord) -> None:
+        values = json.loads(record.configuration_values or "{}")
+        self._put_corefile(world, values.get("corefile", DEFAULT_COREFILE))
+        apps = k8s.AppsV1Api(world.api)
+        response: Any = apps.read_namespaced_deployment(
+            self.workload, NAMESPACE, _preload_content=False
+        )
+        container = json.loads(response.data)["spec"]["template"]["spec"]["containers"][0]
+        image = f"{container['image'].rsplit(':', 1)[0]}:{record.addon_version}"
+        patch = {
+            "spec": {
+                "replicas": values.get("replicaCount", 2),
+                "template": {"spec": {"containers": [{"name": container["name"], "image": image}]}},
+            }
+        }
+        # A patch, not a replace: the stand-in controller writes the status meanwhile.
+        apps.patch_namespaced_deployment(self.workload, NAMESPACE, patch, _content_type=MERGE)
+
+    def lost_settings(self, world: World) -> list[str]:
+        values = json.loads(world.addon().configuration_values or "{}")
+        core, apps = k8s.CoreV1Api(world.api), k8s.AppsV1Api(world.api)
+        corefile = (core.read_namespaced_config_map("coredns", NAMESPACE).data or {}).get(
+            "Corefile"
+        )
+        replicas = apps.read_namespaced_deployment(self.workload, NAMESPACE).spec.replicas
+        checks = {
+            "Corefile (ConfigMap coredns)": corefile == EDITED_COREFILE,
+            "Corefile (configuration values)": values.get("corefile") == EDITED_COREFILE,
+            "replicas (Deployment)": replicas == COREDNS_REPLICAS,
+            "replicas (configuration values)": values.get("replicaCount") == COREDNS_REPLICAS,
+        }
+        return [name for name, kept in checks.items() if not kept]
+
+    @staticmethod
+    def _put_corefile(world: World, corefile: str) -> None:
+        core = k8s.CoreV1Api(world.api)
+        body = configmap("coredns", {"Corefile": corefile})
+        try:
+            core.replace_namespaced_config_map("coredns", NAMESPACE, body)  # type: ignore[arg-type]
+        except k8s.ApiException as error:
+            if error.status != 404:
+                raise
+            core.create_namespaced_config_map(NAMESPACE, body)  # type: ignore[arg-type]
+
+    @staticmethod
+    def _delete_corefile(world: World) -> None:
+        try:
+            k8s.CoreV1Api(world.api).delete_namespaced_config_map("coredns", NAMESPACE)
+        except k8s.ApiException as error:
+            if error.status != 404:
+                raise
+
+
+VPC_CNI = VpcCni()
+COREDNS = CoreDns()
+ADDONS_UNDER_TEST = (VPC_CNI, COREDNS)
 
 
 class World:
-    """The cluster ``prod`` at v1.16.4 with custom settings, and the ways to reach it."""
+    """The cluster ``prod`` with the add-on at its start version with custom settings, and the
+    ways to reach it."""
 
     def __init__(
         self,
@@ -57,10 +260,13 @@ class World:
         stack: ExitStack,
         *,
         clock: FastForwardClock | None = None,
+        addon: AddonUnderTest = VPC_CNI,
     ) -> None:
         self.eks = eks
         self.kube = kube
         self.tmp_path = tmp_path
+        self.stack = stack
+        self.subject = addon
         self.state = tmp_path / "state"
         self.api = kube.shared_client()
         later = clock.call_later if clock is not None else None
@@ -72,16 +278,16 @@ class World:
         eks.create_cluster(CLUSTER, "1.29")
         cluster = eks_backends[eks.account_id][eks.region].clusters[CLUSTER]
         cluster.endpoint = self.kube_proxy.url  # eksaddon checks the kubeconfig names this cluster
-        eks.put_addon(CLUSTER, START)
-        self._create_daemonset()
+        addon.prepare(self)
         # On the fast clock the controller acts at every sleep of eksaddon (in-process runs);
         # its own thread, for runs in a subprocess, then need not look as often.
-        self.controller = stack.enter_context(
-            DaemonSetController(self.api, NODES, interval=0.05 if clock is None else 0.5)
+        # (A DaemonSetController for vpc-cni, a DeploymentController for coredns.)
+        self.controller: Any = stack.enter_context(
+            addon.controller(self, interval=0.05 if clock is None else 0.5)
         )
         if clock is not None:
             clock.on_sleep(self.controller.tick)
-        eks.standin.on_update_applied = self._apply
+        eks.standin.on_update_applied = lambda record: addon.apply(self, record)
 
     # --- the cluster -----------------------------------------------------------------------------
 
@@ -98,34 +304,6 @@ class World:
         path.write_text(yaml.safe_dump(document), encoding="utf-8")
         path.chmod(0o600)
         return path
-
-    def _create_daemonset(self) -> None:
-        document = daemonset(START, env=CUSTOM)
-        apps = k8s.AppsV1Api(self.api)
-        apps.create_namespaced_daemon_set("kube-system", document)  # type: ignore[arg-type]
-        for node in NODES:
-            make_node(self.api, node)
-        make_node(self.api, "fargate-1", labels={"eks.amazonaws.com/compute-type": "fargate"})
-        DaemonSetController(self.api, NODES).reconcile()  # the pods of the starting version
-
-    def _apply(self, record: AddonRecord) -> None:
-        """What EKS does to the DaemonSet when an update succeeds."""
-        apps = k8s.AppsV1Api(self.api)
-        response: Any = apps.read_namespaced_daemon_set(
-            "aws-node", "kube-system", _preload_content=False
-        )
-        document = json.loads(response.data)
-        values = json.loads(record.configuration_values or "{}")
-        spec = document["spec"]["template"]["spec"]
-        for container in [*spec.get("initContainers", []), *spec["containers"]]:
-            container["image"] = f"{container['image'].rsplit(':', 1)[0]}:{record.addon_version}"
-        aws_node = next(c for c in spec["containers"] if c["name"] == "aws-node")
-        # The manifest's env, then the configuration values: nothing else survives an update.
-        manifest = [e for e in aws_node.get("env", []) if e["name"] not in CUSTOM]
-        aws_node["env"] = manifest + [
-            {"name": k, "value": v} for k, v in values.get("env", {}).items() if k in CUSTOM
-        ]
-        apps.replace_namespaced_daemon_set("aws-node", "kube-system", document)
 
     # --- running eksaddon ------------------------------------------------------------------------
 
@@ -158,6 +336,8 @@ class World:
             # (kubernetes reads $KUBECONFIG once, when imported: in-process runs name the file)
             "--kubeconfig",
             str(self.kubeconfig),
+            # (vpc-cni is the default add-on: its runs keep the arguments they always had)
+            *(["--addon", self.subject.name] if self.subject is not VPC_CNI else []),
         ]
 
     def start(self) -> subprocess.Popen[str]:
@@ -181,7 +361,7 @@ class World:
     # --- what the stand-ins hold ---------------------------------------------------------------
 
     def addon(self) -> AddonRecord:
-        record = self.eks.standin.addon(CLUSTER, ADDON)
+        record = self.eks.standin.addon(CLUSTER, self.subject.name)
         assert record is not None
         return record
 
@@ -206,15 +386,8 @@ class World:
         return {e.name: e.value for e in container.env or [] if e.value is not None}
 
     def lost_settings(self) -> list[str]:
-        """Custom settings missing from the nodes or from the add-on's configuration values."""
-        values = json.loads(self.addon().configuration_values or "{}").get("env", {})
-        nodes = self.node_env()
-        return [
-            f"{name} ({where})"
-            for name, value in CUSTOM.items()
-            for where, found in (("nodes", nodes), ("configuration values", values))
-            if found.get(name) != value
-        ]
+        """Custom settings missing from the cluster or from the add-on's configuration values."""
+        return self.subject.lost_settings(self)
 
     def journal_files(self) -> list[Path]:
         return sorted((self.state / "journals").glob("*.json"))
