@@ -606,8 +606,9 @@ def _camel_keys(value: Any) -> Any:
 
 
 def reset_cluster(api: k8s.ApiClient, namespace: str = "kube-system") -> None:
-    """Delete every DaemonSet, Deployment, ReplicaSet, PodDisruptionBudget and pod in `namespace`
-    and every Node, at once (no grace period; there is no garbage collector).
+    """Delete every DaemonSet, Deployment, ReplicaSet, PodDisruptionBudget and pod in `namespace`,
+    the add-ons' ConfigMaps there, and every Node, at once (no grace period; there is no garbage
+    collector).
 
     One DELETE of each collection, not one per object: every test of the fault matrix starts
     from here.
@@ -627,6 +628,17 @@ def reset_cluster(api: k8s.ApiClient, namespace: str = "kube-system") -> None:
     response.read()
     core.delete_collection_namespaced_pod(namespace, grace_period_seconds=0)
     core.delete_collection_node()
+    # The add-ons' own ConfigMaps (a test that left one would change what the next one reads);
+    # not the API server's own (extension-apiserver-authentication, kube-root-ca.crt).
+    for name in ADDON_CONFIG_MAPS:
+        try:
+            core.delete_namespaced_config_map(name, namespace)
+        except k8s.ApiException as error:
+            if error.status != 404:
+                raise
+
+
+ADDON_CONFIG_MAPS = ("amazon-vpc-cni", "coredns", "kube-proxy", "kube-proxy-config")
 
 
 def ensure_namespace(api: k8s.ApiClient, name: str) -> None:
