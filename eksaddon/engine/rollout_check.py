@@ -25,7 +25,7 @@ from eksaddon.engine.events import RolloutProgressed
 from eksaddon.engine.waiting import backoff
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
-from eksaddon.matrix.model import Matrix, WorkloadKind
+from eksaddon.matrix.model import Matrix, Workload, WorkloadKind
 from eksaddon.nodeside.detect import Customization
 from eksaddon.nodeside.rollout import Rollout, assess, describe_stall
 from eksaddon.planner import Step
@@ -38,10 +38,18 @@ class RolloutCheck:
     cluster may be changed at all; without one, the default add-on's profile is used.
     """
 
-    def __init__(self, kube: KubernetesReader, profile: AddonProfile | None = None) -> None:
+    def __init__(
+        self,
+        kube: KubernetesReader,
+        profile: AddonProfile | None = None,
+        *,
+        workload: Workload | None = None,
+    ) -> None:
+        """``workload``: another DaemonSet of the profile than its main one (EBS CSI's node
+        DaemonSet), checked for its rollout only; its settings are the main workload's hook's."""
         self.kube = kube
         self.profile = profile if profile is not None else default_profile()
-        workload = main_workload(self.profile)
+        workload = workload if workload is not None else main_workload(self.profile)
         if workload is None or workload.kind is not WorkloadKind.DAEMONSET:
             raise InputError(
                 f"eksaddon knows no DaemonSet of {self.profile.name} to check on the nodes"

@@ -21,6 +21,7 @@ import yaml
 from eksaddon.addons.base import Carried, ObjectRef, Objects, Setting
 from eksaddon.engine.deployment_rollout import DeploymentRolloutCheck
 from eksaddon.engine.events import Event, Notice, RolloutProgressed
+from eksaddon.engine.hooks import AlsoRollingOut
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.waiting import StepContext
 from eksaddon.errors import InputError, UpgradeStoppedError
@@ -456,8 +457,11 @@ def test_each_profiles_workload_rollout_is_checked_on_a_real_api_server(
         apps.patch_namespaced_daemon_set(workload.name, workload.namespace, updated)
         clock = Clock(daemons.tick)
         unit, count = "nodes", len(NODES)
-    # The hook the step runner picks for the profile (engine/hooks.py), as an upgrade runs it.
+    # The hook the step runner picks for the profile (engine/hooks.py), as an upgrade runs it;
+    # for a profile with more workloads, its main one's part (both together: the test below).
     hook = hook_for(profile_for(addon), kube)
+    if isinstance(hook, AlsoRollingOut):
+        hook = hook.main
     hook.check_target(cluster_info(kube_fresh))
     hook.after_step(
         StepContext(FakeEks(), "prod", addon, 1, 1, 0, 60, 5, clock, events.append), step
@@ -537,3 +541,56 @@ def test_an_api_server_that_stays_away_stops_the_step_naming_the_last_error(
     assert "no answer (last error: the Kubernetes API server kept failing get" in (
         stopped.value.message
     )
+
+
+def test_every_workload_of_a_profile_is_checked_after_a_step(kube_fresh: KubeApiServer) -> None:
+    """EBS CSI runs a controller Deployment and a node DaemonSet: the step is done only when
+    both rolled out, and a node the DaemonSet does not reach stops it, named."""
+    from eksaddon.addons import profile_for
+    from eksaddon.engine.hooks import hook_for
+
+    profile = profile_for("aws-ebs-csi-driver")
+    controller, node_side = profile.workloads
+    assert (controller.kind, node_side.kind) == (WorkloadKind.DEPLOYMENT, WorkloadKind.DAEMONSET)
+    api = kube_fresh.shared_client()
+    apps = k8s.AppsV1Api(api)
+    # Its images' own numbering (v0.1.N, image_for) differs only when the build does.
+    old, new = AddonVersion.parse("v1.34.0-eksbuild.1"), AddonVersion.parse("v1.35.0-eksbuild.2")
+    kube = gateway(kube_fresh)
+    hook = hook_for(profile, kube)
+    with pytest.raises(InputError, match="ebs-csi-controller"):
+        hook.check_target(cluster_info(kube_fresh))  # nothing of the add-on runs yet
+    for node in NODES:
+        make_node(api, node)
+    apps.create_namespaced_deployment(controller.namespace, workload_document(controller, old))  # type: ignore[arg-type]
+    apps.create_namespaced_daemon_set(node_side.namespace, workload_document(node_side, old))  # type: ignore[arg-type]
+    deployments = DeploymentController(api, controller.namespace, controller.name)
+    daemons = DaemonSetController(api, NODES, namespace=node_side.namespace, name=node_side.name)
+    deployments.settle()
+    daemons.reconcile()
+    hook.check_target(cluster_info(kube_fresh))
+    apps.patch_namespaced_deployment(
+        controller.name, controller.namespace, workload_document(controller, new)
+    )
+    apps.patch_namespaced_daemon_set(
+        node_side.name, node_side.namespace, workload_document(node_side, new)
+    )
+    daemons.stuck.add("node-b")
+    events: list[Event] = []
+
+    def tick() -> None:
+        deployments.tick()
+        daemons.tick()
+
+    view = StepContext(FakeEks(), "prod", profile.name, 1, 1, 0, 60, 5, Clock(tick), events.append)
+    with pytest.raises(UpgradeStoppedError, match="ebs-csi-node.*node-b"):
+        hook.after_step(view, Step(old, new))
+    rolled = {e.component for e in events if isinstance(e, RolloutProgressed)}
+    assert rolled == {controller.name, node_side.name}  # the controller was followed first
+    daemons.stuck.clear()
+    daemons.reconcile_all = True
+    events.clear()
+    view = StepContext(FakeEks(), "prod", profile.name, 1, 1, 0, 60, 5, Clock(tick), events.append)
+    hook.after_step(view, Step(old, new))
+    last = [e for e in events if isinstance(e, RolloutProgressed)][-1]
+    assert (last.component, last.updated, last.nodes) == (node_side.name, len(NODES), len(NODES))
