@@ -202,10 +202,12 @@ def check_compat_command(
         )
     addon = addons[0] if addons else DEFAULT_ADDON
     if all_clusters or clusters_file:
+        from eksaddon.addons import profile_for
         from eksaddon.cli.fleet_run import run_fleet
 
+        # Any add-on EKS offers, as for one cluster: no matrix file means the live catalogue.
         return run_fleet(
-            matrix=global_options(ctx).load(addon),
+            matrix=profile_for(addon, global_options(ctx).matrix).matrix,
             addon=addon,
             all_clusters=all_clusters,
             clusters_file=clusters_file,

@@ -117,6 +117,23 @@ def test_live_check_compat_of_a_live_only_addon_uses_the_live_catalogue(
     assert "version catalogue from eks:DescribeAddonVersions" in messages
 
 
+def test_a_fleet_check_of_a_live_only_addon_uses_the_live_catalogue(
+    live_only: StandInServer, tmp_path: Path
+) -> None:
+    clusters = tmp_path / "clusters.json"  # JSON is YAML: a clusters file
+    clusters.write_text(json.dumps({"clusters": [{"name": CLUSTER, "region": live_only.region}]}))
+    code, out, err = run(
+        live_only, tmp_path, "check-compat", "--clusters", str(clusters), "--addon", ADDON,
+        "-o", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    document = json.loads(out)
+    (result,) = document["clusters"]
+    assert result["report"]["addon_version"] == "v6.3.2-eksbuild.1", result
+    messages = " ".join(f["message"] for f in result["report"]["findings"])
+    assert "version catalogue from eks:DescribeAddonVersions" in messages
+
+
 def test_a_name_that_cannot_be_an_addon_is_refused_before_any_call(
     live_only: StandInServer, tmp_path: Path
 ) -> None:
