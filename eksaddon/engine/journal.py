@@ -35,7 +35,13 @@ from eksaddon.engine.journal_schema import (
     fingerprint,
     well_formed,
 )
-from eksaddon.engine.state import move_aside, read_private_file, run_lock, write_json_atomically
+from eksaddon.engine.state import (
+    move_aside,
+    read_json_document,
+    read_private_file,
+    run_lock,
+    write_json_atomically,
+)
 from eksaddon.errors import (
     EksAddonError,
     JournalMismatchError,
@@ -195,19 +201,14 @@ class Journal:
     @classmethod
     def load(cls, path: Path) -> Journal | None:
         """The journal at ``path``, None if there is none; refuses a corrupt or altered one."""
-        try:
-            content = read_private_file(path)
-            if content is None:
-                return None
-            document = json.loads(content.decode("utf-8"))
-        except UnsafeStateFileError:
-            raise
-        except (OSError, ValueError, RecursionError) as error:
-            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-            raise JournalMismatchError(
-                f"journal {path} cannot be read ({reason})",
-                hint="move it aside, or rerun with --discard-journal to plan afresh",
-            ) from None
+        found = read_json_document(
+            path,
+            what="journal",
+            hint="move it aside, or rerun with --discard-journal to plan afresh",
+        )
+        if found is None:
+            return None
+        document = found.value
         if isinstance(document, dict) and document.get("journal_version") == 1:
             raise JournalMismatchError(
                 f"journal {path} was written by an older eksaddon and does not record which "

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from eksaddon.engine.journal import DISCARD_HINT, now
-from eksaddon.engine.state import move_aside, read_private_file, write_json_atomically
-from eksaddon.errors import EksAddonError, JournalMismatchError, UnsafeStateFileError
+from eksaddon.engine.state import move_aside, read_json_document, write_json_atomically
+from eksaddon.errors import EksAddonError, JournalMismatchError
 from eksaddon.gateways.protocols import ClusterInfo
 
 RUN_JOURNAL_VERSION = 1
@@ -103,18 +103,10 @@ class RunJournal:
 
     @classmethod
     def load(cls, path: Path) -> RunJournal | None:
-        try:
-            content = read_private_file(path)
-            if content is None:
-                return None
-            document = json.loads(content.decode("utf-8"))
-        except UnsafeStateFileError:
-            raise
-        except (OSError, ValueError, RecursionError) as error:
-            reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
-            raise JournalMismatchError(
-                f"run journal {path} cannot be read ({reason})", hint=DISCARD_HINT
-            ) from None
+        found = read_json_document(path, what="run journal", hint=DISCARD_HINT)
+        if found is None:
+            return None
+        document = found.value
         if not _well_formed(document) or _fingerprint(document) != document.get("fingerprint"):
             raise JournalMismatchError(
                 f"run journal {path} is damaged or was edited (its fingerprint does not match)",

@@ -18,9 +18,14 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
-from eksaddon.errors import RunInProgressError, StateDirectoryError, UnsafeStateFileError
+from eksaddon.errors import (
+    JournalMismatchError,
+    RunInProgressError,
+    StateDirectoryError,
+    UnsafeStateFileError,
+)
 
 ENV_STATE_DIR = "EKSADDON_STATE_DIR"
 
@@ -128,6 +133,30 @@ def read_private_file(path: Path) -> bytes | None:
         raise
     with os.fdopen(descriptor, "rb") as stream:
         return stream.read()
+
+
+class JsonDocument(NamedTuple):
+    """What a state file holds, parsed: any JSON value (``null`` too, for the caller to refuse)."""
+
+    value: Any
+
+
+def read_json_document(path: Path, *, what: str, hint: str) -> JsonDocument | None:
+    """The JSON document of a private state file (a journal), None when there is no file.
+
+    An unsafe path stays an :class:`UnsafeStateFileError`; a file that cannot be read or parsed
+    (nested too deeply included) is a :class:`JournalMismatchError` naming ``what`` and ``hint``.
+    """
+    try:
+        content = read_private_file(path)
+        if content is None:
+            return None
+        return JsonDocument(json.loads(content.decode("utf-8")))
+    except UnsafeStateFileError:
+        raise
+    except (OSError, ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else str(error)
+        raise JournalMismatchError(f"{what} {path} cannot be read ({reason})", hint=hint) from None
 
 
 def move_aside(path: Path, suffix: str) -> Path | None:
