@@ -36,6 +36,7 @@ from eksaddon.engine.journal_schema import (
     well_formed,
 )
 from eksaddon.engine.state import (
+    load_unfinished,
     move_aside,
     read_json_document,
     read_private_file,
@@ -226,22 +227,8 @@ class Journal:
     @classmethod
     def load_unfinished(cls, path: Path, *, discard: bool) -> tuple[Journal | None, Path | None]:
         """The journal to resume at ``path`` (None if there is none), and where a finished or
-        discarded one was moved aside (None if nothing was moved).
-
-        ``discard`` gets past any journal: truncated, unreadable, of an unknown format, a
-        symlink (moved as the link; its target is not touched), never deleting anything.
-        """
-        if discard:
-            try:
-                state = cls.load(path)
-            except EksAddonError:
-                state = None
-            suffix = state.state if state is not None else "discarded"
-            return None, move_aside(path, f"{_stamp()}.{suffix}")
-        journal = cls.load(path)
-        if journal is not None and journal.state == FINISHED:
-            return None, journal.archive()
-        return journal, None
+        discarded one was moved aside (None if nothing was moved): state.load_unfinished."""
+        return load_unfinished(cls.load, path, discard=discard, stamp=_stamp)
 
     @property
     def state(self) -> str:

@@ -17,8 +17,14 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from eksaddon.engine.journal import DISCARD_HINT, now
-from eksaddon.engine.state import move_aside, read_json_document, write_json_atomically
-from eksaddon.errors import EksAddonError, JournalMismatchError
+from eksaddon.engine.state import (
+    FINISHED,
+    load_unfinished,
+    move_aside,
+    read_json_document,
+    write_json_atomically,
+)
+from eksaddon.errors import JournalMismatchError
 from eksaddon.gateways.protocols import ClusterInfo
 
 RUN_JOURNAL_VERSION = 1
@@ -30,7 +36,11 @@ FAILED = "failed"
 ITEM_STATES = (PENDING, RUNNING, SUCCEEDED, FAILED)
 
 UNFINISHED = "unfinished"
-FINISHED = "finished"
+
+
+def _stamp() -> str:
+    """The time in a moved-aside run journal's name (2024-09-10T070000Z)."""
+    return now().replace(":", "")
 
 
 class RunIdentity(NamedTuple):
@@ -117,17 +127,7 @@ class RunJournal:
     @classmethod
     def load_unfinished(cls, path: Path, *, discard: bool) -> tuple[RunJournal | None, Path | None]:
         """The journal to resume (None if none), and where a finished or discarded one went."""
-        if discard:
-            try:
-                found = cls.load(path)
-            except EksAddonError:
-                found = None
-            suffix = found.state if found is not None else "discarded"
-            return None, move_aside(path, f"{now().replace(':', '')}.{suffix}")
-        journal = cls.load(path)
-        if journal is not None and journal.state == FINISHED:
-            return None, journal.archive()
-        return journal, None
+        return load_unfinished(cls.load, path, discard=discard, stamp=_stamp)
 
     @property
     def state(self) -> str:
@@ -180,7 +180,7 @@ class RunJournal:
         write_json_atomically(self.path, self.document)
 
     def archive(self) -> Path:
-        target = move_aside(self.path, f"{now().replace(':', '')}.{self.state}")
+        target = move_aside(self.path, f"{_stamp()}.{self.state}")
         assert target is not None  # the journal was just written there
         return target
 

@@ -15,12 +15,13 @@ import json
 import os
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from eksaddon.errors import (
+    EksAddonError,
     JournalMismatchError,
     RunInProgressError,
     StateDirectoryError,
@@ -175,6 +176,48 @@ def move_aside(path: Path, suffix: str) -> Path | None:
                 raise StateDirectoryError(path.parent, error) from error
             return target
     raise StateDirectoryError(path.parent, OSError(errno.EEXIST, "too many archived journals"))
+
+
+FINISHED = "finished"  # the state of a journal whose run is over (journal_schema, run_journal)
+
+
+class ArchivableJournal(Protocol):
+    """What resuming needs of a journal: its state, and moving it aside once finished."""
+
+    @property
+    def state(self) -> str: ...
+
+    def archive(self) -> Path: ...
+
+
+JournalT = TypeVar("JournalT", bound=ArchivableJournal)
+
+
+def load_unfinished(
+    load: Callable[[Path], JournalT | None],
+    path: Path,
+    *,
+    discard: bool,
+    stamp: Callable[[], str],
+) -> tuple[JournalT | None, Path | None]:
+    """The journal at ``path`` to resume (None if there is none), and where a finished or
+    discarded one was moved aside (None if nothing was moved).
+
+    ``discard`` gets past any journal: truncated, unreadable, of an unknown format, a symlink
+    (moved as the link; its target is not touched), never deleting anything; it is moved to
+    ``<name>.<stamp()>.<its state, or "discarded">.json``.
+    """
+    if discard:
+        try:
+            found = load(path)
+        except EksAddonError:
+            found = None
+        suffix = found.state if found is not None else "discarded"
+        return None, move_aside(path, f"{stamp()}.{suffix}")
+    journal = load(path)
+    if journal is not None and journal.state == FINISHED:
+        return None, journal.archive()
+    return journal, None
 
 
 @contextmanager
