@@ -16,14 +16,8 @@ import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from eksaddon.engine.journal import DISCARD_HINT, now
-from eksaddon.engine.state import (
-    FINISHED,
-    load_unfinished,
-    move_aside,
-    read_json_document,
-    write_json_atomically,
-)
+from eksaddon.engine.journal import DISCARD_HINT
+from eksaddon.engine.state import FINISHED, JournalFile, now, read_json_document
 from eksaddon.errors import JournalMismatchError
 from eksaddon.gateways.protocols import ClusterInfo
 
@@ -78,12 +72,10 @@ def _fingerprint(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class RunJournal:
+class RunJournal(JournalFile):
     """One run's journal on disk; every change is saved before it returns."""
 
-    def __init__(self, path: Path, document: dict[str, Any]) -> None:
-        self.path = path
-        self.document = document
+    stamp = staticmethod(_stamp)
 
     @classmethod
     def create(
@@ -123,15 +115,6 @@ class RunJournal:
                 hint=DISCARD_HINT,
             )
         return cls(path, document)
-
-    @classmethod
-    def load_unfinished(cls, path: Path, *, discard: bool) -> tuple[RunJournal | None, Path | None]:
-        """The journal to resume (None if none), and where a finished or discarded one went."""
-        return load_unfinished(cls.load, path, discard=discard, stamp=_stamp)
-
-    @property
-    def state(self) -> str:
-        return str(self.document["state"])
 
     @property
     def identity(self) -> RunIdentity:
@@ -174,15 +157,6 @@ class RunJournal:
         self.document["state"] = FINISHED
         self.save()
         return self.archive()
-
-    def save(self) -> None:
-        self.document["updated_at"] = now()
-        write_json_atomically(self.path, self.document)
-
-    def archive(self) -> Path:
-        target = move_aside(self.path, f"{_stamp()}.{self.state}")
-        assert target is not None  # the journal was just written there
-        return target
 
 
 # Fields the engines read from an item, and their types (besides name, state and error): an item
