@@ -291,7 +291,9 @@ class Journey:
         before_result = None
         if report is not None and journal.item(BEFORE)["state"] != runs.SUCCEEDED:
             journal.update_item(journal.item(BEFORE), state=runs.RUNNING)
-            before_result = self._phase_run(BEFORE, report, dry_run=False)
+            # The phase's plan was made for the journey's plan and consented to with it: it is
+            # carried as it is, each add-on planned again only just before it is acted on.
+            before_result = self._phase_run(BEFORE, report, dry_run=False, shown=plan.before)
             changed = any(o.steps_done for o in before_result.addons)
             journal.update_item(journal.item(BEFORE), state=runs.SUCCEEDED, changed=changed)
             if changed:  # the facts the first gate saw have moved: ask again before the update
@@ -341,6 +343,7 @@ class Journey:
         *,
         dry_run: bool,
         progress: Progress | None = None,
+        shown: tuple[AddonOutcome, ...] | None = None,
     ) -> AllAddonsResult:
         def select(cluster: ClusterInfo) -> list[AddonTarget]:
             if phase == BEFORE and report is not None:
@@ -361,6 +364,7 @@ class Journey:
             # The after phase of this journey has a journal of its own: an unfinished
             # `upgrade --all-addons` of the old version is not mistaken for it.
             kind=None if phase == BEFORE else f"all-addons after {self.target}",
+            shown=shown,
         ).run()
 
     def _result(
