@@ -173,7 +173,8 @@ class AllAddonsRun:
                 + (", ".join(t.addon for t in targets) or "none"),
             )
         )
-        outcomes = self._shown_plan(journal, targets) or self._preview(journal, targets)
+        shown = self._shown_plan(journal, targets)
+        outcomes = shown if shown is not None else self._preview(journal, targets)
         if self.dry_run or not any(o.steps for o in outcomes if o.state == PLANNED):
             if journal is not None and not self.dry_run:
                 journal.finish()
@@ -206,13 +207,11 @@ class AllAddonsRun:
         if [(o.addon, o.target) for o in self.shown] != [(t.addon, t.target) for t in targets]:
             return None
         for outcome in self.shown:
+            if outcome.state not in (DONE_EARLIER, PLANNED, UP_TO_DATE):
+                return None  # an outcome of carrying, not a plan
             item = journal.item(outcome.addon) if journal is not None else None
             done = item is not None and item["state"] == runs.SUCCEEDED
-            if done != (outcome.state == DONE_EARLIER) or outcome.state not in (
-                DONE_EARLIER,
-                PLANNED,
-                UP_TO_DATE,
-            ):
+            if done != (outcome.state == DONE_EARLIER):
                 return None
         return list(self.shown)
 

@@ -5,8 +5,9 @@ Stages, in this order (docs/cluster-upgrade.md says why), each recorded in one r
    named), except those of add-ons the ``before`` phase is about to move (it exists to clear
    them) and, with ``--force-upgrade-insights``, those from EKS's upgrade insights;
 2. ``before``: the add-ons the gate puts before the control plane (``upgrade --all-addons
-   --for-kubernetes-version K``, its own run journal); then the gate again, just before the
-   control plane moves: nothing it blocks on may be left;
+   --for-kubernetes-version K``, its own run journal), carried as planned for the journey's
+   consent (planned once; each add-on again only just before it is acted on); then the gate
+   again, just before the control plane moves: nothing it blocks on may be left;
 3. ``control-plane``: UpdateClusterVersion to K, followed to its end
    (:mod:`eksaddon.engine.control_plane`);
 4. ``after``: every EKS add-on to the latest build offered for K (``upgrade --all-addons``);
