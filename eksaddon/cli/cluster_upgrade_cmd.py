@@ -130,6 +130,7 @@ def cluster_upgrade_command(
         describe_plan,
         gate_runner,
         make_carry,
+        self_managed_scan,
         upgrade_gateway,
     )
     from eksaddon.cli.progress import chosen_display
@@ -179,6 +180,12 @@ def cluster_upgrade_command(
             confirm=progress.pausing(confirmer(yes, describe_journey), asks=not yes),
             confirm_changed=progress.pausing(confirmer(yes, describe_plan), asks=not yes),
             clock=SystemClock(),
+            scan_self_managed=self_managed_scan(
+                matrix_override=settings.matrix_override,
+                kubeconfig=kubeconfig,
+                kube_context=kube_context,
+                read_kubernetes=not skip_rollout_check,
+            ),
         ).run()
     render(result, OutputFormat(output), sys.stdout)
     return ExitCode.OK

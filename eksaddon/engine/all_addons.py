@@ -23,12 +23,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 from eksaddon.engine import run_journal as runs
 from eksaddon.engine.all_addons_records import (
     AFTER,
     BEFORE,
     DONE_EARLIER,
+    NOT_CARRIED,
     NOT_STARTED,
     PLANNED,
     STOPPED,
@@ -40,9 +42,14 @@ from eksaddon.engine.all_addons_records import (
     AllAddonsResult,
     Carry,
     CarryRequest,
+    ScanSelfManaged,
+    Selection,
+    SelfManagedScan,
     VerdictLike,
     in_upgrade_order,
+    latest_selection,
     latest_targets,
+    not_carried_before,
     run_kind,
     targets_in_phase,
 )
@@ -76,6 +83,7 @@ __all__ = [
     "AFTER",
     "BEFORE",
     "DONE_EARLIER",
+    "NOT_CARRIED",
     "NOT_STARTED",
     "PLANNED",
     "STOPPED",
@@ -88,9 +96,14 @@ __all__ = [
     "AllAddonsRun",
     "Carry",
     "CarryRequest",
+    "ScanSelfManaged",
+    "Selection",
+    "SelfManagedScan",
     "VerdictLike",
     "in_upgrade_order",
+    "latest_selection",
     "latest_targets",
+    "not_carried_before",
     "run_kind",
     "targets_in_phase",
 ]
@@ -105,7 +118,7 @@ class AllAddonsRun:
         gateway: ClusterUpgradeGateway,
         cluster: str,
         for_kubernetes_version: KubernetesVersion | None,
-        select: Callable[[ClusterInfo], list[AddonTarget]],
+        select: Callable[[ClusterInfo], list[AddonTarget] | Selection],
         carry: Carry,
         state_directory: Path,
         progress: Progress,
@@ -128,6 +141,7 @@ class AllAddonsRun:
         self.dry_run = dry_run
         self.discard_journal = discard_journal
         self.phase = AFTER if for_kubernetes_version is None else BEFORE
+        self.unknown: str | None = None  # why self-managed add-ons could not be looked for
 
     def run(self) -> AllAddonsResult:
         cluster = self.gateway.describe_cluster(self.cluster_name)
@@ -155,19 +169,21 @@ class AllAddonsRun:
                     f"{cluster.version}; nothing was sent",
                     hint=DISCARD_HINT,
                 )
-            targets = [
-                AddonTarget(i["name"], i["phase"], i["target"], i["reason"]) for i in journal.items
-            ]
+            selection = _recorded_selection(journal)
         else:
-            targets = in_upgrade_order(self.select(cluster))
+            selection = self._selection(cluster)
+        targets = in_upgrade_order(selection.targets)
+        self.unknown = selection.self_managed_unknown
         what = "resuming" if journal is not None else "carrying"
+        carried = [t for t in targets if t.not_carried is None]
         self.progress(
             PhaseStarted(
                 self.phase,
-                f"{what} {len(targets)} add-on(s) on cluster {cluster.name} in order: "
-                + (", ".join(t.addon for t in targets) or "none"),
+                f"{what} {len(carried)} add-on(s) on cluster {cluster.name} in order: "
+                + (", ".join(t.addon for t in carried) or "none"),
             )
         )
+        self._say_not_carried(targets)
         outcomes = self._preview(journal, targets)
         if self.dry_run or not any(o.steps for o in outcomes if o.state == PLANNED):
             if journal is not None and not self.dry_run:
@@ -181,12 +197,39 @@ class AllAddonsRun:
                 identity=identity,
                 items=[
                     {"name": t.addon, "phase": t.phase, "target": t.target, "reason": t.reason}
-                    for t in targets
+                    for t in carried
                 ],
+                sealed=_sealed(targets, selection.self_managed_unknown),
             )
         outcomes = self._carry_all(journal, cluster, targets, outcomes)
         archived_to = journal.finish()
         return self._result(cluster, outcomes, archived_to)
+
+    def _selection(self, cluster: ClusterInfo) -> Selection:
+        """The add-ons chosen afresh; a ``before`` phase with a self-managed add-on eksaddon
+        cannot carry is refused here, before any plan is asked for."""
+        chosen = self.select(cluster)
+        selection = chosen if isinstance(chosen, Selection) else Selection(tuple(chosen))
+        if self.phase == BEFORE and self.for_kubernetes_version is not None:
+            refusal = not_carried_before(
+                cluster, str(self.for_kubernetes_version), selection.targets
+            )
+            if refusal is not None:
+                raise refusal
+        return selection
+
+    def _say_not_carried(self, targets: list[AddonTarget]) -> None:
+        """What the run leaves as it is, said before it starts (and in the plan and result)."""
+        for target in targets:
+            if target.not_carried is not None:
+                self.progress(
+                    Notice(
+                        f"{target.addon} is self-managed ({target.reason}): not carried; "
+                        f"{target.not_carried}"
+                    )
+                )
+        if self.unknown is not None:
+            self.progress(Notice(self.unknown))
 
     def _preview(
         self, journal: RunJournal | None, targets: list[AddonTarget]
@@ -197,6 +240,9 @@ class AllAddonsRun:
         # would open a second, never-run section each in the live view.
         progress = self.progress if self.dry_run else _without_plans(self.progress)
         for target in targets:
+            if target.not_carried is not None:
+                outcomes.append(_not_carried(target))
+                continue
             item = journal.item(target.addon) if journal is not None else None
             if item is not None and item["state"] == runs.SUCCEEDED:
                 outcomes.append(_done_earlier(target, item))
@@ -218,6 +264,9 @@ class AllAddonsRun:
         outcomes = list(previews)
         total = len(targets)
         for number, (target, preview) in enumerate(zip(targets, previews, strict=True), start=1):
+            if preview.state == NOT_CARRIED:  # said before the run; nothing to send
+                self.progress(AddonRunFinished(number, total, target.addon, NOT_CARRIED, None))
+                continue
             item = journal.item(target.addon)
             if preview.state in (DONE_EARLIER, UP_TO_DATE):
                 # Checked moments ago, in the preview: nothing to send.
@@ -314,6 +363,7 @@ class AllAddonsRun:
             self.dry_run,
             tuple(outcomes),
             path,
+            self.unknown,
         )
 
 
@@ -336,6 +386,70 @@ def _states(journal: RunJournal) -> str:
     return "add-ons: " + ", ".join(f"{i['name']} {words[i['state']]}" for i in journal.items)
 
 
+def _sealed(targets: list[AddonTarget], unknown: str | None) -> dict[str, Any]:
+    """What the run decided about self-managed add-ons, sealed in its journal: which carried
+    ones are self-managed, which are not carried and why, and what could not be looked for."""
+    return {
+        "self_managed": [t.addon for t in targets if t.self_managed and t.not_carried is None],
+        "not_carried": [
+            {
+                "name": t.addon,
+                "phase": t.phase,
+                "target": t.target,
+                "reason": t.reason,
+                "why": t.not_carried,
+            }
+            for t in targets
+            if t.not_carried is not None
+        ],
+        "self_managed_unknown": unknown,
+    }
+
+
+def _recorded_selection(journal: RunJournal) -> Selection:
+    """The add-ons a journal records (a journal of an eksaddon before self-managed entries has
+    none sealed: every item is an EKS add-on, nothing was left uncarried)."""
+    sealed = journal.sealed
+    self_managed = sealed.get("self_managed")
+    marked = set(self_managed) if isinstance(self_managed, list) else set()
+    targets = [
+        AddonTarget(i["name"], i["phase"], i["target"], i["reason"], i["name"] in marked)
+        for i in journal.items
+    ]
+    recorded = sealed.get("not_carried")
+    for entry in recorded if isinstance(recorded, list) else []:
+        fields = ("name", "phase", "target", "reason", "why")
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(f), str) for f in fields):
+            raise JournalMismatchError(
+                f"run journal {journal.path} is damaged (a self-managed entry of another shape)",
+                hint=DISCARD_HINT,
+            )
+        targets.append(
+            AddonTarget(
+                entry["name"], entry["phase"], entry["target"], entry["reason"], True, entry["why"]
+            )
+        )
+    unknown = sealed.get("self_managed_unknown")
+    return Selection(tuple(targets), unknown if isinstance(unknown, str) else None)
+
+
+def _not_carried(target: AddonTarget) -> AddonOutcome:
+    return AddonOutcome(
+        target.addon,
+        target.phase,
+        target.target,
+        NOT_CARRIED,
+        (),
+        0,
+        None,
+        None,
+        None,
+        None,
+        self_managed=True,
+        next_step=target.not_carried,
+    )
+
+
 def _done_earlier(target: AddonTarget, item: dict[str, object]) -> AddonOutcome:
     version = item.get("version")
     steps_done = item.get("steps_done")
@@ -350,6 +464,7 @@ def _done_earlier(target: AddonTarget, item: dict[str, object]) -> AddonOutcome:
         version if isinstance(version, str) else None,
         None,
         None,
+        self_managed=target.self_managed,
     )
 
 
@@ -366,6 +481,7 @@ def _planned(target: AddonTarget, result: UpgradeResult) -> AddonOutcome:
         str(plan.current),
         result.journal,
         None,
+        self_managed=target.self_managed,
     )
 
 
@@ -382,4 +498,5 @@ def _carried(target: AddonTarget, result: UpgradeResult) -> AddonOutcome:
         version if result.plan.steps else str(result.plan.current),
         result.journal,
         result.backup,
+        self_managed=target.self_managed,
     )
