@@ -422,7 +422,7 @@ def fake_gate(
             )
         for name, (release, phase, goal) in (self_managed or {}).items():
             running = V(release)
-            found = ()
+            found: tuple[Finding, ...] = ()
             if phase == "before":
                 found = (
                     Finding("skew", "kube-proxy-skew", "error", f"{name} {release} out of skew"),
