@@ -25,6 +25,7 @@ from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
+from eksaddon import planner
 from eksaddon.engine import run_journal as runs
 from eksaddon.engine.all_addons_records import (
     AFTER,
@@ -74,7 +75,7 @@ from eksaddon.errors import (
     UpgradeStoppedError,
 )
 from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
-from eksaddon.planner import Plan, Step
+from eksaddon.planner import Direction, Plan, Step
 from eksaddon.versions import KubernetesVersion
 
 # The records live in all_addons_records; importers (the journey, the CLI, the reports, tests)
@@ -223,10 +224,7 @@ class AllAddonsRun:
         for target in targets:
             if target.not_carried is not None:
                 self.progress(
-                    Notice(
-                        f"{target.addon} is self-managed ({target.reason}): not carried; "
-                        f"{target.not_carried}"
-                    )
+                    Notice(f"{target.addon} is not carried ({target.reason}): {target.not_carried}")
                 )
         if self.unknown is not None:
             self.progress(Notice(self.unknown))
@@ -247,10 +245,25 @@ class AllAddonsRun:
             if item is not None and item["state"] == runs.SUCCEEDED:
                 outcomes.append(_done_earlier(target, item))
                 continue
+            held: list[Event] = []  # shown once the plan is known not to be a downgrade
             try:
-                result = self.carry(CarryRequest(target, True, lambda plan: True, progress))
+                result = self.carry(CarryRequest(target, True, lambda plan: True, held.append))
             except EksAddonError as error:
+                _forward(held, progress)
                 raise self._stopped_before(journal, target, error) from error
+            plan = result.plan
+            if _would_downgrade(target, plan):
+                # "Latest" for a self-managed install is the release of EKS's latest build (AWS's
+                # advice); one already newer is left as it runs, never taken back.
+                self.progress(
+                    Notice(
+                        f"{target.addon} runs {plan.current}, newer than the latest {plan.target} "
+                        f"for Kubernetes {plan.kubernetes}: left as it is, never downgraded"
+                    )
+                )
+                result = result._replace(plan=plan._replace(target=plan.current, steps=()))
+            else:
+                _forward(held, progress)
             outcomes.append(_planned(target, result))
         return outcomes
 
@@ -365,6 +378,16 @@ class AllAddonsRun:
             path,
             self.unknown,
         )
+
+
+def _would_downgrade(target: AddonTarget, plan: Plan) -> bool:
+    """A run to the latest build never takes an add-on back to an older one."""
+    return target.target == planner.LATEST and plan.direction is Direction.DOWNGRADE
+
+
+def _forward(events: list[Event], progress: Progress) -> None:
+    for event in events:
+        progress(event)
 
 
 def _without_plans(progress: Progress) -> Progress:

@@ -146,7 +146,7 @@ def test_self_managed_addons_it_cannot_carry_are_shown_with_the_next_step(
     assert eks.version_of("vpc-cni") == "v1.18.3-eksbuild.3"
     # Said before the run starts, and at their turn.
     notices = [e.text for e in events if isinstance(e, Notice)]
-    assert any("kube-proxy is self-managed" in m and MIGRATE_PROXY in m for m in notices)
+    assert any("kube-proxy is not carried" in m and MIGRATE_PROXY in m for m in notices)
     finished = [(e.addon, e.outcome) for e in events if isinstance(e, AddonRunFinished)]
     assert finished == [
         ("vpc-cni", UPGRADED),
