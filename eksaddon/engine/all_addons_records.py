@@ -144,6 +144,12 @@ def targets_in_phase(verdicts: Iterable[VerdictLike], phase: str) -> list[AddonT
     """The add-ons the gate puts in ``phase``, each to the last version of its steps."""
     chosen = []
     for verdict in verdicts:
+        blocking = _stuck_self_managed(verdict) if phase == BEFORE else None
+        if blocking is not None:
+            # The gate found no path for it (a self-managed add-on has no builds to move to),
+            # and it blocks the control plane: the before phase cannot do its work without it.
+            chosen.append(_self_managed_target(verdict.addon, phase, planner.LATEST, blocking))
+            continue
         if str(getattr(verdict.phase, "value", verdict.phase)) != phase:
             continue
         target = str(verdict.steps[-1].target) if verdict.steps else planner.LATEST
@@ -154,6 +160,21 @@ def targets_in_phase(verdicts: Iterable[VerdictLike], phase: str) -> list[AddonT
         else:
             chosen.append(AddonTarget(verdict.addon, phase, target, reason))
     return chosen
+
+
+def _stuck_self_managed(verdict: VerdictLike) -> str | None:
+    """Why a self-managed add-on eksaddon cannot carry blocks the control plane (the gate's first
+    error finding about it), or None; one the gate phases ``before`` is handled as phased."""
+    if not _self_managed_verdict(verdict) or carries_self_managed(verdict.addon):
+        return None
+    if str(getattr(verdict.phase, "value", verdict.phase)) == BEFORE:
+        return None
+    errors = [
+        f.message
+        for f in getattr(verdict, "findings", ())
+        if str(getattr(f.severity, "value", f.severity)) == "error"
+    ]
+    return f"the gate: {errors[0]}" if errors else None
 
 
 def latest_targets(gateway: ClusterUpgradeGateway, cluster: ClusterInfo) -> list[AddonTarget]:

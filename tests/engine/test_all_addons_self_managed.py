@@ -348,3 +348,60 @@ def test_the_journey_refuses_a_before_phase_it_cannot_carry_before_any_change(
     assert MIGRATE_PROXY in refused.value.one_line()
     assert eks.addon_requests == [] and eks.cluster_requests == []
     assert eks.kubernetes == KubernetesVersion.parse("1.29")
+
+
+# -- with the cluster-upgrade gate itself (eksaddon/engine/gate.py) ---------------------------------
+
+OLD_PROXY = (
+    "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:v1.26.15-minimal-eksbuild.2"
+)
+
+
+def old_proxy_kube() -> FakeKube:
+    """A self-managed kube-proxy three minors behind 1.29: out of skew at 1.30."""
+    proxy = ("DaemonSet", "kube-system", "kube-proxy")
+    return FakeKube([], {proxy: workload("DaemonSet", "kube-proxy", "kube-proxy", OLD_PROXY)})
+
+
+def real_gate(eks: Any, kube: FakeKube) -> Any:
+    from eksaddon.engine.gate import GateRequest, gate_cluster
+
+    def gate(info: ClusterInfo, target: KubernetesVersion) -> Any:
+        return gate_cluster(
+            eks, info.name, GateRequest(target), matrix_for=matrices(None), kube=lambda i: kube
+        )
+
+    return gate
+
+
+def test_the_gates_no_path_for_a_self_managed_kube_proxy_refuses_the_before_run(
+    run: Runner, events: list[Event]
+) -> None:
+    eks = FakeCluster(addons={"vpc-cni": "v1.15.5-eksbuild.1"})  # vpc-cni must move first too
+    gate = real_gate(eks, old_proxy_kube())
+    proxy = next(
+        v for v in gate(eks.describe_cluster("prod"), K130).addons if v.addon == "kube-proxy"
+    )
+    # The gate has no path for it (a self-managed kube-proxy has no builds): phase none, an
+    # error that names the way out.
+    assert str(proxy.phase.value) == "none"
+    (stuck,) = [f for f in proxy.findings if f.code == "no-path-before"]
+    assert "`eksaddon migrate --addon kube-proxy` makes it an EKS add-on" in stuck.message
+    with pytest.raises(EksAddonError) as refused:
+        run(eks, None, for_version=K130, gate=gate)
+    line = refused.value.one_line()
+    assert refused.value.exit_code == ExitCode.ENVIRONMENT
+    assert "self-managed kube-proxy must move before the control plane" in line
+    assert "outside the version-skew policy" in line and MIGRATE_PROXY in line
+    assert eks.addon_requests == [] and events == []  # vpc-cni was not even planned
+
+
+def test_the_journey_refuses_at_its_gate_naming_the_migration(tmp_path: Path) -> None:
+    from eksaddon.errors import GateRefusedError
+
+    eks = FakeCluster(addons={"vpc-cni": "v1.18.3-eksbuild.3"})
+    with pytest.raises(GateRefusedError) as refused:
+        journey(tmp_path, eks, scan_of(old_proxy_kube()), real_gate(eks, old_proxy_kube()))
+    assert refused.value.exit_code == ExitCode.CHECK_FAILED
+    assert "`eksaddon migrate --addon kube-proxy`" in refused.value.one_line()
+    assert eks.addon_requests == [] and eks.cluster_requests == []
