@@ -2,9 +2,15 @@
 
 Which add-ons: those the gate puts in the ``before`` phase for a target Kubernetes version, or
 (without one) every EKS add-on on the cluster to the latest build EKS offers its current version
-(the ``after`` phase of a control-plane update). Each add-on is carried by the single-add-on
-upgrade (:class:`~eksaddon.engine.upgrade.Upgrader`, through the narrow :data:`Carry` entry
-point): its own lock, backup, journal, carried settings and rollout check are all its own.
+(the ``after`` phase of a control-plane update), with the self-managed core add-ons found through
+Kubernetes (:mod:`eksaddon.engine.all_addons_scan`). A self-managed add-on eksaddon cannot carry
+(no manifests: kube-proxy, CoreDNS) is kept in the plan and the outcome as ``not carried`` with
+its next step, never sent, sealed in the run journal; in a ``before`` phase it refuses the run
+before any add-on is planned. A run to ``latest`` never downgrades.
+
+Each add-on is carried by the single-add-on upgrade (:class:`~eksaddon.engine.upgrade.Upgrader`,
+through the narrow :data:`Carry` entry point): its own lock, backup, journal, carried settings
+and rollout check are all its own.
 
 Order of work:
 1. read the cluster, take the run's lock, load the run journal (it must be this cluster's, for

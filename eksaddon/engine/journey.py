@@ -9,7 +9,8 @@ Stages, in this order (docs/cluster-upgrade.md says why), each recorded in one r
    control plane moves: nothing it blocks on may be left;
 3. ``control-plane``: UpdateClusterVersion to K, followed to its end
    (:mod:`eksaddon.engine.control_plane`);
-4. ``after``: every EKS add-on to the latest build offered for K (``upgrade --all-addons``);
+4. ``after``: every EKS add-on to the latest build offered for K (``upgrade --all-addons``),
+   and the self-managed core add-ons found through Kubernetes (``scan_self_managed``);
 5. ``nodes``: the node groups and nodes still on the old version, each with the command that
    upgrades it (eksaddon does not upgrade nodes).
 A rerun continues where the journal says: finished stages are skipped, an add-on in flight is
