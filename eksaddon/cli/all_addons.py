@@ -218,16 +218,13 @@ def self_managed_scan(
     """The self-managed core add-ons of a run without a target version (and of the journey's
     after phase), found through Kubernetes as the gate finds them; not read with
     --skip-rollout-check (the run then says they are unknown)."""
+    from eksaddon.cli.gate_run import kube_connector
     from eksaddon.engine.all_addons_scan import kubernetes_scan
     from eksaddon.engine.gate import matrices
 
-    def connect(cluster: ClusterInfo) -> KubeGateway:
-        from eksaddon.gateways.kube import KubeGateway
-
-        return KubeGateway(kubeconfig=kubeconfig, context=kube_context)
-
+    # A kubeconfig on another cluster makes them unknown (and says why), never that cluster's.
     return kubernetes_scan(
-        connect if read_kubernetes else None,
+        kube_connector(kubeconfig, kube_context) if read_kubernetes else None,
         matrices(matrix_override),
         not_read="--skip-rollout-check",
     )
@@ -259,9 +256,10 @@ def gate_runner(
         )
 
     def kube(cluster: ClusterInfo) -> Any:
-        from eksaddon.gateways.kube import KubeGateway
+        # As check-compat's gate: a kubeconfig on another cluster is said, never read as this one.
+        from eksaddon.cli.gate_run import kube_connector
 
-        return KubeGateway(kubeconfig=kubeconfig, context=kube_context)
+        return kube_connector(kubeconfig, kube_context)(cluster)
 
     def gate(cluster: ClusterInfo, target: KubernetesVersion) -> GateReportLike:
         report = engine.gate_cluster(

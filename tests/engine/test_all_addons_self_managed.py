@@ -11,6 +11,7 @@ self-managed vpc-cni carried through its manifests is tests/e2e/test_all_addons_
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -405,3 +406,30 @@ def test_the_journey_refuses_at_its_gate_naming_the_migration(tmp_path: Path) ->
     assert refused.value.exit_code == ExitCode.CHECK_FAILED
     assert "`eksaddon migrate --addon kube-proxy`" in refused.value.one_line()
     assert eks.addon_requests == [] and eks.cluster_requests == []
+
+
+def test_a_kubeconfig_on_another_cluster_makes_them_unknown_never_that_clusters(
+    tmp_path: Path,
+) -> None:
+    from eksaddon.cli.all_addons import self_managed_scan
+
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "staging", "cluster": {"server": "https://staging.example"}}],
+                "users": [{"name": "me", "user": {"token": "t"}}],
+                "contexts": [{"name": "staging", "context": {"cluster": "staging", "user": "me"}}],
+                "current-context": "staging",
+            }
+        )
+    )
+    scan = self_managed_scan(
+        matrix_override=None, kubeconfig=str(kubeconfig), kube_context=None, read_kubernetes=True
+    )
+    prod = ClusterInfo("prod", KubernetesVersion.parse("1.29"), None, "ACTIVE", "us-west-2")
+    found = scan(prod._replace(endpoint="https://prod.example"), frozenset({"vpc-cni"}))
+    assert found.found == ()
+    assert found.problem is not None and "points at https://staging.example" in found.problem
