@@ -32,7 +32,7 @@ from eksaddon.engine.all_addons import (
     targets_in_phase,
 )
 from eksaddon.engine.all_addons_scan import kubernetes_scan
-from eksaddon.engine.events import AddonRunFinished, Event, Notice
+from eksaddon.engine.events import AddonRunFinished, Event, Notice, PlanReady
 from eksaddon.engine.gate import matrices
 from eksaddon.engine.journey import Journey, JourneyOptions, JourneyResult
 from eksaddon.engine.run_journal import RunJournal
@@ -433,3 +433,20 @@ def test_a_kubeconfig_on_another_cluster_makes_them_unknown_never_that_clusters(
     found = scan(prod._replace(endpoint="https://prod.example"), frozenset({"vpc-cni"}))
     assert found.found == ()
     assert found.problem is not None and "points at https://staging.example" in found.problem
+
+
+def test_a_run_to_latest_never_takes_an_addon_back(run: Runner, events: list[Event]) -> None:
+    # CoreDNS runs a build newer than the latest the 1.29 catalogue lists (journey_fakes).
+    eks = FakeCluster(addons={"vpc-cni": "v1.18.3-eksbuild.3", "coredns": "v1.11.3-eksbuild.1"})
+    result = run(eks, None)
+    assert [(o.addon, o.state, o.version) for o in result.addons] == [
+        ("vpc-cni", "up to date", "v1.18.3-eksbuild.3"),
+        ("coredns", "up to date", "v1.11.3-eksbuild.1"),
+    ]
+    assert eks.addon_requests == []
+    notices = [e.text for e in events if isinstance(e, Notice)]
+    assert any("coredns runs v1.11.3-eksbuild.1, newer than the latest" in n for n in notices)
+    # A dry run shows each add-on's plan, but never the downgrade's.
+    events.clear()
+    run(eks, None, dry_run=True)
+    assert [e.plan.addon for e in events if isinstance(e, PlanReady)] == ["vpc-cni"]
