@@ -5,7 +5,7 @@ Kubernetes cannot be read, sealed in the run journal so a rerun keeps them; and 
 phase that needs a self-managed add-on eksaddon cannot carry refused before anything changes.
 
 The in-memory cluster is tests/journey_fakes.py's, Kubernetes tests/gate_fakes.py's FakeKube; a
-self-managed vpc-cni carried through its manifests is tests/e2e/test_all_addons_self_managed.py's
+self-managed vpc-cni carried through its manifests is tests/e2e/test_self_managed_all_addons.py's
 (the real kube-apiserver).
 """
 
