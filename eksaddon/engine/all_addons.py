@@ -16,7 +16,10 @@ Order of work:
 1. read the cluster, take the run's lock, load the run journal (it must be this cluster's, for
    the same run) or choose the add-ons afresh, in :data:`UPGRADE_ORDER`;
 2. plan every add-on not yet done as a dry run (from the live catalogue, nothing written): the
-   whole plan is shown, and consented to once;
+   whole plan is shown, and consented to once. A caller that has shown and had consent to that
+   plan already (the journey, which plans its phase before its one consent) hands it over as
+   ``shown``: it is carried as it is, not planned a second time, as long as it is still the plan
+   of the add-ons this run carries (:meth:`AllAddonsRun._shown_plan`);
 3. write the run journal, then carry each add-on in order, recording it running, then succeeded;
    an add-on whose plan changed since it was shown is asked for again.
 A rerun skips the add-ons recorded done and resumes the one in flight (its own journal follows
@@ -134,6 +137,7 @@ class AllAddonsRun:
         dry_run: bool = False,
         discard_journal: bool = False,
         kind: str | None = None,
+        shown: Sequence[AddonOutcome] | None = None,
     ) -> None:
         self.gateway = gateway
         self.kind = kind or run_kind(for_kubernetes_version)
@@ -147,6 +151,7 @@ class AllAddonsRun:
         self.confirm_changed = confirm_changed
         self.dry_run = dry_run
         self.discard_journal = discard_journal
+        self.shown = None if shown is None else tuple(shown)
         self.phase = AFTER if for_kubernetes_version is None else BEFORE
         self.unknown: str | None = None  # why self-managed add-ons could not be looked for
 
@@ -191,7 +196,8 @@ class AllAddonsRun:
             )
         )
         self._say_not_carried(targets)
-        outcomes = self._preview(journal, targets)
+        shown = self._shown_plan(journal, targets)
+        outcomes = shown if shown is not None else self._preview(journal, targets)
         if self.dry_run or not any(o.steps for o in outcomes if o.state == PLANNED):
             if journal is not None and not self.dry_run:
                 journal.finish()
@@ -234,6 +240,31 @@ class AllAddonsRun:
                 )
         if self.unknown is not None:
             self.progress(Notice(self.unknown))
+
+    def _shown_plan(
+        self, journal: RunJournal | None, targets: list[AddonTarget]
+    ) -> list[AddonOutcome] | None:
+        """The plan handed over as ``shown``, if it is still the plan of ``targets``: the same
+        add-ons to the same targets in the same order, done earlier exactly where this run's
+        journal (read under its lock, just now) records them done. Otherwise None, and every
+        add-on is planned afresh. Carrying it plans each add-on again just before acting, and a
+        plan that changed since it was shown is asked for again (:meth:`_carry_all`)."""
+        if self.shown is None:
+            return None
+        if [(o.addon, o.target) for o in self.shown] != [(t.addon, t.target) for t in targets]:
+            return None
+        for outcome, target in zip(self.shown, targets, strict=True):
+            if (outcome.state == NOT_CARRIED) != (target.not_carried is not None):
+                return None
+            if outcome.state == NOT_CARRIED:
+                continue  # never a journal item
+            if outcome.state not in (DONE_EARLIER, PLANNED, UP_TO_DATE):
+                return None  # an outcome of carrying, not a plan
+            item = journal.item(outcome.addon) if journal is not None else None
+            done = item is not None and item["state"] == runs.SUCCEEDED
+            if done != (outcome.state == DONE_EARLIER):
+                return None
+        return list(self.shown)
 
     def _preview(
         self, journal: RunJournal | None, targets: list[AddonTarget]

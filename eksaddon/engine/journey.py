@@ -5,8 +5,9 @@ Stages, in this order (docs/cluster-upgrade.md says why), each recorded in one r
    named), except those of add-ons the ``before`` phase is about to move (it exists to clear
    them) and, with ``--force-upgrade-insights``, those from EKS's upgrade insights;
 2. ``before``: the add-ons the gate puts before the control plane (``upgrade --all-addons
-   --for-kubernetes-version K``, its own run journal); then the gate again, just before the
-   control plane moves: nothing it blocks on may be left;
+   --for-kubernetes-version K``, its own run journal), carried as planned for the journey's
+   consent (planned once; each add-on again only just before it is acted on); then the gate
+   again, just before the control plane moves: nothing it blocks on may be left;
 3. ``control-plane``: UpdateClusterVersion to K, followed to its end
    (:mod:`eksaddon.engine.control_plane`);
 4. ``after``: every EKS add-on to the latest build offered for K (``upgrade --all-addons``),
@@ -301,7 +302,9 @@ class Journey:
         before_result = None
         if report is not None and journal.item(BEFORE)["state"] != runs.SUCCEEDED:
             journal.update_item(journal.item(BEFORE), state=runs.RUNNING)
-            before_result = self._phase_run(BEFORE, report, dry_run=False)
+            # The phase's plan was made for the journey's plan and consented to with it: it is
+            # carried as it is, each add-on planned again only just before it is acted on.
+            before_result = self._phase_run(BEFORE, report, dry_run=False, shown=plan.before)
             changed = any(o.steps_done for o in before_result.addons)
             journal.update_item(journal.item(BEFORE), state=runs.SUCCEEDED, changed=changed)
             if changed:  # the facts the first gate saw have moved: ask again before the update
@@ -351,6 +354,7 @@ class Journey:
         *,
         dry_run: bool,
         progress: Progress | None = None,
+        shown: tuple[AddonOutcome, ...] | None = None,
     ) -> AllAddonsResult:
         def select(cluster: ClusterInfo) -> list[AddonTarget] | Selection:
             if phase == BEFORE and report is not None:
@@ -371,6 +375,7 @@ class Journey:
             # The after phase of this journey has a journal of its own: an unfinished
             # `upgrade --all-addons` of the old version is not mistaken for it.
             kind=None if phase == BEFORE else f"all-addons after {self.target}",
+            shown=shown,
         ).run()
 
     def _result(
