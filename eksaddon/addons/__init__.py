@@ -40,6 +40,11 @@ PROFILE_MODULES: dict[str, str] = {
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,99}")
 
 
+def is_addon_name(name: str) -> bool:
+    """Whether ``name`` can be an EKS add-on's (it reaches file names and API requests)."""
+    return _NAME.fullmatch(name) is not None
+
+
 def profile_for(addon: str, override: str | Path | None = None) -> AddonProfile:
     """The profile of ``addon``; ``override`` is the ``--matrix`` option.
 
@@ -49,7 +54,7 @@ def profile_for(addon: str, override: str | Path | None = None) -> AddonProfile:
     """
     if has_matrix(addon, override):
         return profile_of(load_matrix(addon, override))
-    if _NAME.fullmatch(addon) is None:
+    if not is_addon_name(addon):
         known = ", ".join(bundled_addons()) or "none"
         raise InputError(
             f"{addon[:64]!r} is not an EKS add-on name (lowercase letters, digits, '-' and '_')",

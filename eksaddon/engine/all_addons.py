@@ -30,7 +30,7 @@ message, unless nothing at all was changed (then the add-on's own error, exit 2 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import nullcontext
+from contextlib import nullcontext, suppress
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,8 @@ from eksaddon.errors import (
     ExitCode,
     InputError,
     JournalMismatchError,
+    StateDirectoryError,
+    UnsafeStateFileError,
     UpgradeInterruptedError,
     UpgradeStoppedError,
 )
@@ -215,7 +217,10 @@ class AllAddonsRun:
                 sealed=_sealed(targets, selection.self_managed_unknown),
             )
         outcomes = self._carry_all(journal, cluster, targets, outcomes)
-        archived_to = journal.finish()
+        try:
+            archived_to = journal.finish()
+        except (StateDirectoryError, UnsafeStateFileError) as error:
+            raise _state_failed(journal, cluster, outcomes, error) from error
         return self._result(cluster, outcomes, archived_to)
 
     def _selection(self, cluster: ClusterInfo) -> Selection:
@@ -321,8 +326,14 @@ class AllAddonsRun:
             if preview.state in (DONE_EARLIER, UP_TO_DATE):
                 # Checked moments ago, in the preview: nothing to send.
                 if preview.state == UP_TO_DATE:
-                    journal.update_item(
-                        item, state=runs.SUCCEEDED, steps_done=0, version=preview.version
+                    _record(
+                        journal,
+                        cluster,
+                        outcomes,
+                        item,
+                        state=runs.SUCCEEDED,
+                        steps_done=0,
+                        version=preview.version,
                     )
                 self.progress(
                     AddonRunFinished(number, total, target.addon, preview.state, preview.version)
@@ -333,7 +344,7 @@ class AllAddonsRun:
                     number, total, target.addon, target.phase, item["state"] != "pending"
                 )
             )
-            journal.update_item(item, state=runs.RUNNING, error=None)
+            _record(journal, cluster, outcomes, item, state=runs.RUNNING, error=None)
             shown = preview.steps
 
             def confirm(plan: Plan, shown: tuple[Step, ...] = shown) -> bool:
@@ -343,17 +354,27 @@ class AllAddonsRun:
             try:
                 result = self.carry(CarryRequest(target, False, confirm, self.progress))
             except EksAddonError as error:
-                journal.update_item(item, state=runs.FAILED, error=error.one_line())
+                # The stop is raised even if the state directory fails now: the run journal on
+                # disk is the last complete one, and says where to resume.
+                with suppress(StateDirectoryError, UnsafeStateFileError):
+                    journal.update_item(item, state=runs.FAILED, error=error.one_line())
                 outcomes[number - 1] = preview._replace(state=STOPPED, error=error.one_line())
                 raise self._stopped(journal, cluster, outcomes, target, error) from error
             except KeyboardInterrupt:
-                journal.update_item(item, state=runs.FAILED, error="interrupted")
+                with suppress(StateDirectoryError, UnsafeStateFileError):
+                    journal.update_item(item, state=runs.FAILED, error="interrupted")
                 raise
             done = _carried(target, result)
-            journal.update_item(
-                item, state=runs.SUCCEEDED, steps_done=done.steps_done, version=done.version
-            )
             outcomes[number - 1] = done
+            _record(
+                journal,
+                cluster,
+                outcomes,
+                item,
+                state=runs.SUCCEEDED,
+                steps_done=done.steps_done,
+                version=done.version,
+            )
             self.progress(AddonRunFinished(number, total, target.addon, done.state, done.version))
         return outcomes
 
@@ -425,6 +446,37 @@ def _would_downgrade(target: AddonTarget, plan: Plan) -> bool:
 def _forward(events: list[Event], progress: Progress) -> None:
     for event in events:
         progress(event)
+
+
+def _record(
+    journal: RunJournal,
+    cluster: ClusterInfo,
+    outcomes: Sequence[AddonOutcome],
+    item: dict[str, Any],
+    **changes: Any,
+) -> None:
+    """One run-journal write: a state directory that fails (full, read-only) once something was
+    changed stops the run part-way (exit 4), never as the exit 3 of nothing changed."""
+    try:
+        journal.update_item(item, **changes)
+    except (StateDirectoryError, UnsafeStateFileError) as error:
+        raise _state_failed(journal, cluster, outcomes, error) from error
+
+
+def _state_failed(
+    journal: RunJournal,
+    cluster: ClusterInfo,
+    outcomes: Sequence[AddonOutcome],
+    error: StateDirectoryError | UnsafeStateFileError,
+) -> EksAddonError:
+    if not any(o.steps_done > 0 or o.state == DONE_EARLIER for o in outcomes):
+        return error  # nothing changed on the cluster: the state directory's own exit code
+    return UpgradeStoppedError(
+        f"upgrade of every add-on on cluster {cluster.name} stopped: {error.message} "
+        f"(the add-ons already upgraded stay so); {_states(journal)}",
+        hint=f"the last complete run journal is kept at {journal.path}; once the state "
+        "directory is writable again (free space), rerun with the same state directory to resume",
+    )
 
 
 def _without_plans(progress: Progress) -> Progress:

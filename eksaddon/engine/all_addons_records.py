@@ -5,6 +5,7 @@ upgrade, each add-on's outcome, the result the reports render, and the documente
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NamedTuple, Protocol
@@ -12,7 +13,7 @@ from typing import NamedTuple, Protocol
 from eksaddon import planner
 from eksaddon.engine.events import Progress
 from eksaddon.engine.upgrade import UpgradeResult
-from eksaddon.errors import EksAddonError, EnvironmentProblemError
+from eksaddon.errors import EksAddonError, EnvironmentProblemError, UnexpectedAnswerError
 from eksaddon.gate import AddonFacts
 from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
 from eksaddon.matrix.model import AddonType
@@ -196,7 +197,7 @@ def latest_selection(
     to the latest build (release) offered for ``kubernetes`` (default: the cluster's version).
     A self-managed add-on eksaddon cannot carry is chosen too, marked :data:`NOT_CARRIED`."""
     version = kubernetes or str(cluster.version)
-    eks = gateway.list_addons(cluster.name)
+    eks = _addon_names(gateway.list_addons(cluster.name), cluster)
     targets = [
         AddonTarget(name, AFTER, planner.LATEST, f"latest for Kubernetes {version}") for name in eks
     ]
@@ -209,6 +210,23 @@ def latest_selection(
         targets.append(_self_managed_target(facts.name, AFTER, planner.LATEST, reason, cluster))
     unknown = None if found.problem is None else f"self-managed add-ons unknown: {found.problem}"
     return Selection(tuple(targets), unknown)
+
+
+def _addon_names(names: list[str], cluster: ClusterInfo) -> list[str]:
+    """ListAddons' names, each one an EKS add-on can have: any other is EKS's answer not fitting
+    (exit 3, before any add-on is planned), never taken for a name the operator typed."""
+    from eksaddon.addons import is_addon_name
+
+    for name in names:
+        if not is_addon_name(name):
+            shown = json.dumps(name, ensure_ascii=True)
+            raise UnexpectedAnswerError(
+                "EKS",
+                "addons",
+                shown if len(shown) <= 80 else shown[:79] + "…",
+                context=f"ListAddons of cluster {cluster.name}: an item that is no add-on name",
+            )
+    return names
 
 
 def carries_self_managed(addon: str) -> bool:

@@ -3,6 +3,7 @@ journal, resume after a kill, a failing add-on stopping the run with every add-o
 
 from __future__ import annotations
 
+import errno
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +30,7 @@ from eksaddon.engine.events import AddonRunFinished, AddonRunStarted, Event, Pla
 from eksaddon.engine.run_journal import RunJournal
 from eksaddon.errors import (
     AccessDeniedError,
+    EksAddonError,
     ExitCode,
     InputError,
     InvalidParameterError,
@@ -329,3 +331,29 @@ def test_a_plan_the_caller_showed_is_carried_as_it_is_only_while_it_still_fits(
         assert catalogue_reads == planned_here.calls["DescribeAddonVersions"] - len(shown)
     else:
         assert handed_over.calls == planned_here.calls
+
+
+@pytest.mark.parametrize("full_after", [1, 3])  # vpc-cni's first step sent; vpc-cni done
+def test_a_full_state_directory_after_a_change_stops_part_way(
+    run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, full_after: int
+) -> None:
+    """ENOSPC at a run-journal write once EKS was asked for a change is exit 4, never the
+    exit 3 of a full directory before any change."""
+    from eksaddon.engine import state
+
+    eks = FakeCluster()
+    real = state.write_text_atomically
+
+    def write(path: Path, text: str, *, mode: int) -> None:
+        if "__all-addons" in path.name and len(eks.addon_requests) >= full_after:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, text, mode=mode)
+
+    monkeypatch.setattr(state, "write_text_atomically", write)
+    with pytest.raises(EksAddonError) as stopped:
+        run(eks)
+    assert stopped.value.exit_code == ExitCode.UPGRADE_STOPPED, stopped.value.one_line()
+    assert "No space left" in stopped.value.one_line()
+    assert eks.addon_requests  # something was changed
+    (path,) = run_journals(tmp_path)  # the last complete run journal is kept
+    assert RunJournal.load(path) is not None

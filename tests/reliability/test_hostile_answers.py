@@ -764,6 +764,7 @@ def test_kubernetes_answers_that_do_not_fit() -> None:
             lambda d: [item.raw for item in kube._answer(d, "nodes").children("items")],
         ),
     }
+    readers.update(_self_managed_scan_readers())
     problems = []
     for what, (valid, read) in readers.items():
         read(copy.deepcopy(valid))
@@ -777,3 +778,141 @@ def test_kubernetes_answers_that_do_not_fit() -> None:
             except Exception as error:  # the point: nothing else may escape
                 problems.append(f"{what} {label}: {type(error).__name__}: {error}")
     assert not problems, "\n".join(problems)
+
+
+SELF_MANAGED_PROXY: dict[str, Any] = {
+    "metadata": {"name": "kube-proxy", "namespace": "kube-system", "generation": 1},
+    "spec": {
+        "template": {
+            "spec": {
+                "containers": [
+                    {
+                        "name": "kube-proxy",
+                        "image": "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:"
+                        "v1.29.0-minimal-eksbuild.1",
+                    }
+                ]
+            }
+        }
+    },
+}
+
+
+def _self_managed_scan_readers() -> dict[str, tuple[dict[str, Any], Callable[..., object]]]:
+    """The reads of ``upgrade --all-addons``'s self-managed scan (the gate's detection): every
+    bundled add-on's workload, read from a DaemonSet or Deployment of any shape."""
+    from eksaddon.engine.gate import find_self_managed, matrices
+    from eksaddon.matrix.loader import bundled_addons
+
+    documents = {"DaemonSet": SELF_MANAGED_PROXY, "Deployment": DEPLOYMENT}
+
+    def scan(kind: str) -> Callable[[dict[str, Any]], object]:
+        class Reader:  # every workload answers with the document under test
+            def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
+                return current if kind == "DaemonSet" else None
+
+            def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+                return current if kind == "Deployment" else None
+
+        def read(document: dict[str, Any]) -> object:
+            nonlocal current
+            current = document
+            found, problems = find_self_managed(
+                Reader(), frozenset(), matrices(None), _now, only=tuple(bundled_addons())
+            )
+            return [f.version for f in found], problems
+
+        current: dict[str, Any] = {}
+        return read
+
+    return {f"self-managed scan {kind}": (doc, scan(kind)) for kind, doc in documents.items()}
+
+
+def _now(call: Callable[..., Any], *args: Any) -> Any:
+    """An executor's submit that runs the read at once (its Future holds the answer)."""
+    from concurrent.futures import Future
+
+    future: Future[Any] = Future()
+    try:
+        future.set_result(call(*args))
+    except Exception as error:  # handed to the reader of the Future, as an executor would
+        future.set_exception(error)
+    return future
+
+
+# -- upgrade --all-addons: the answers its run reads (ListAddons, and DescribeAddon per add-on) ----
+
+ALL_ADDONS = (
+    "upgrade",
+    "--cluster",
+    CLUSTER,
+    "--all-addons",
+    "--yes",
+    "--poll-interval",
+    "0.05",
+    "--timeout",
+    "600",
+    "--skip-rollout-check",
+)
+COREDNS = "coredns"
+
+
+def _with_coredns(cluster: StandInServer) -> None:
+    cluster.standin.catalogue.add(COREDNS, "v1.11.1-eksbuild.4", ["1.29"])
+    cluster.standin.catalogue.add(COREDNS, "v1.11.3-eksbuild.1", ["1.29"])
+    cluster.put_addon(CLUSTER, "v1.11.1-eksbuild.4", addon_name=COREDNS)
+
+
+@pytest.mark.parametrize("names", [[None, VPC_CNI], [VPC_CNI, 7], VPC_CNI, [[VPC_CNI]], [""]])
+def test_all_addons_refuses_a_listing_of_another_shape_before_any_change(
+    cluster: StandInServer, run: Run, tmp_path: Path, names: object
+) -> None:
+    cluster.standin.rewrite_answer("ListAddons", lambda document: {**document, "addons": names})
+    result = run(*ALL_ADDONS)
+    assert result.code == 3, result.err
+    assert _error_line(result).startswith("eksaddon: error: " + PREFIX + "addons")
+    assert cluster.standin.count("UpdateAddon") == 0 and not _journals(tmp_path)
+    LEDGER.hostile_answer("ListAddons")
+
+
+def test_all_addons_refuses_a_listed_name_no_addon_can_have_before_any_plan(
+    cluster: StandInServer, run: Run, tmp_path: Path
+) -> None:
+    hostile = "evil\x1b]0;owned\x07\nvpc-cni upgraded"
+    cluster.standin.rewrite_answer(
+        "ListAddons", lambda document: {**document, "addons": [VPC_CNI, hostile]}
+    )
+    for result in (run(*ALL_ADDONS, "--dry-run"), run(*ALL_ADDONS)):
+        # EKS's answer does not fit (exit 3, refused before any plan), not the user's typing
+        assert result.code == 3, result.err
+        assert _error_line(result).startswith(f"eksaddon: error: {PREFIX}addons: "), result.err
+        for text in (result.out, result.err):
+            assert "\x1b" not in text and "\x07" not in text, text
+            assert "\nvpc-cni upgraded" not in text, text
+    assert cluster.standin.count("UpdateAddon") == 0 and not _journals(tmp_path)
+    LEDGER.hostile_answer("ListAddons")
+
+
+def test_all_addons_an_addon_failing_after_another_was_carried_is_part_way(
+    cluster: StandInServer, run: Run, tmp_path: Path
+) -> None:
+    """CoreDNS's answer turns unreadable between its plan and its carrying, after vpc-cni was
+    upgraded: exit 4 with every add-on's state, the run journal kept; never coredns's exit 3."""
+    _with_coredns(cluster)
+    seen = {COREDNS: 0}
+
+    def break_coredns(document: dict[str, Any]) -> dict[str, Any]:
+        if document["addon"]["addonName"] == COREDNS:
+            seen[COREDNS] += 1
+            if seen[COREDNS] > 1:  # its plan was read; the reading just before acting is not
+                document["addon"]["status"] = None
+        return document
+
+    cluster.standin.rewrite_answer("DescribeAddon", break_coredns)
+    result = run(*ALL_ADDONS)
+    assert result.code == 4, result.err
+    line = _error_line(result)
+    assert "stopped at coredns" in line and "vpc-cni done, coredns stopped" in line, line
+    assert cluster.standin.count("UpdateAddon") == 2  # vpc-cni's two steps, nothing for coredns
+    assert any("__all-addons" in p.name for p in _journals(tmp_path))
+    LEDGER.hostile_answer("DescribeAddon")
