@@ -74,6 +74,7 @@ from eksaddon.engine.events import (
 )
 from eksaddon.engine.journal import DISCARD_HINT, cluster_lock
 from eksaddon.engine.run_journal import RunIdentity, RunJournal
+from eksaddon.engine.steps import rerun_command
 from eksaddon.engine.upgrade import UpgradeResult
 from eksaddon.errors import (
     EksAddonError,
@@ -140,6 +141,7 @@ class AllAddonsRun:
         discard_journal: bool = False,
         kind: str | None = None,
         shown: Sequence[AddonOutcome] | None = None,
+        rerun: str | None = None,
     ) -> None:
         self.gateway = gateway
         self.kind = kind or run_kind(for_kubernetes_version)
@@ -154,6 +156,7 @@ class AllAddonsRun:
         self.dry_run = dry_run
         self.discard_journal = discard_journal
         self.shown = None if shown is None else tuple(shown)
+        self.rerun = rerun  # the command that resumes the run (the journey's, for its phases)
         self.phase = AFTER if for_kubernetes_version is None else BEFORE
         self.unknown: str | None = None  # why self-managed add-ons could not be looked for
 
@@ -405,10 +408,14 @@ class AllAddonsRun:
         if not changed:
             self.progress(Notice(f"nothing was changed; {_states(journal)}"))
             return error
-        command = "eksaddon upgrade --all-addons --cluster " + cluster.name
-        if self.for_kubernetes_version is not None:
+        command = self.rerun or "eksaddon upgrade --all-addons --cluster " + cluster.name
+        if self.rerun is None and self.for_kubernetes_version is not None:
             command += f" --for-kubernetes-version {self.for_kubernetes_version}"
-        hint = error.hint or f"fix the cause, then rerun `{command}` to resume"
+        # The add-on's own hint names its own rerun; the run's rerun resumes it and the rest.
+        single = f"`{rerun_command(cluster.name, target.addon)}`"
+        hint = (error.hint or "").replace(single, f"`{command}`") or (
+            f"fix the cause, then rerun `{command}` to resume"
+        )
         if error.exit_code == ExitCode.INTERRUPTED:  # stays 130: interrupted, journals kept
             return UpgradeInterruptedError(
                 f"upgrade of every add-on on cluster {cluster.name} interrupted at "

@@ -376,6 +376,8 @@ class Journey:
             # `upgrade --all-addons` of the old version is not mistaken for it.
             kind=None if phase == BEFORE else f"all-addons after {self.target}",
             shown=shown,
+            # A stop in a phase is resumed by the journey, not by a run of its own.
+            rerun=f"eksaddon cluster-upgrade --cluster {self.options.cluster} --to {self.target}",
         ).run()
 
     def _result(

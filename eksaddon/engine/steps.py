@@ -59,7 +59,7 @@ def run_steps(
     journal: Journal, *, driver: StepDriver, node_side: NodeSideHook, run: RunSettings
 ) -> StepsDone:
     """Carry out every step of ``journal`` not yet succeeded; any stop is recorded (exit 4)."""
-    command = f"eksaddon upgrade --cluster {run.cluster.name}"
+    command = rerun_command(run.cluster.name, run.addon)
     final: AddonState | None = None
     with journal.recording_the_end(
         interrupted=lambda: UpgradeInterruptedError(
@@ -119,6 +119,12 @@ def position(journal: Journal) -> str:
     in_flight = step["state"] == journals.IN_FLIGHT and step.get("update_id")
     flight = f", update {step['update_id']} in flight" if in_flight else ""
     return f"step {step['index']} of {len(journal.steps)} ({step['from']} → {step['to']}{flight})"
+
+
+def rerun_command(cluster: str, addon: str) -> str:
+    """The command that resumes one add-on's upgrade: ``--addon`` always, as without it the
+    default add-on would be planned instead (a run of several rewrites it to its own)."""
+    return f"eksaddon upgrade --cluster {cluster} --addon {addon}"
 
 
 def resume_hint(journal: Journal, command: str, error: Exception | None = None) -> str:

@@ -150,7 +150,7 @@ def test_sigterm_stops_with_130_and_a_resume_line(cli: Cli) -> None:
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=30)
     assert process.returncode == 130
-    assert "rerun `eksaddon upgrade --cluster prod` to resume" in err
+    assert "rerun `eksaddon upgrade --cluster prod --addon vpc-cni` to resume" in err
     assert cli.journal()["state"] == "stopped"
 
 

@@ -167,7 +167,7 @@ def test_an_interrupt_leaves_the_terminal_clean_and_the_resume_line_last(
     # which under pytest-xdist names the worker).
     rows = lines[error:]
     wrapped = "".join(row.ljust(COLUMNS) for row in rows[:-1]) + rows[-1]
-    assert "rerun `eksaddon upgrade --cluster prod` to resume" in wrapped
+    assert "rerun `eksaddon upgrade --cluster prod --addon vpc-cni` to resume" in wrapped
     # The last frame is whole, above the error line: title, plan, both steps.
     title = max(i for i, line in enumerate(lines) if line.startswith("eksaddon upgrade ·"))
     frame = lines[title:error]

@@ -357,3 +357,26 @@ def test_a_full_state_directory_after_a_change_stops_part_way(
     assert eks.addon_requests  # something was changed
     (path,) = run_journals(tmp_path)  # the last complete run journal is kept
     assert RunJournal.load(path) is not None
+
+
+def test_a_stop_inside_an_addon_names_the_rerun_of_the_whole_run(
+    run: Runner, tmp_path: Path
+) -> None:
+    """kube-proxy's update fails after vpc-cni was carried: the next step is the
+    rerun of ``--all-addons`` (which resumes every add-on), never ``upgrade --cluster prod``
+    alone, which would upgrade the default add-on, not kube-proxy."""
+    eks = FakeCluster()
+    real = eks.update_addon
+
+    def kube_proxy_fails(request):  # type: ignore[no-untyped-def]
+        state = real(request)
+        if request.addon == "kube-proxy":
+            eks.updates[state.id]["outcome"] = "Failed"
+        return state
+
+    eks.update_addon = kube_proxy_fails  # type: ignore[method-assign]
+    with pytest.raises(UpgradeStoppedError) as stopped:
+        run(eks)
+    hint = stopped.value.hint or ""
+    assert "`eksaddon upgrade --all-addons --cluster prod`" in hint, hint
+    assert "`eksaddon upgrade --cluster prod --addon" not in hint, hint

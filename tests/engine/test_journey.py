@@ -383,3 +383,23 @@ def test_the_before_phase_is_planned_once_and_carried_as_consented(
     (at_consent,) = consented
     assert journey == addon_calls(at_consent, alone.calls)
     assert journey["UpdateAddon"] == 2  # vpc-cni and kube-proxy, once each
+
+
+def test_an_addon_stopping_in_a_phase_names_the_journeys_rerun(run: Runner) -> None:
+    """An add-on update failing inside a phase: the next step resumes the journey, not a run of
+    the phase's own (another journal) nor the single add-on's upgrade."""
+    eks = FakeCluster()
+    real = eks.update_addon
+
+    def fails(request):  # type: ignore[no-untyped-def]
+        state = real(request)
+        eks.updates[state.id]["outcome"] = "Failed"
+        return state
+
+    eks.update_addon = fails  # type: ignore[method-assign]
+    with pytest.raises(UpgradeStoppedError) as stopped:
+        run(eks)
+    hint = stopped.value.hint or ""
+    assert "`eksaddon cluster-upgrade --cluster prod --to 1.30`" in hint, hint
+    assert "--all-addons" not in hint and "--addon " not in hint, hint
+    assert eks.cluster_updates() == []  # the control plane was never asked to move
