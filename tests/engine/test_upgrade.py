@@ -164,7 +164,10 @@ def test_interrupt_keeps_a_journal_and_a_rerun_follows_the_same_update(
     with pytest.raises(UpgradeInterruptedError) as caught:
         run(eks)
     assert caught.value.exit_code is ExitCode.INTERRUPTED
-    assert "rerun `eksaddon upgrade --cluster prod --addon vpc-cni` to resume" in caught.value.one_line()
+    assert (
+        "rerun `eksaddon upgrade --cluster prod --addon vpc-cni` to resume"
+        in caught.value.one_line()
+    )
     journal = journal_of(tmp_path)
     assert journal.state == journals.STOPPED
     assert [s["state"] for s in journal.steps] == [
