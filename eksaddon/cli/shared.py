@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from eksaddon.errors import InputError
+from eksaddon.textsafety import for_terminal
 
 if TYPE_CHECKING:
     from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
@@ -32,7 +33,8 @@ def confirmer(yes: bool, what: Callable[[Any], str]) -> Callable[[Any], bool]:
                 "terminal",
                 hint="pass --yes to run unattended, or --dry-run to only see the plan",
             )
-        return click.confirm(f"{what(subject)}?", default=False, err=True)
+        # The question names what EKS and Kubernetes answered (add-ons, versions, warnings).
+        return click.confirm(f"{for_terminal(what(subject))}?", default=False, err=True)
 
     return confirm
 

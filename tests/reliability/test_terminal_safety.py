@@ -136,3 +136,32 @@ def test_addon_name_in_the_catalogue_is_not_ours(cluster: StandInServer, run: Ru
     assert result.code == 3
     assert "addon.addonName" in result.err
     assert_shown_escaped(result.err)
+
+
+class _Keyboard:
+    """Standard input that is a terminal, answering "n" to the question it is asked."""
+
+    def __init__(self) -> None:
+        self.lines = ["n\n"]
+
+    def isatty(self) -> bool:
+        return True
+
+    def readline(self, *args: object) -> str:
+        return self.lines.pop(0) if self.lines else ""
+
+
+def test_the_consent_question_shows_outside_text_made_safe(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan or outcome line asked about at a terminal (upgrade, --all-addons, cluster-upgrade)
+    carries names and warnings EKS or Kubernetes gave: the question shows them escaped."""
+    import sys
+
+    from eksaddon.cli.shared import confirmer
+
+    monkeypatch.setattr(sys, "stdin", _Keyboard())
+    assert confirmer(False, lambda subject: f"upgrade {subject}")(HOSTILE) is False
+    asked = capsys.readouterr().err
+    assert "upgrade " in asked and not any(raw in asked for raw in RAW), repr(asked)
+    assert "\n[6/6] done" not in asked
