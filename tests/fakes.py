@@ -93,7 +93,7 @@ class FakeEks(FakeClusterUpgrade):
         polls_per_update: int = 2,
     ) -> None:
         self.cluster = cluster
-        self.endpoint: str | None = None
+        self.endpoint: str | None = "https://prod.gr7.us-west-2.eks.amazonaws.com"  # FakeKube.host
         self.kubernetes = KubernetesVersion.parse(kubernetes)
         self.catalogue = [V(v) for v in CATALOGUE]
         self.default = V("v1.16.4-eksbuild.2")

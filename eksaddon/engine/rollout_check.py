@@ -23,7 +23,7 @@ from eksaddon.addons.base import (
 )
 from eksaddon.engine.events import RolloutProgressed
 from eksaddon.engine.waiting import backoff
-from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
+from eksaddon.errors import ApiError, EnvironmentProblemError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
 from eksaddon.matrix.model import Matrix, Workload, WorkloadKind
 from eksaddon.nodeside.detect import Customization
@@ -195,7 +195,15 @@ def ensure_same_cluster(kube_host: str, cluster: ClusterInfo) -> None:
     wrong cluster's DaemonSet would "verify" the wrong rollout.
     """
     if cluster.endpoint is None:
-        return
+        # Nothing to match the kubeconfig against: reading (or writing) through it would act on
+        # whichever cluster it names, unchecked. EKS names the endpoint of every cluster that
+        # runs; one that does not is refused here, before anything is read or changed.
+        raise EnvironmentProblemError(
+            f"EKS named no API server endpoint for cluster {cluster.name}: the kubeconfig "
+            f"context ({kube_host}) cannot be checked to be that cluster's",
+            hint=f"check the cluster (`aws eks describe-cluster --name {cluster.name}`), or "
+            "skip the node side (--skip-rollout-check, --skip-node-side)",
+        )
     if _origin(cluster.endpoint) != _origin(kube_host):
         raise InputError(
             f"the kubeconfig context points at {kube_host}, not at cluster "

@@ -433,6 +433,11 @@ def test_a_kubeconfig_on_another_cluster_makes_them_unknown_never_that_clusters(
     found = scan(prod._replace(endpoint="https://prod.example"), frozenset({"vpc-cni"}))
     assert found.found == ()
     assert found.problem is not None and "points at https://staging.example" in found.problem
+    # EKS naming no endpoint (a hostile or partial DescribeCluster) leaves nothing to match the
+    # kubeconfig against: unknown, never whatever cluster the kubeconfig names.
+    found = scan(prod, frozenset({"vpc-cni"}))
+    assert found.found == ()
+    assert found.problem is not None and "named no API server endpoint" in found.problem
 
 
 def test_a_run_to_latest_never_takes_an_addon_back(run: Runner, events: list[Event]) -> None:
