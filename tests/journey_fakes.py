@@ -44,7 +44,8 @@ from eksaddon.versions import AddonVersion, KubernetesVersion
 
 V = AddonVersion.parse
 ARN = "arn:aws:eks:us-west-2:111122223333:cluster/prod"
-ENDPOINT = "https://prod.gr7.us-west-2.eks.amazonaws.com"  # where FakeKube (tests/fakes.py) says it is
+# Where FakeKube (tests/fakes.py) says its API server is.
+ENDPOINT = "https://prod.gr7.us-west-2.eks.amazonaws.com"
 
 CATALOGUES: dict[str, dict[str, list[str]]] = {
     "vpc-cni": {
@@ -173,7 +174,9 @@ class FakeCluster:
         self._count("DescribeCluster")
         self._check(cluster)
         self._advance()
-        return ClusterInfo(self.name, self.kubernetes, "eks.7", self.status, self.region, ENDPOINT, ARN)
+        return ClusterInfo(
+            self.name, self.kubernetes, "eks.7", self.status, self.region, ENDPOINT, ARN
+        )
 
     def _check(self, cluster: str) -> None:
         if cluster != self.name:
