@@ -157,6 +157,8 @@ class AllAddonsRun:
         self.discard_journal = discard_journal
         self.shown = None if shown is None else tuple(shown)
         self.rerun = rerun  # the command that resumes the run (the journey's, for its phases)
+        # The steps consented to for an add-on, where they differ from its plan (_rechecked).
+        self.consented: dict[str, tuple[Step, ...]] = {}
         self.phase = AFTER if for_kubernetes_version is None else BEFORE
         self.unknown: str | None = None  # why self-managed add-ons could not be looked for
 
@@ -202,7 +204,10 @@ class AllAddonsRun:
         )
         self._say_not_carried(targets)
         shown = self._shown_plan(journal, targets)
-        outcomes = shown if shown is not None else self._preview(journal, targets)
+        if shown is None:
+            outcomes = self._preview(journal, targets)
+        else:
+            outcomes = self._rechecked(journal, targets, shown)
         if self.dry_run or not any(o.steps for o in outcomes if o.state == PLANNED):
             if journal is not None and not self.dry_run:
                 journal.finish()
@@ -274,6 +279,21 @@ class AllAddonsRun:
                 return None
         return list(self.shown)
 
+    def _rechecked(
+        self, journal: RunJournal | None, targets: list[AddonTarget], shown: list[AddonOutcome]
+    ) -> list[AddonOutcome]:
+        """The shown plan, with every add-on it found up to date planned again now: "nothing to
+        send" is concluded just before acting, never from a plan made before the consent. One
+        that needs steps now is carried, its new plan asked for (none was consented to)."""
+        outcomes = list(shown)
+        for index, (outcome, target) in enumerate(zip(shown, targets, strict=True)):
+            if outcome.state == UP_TO_DATE:
+                (fresh,) = self._preview(journal, [target])
+                if fresh.steps:
+                    self.consented[target.addon] = ()
+                outcomes[index] = fresh
+        return outcomes
+
     def _preview(
         self, journal: RunJournal | None, targets: list[AddonTarget]
     ) -> list[AddonOutcome]:
@@ -300,12 +320,7 @@ class AllAddonsRun:
             if _would_downgrade(target, plan):
                 # "Latest" for a self-managed install is the release of EKS's latest build (AWS's
                 # advice); one already newer is left as it runs, never taken back.
-                self.progress(
-                    Notice(
-                        f"{target.addon} runs {plan.current}, newer than the latest {plan.target} "
-                        f"for Kubernetes {plan.kubernetes}: left as it is, never downgraded"
-                    )
-                )
+                self.progress(Notice(_left_as_it_is(target, plan)))
                 result = result._replace(plan=plan._replace(target=plan.current, steps=()))
             else:
                 _forward(held, progress)
@@ -348,14 +363,21 @@ class AllAddonsRun:
                 )
             )
             _record(journal, cluster, outcomes, item, state=runs.RUNNING, error=None)
-            shown = preview.steps
+            shown = self.consented.get(target.addon, preview.steps)
 
-            def confirm(plan: Plan, shown: tuple[Step, ...] = shown) -> bool:
+            def confirm(
+                plan: Plan, shown: tuple[Step, ...] = shown, target: AddonTarget = target
+            ) -> bool:
+                if _would_downgrade(target, plan):  # moved past latest since it was shown
+                    raise _NewerThanLatest(plan)
                 # Consent was given to the plan shown; a plan that changed meanwhile is asked for.
                 return tuple(plan.steps) == shown or self.confirm_changed(plan)
 
             try:
                 result = self.carry(CarryRequest(target, False, confirm, self.progress))
+            except _NewerThanLatest as newer:  # raised before any change: nothing was sent
+                self.progress(Notice(_left_as_it_is(target, newer.plan)))
+                result = newer.result(cluster)
             except EksAddonError as error:
                 # The stop is raised even if the state directory fails now: the run journal on
                 # disk is the last complete one, and says where to resume.
@@ -443,6 +465,27 @@ class AllAddonsRun:
             path,
             self.unknown,
         )
+
+
+class _NewerThanLatest(Exception):
+    """Raised from the consent of an add-on whose plan, just before acting, is a downgrade to
+    the latest build: the single-add-on upgrade stops before any change, and the run records
+    the add-on up to date at the version it runs."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(plan.addon)
+        self.plan = plan
+
+    def result(self, cluster: ClusterInfo) -> UpgradeResult:
+        kept = self.plan._replace(target=self.plan.current, steps=())
+        return UpgradeResult(cluster.name, cluster.region, kept, False, False, 0, None, None, None)
+
+
+def _left_as_it_is(target: AddonTarget, plan: Plan) -> str:
+    return (
+        f"{target.addon} runs {plan.current}, newer than the latest {plan.target} "
+        f"for Kubernetes {plan.kubernetes}: left as it is, never downgraded"
+    )
 
 
 def _would_downgrade(target: AddonTarget, plan: Plan) -> bool:

@@ -72,6 +72,7 @@ def run(tmp_path: Path, events: list[Event]) -> Runner:
         *,
         for_version: KubernetesVersion | None = None,
         confirm: Callable[..., bool] = lambda outcomes: True,
+        confirm_changed: Callable[..., bool] = lambda plan: False,
         **options: Any,
     ) -> AllAddonsResult:
         state = tmp_path / "state"
@@ -96,7 +97,7 @@ def run(tmp_path: Path, events: list[Event]) -> Runner:
             state_directory=state,
             progress=events.append,
             confirm=confirm,
-            confirm_changed=lambda plan: False,
+            confirm_changed=confirm_changed,
             **options,
         ).run()
 
@@ -380,3 +381,49 @@ def test_a_stop_inside_an_addon_names_the_rerun_of_the_whole_run(
     hint = stopped.value.hint or ""
     assert "`eksaddon upgrade --all-addons --cluster prod`" in hint, hint
     assert "`eksaddon upgrade --cluster prod --addon" not in hint, hint
+
+
+def test_an_addon_moved_past_latest_after_its_plan_is_never_taken_back(
+    run: Runner, events: list[Event]
+) -> None:
+    """CoreDNS was planned to the latest build; before it is carried someone moves it to a newer
+    one. Its plan just before acting is a downgrade: left as it runs, even where every changed
+    plan is consented to (--yes), never sent."""
+    from eksaddon.engine.events import Notice
+    from eksaddon.versions import AddonVersion
+
+    eks = FakeCluster(addons={"coredns": "v1.10.1-eksbuild.13", "vpc-cni": "v1.18.3-eksbuild.3"})
+
+    def consent_then_someone_moves_it(outcomes: object) -> bool:
+        eks.addons["coredns"]["version"] = AddonVersion.parse("v1.11.3-eksbuild.1")
+        return True
+
+    result = run(eks, confirm=consent_then_someone_moves_it, confirm_changed=lambda plan: True)
+    assert eks.addon_requests == []
+    assert eks.version_of("coredns") == "v1.11.3-eksbuild.1"
+    assert [(o.addon, o.state, o.version) for o in result.addons] == [
+        ("vpc-cni", UP_TO_DATE, "v1.18.3-eksbuild.3"),
+        ("coredns", UP_TO_DATE, "v1.11.3-eksbuild.1"),
+    ]
+    notices = [e.text for e in events if isinstance(e, Notice)]
+    assert any("never downgraded" in n and "coredns" in n for n in notices), notices
+
+
+def test_an_addon_shown_up_to_date_is_checked_again_before_the_run_ends(run: Runner) -> None:
+    """The shown plan (the journey's) found CoreDNS up to date; by the time the phase runs
+    someone took it back. "Nothing to do" is not concluded from the old plan: it is planned
+    again, and its new plan, never consented to, is asked for before it is sent."""
+    current = {"vpc-cni": "v1.18.3-eksbuild.3", "coredns": "v1.11.1-eksbuild.9"}
+    shown = run(FakeCluster(addons=current), dry_run=True).addons
+    assert [o.state for o in shown] == [UP_TO_DATE, UP_TO_DATE]
+    taken_back = FakeCluster(addons={**current, "coredns": "v1.10.1-eksbuild.13"})
+    asked: list[str] = []
+
+    def confirm_changed(plan) -> bool:  # type: ignore[no-untyped-def]
+        asked.append(f"{plan.addon} {plan.current} -> {plan.target}")
+        return True
+
+    result = run(taken_back, shown=shown, confirm_changed=confirm_changed)
+    assert asked == ["coredns v1.10.1-eksbuild.13 -> v1.11.1-eksbuild.9"]
+    assert taken_back.version_of("coredns") == "v1.11.1-eksbuild.9"
+    assert [o.state for o in result.addons] == [UP_TO_DATE, UPGRADED]
