@@ -807,22 +807,25 @@ def _self_managed_scan_readers() -> dict[str, tuple[dict[str, Any], Callable[...
     documents = {"DaemonSet": SELF_MANAGED_PROXY, "Deployment": DEPLOYMENT}
 
     def scan(kind: str) -> Callable[[dict[str, Any]], object]:
-        class Reader:  # every workload answers with the document under test
+        served: dict[str, dict[str, Any]] = {}
+
+        class Reader:  # every workload of ``kind`` answers with the document under test
             def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
-                return current if kind == "DaemonSet" else None
+                return served["document"] if kind == "DaemonSet" else None
 
             def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-                return current if kind == "Deployment" else None
+                return served["document"] if kind == "Deployment" else None
+
+            def nodes(self) -> list[Any]:
+                return []
 
         def read(document: dict[str, Any]) -> object:
-            nonlocal current
-            current = document
+            served["document"] = document
             found, problems = find_self_managed(
                 Reader(), frozenset(), matrices(None), _now, only=tuple(bundled_addons())
             )
             return [f.version for f in found], problems
 
-        current: dict[str, Any] = {}
         return read
 
     return {f"self-managed scan {kind}": (doc, scan(kind)) for kind, doc in documents.items()}
