@@ -572,8 +572,10 @@ def _recorded_selection(journal: RunJournal) -> Selection:
     """The add-ons a journal records (a journal of an eksaddon before self-managed entries has
     none sealed: every item is an EKS add-on, nothing was left uncarried)."""
     sealed = journal.sealed
-    self_managed = sealed.get("self_managed")
-    marked = set(self_managed) if isinstance(self_managed, list) else set()
+    self_managed = sealed.get("self_managed", [])
+    if not isinstance(self_managed, list) or not all(isinstance(n, str) for n in self_managed):
+        raise _damaged(journal)
+    marked = set(self_managed)
     targets = [
         AddonTarget(i["name"], i["phase"], i["target"], i["reason"], i["name"] in marked)
         for i in journal.items
@@ -582,10 +584,7 @@ def _recorded_selection(journal: RunJournal) -> Selection:
     for entry in recorded if isinstance(recorded, list) else []:
         fields = ("name", "phase", "target", "reason", "why")
         if not isinstance(entry, dict) or not all(isinstance(entry.get(f), str) for f in fields):
-            raise JournalMismatchError(
-                f"run journal {journal.path} is damaged (a self-managed entry of another shape)",
-                hint=DISCARD_HINT,
-            )
+            raise _damaged(journal)
         targets.append(
             AddonTarget(
                 entry["name"], entry["phase"], entry["target"], entry["reason"], True, entry["why"]
@@ -593,6 +592,13 @@ def _recorded_selection(journal: RunJournal) -> Selection:
         )
     unknown = sealed.get("self_managed_unknown")
     return Selection(tuple(targets), unknown if isinstance(unknown, str) else None)
+
+
+def _damaged(journal: RunJournal) -> JournalMismatchError:
+    return JournalMismatchError(
+        f"run journal {journal.path} is damaged (a self-managed entry of another shape)",
+        hint=DISCARD_HINT,
+    )
 
 
 def _not_carried(target: AddonTarget) -> AddonOutcome:

@@ -427,3 +427,38 @@ def test_an_addon_shown_up_to_date_is_checked_again_before_the_run_ends(run: Run
     assert asked == ["coredns v1.10.1-eksbuild.13 -> v1.11.1-eksbuild.9"]
     assert taken_back.version_of("coredns") == "v1.11.1-eksbuild.9"
     assert [o.state for o in result.addons] == [UP_TO_DATE, UPGRADED]
+
+
+@pytest.mark.parametrize(
+    ("sealed", "damaged"),
+    [
+        ({"self_managed": [["vpc-cni"]]}, True),  # unhashable entries
+        ({"self_managed": [{"name": "vpc-cni"}]}, True),
+        ({"self_managed": "vpc-cni"}, True),
+        ({"not_carried": [None]}, True),
+        ({"not_carried": {"name": "kube-proxy"}}, False),  # no list: none recorded
+        ({"self_managed_unknown": ["why"]}, False),  # not a reason: none recorded
+    ],
+)
+def test_a_run_journal_sealed_in_another_shape_is_damaged_never_a_traceback(
+    run: Runner, tmp_path: Path, sealed: dict[str, Any], damaged: bool
+) -> None:
+    """A run journal another eksaddon (or a hand) wrote, fingerprint and all: its sealed
+    self-managed entries of another shape are refused as damaged (exit 2) or read as absent."""
+    from eksaddon.engine import run_journal
+
+    eks = FakeCluster()
+    eks.kill_at = ("UpdateAddon", 2)
+    with pytest.raises(Killed):
+        run(eks)
+    (path,) = run_journals(tmp_path)
+    document = json.loads(path.read_text())
+    document["sealed"] = {**document["sealed"], **sealed}
+    document["fingerprint"] = run_journal._fingerprint(document)
+    path.write_text(json.dumps(document))
+    if damaged:
+        with pytest.raises(JournalMismatchError, match="is damaged"):
+            run(eks)
+    else:
+        result = run(eks)
+        assert [o.addon for o in result.addons] == ["vpc-cni", "kube-proxy", "coredns"]
