@@ -9,7 +9,14 @@ from eksaddon.engine import run_journal as runs
 from eksaddon.engine.all_addons import AFTER, BEFORE
 from eksaddon.engine.control_plane import CONTROL_PLANE
 from eksaddon.engine.run_journal import RunJournal
-from eksaddon.errors import EksAddonError, ExitCode, InsightsBlockedError, UpgradeStoppedError
+from eksaddon.errors import (
+    EksAddonError,
+    ExitCode,
+    InsightsBlockedError,
+    StateDirectoryError,
+    UnsafeStateFileError,
+    UpgradeStoppedError,
+)
 from eksaddon.gateways.protocols import ClusterInfo
 from eksaddon.versions import KubernetesVersion
 
@@ -48,8 +55,16 @@ def stopped_error(
         return UpgradeStoppedError(f"{message} (stages: {states})", hint=hint)
     if not changed:
         return error
+    hint = error.hint or f"the journal is kept at {journal.path}; fix the cause, then rerun"
+    if isinstance(error, StateDirectoryError | UnsafeStateFileError):
+        # Another --state-dir would start over without the journal that follows the update.
+        hint = (
+            f"the last complete journal is kept at {journal.path}; once {journal.path.parent} "
+            f"is writable again (free space), rerun `eksaddon cluster-upgrade --cluster "
+            f"{cluster.name} --to {target}` with the same state directory to continue"
+        )
     return UpgradeStoppedError(
         f"upgrade of cluster {cluster.name} to Kubernetes {target} stopped: "
         f"{error.message} (stages: {states})",
-        hint=error.hint or f"the journal is kept at {journal.path}; fix the cause, then rerun",
+        hint=hint,
     )

@@ -403,3 +403,30 @@ def test_an_addon_stopping_in_a_phase_names_the_journeys_rerun(run: Runner) -> N
     assert "`eksaddon cluster-upgrade --cluster prod --to 1.30`" in hint, hint
     assert "--all-addons" not in hint and "--addon " not in hint, hint
     assert eks.cluster_updates() == []  # the control plane was never asked to move
+
+
+def test_a_full_state_directory_after_the_update_was_sent_names_the_same_directory(
+    run: Runner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOSPC once the control-plane update is sent: exit 4, and the next step is to free space
+    and rerun with the same state directory (its journal follows the update), never "pass
+    --state-dir", which would start over without it."""
+    import errno
+
+    from eksaddon.engine import state
+
+    eks = FakeCluster()
+    real = state.write_text_atomically
+
+    def write(path: Path, text: str, *, mode: int) -> None:
+        if "__cluster-upgrade" in path.name and eks.cluster_updates():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real(path, text, mode=mode)
+
+    monkeypatch.setattr(state, "write_text_atomically", write)
+    with pytest.raises(UpgradeStoppedError) as stopped:
+        run(eks)
+    assert stopped.value.exit_code == ExitCode.UPGRADE_STOPPED
+    hint = stopped.value.hint or ""
+    assert "pass --state-dir" not in hint, hint
+    assert "same state directory" in hint and "cluster-upgrade --cluster prod --to 1.30" in hint
