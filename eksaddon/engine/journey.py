@@ -18,6 +18,9 @@ A rerun continues where the journal says: finished stages are skipped, an add-on
 resumed by its own journal, a control-plane update in flight is followed by its id. The gate is
 asked again on every rerun until the control-plane update is sent, never after.
 
+Here: the stages in order, and the journal. The gate, the plan and the phases' runs are in
+:mod:`~eksaddon.engine.journey_phases`; how a stop reads, :mod:`~eksaddon.engine.journey_stops`.
+
 Exit codes: 1 when the gate refuses before anything changed; 2 bad input (a target more than one
 minor ahead, with the chain of updates); 3 nothing changed (an API error, EKS's insights refusal
 when no add-on moved); 4 stopped part-way, journal kept.
@@ -34,17 +37,9 @@ from eksaddon.engine import run_journal as runs
 from eksaddon.engine.all_addons import (
     AFTER,
     BEFORE,
-    AddonOutcome,
-    AddonTarget,
     AllAddonsResult,
-    AllAddonsRun,
     Carry,
     ScanSelfManaged,
-    Selection,
-    VerdictLike,
-    in_upgrade_order,
-    latest_selection,
-    targets_in_phase,
 )
 from eksaddon.engine.control_plane import (
     CONTROL_PLANE,
@@ -52,8 +47,9 @@ from eksaddon.engine.control_plane import (
     ControlPlaneUpdate,
     check_one_minor,
 )
-from eksaddon.engine.events import Event, Notice, PhaseStarted, Progress
+from eksaddon.engine.events import Notice, PhaseStarted, Progress
 from eksaddon.engine.journal import DISCARD_HINT, cluster_lock
+from eksaddon.engine.journey_phases import JourneyPhases, control_plane_sent
 from eksaddon.engine.journey_records import (
     GATE,
     INSIGHTS_CHECK,
@@ -76,7 +72,6 @@ from eksaddon.engine.run_journal import RunIdentity, RunJournal
 from eksaddon.engine.waiting import Clock
 from eksaddon.errors import (
     EksAddonError,
-    GateRefusedError,
     InputError,
     JournalMismatchError,
     UpgradeInterruptedError,
@@ -121,18 +116,22 @@ class Journey:
         scan_self_managed: ScanSelfManaged | None = None,
     ) -> None:
         self.gateway = gateway
-        # The after phase carries the EKS add-ons and, found by this scan through Kubernetes,
-        # the self-managed core add-ons (those eksaddon cannot carry shown as "not carried").
-        self.scan_self_managed = scan_self_managed
-        self.gate = gate
-        self.carry = carry
         self.options = options
         self.state_directory = state_directory
         self.progress = progress
         self.confirm = confirm
-        self.confirm_changed = confirm_changed
         self.clock = clock
         self.target = options.target
+        self.phases = JourneyPhases(
+            gateway=gateway,
+            gate=gate,
+            carry=carry,
+            options=options,
+            state_directory=state_directory,
+            progress=progress,
+            confirm_changed=confirm_changed,
+            scan_self_managed=scan_self_managed,
+        )
 
     def run(self) -> JourneyResult:
         cluster = self.gateway.describe_cluster(self.options.cluster)
@@ -165,10 +164,10 @@ class Journey:
         # The gate is asked until the update is sent; never of a cluster already at K (someone
         # else's update brought it there: the control-plane stage then only records it).
         sent = journal is not None and (
-            _control_plane_sent(journal) or cluster.version == self.target
+            control_plane_sent(journal) or cluster.version == self.target
         )
-        report = None if sent else self._gate(cluster)
-        plan = self._plan(cluster, identity.kubernetes_version, journal, report)
+        report = None if sent else self.phases.gate_report(cluster)
+        plan = self.phases.plan(cluster, identity.kubernetes_version, journal, report)
         if self.options.dry_run:
             return self._result(cluster, identity, plan, None, {}, None, None)
         consent_needed = journal is None or self._newly_forced(journal)
@@ -198,91 +197,13 @@ class Journey:
                 "is followed by its id, never sent twice)",
             ) from None
 
-    # -- the gate and the plan ----------------------------------------------------------------
-
-    def _gate(self, cluster: ClusterInfo) -> GateReportLike:
-        self.progress(
-            PhaseStarted(GATE, f"checking cluster {cluster.name} for Kubernetes {self.target}")
-        )
-        report = self.gate(cluster, self.target)
-        before = [v for v in report.addons if _phase(v) == BEFORE]
-        cleared = {id(f) for v in before for f in v.findings}
-        refusing = [f for f in report.blocking if id(f) not in cleared and not self._overridden(f)]
-        if refusing:
-            insights = any(f.check == INSIGHTS_CHECK for f in refusing)
-            force = (
-                "; EKS's upgrade insights may be overridden with --force-upgrade-insights "
-                "(asked for)"
-                if insights and not self.options.force_upgrade_insights
-                else ""
-            )
-            raise GateRefusedError(
-                f"the gate refuses to upgrade cluster {cluster.name} to Kubernetes "
-                f"{self.target}: " + "; ".join(describe_finding(f) for f in refusing),
-                hint=f"`eksaddon check-compat --cluster {cluster.name} "
-                f"--target-kubernetes-version {self.target}` shows every finding; fix them, "
-                f"then rerun{force}",
-            )
-        return report
-
-    def _overridden(self, finding: FindingLike) -> bool:
-        return self.options.force_upgrade_insights and finding.check == INSIGHTS_CHECK
-
-    def _plan(
-        self,
-        cluster: ClusterInfo,
-        source: str,
-        journal: RunJournal | None,
-        report: GateReportLike | None,
-    ) -> JourneyPlan:
-        before: tuple[AddonOutcome, ...] = ()
-        after = Selection(())
-        if report is not None and (
-            journal is None or journal.item(BEFORE)["state"] != runs.SUCCEEDED
-        ):
-            # A journey that goes on shows each phase when it carries it: its plan's events
-            # would only repeat in the progress.
-            shown = self.progress if self.options.dry_run else _quiet(self.progress)
-            before = self._phase_run(BEFORE, report, dry_run=True, progress=shown).addons
-        if journal is None or journal.item(AFTER)["state"] == runs.PENDING:
-            after = self._after_targets(cluster, report)
-        overridden = tuple(
-            describe_finding(f) for f in (report.blocking if report else ()) if self._overridden(f)
-        )
-        force = self.options.force_upgrade_insights
-        if journal is not None and _control_plane_sent(journal):
-            force = bool(journal.item(CONTROL_PLANE).get("force"))
-        return JourneyPlan(
-            cluster.name,
-            source,
-            str(self.target),
-            force,
-            overridden,
-            before,
-            after.targets,
-            node_actions(self.gateway, cluster, self.target),
-            after.self_managed_unknown,
-        )
-
-    def _after_targets(self, cluster: ClusterInfo, report: GateReportLike | None) -> Selection:
-        """Every EKS add-on and self-managed core add-on, to the latest build for the target
-        (the gate's steps, if known); those eksaddon cannot carry marked so."""
-        known = {t.addon: t for t in targets_in_phase(report.addons if report else (), AFTER)}
-        chosen = latest_selection(
-            self.gateway, cluster, self.scan_self_managed, kubernetes=str(self.target)
-        )
-        targets = (
-            t if t.not_carried is not None else known.get(t.addon, t) for t in chosen.targets
-        )
-        return chosen._replace(targets=tuple(in_upgrade_order(targets)))
-
     def _newly_forced(self, journal: RunJournal) -> bool:
         """--force-upgrade-insights on a rerun, before the update is sent: a new decision that
         needs its own consent."""
         item = journal.item(CONTROL_PLANE)
         return (
             self.options.force_upgrade_insights
-            and not _control_plane_sent(journal)
+            and not control_plane_sent(journal)
             and not item.get("force_consented")
         )
 
@@ -296,89 +217,71 @@ class Journey:
         plan: JourneyPlan,
         report: GateReportLike | None,
     ) -> JourneyResult:
-        control = journal.item(CONTROL_PLANE)
-        if self.options.force_upgrade_insights and not _control_plane_sent(journal):
-            journal.update_item(control, force_consented=True)
+        if self.options.force_upgrade_insights and not control_plane_sent(journal):
+            journal.update_item(journal.item(CONTROL_PLANE), force_consented=True)
         before_result = None
         if report is not None and journal.item(BEFORE)["state"] != runs.SUCCEEDED:
-            journal.update_item(journal.item(BEFORE), state=runs.RUNNING)
-            # The phase's plan was made for the journey's plan and consented to with it: it is
-            # carried as it is, each add-on planned again only just before it is acted on.
-            before_result = self._phase_run(BEFORE, report, dry_run=False, shown=plan.before)
-            changed = any(o.steps_done for o in before_result.addons)
-            journal.update_item(journal.item(BEFORE), state=runs.SUCCEEDED, changed=changed)
-            if changed:  # the facts the first gate saw have moved: ask again before the update
-                report = self._gate(self.gateway.describe_cluster(cluster.name))
-        if control["state"] != runs.SUCCEEDED:
-            self.progress(
-                PhaseStarted(
-                    CONTROL_PLANE,
-                    f"updating the control plane of cluster {cluster.name} from Kubernetes "
-                    f"{identity.kubernetes_version} to {self.target}",
-                )
-            )
-            ControlPlaneUpdate(
-                gateway=self.gateway,
-                journal=journal,
-                target=self.target,
-                options=ControlPlaneOptions(
-                    timeout=self.options.control_plane_timeout,
-                    poll_interval=self.options.poll_interval,
-                    force=self.options.force_upgrade_insights,
-                ),
-                state_directory=self.state_directory,
-                clock=self.clock,
-                progress=self.progress,
-            ).run()
+            before_result = self._before_phase(journal, cluster, plan, report)
+        if journal.item(CONTROL_PLANE)["state"] != runs.SUCCEEDED:
+            self._control_plane(journal, cluster, identity)
         after_result = None
         if journal.item(AFTER)["state"] != runs.SUCCEEDED:
             journal.update_item(journal.item(AFTER), state=runs.RUNNING)
-            after_result = self._phase_run(AFTER, None, dry_run=False)
+            after_result = self.phases.phase_run(AFTER, None, dry_run=False)
             journal.update_item(journal.item(AFTER), state=runs.SUCCEEDED)
-        self.progress(PhaseStarted(NODES, "nodes still to bring to Kubernetes " + str(self.target)))
-        nodes = node_actions(self.gateway, self.gateway.describe_cluster(cluster.name), self.target)
-        for node in nodes:
-            command = f": {node.command}" if node.command else ""
-            self.progress(Notice(f"{node.describe()}{command}"))
-        journal.update_item(journal.item(NODES), state=runs.SUCCEEDED)
+        nodes = self._nodes(journal, cluster)
         control_record = dict(journal.item(CONTROL_PLANE))
         archived = journal.finish()
         return self._result(
             cluster, identity, plan, before_result, control_record, after_result, archived, nodes
         )
 
-    def _phase_run(
-        self,
-        phase: str,
-        report: GateReportLike | None,
-        *,
-        dry_run: bool,
-        progress: Progress | None = None,
-        shown: tuple[AddonOutcome, ...] | None = None,
+    def _before_phase(
+        self, journal: RunJournal, cluster: ClusterInfo, plan: JourneyPlan, report: GateReportLike
     ) -> AllAddonsResult:
-        def select(cluster: ClusterInfo) -> list[AddonTarget] | Selection:
-            if phase == BEFORE and report is not None:
-                return targets_in_phase(report.addons, BEFORE)
-            return latest_selection(self.gateway, cluster, self.scan_self_managed)
+        journal.update_item(journal.item(BEFORE), state=runs.RUNNING)
+        # The phase's plan was made for the journey's plan and consented to with it: it is
+        # carried as it is, each add-on planned again only just before it is acted on.
+        result = self.phases.phase_run(BEFORE, report, dry_run=False, shown=plan.before)
+        changed = any(o.steps_done for o in result.addons)
+        journal.update_item(journal.item(BEFORE), state=runs.SUCCEEDED, changed=changed)
+        if changed:  # the facts the first gate saw have moved: ask again before the update
+            self.phases.gate_report(self.gateway.describe_cluster(cluster.name))
+        return result
 
-        return AllAddonsRun(
+    def _control_plane(
+        self, journal: RunJournal, cluster: ClusterInfo, identity: RunIdentity
+    ) -> None:
+        self.progress(
+            PhaseStarted(
+                CONTROL_PLANE,
+                f"updating the control plane of cluster {cluster.name} from Kubernetes "
+                f"{identity.kubernetes_version} to {self.target}",
+            )
+        )
+        ControlPlaneUpdate(
             gateway=self.gateway,
-            cluster=self.options.cluster,
-            for_kubernetes_version=self.target if phase == BEFORE else None,
-            select=select,
-            carry=self.carry,
+            journal=journal,
+            target=self.target,
+            options=ControlPlaneOptions(
+                timeout=self.options.control_plane_timeout,
+                poll_interval=self.options.poll_interval,
+                force=self.options.force_upgrade_insights,
+            ),
             state_directory=self.state_directory,
-            progress=progress or self.progress,
-            confirm=lambda outcomes: True,  # the journey's one consent covers its phases
-            confirm_changed=self.confirm_changed,
-            dry_run=dry_run,
-            # The after phase of this journey has a journal of its own: an unfinished
-            # `upgrade --all-addons` of the old version is not mistaken for it.
-            kind=None if phase == BEFORE else f"all-addons after {self.target}",
-            shown=shown,
-            # A stop in a phase is resumed by the journey, not by a run of its own.
-            rerun=f"eksaddon cluster-upgrade --cluster {self.options.cluster} --to {self.target}",
+            clock=self.clock,
+            progress=self.progress,
         ).run()
+
+    def _nodes(self, journal: RunJournal, cluster: ClusterInfo) -> tuple[NodeAction, ...]:
+        """The node groups and nodes still on the old version, each with its command."""
+        self.progress(PhaseStarted(NODES, "nodes still to bring to Kubernetes " + str(self.target)))
+        nodes = node_actions(self.gateway, self.gateway.describe_cluster(cluster.name), self.target)
+        for node in nodes:
+            command = f": {node.command}" if node.command else ""
+            self.progress(Notice(f"{node.describe()}{command}"))
+        journal.update_item(journal.item(NODES), state=runs.SUCCEEDED)
+        return nodes
 
     def _result(
         self,
@@ -406,23 +309,3 @@ class Journey:
             nodes if nodes is not None else (plan.nodes if plan else ()),
             journal,
         )
-
-
-def _quiet(progress: Progress) -> Progress:
-    """Only what may need the operator's attention (notices) of a preview's events."""
-
-    def forward(event: Event) -> None:
-        if isinstance(event, Notice):
-            progress(event)
-
-    return forward
-
-
-def _phase(verdict: VerdictLike) -> str:
-    return str(getattr(verdict.phase, "value", verdict.phase))
-
-
-def _control_plane_sent(journal: RunJournal) -> bool:
-    """Whether the control-plane update may be in flight or done (a rerun then follows it and
-    asks the gate no more). A failed one was rolled back by EKS: the next attempt is gated."""
-    return journal.item(CONTROL_PLANE)["state"] in (runs.RUNNING, runs.SUCCEEDED)
