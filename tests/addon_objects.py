@@ -183,7 +183,7 @@ class ClusterObjects:
     read is recorded in ``reads``. No nodes, pods or PodDisruptionBudgets: the rest of the
     reader protocol answers empty."""
 
-    host = "https://standin.example"
+    host = "https://prod.gr7.us-west-2.eks.amazonaws.com"  # where the fake clusters say it is
 
     def __init__(self, *documents: dict[str, Any]) -> None:
         self.objects = {(d["kind"], d["metadata"]["name"]): d for d in documents}

@@ -177,7 +177,7 @@ class AgentKube:
     """Kubernetes with the new add-on's DaemonSet; its pods follow the EKS add-on one node per
     look (``stuck`` nodes never do)."""
 
-    host = "https://prod.example.invalid"
+    host = "https://prod.gr7.us-west-2.eks.amazonaws.com"  # where FakeEks says it is
 
     def __init__(self, eks: FakeEks, nodes: tuple[str, ...], stuck: tuple[str, ...] = ()) -> None:
         self.eks = eks
