@@ -85,6 +85,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         arrived = time.perf_counter()
+        with self.server.counting:
+            self.server.in_flight += 1
+            self.server.most_in_flight = max(self.server.most_in_flight, self.server.in_flight)
+        try:
+            self._answer(arrived)
+        finally:
+            with self.server.counting:
+                self.server.in_flight -= 1
+
+    def _answer(self, arrived: float) -> None:
         if self.headers.get("Transfer-Encoding"):
             self.send_error(411, "Content-Length required")
             return
@@ -167,6 +177,9 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.app = app
         self.latency = latency
+        self.counting = threading.Lock()
+        self.in_flight = 0
+        self.most_in_flight = 0  # requests being served at once, at most (a benchmark's shape)
 
 
 class KeepAliveServer:
@@ -180,6 +193,15 @@ class KeepAliveServer:
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def most_in_flight(self) -> int:
+        """The most requests served at once since the start or :meth:`reset_counts`."""
+        return self._server.most_in_flight
+
+    def reset_counts(self) -> None:
+        with self._server.counting:
+            self._server.most_in_flight = self._server.in_flight
 
     def get_host_and_port(self) -> tuple[str, int]:
         host, port = self._server.server_address[:2]

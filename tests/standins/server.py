@@ -222,6 +222,11 @@ class StandInServer:
             self.standin = install(standin if standin is not None else StandIn())
         return self.standin
 
+    @property
+    def transport(self) -> ThreadedMotoServer | KeepAliveServer:
+        """The HTTP server (a KeepAliveServer counts the requests it serves at once)."""
+        return self._server
+
     def stop(self) -> None:
         self._server.stop()
 
