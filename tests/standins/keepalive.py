@@ -80,6 +80,11 @@ class _Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server: _Server
 
+    def setup(self) -> None:
+        super().setup()
+        with self.server.counting:
+            self.server.connections += 1
+
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: a benchmark makes thousands of requests."""
 
@@ -103,7 +108,7 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, data = self._call(body)
         remaining = self.server.latency() - (time.perf_counter() - arrived)
         if remaining > 0:
-            time.sleep(remaining)
+            self.server.sleep(remaining)
         code, _, reason = status.partition(" ")
         self.send_response(int(code), reason)
         for name, value in headers:
@@ -172,12 +177,18 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a connection the client keeps open never holds up the end
 
     def __init__(
-        self, address: tuple[str, int], app: WsgiApp, latency: Callable[[], float]
+        self,
+        address: tuple[str, int],
+        app: WsgiApp,
+        latency: Callable[[], float],
+        sleep: Callable[[float], None],
     ) -> None:
         super().__init__(address, _Handler)
         self.app = app
         self.latency = latency
+        self.sleep = sleep
         self.counting = threading.Lock()
+        self.connections = 0  # accepted since the start
         self.in_flight = 0
         self.most_in_flight = 0  # requests being served at once, at most (a benchmark's shape)
 
@@ -186,13 +197,23 @@ class KeepAliveServer:
     """The interface of moto's ThreadedMotoServer (start, get_host_and_port, stop)."""
 
     def __init__(
-        self, app: WsgiApp, *, host: str = "127.0.0.1", latency: Callable[[], float]
+        self,
+        app: WsgiApp,
+        *,
+        host: str = "127.0.0.1",
+        latency: Callable[[], float],
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._server = _Server((host, 0), app, latency)
+        self._server = _Server((host, 0), app, latency, sleep)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
+
+    @property
+    def connections(self) -> int:
+        """Client connections accepted since the start."""
+        return self._server.connections
 
     @property
     def most_in_flight(self) -> int:
