@@ -532,6 +532,16 @@ def main() -> None:
     with Bench(runs) as bench:
         for name in chosen:
             rows += SECTIONS[name].measure(bench)
+    if arguments.only is None:
+        # Every goal is named in a default run; the suite's takes minutes, so it is its own.
+        rows.append(
+            (
+                "pytest, the whole suite, in seconds",
+                math.nan,
+                f"goal < {GOAL_SUITE_SECONDS} s: not run by default "
+                "(python bench/run.py --only suite)",
+            )
+        )
     print(
         f"python {sys.version.split()[0]}, {os.cpu_count()} cores, start-up medians of {runs} "
         f"interleaved runs; load average {load:.1f} at the start, "
