@@ -273,14 +273,22 @@ class _PrefetchedGateway(_DelegatingGateway):
 def _issue_first_reads(
     gateway: EksGateway, cluster: str, addon: str, reads: ThreadPoolExecutor
 ) -> _PrefetchedGateway:
+    """Send every first read: all but one on ``reads``, the first on the calling thread itself
+    while the others are in flight (one thread hand-over fewer per cluster; the answers, or the
+    errors, are kept for the check whatever order it asks in)."""
     calls: dict[str, Callable[[], Any]] = {
         "describe_cluster": lambda: gateway.describe_cluster(cluster),
         "describe_addon": lambda: gateway.describe_addon(cluster, addon),
     }
     assert tuple(calls) == FIRST_READS
-    return _PrefetchedGateway(
-        gateway, cluster, addon, {name: reads.submit(call) for name, call in calls.items()}
-    )
+    (first, call), *others = calls.items()
+    issued = {name: reads.submit(other) for name, other in others}
+    answered: Future[Any] = Future()
+    try:
+        answered.set_result(call())
+    except BaseException as error:  # kept for the check, as a pool's future would keep it
+        answered.set_exception(error)
+    return _PrefetchedGateway(gateway, cluster, addon, {first: answered, **issued})
 
 
 GatewayFactory = Callable[[str | None, str | None, str | None], EksGateway]
