@@ -291,6 +291,15 @@ def _bridge(
     return max(possible, default=None), False
 
 
+def _migrate_hint(kind: AddonType | None, name: str) -> str:
+    """What gives a self-managed add-on the gate has no path for one: EKS's own builds."""
+    if kind is not AddonType.SELF_MANAGED:
+        return ""
+    return (
+        f"; `eksaddon migrate --addon {name}` makes it an EKS add-on, with EKS's builds to move to"
+    )
+
+
 def _before(
     verdict: AddonVerdict,
     facts: AddonFacts,
@@ -310,7 +319,8 @@ def _before(
                 Severity.ERROR,
                 f"{name} {version} {why}, and no {kind} build offered for Kubernetes {kubernetes} "
                 f"is known to be offered for {target} as well "
-                f"({facts.catalogue_source(kubernetes)}; {facts.catalogue_source(target)})",
+                f"({facts.catalogue_source(kubernetes)}; {facts.catalogue_source(target)})"
+                + _migrate_hint(kind, name),
             )
         )
         return verdict._replace(findings=tuple(findings))

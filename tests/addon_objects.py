@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from eksaddon.gateways.protocols import DisruptionBudget, NodeFacts, PodFacts
 from tests_support import SHARED, require_shared
 
 ADDONS = SHARED / "domain" / "addons"
@@ -175,3 +176,41 @@ def _workload(
 
 def coredns_configmap(corefile: str = DEFAULT_COREFILE) -> dict[str, Any]:
     return configmap("coredns", {"Corefile": corefile})
+
+
+class ClusterObjects:
+    """A cluster's add-on objects as the kube gateway reads them, keyed by (kind, name); each
+    read is recorded in ``reads``. No nodes, pods or PodDisruptionBudgets: the rest of the
+    reader protocol answers empty."""
+
+    host = "https://standin.example"
+
+    def __init__(self, *documents: dict[str, Any]) -> None:
+        self.objects = {(d["kind"], d["metadata"]["name"]): d for d in documents}
+        self.reads: list[tuple[str, str]] = []
+
+    def _read(self, kind: str, name: str) -> dict[str, Any] | None:
+        self.reads.append((kind, name))
+        found = self.objects.get((kind, name))
+        return None if found is None else copy.deepcopy(found)
+
+    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._read("DaemonSet", name)
+
+    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._read("Deployment", name)
+
+    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._read("ConfigMap", name)
+
+    def all_daemonsets(self) -> list[dict[str, Any]]:
+        return [d for (kind, _), d in self.objects.items() if kind == "DaemonSet"]
+
+    def disruption_budgets(self, namespace: str) -> list[DisruptionBudget]:
+        return []
+
+    def nodes(self) -> list[NodeFacts]:
+        return []
+
+    def pods(self, namespace: str, selector: str) -> list[PodFacts]:
+        return []

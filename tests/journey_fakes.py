@@ -38,6 +38,7 @@ from eksaddon.gateways.protocols import (
     UpdateError,
     UpdateState,
 )
+from eksaddon.matrix.model import AddonType
 from eksaddon.planner import Step
 from eksaddon.versions import AddonVersion, KubernetesVersion
 
@@ -370,11 +371,19 @@ class FakeCluster:
         return str(self.addons[addon]["version"])
 
 
-def fake_gate(cluster: Any, *, insight_error: bool = False, node_error: bool = False) -> Any:
+def fake_gate(
+    cluster: Any,
+    *,
+    insight_error: bool = False,
+    node_error: bool = False,
+    self_managed: dict[str, tuple[str, str, str]] | None = None,
+) -> Any:
     """A gate over any EKS gateway (the fake, or the AWS gateway on the stand-in), deciding as
     the gate does for what the journey reads: an add-on whose build the target does not offer
     goes ``before`` (to the oldest build offered for both versions, an error finding until it
-    moves), every other one ``after``."""
+    moves), every other one ``after``. ``self_managed`` adds add-ons found through Kubernetes:
+    name -> (release it runs, phase, release it goes to), typed self-managed as the gate does,
+    an error finding (skew) when in ``before``."""
 
     def offered(name: str, kubernetes: KubernetesVersion) -> list[AddonVersion]:
         return [entry.version for entry in cluster.addon_versions(name, kubernetes)]
@@ -409,6 +418,25 @@ def fake_gate(cluster: Any, *, insight_error: bool = False, node_error: bool = F
                     (Step(current, both[-1]),) if both else (),
                     (finding,),
                     "EKS API",
+                )
+            )
+        for name, (release, phase, goal) in (self_managed or {}).items():
+            running = V(release)
+            found: tuple[Finding, ...] = ()
+            if phase == "before":
+                found = (
+                    Finding("skew", "kube-proxy-skew", "error", f"{name} {release} out of skew"),
+                )
+                findings.extend(found)
+            verdicts.append(
+                Verdict(
+                    name,
+                    AddonType.SELF_MANAGED,
+                    running,
+                    phase,
+                    (Step(running, V(goal)),),
+                    found,
+                    "Kubernetes",
                 )
             )
         if insight_error:

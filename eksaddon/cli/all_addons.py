@@ -17,11 +17,13 @@ import click
 
 from eksaddon.cli.shared import confirmer
 from eksaddon.engine.all_addons import (
+    NOT_CARRIED,
     AddonOutcome,
     AllAddonsRun,
     Carry,
     CarryRequest,
-    latest_targets,
+    ScanSelfManaged,
+    latest_selection,
     targets_in_phase,
 )
 from eksaddon.engine.upgrade import SystemClock, UpgradeOptions, Upgrader, UpgradeResult
@@ -197,9 +199,35 @@ def describe_plan(plan: Plan) -> str:
 def describe_outcomes(outcomes: Sequence[AddonOutcome]) -> str:
     moving = [o for o in outcomes if o.steps]
     parts = [
-        f"{o.addon} {o.version} → {o.steps[-1].target} ({len(o.steps)} step(s))" for o in moving
+        f"{o.addon}{' (self-managed)' if o.self_managed else ''} {o.version} → "
+        f"{o.steps[-1].target} ({len(o.steps)} step(s))"
+        for o in moving
     ]
-    return "upgrade " + "; ".join(parts) if parts else "change nothing"
+    left = [o.addon for o in outcomes if o.state == NOT_CARRIED]
+    kept = f" (self-managed {', '.join(left)}: not carried)" if left else ""
+    return ("upgrade " + "; ".join(parts) if parts else "change nothing") + kept
+
+
+def self_managed_scan(
+    *,
+    matrix_override: Path | None,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    read_kubernetes: bool,
+) -> ScanSelfManaged:
+    """The self-managed core add-ons of a run without a target version (and of the journey's
+    after phase), found through Kubernetes as the gate finds them; not read with
+    --skip-rollout-check (the run then says they are unknown)."""
+    from eksaddon.cli.gate_run import kube_connector
+    from eksaddon.engine.all_addons_scan import kubernetes_scan
+    from eksaddon.engine.gate import matrices
+
+    # A kubeconfig on another cluster makes them unknown (and says why), never that cluster's.
+    return kubernetes_scan(
+        kube_connector(kubeconfig, kube_context) if read_kubernetes else None,
+        matrices(matrix_override),
+        not_read="--skip-rollout-check",
+    )
 
 
 def gate_runner(
@@ -228,9 +256,10 @@ def gate_runner(
         )
 
     def kube(cluster: ClusterInfo) -> Any:
-        from eksaddon.gateways.kube import KubeGateway
+        # As check-compat's gate: a kubeconfig on another cluster is said, never read as this one.
+        from eksaddon.cli.gate_run import kube_connector
 
-        return KubeGateway(kubeconfig=kubeconfig, context=kube_context)
+        return kube_connector(kubeconfig, kube_context)(cluster)
 
     def gate(cluster: ClusterInfo, target: KubernetesVersion) -> GateReportLike:
         report = engine.gate_cluster(
@@ -266,9 +295,15 @@ def run_all_addons(
 
     gateway = upgrade_gateway(profile, region)
     if for_kubernetes_version is None:
+        scan = self_managed_scan(
+            matrix_override=settings.matrix_override,
+            kubeconfig=settings.kubeconfig,
+            kube_context=settings.kube_context,
+            read_kubernetes=not settings.skip_rollout_check,
+        )
 
-        def select(cluster: ClusterInfo) -> list[Any]:
-            return latest_targets(gateway, cluster)
+        def select(cluster: ClusterInfo) -> Any:
+            return latest_selection(gateway, cluster, scan)
 
     else:
         gate = gate_runner(
@@ -280,7 +315,7 @@ def run_all_addons(
         )
         target = for_kubernetes_version
 
-        def select(cluster: ClusterInfo) -> list[Any]:
+        def select(cluster: ClusterInfo) -> Any:
             return targets_in_phase(gate(cluster, target).addons, "before")
 
     title = f"eksaddon upgrade · every add-on on cluster {settings.cluster}"

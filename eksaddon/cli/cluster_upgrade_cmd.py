@@ -33,10 +33,12 @@ def describe_journey(plan: object) -> str:
         if plan.force
         else ""
     )
+    left = [t.addon for t in plan.after if t.not_carried is not None]
+    kept = f" (self-managed {', '.join(left)}: not carried)" if left else ""
     return (
         f"upgrade cluster {plan.cluster} from Kubernetes {plan.source} to {plan.target}: before, "
         f"{describe_outcomes(plan.before)}; then the control plane{force}; then every add-on to "
-        "its latest build"
+        f"its latest build{kept}"
     )
 
 
@@ -124,12 +126,19 @@ def cluster_upgrade_command(
     output: str,
     progress_mode: str,
 ) -> int:
-    """Upgrade a cluster to the next Kubernetes minor: gate, add-ons, control plane, add-ons."""
+    """Upgrade a cluster to the next Kubernetes minor: gate, add-ons, control plane, add-ons.
+
+    The add-on phases cover the EKS add-ons and the self-managed core add-ons found through
+    Kubernetes: a self-managed vpc-cni is carried through its manifests; kube-proxy and CoreDNS
+    are listed "not carried" with the `eksaddon migrate` command (refused before any change when
+    the gate needs one moved before the control plane). See docs/cluster-upgrade.md.
+    """
     from eksaddon.cli.all_addons import (
         CarrySettings,
         describe_plan,
         gate_runner,
         make_carry,
+        self_managed_scan,
         upgrade_gateway,
     )
     from eksaddon.cli.progress import chosen_display
@@ -179,6 +188,12 @@ def cluster_upgrade_command(
             confirm=progress.pausing(confirmer(yes, describe_journey), asks=not yes),
             confirm_changed=progress.pausing(confirmer(yes, describe_plan), asks=not yes),
             clock=SystemClock(),
+            scan_self_managed=self_managed_scan(
+                matrix_override=settings.matrix_override,
+                kubeconfig=kubeconfig,
+                kube_context=kube_context,
+                read_kubernetes=not skip_rollout_check,
+            ),
         ).run()
     render(result, OutputFormat(output), sys.stdout)
     return ExitCode.OK

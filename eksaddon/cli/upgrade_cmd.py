@@ -184,14 +184,18 @@ def _node_side(
 @click.option(
     "--all-addons",
     is_flag=True,
-    help="Every add-on, one at a time in a documented order, under one run journal "
-    "(docs/cluster-upgrade.md).",
+    help="Every add-on, one at a time in a documented order, under one run journal: the EKS "
+    "add-ons, and the self-managed core add-ons found through Kubernetes (a self-managed "
+    "vpc-cni through its manifests; kube-proxy and CoreDNS are listed 'not carried' with the "
+    "`eksaddon migrate` command, exit 0). See docs/cluster-upgrade.md.",
 )
 @click.option(
     "--for-kubernetes-version",
     type=KUBERNETES_VERSION,
     help="With --all-addons: only the add-ons that must move before the control plane goes to "
-    "this version (the gate's before phase). Without it: every add-on to its latest build.",
+    "this version (the gate's before phase; refused, nothing changed, if that needs a "
+    "self-managed add-on eksaddon cannot upgrade). Without it: every add-on to its latest "
+    "build for the cluster's version, never older than it runs.",
 )
 @click.pass_context
 def upgrade_command(

@@ -2,15 +2,24 @@
 
 Which add-ons: those the gate puts in the ``before`` phase for a target Kubernetes version, or
 (without one) every EKS add-on on the cluster to the latest build EKS offers its current version
-(the ``after`` phase of a control-plane update). Each add-on is carried by the single-add-on
-upgrade (:class:`~eksaddon.engine.upgrade.Upgrader`, through the narrow :data:`Carry` entry
-point): its own lock, backup, journal, carried settings and rollout check are all its own.
+(the ``after`` phase of a control-plane update), with the self-managed core add-ons found through
+Kubernetes (:mod:`eksaddon.engine.all_addons_scan`). A self-managed add-on eksaddon cannot carry
+(no manifests: kube-proxy, CoreDNS) is kept in the plan and the outcome as ``not carried`` with
+its next step, never sent, sealed in the run journal; in a ``before`` phase it refuses the run
+before any add-on is planned. A run to ``latest`` never downgrades.
+
+Each add-on is carried by the single-add-on upgrade (:class:`~eksaddon.engine.upgrade.Upgrader`,
+through the narrow :data:`Carry` entry point): its own lock, backup, journal, carried settings
+and rollout check are all its own.
 
 Order of work:
 1. read the cluster, take the run's lock, load the run journal (it must be this cluster's, for
    the same run) or choose the add-ons afresh, in :data:`UPGRADE_ORDER`;
 2. plan every add-on not yet done as a dry run (from the live catalogue, nothing written): the
-   whole plan is shown, and consented to once;
+   whole plan is shown, and consented to once. A caller that has shown and had consent to that
+   plan already (the journey, which plans its phase before its one consent) hands it over as
+   ``shown``: it is carried as it is, not planned a second time, as long as it is still the plan
+   of the add-ons this run carries (:meth:`AllAddonsRun._shown_plan`);
 3. write the run journal, then carry each add-on in order, recording it running, then succeeded;
    an add-on whose plan changed since it was shown is asked for again.
 A rerun skips the add-ons recorded done and resumes the one in flight (its own journal follows
@@ -23,12 +32,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
+from eksaddon import planner
 from eksaddon.engine import run_journal as runs
 from eksaddon.engine.all_addons_records import (
     AFTER,
     BEFORE,
     DONE_EARLIER,
+    NOT_CARRIED,
     NOT_STARTED,
     PLANNED,
     STOPPED,
@@ -40,9 +52,14 @@ from eksaddon.engine.all_addons_records import (
     AllAddonsResult,
     Carry,
     CarryRequest,
+    ScanSelfManaged,
+    Selection,
+    SelfManagedScan,
     VerdictLike,
     in_upgrade_order,
+    latest_selection,
     latest_targets,
+    not_carried_before,
     run_kind,
     targets_in_phase,
 )
@@ -67,7 +84,7 @@ from eksaddon.errors import (
     UpgradeStoppedError,
 )
 from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
-from eksaddon.planner import Plan, Step
+from eksaddon.planner import Direction, Plan, Step
 from eksaddon.versions import KubernetesVersion
 
 # The records live in all_addons_records; importers (the journey, the CLI, the reports, tests)
@@ -76,6 +93,7 @@ __all__ = [
     "AFTER",
     "BEFORE",
     "DONE_EARLIER",
+    "NOT_CARRIED",
     "NOT_STARTED",
     "PLANNED",
     "STOPPED",
@@ -88,9 +106,14 @@ __all__ = [
     "AllAddonsRun",
     "Carry",
     "CarryRequest",
+    "ScanSelfManaged",
+    "Selection",
+    "SelfManagedScan",
     "VerdictLike",
     "in_upgrade_order",
+    "latest_selection",
     "latest_targets",
+    "not_carried_before",
     "run_kind",
     "targets_in_phase",
 ]
@@ -105,7 +128,7 @@ class AllAddonsRun:
         gateway: ClusterUpgradeGateway,
         cluster: str,
         for_kubernetes_version: KubernetesVersion | None,
-        select: Callable[[ClusterInfo], list[AddonTarget]],
+        select: Callable[[ClusterInfo], list[AddonTarget] | Selection],
         carry: Carry,
         state_directory: Path,
         progress: Progress,
@@ -114,6 +137,7 @@ class AllAddonsRun:
         dry_run: bool = False,
         discard_journal: bool = False,
         kind: str | None = None,
+        shown: Sequence[AddonOutcome] | None = None,
     ) -> None:
         self.gateway = gateway
         self.kind = kind or run_kind(for_kubernetes_version)
@@ -127,7 +151,9 @@ class AllAddonsRun:
         self.confirm_changed = confirm_changed
         self.dry_run = dry_run
         self.discard_journal = discard_journal
+        self.shown = None if shown is None else tuple(shown)
         self.phase = AFTER if for_kubernetes_version is None else BEFORE
+        self.unknown: str | None = None  # why self-managed add-ons could not be looked for
 
     def run(self) -> AllAddonsResult:
         cluster = self.gateway.describe_cluster(self.cluster_name)
@@ -155,20 +181,23 @@ class AllAddonsRun:
                     f"{cluster.version}; nothing was sent",
                     hint=DISCARD_HINT,
                 )
-            targets = [
-                AddonTarget(i["name"], i["phase"], i["target"], i["reason"]) for i in journal.items
-            ]
+            selection = _recorded_selection(journal)
         else:
-            targets = in_upgrade_order(self.select(cluster))
+            selection = self._selection(cluster)
+        targets = in_upgrade_order(selection.targets)
+        self.unknown = selection.self_managed_unknown
         what = "resuming" if journal is not None else "carrying"
+        carried = [t for t in targets if t.not_carried is None]
         self.progress(
             PhaseStarted(
                 self.phase,
-                f"{what} {len(targets)} add-on(s) on cluster {cluster.name} in order: "
-                + (", ".join(t.addon for t in targets) or "none"),
+                f"{what} {len(carried)} add-on(s) on cluster {cluster.name} in order: "
+                + (", ".join(t.addon for t in carried) or "none"),
             )
         )
-        outcomes = self._preview(journal, targets)
+        self._say_not_carried(targets)
+        shown = self._shown_plan(journal, targets)
+        outcomes = shown if shown is not None else self._preview(journal, targets)
         if self.dry_run or not any(o.steps for o in outcomes if o.state == PLANNED):
             if journal is not None and not self.dry_run:
                 journal.finish()
@@ -181,12 +210,61 @@ class AllAddonsRun:
                 identity=identity,
                 items=[
                     {"name": t.addon, "phase": t.phase, "target": t.target, "reason": t.reason}
-                    for t in targets
+                    for t in carried
                 ],
+                sealed=_sealed(targets, selection.self_managed_unknown),
             )
         outcomes = self._carry_all(journal, cluster, targets, outcomes)
         archived_to = journal.finish()
         return self._result(cluster, outcomes, archived_to)
+
+    def _selection(self, cluster: ClusterInfo) -> Selection:
+        """The add-ons chosen afresh; a ``before`` phase with a self-managed add-on eksaddon
+        cannot carry is refused here, before any plan is asked for."""
+        chosen = self.select(cluster)
+        selection = chosen if isinstance(chosen, Selection) else Selection(tuple(chosen))
+        if self.phase == BEFORE and self.for_kubernetes_version is not None:
+            refusal = not_carried_before(
+                cluster, str(self.for_kubernetes_version), selection.targets
+            )
+            if refusal is not None:
+                raise refusal
+        return selection
+
+    def _say_not_carried(self, targets: list[AddonTarget]) -> None:
+        """What the run leaves as it is, said before it starts (and in the plan and result)."""
+        for target in targets:
+            if target.not_carried is not None:
+                self.progress(
+                    Notice(f"{target.addon} is not carried ({target.reason}): {target.not_carried}")
+                )
+        if self.unknown is not None:
+            self.progress(Notice(self.unknown))
+
+    def _shown_plan(
+        self, journal: RunJournal | None, targets: list[AddonTarget]
+    ) -> list[AddonOutcome] | None:
+        """The plan handed over as ``shown``, if it is still the plan of ``targets``: the same
+        add-ons to the same targets in the same order, done earlier exactly where this run's
+        journal (read under its lock, just now) records them done. Otherwise None, and every
+        add-on is planned afresh. Carrying it plans each add-on again just before acting, and a
+        plan that changed since it was shown is asked for again (:meth:`_carry_all`)."""
+        if self.shown is None:
+            return None
+        if [(o.addon, o.target) for o in self.shown] != [(t.addon, t.target) for t in targets]:
+            return None
+        for outcome, target in zip(self.shown, targets, strict=True):
+            if (outcome.state == NOT_CARRIED) != (target.not_carried is not None):
+                return None
+            if outcome.state == NOT_CARRIED:
+                continue  # never a journal item
+            if outcome.state not in (DONE_EARLIER, PLANNED, UP_TO_DATE):
+                return None  # an outcome of carrying, not a plan
+            item = journal.item(outcome.addon) if journal is not None else None
+            done = item is not None and item["state"] == runs.SUCCEEDED
+            if done != (outcome.state == DONE_EARLIER):
+                return None
+        return list(self.shown)
 
     def _preview(
         self, journal: RunJournal | None, targets: list[AddonTarget]
@@ -197,14 +275,32 @@ class AllAddonsRun:
         # would open a second, never-run section each in the live view.
         progress = self.progress if self.dry_run else _without_plans(self.progress)
         for target in targets:
+            if target.not_carried is not None:
+                outcomes.append(_not_carried(target))
+                continue
             item = journal.item(target.addon) if journal is not None else None
             if item is not None and item["state"] == runs.SUCCEEDED:
                 outcomes.append(_done_earlier(target, item))
                 continue
+            held: list[Event] = []  # shown once the plan is known not to be a downgrade
             try:
-                result = self.carry(CarryRequest(target, True, lambda plan: True, progress))
+                result = self.carry(CarryRequest(target, True, lambda plan: True, held.append))
             except EksAddonError as error:
+                _forward(held, progress)
                 raise self._stopped_before(journal, target, error) from error
+            plan = result.plan
+            if _would_downgrade(target, plan):
+                # "Latest" for a self-managed install is the release of EKS's latest build (AWS's
+                # advice); one already newer is left as it runs, never taken back.
+                self.progress(
+                    Notice(
+                        f"{target.addon} runs {plan.current}, newer than the latest {plan.target} "
+                        f"for Kubernetes {plan.kubernetes}: left as it is, never downgraded"
+                    )
+                )
+                result = result._replace(plan=plan._replace(target=plan.current, steps=()))
+            else:
+                _forward(held, progress)
             outcomes.append(_planned(target, result))
         return outcomes
 
@@ -218,6 +314,9 @@ class AllAddonsRun:
         outcomes = list(previews)
         total = len(targets)
         for number, (target, preview) in enumerate(zip(targets, previews, strict=True), start=1):
+            if preview.state == NOT_CARRIED:  # said before the run; nothing to send
+                self.progress(AddonRunFinished(number, total, target.addon, NOT_CARRIED, None))
+                continue
             item = journal.item(target.addon)
             if preview.state in (DONE_EARLIER, UP_TO_DATE):
                 # Checked moments ago, in the preview: nothing to send.
@@ -314,7 +413,18 @@ class AllAddonsRun:
             self.dry_run,
             tuple(outcomes),
             path,
+            self.unknown,
         )
+
+
+def _would_downgrade(target: AddonTarget, plan: Plan) -> bool:
+    """A run to the latest build never takes an add-on back to an older one."""
+    return target.target == planner.LATEST and plan.direction is Direction.DOWNGRADE
+
+
+def _forward(events: list[Event], progress: Progress) -> None:
+    for event in events:
+        progress(event)
 
 
 def _without_plans(progress: Progress) -> Progress:
@@ -336,6 +446,70 @@ def _states(journal: RunJournal) -> str:
     return "add-ons: " + ", ".join(f"{i['name']} {words[i['state']]}" for i in journal.items)
 
 
+def _sealed(targets: list[AddonTarget], unknown: str | None) -> dict[str, Any]:
+    """What the run decided about self-managed add-ons, sealed in its journal: which carried
+    ones are self-managed, which are not carried and why, and what could not be looked for."""
+    return {
+        "self_managed": [t.addon for t in targets if t.self_managed and t.not_carried is None],
+        "not_carried": [
+            {
+                "name": t.addon,
+                "phase": t.phase,
+                "target": t.target,
+                "reason": t.reason,
+                "why": t.not_carried,
+            }
+            for t in targets
+            if t.not_carried is not None
+        ],
+        "self_managed_unknown": unknown,
+    }
+
+
+def _recorded_selection(journal: RunJournal) -> Selection:
+    """The add-ons a journal records (a journal of an eksaddon before self-managed entries has
+    none sealed: every item is an EKS add-on, nothing was left uncarried)."""
+    sealed = journal.sealed
+    self_managed = sealed.get("self_managed")
+    marked = set(self_managed) if isinstance(self_managed, list) else set()
+    targets = [
+        AddonTarget(i["name"], i["phase"], i["target"], i["reason"], i["name"] in marked)
+        for i in journal.items
+    ]
+    recorded = sealed.get("not_carried")
+    for entry in recorded if isinstance(recorded, list) else []:
+        fields = ("name", "phase", "target", "reason", "why")
+        if not isinstance(entry, dict) or not all(isinstance(entry.get(f), str) for f in fields):
+            raise JournalMismatchError(
+                f"run journal {journal.path} is damaged (a self-managed entry of another shape)",
+                hint=DISCARD_HINT,
+            )
+        targets.append(
+            AddonTarget(
+                entry["name"], entry["phase"], entry["target"], entry["reason"], True, entry["why"]
+            )
+        )
+    unknown = sealed.get("self_managed_unknown")
+    return Selection(tuple(targets), unknown if isinstance(unknown, str) else None)
+
+
+def _not_carried(target: AddonTarget) -> AddonOutcome:
+    return AddonOutcome(
+        target.addon,
+        target.phase,
+        target.target,
+        NOT_CARRIED,
+        (),
+        0,
+        None,
+        None,
+        None,
+        None,
+        self_managed=True,
+        next_step=target.not_carried,
+    )
+
+
 def _done_earlier(target: AddonTarget, item: dict[str, object]) -> AddonOutcome:
     version = item.get("version")
     steps_done = item.get("steps_done")
@@ -350,6 +524,7 @@ def _done_earlier(target: AddonTarget, item: dict[str, object]) -> AddonOutcome:
         version if isinstance(version, str) else None,
         None,
         None,
+        self_managed=target.self_managed,
     )
 
 
@@ -366,6 +541,7 @@ def _planned(target: AddonTarget, result: UpgradeResult) -> AddonOutcome:
         str(plan.current),
         result.journal,
         None,
+        self_managed=target.self_managed,
     )
 
 
@@ -382,4 +558,5 @@ def _carried(target: AddonTarget, result: UpgradeResult) -> AddonOutcome:
         version if result.plan.steps else str(result.plan.current),
         result.journal,
         result.backup,
+        self_managed=target.self_managed,
     )

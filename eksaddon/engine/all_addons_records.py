@@ -12,7 +12,10 @@ from typing import NamedTuple, Protocol
 from eksaddon import planner
 from eksaddon.engine.events import Progress
 from eksaddon.engine.upgrade import UpgradeResult
+from eksaddon.errors import EksAddonError, EnvironmentProblemError
+from eksaddon.gate import AddonFacts
 from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
+from eksaddon.matrix.model import AddonType
 from eksaddon.planner import Plan, Step
 from eksaddon.versions import KubernetesVersion
 
@@ -32,6 +35,9 @@ DONE_EARLIER = "done earlier"
 PLANNED = "planned"
 STOPPED = "stopped"
 NOT_STARTED = "not started"
+# A self-managed add-on eksaddon has no manifests for (kube-proxy, CoreDNS): shown with its next
+# step, never carried, never silently left out (docs/cluster-upgrade.md).
+NOT_CARRIED = "not carried"
 
 
 class AddonTarget(NamedTuple):
@@ -41,6 +47,27 @@ class AddonTarget(NamedTuple):
     phase: str
     target: str
     reason: str
+    self_managed: bool = False  # found through Kubernetes, not an EKS add-on
+    not_carried: str | None = None  # why eksaddon cannot carry it, and the next step
+
+
+class Selection(NamedTuple):
+    """The add-ons a run chose, and why self-managed ones could not be looked for (None: they
+    were looked for through Kubernetes, or the run does not look for them)."""
+
+    targets: tuple[AddonTarget, ...]
+    self_managed_unknown: str | None = None
+
+
+class SelfManagedScan(NamedTuple):
+    """What Kubernetes showed of the add-ons EKS does not manage (the gate's detection)."""
+
+    found: tuple[AddonFacts, ...]
+    problem: str | None  # why some or all could not be looked for
+
+
+# Looks for the self-managed add-ons of a cluster, besides its EKS add-ons (the names given).
+ScanSelfManaged = Callable[[ClusterInfo, frozenset[str]], SelfManagedScan]
 
 
 class CarryRequest(NamedTuple):
@@ -68,6 +95,8 @@ class AddonOutcome(NamedTuple):
     journal: Path | None
     backup: Path | None
     error: str | None = None
+    self_managed: bool = False
+    next_step: str | None = None  # NOT_CARRIED: what the operator does instead
 
 
 class AllAddonsResult(NamedTuple):
@@ -79,6 +108,7 @@ class AllAddonsResult(NamedTuple):
     dry_run: bool
     addons: tuple[AddonOutcome, ...]
     journal: Path | None
+    self_managed_unknown: str | None = None  # why self-managed add-ons could not be looked for
 
 
 class VerdictLike(Protocol):
@@ -92,6 +122,11 @@ class VerdictLike(Protocol):
 
     @property
     def steps(self) -> tuple[Step, ...]: ...
+
+
+def _self_managed_verdict(verdict: VerdictLike) -> bool:
+    kind = getattr(verdict, "type", None)  # gate.AddonVerdict.type, an AddonType or None
+    return str(getattr(kind, "value", kind)) == AddonType.SELF_MANAGED.value
 
 
 def in_upgrade_order(targets: Iterable[AddonTarget]) -> list[AddonTarget]:
@@ -109,14 +144,37 @@ def targets_in_phase(verdicts: Iterable[VerdictLike], phase: str) -> list[AddonT
     """The add-ons the gate puts in ``phase``, each to the last version of its steps."""
     chosen = []
     for verdict in verdicts:
+        blocking = _stuck_self_managed(verdict) if phase == BEFORE else None
+        if blocking is not None:
+            # The gate found no path for it (a self-managed add-on has no builds to move to),
+            # and it blocks the control plane: the before phase cannot do its work without it.
+            chosen.append(_self_managed_target(verdict.addon, phase, planner.LATEST, blocking))
+            continue
         if str(getattr(verdict.phase, "value", verdict.phase)) != phase:
             continue
         target = str(verdict.steps[-1].target) if verdict.steps else planner.LATEST
         path = " → ".join(str(s.target) for s in verdict.steps) or "latest"
-        chosen.append(
-            AddonTarget(verdict.addon, phase, target, f"the gate's {phase} phase: {path}")
-        )
+        reason = f"the gate's {phase} phase: {path}"
+        if _self_managed_verdict(verdict):
+            chosen.append(_self_managed_target(verdict.addon, phase, target, reason))
+        else:
+            chosen.append(AddonTarget(verdict.addon, phase, target, reason))
     return chosen
+
+
+def _stuck_self_managed(verdict: VerdictLike) -> str | None:
+    """Why a self-managed add-on eksaddon cannot carry blocks the control plane (the gate's first
+    error finding about it), or None; one the gate phases ``before`` is handled as phased."""
+    if not _self_managed_verdict(verdict) or carries_self_managed(verdict.addon):
+        return None
+    if str(getattr(verdict.phase, "value", verdict.phase)) == BEFORE:
+        return None
+    errors = [
+        f.message
+        for f in getattr(verdict, "findings", ())
+        if str(getattr(f.severity, "value", f.severity)) == "error"
+    ]
+    return f"the gate: {errors[0]}" if errors else None
 
 
 def latest_targets(gateway: ClusterUpgradeGateway, cluster: ClusterInfo) -> list[AddonTarget]:
@@ -125,6 +183,77 @@ def latest_targets(gateway: ClusterUpgradeGateway, cluster: ClusterInfo) -> list
         AddonTarget(name, AFTER, planner.LATEST, f"latest for Kubernetes {cluster.version}")
         for name in gateway.list_addons(cluster.name)
     ]
+
+
+def latest_selection(
+    gateway: ClusterUpgradeGateway,
+    cluster: ClusterInfo,
+    scan: ScanSelfManaged | None,
+    *,
+    kubernetes: str | None = None,
+) -> Selection:
+    """Every EKS add-on, and every self-managed core add-on ``scan`` finds through Kubernetes,
+    to the latest build (release) offered for ``kubernetes`` (default: the cluster's version).
+    A self-managed add-on eksaddon cannot carry is chosen too, marked :data:`NOT_CARRIED`."""
+    version = kubernetes or str(cluster.version)
+    eks = gateway.list_addons(cluster.name)
+    targets = [
+        AddonTarget(name, AFTER, planner.LATEST, f"latest for Kubernetes {version}") for name in eks
+    ]
+    if scan is None:
+        return Selection(tuple(targets))
+    found = scan(cluster, frozenset(eks))
+    for facts in found.found:
+        runs = facts.version or f"an unreadable version ({facts.version_problem})"
+        reason = f"self-managed, runs {runs}: latest release for Kubernetes {version}"
+        targets.append(_self_managed_target(facts.name, AFTER, planner.LATEST, reason, cluster))
+    unknown = None if found.problem is None else f"self-managed add-ons unknown: {found.problem}"
+    return Selection(tuple(targets), unknown)
+
+
+def carries_self_managed(addon: str) -> bool:
+    """Whether eksaddon can upgrade a self-managed ``addon`` (it has its manifests)."""
+    from eksaddon.addons import profile_for
+
+    return profile_for(addon).renders_manifests
+
+
+def _self_managed_target(
+    addon: str, phase: str, target: str, reason: str, cluster: ClusterInfo | None = None
+) -> AddonTarget:
+    if carries_self_managed(addon):
+        return AddonTarget(addon, phase, target, reason, self_managed=True)
+    from eksaddon.addons import profile_for
+    from eksaddon.engine.self_managed_status import next_step
+
+    why = f"eksaddon has no manifests to upgrade a self-managed {addon} with; next: " + next_step(
+        profile_for(addon), cluster.name if cluster else "NAME"
+    )
+    return AddonTarget(addon, phase, target, reason, self_managed=True, not_carried=why)
+
+
+def not_carried_before(
+    cluster: ClusterInfo, for_kubernetes_version: str, targets: Iterable[AddonTarget]
+) -> EksAddonError | None:
+    """The refusal of a ``before`` phase the gate put a self-managed add-on in that eksaddon
+    cannot carry: the control plane must not move without it, so nothing is done (exit 3, as
+    ``upgrade --addon`` of that add-on gives)."""
+    from eksaddon.addons import profile_for
+    from eksaddon.engine.self_managed_status import next_step
+
+    blocked = [t for t in targets if t.not_carried is not None]
+    if not blocked:
+        return None
+    names = ", ".join(t.addon for t in blocked)
+    return EnvironmentProblemError(
+        f"self-managed {names} must move before the control plane goes to Kubernetes "
+        f"{for_kubernetes_version} on cluster {cluster.name} ("
+        + "; ".join(t.reason for t in blocked)
+        + f"), and eksaddon has no manifests to upgrade a self-managed {names} with; "
+        "nothing was changed",
+        hint="; ".join(next_step(profile_for(t.addon), cluster.name) for t in blocked)
+        + "; then rerun",
+    )
 
 
 def run_kind(for_kubernetes_version: KubernetesVersion | None) -> str:

@@ -187,11 +187,14 @@ class DeploymentRolloutCheck:
         return assess_deployment(deployment, pods, budgets)
 
     def _progressed(self, ctx: StepView, rollout: DeploymentRollout) -> RolloutProgressed:
+        # Until the controller has observed the new template, its status counts the replicas
+        # of the old one: shown as updated, they would read "3/3" before the rollout began.
+        updated = min(rollout.updated, rollout.available) if rollout.generation_seen else 0
         return RolloutProgressed(
             ctx.number,
             ctx.total,
             self.workload.name,
-            min(rollout.updated, rollout.available),
+            updated,
             rollout.desired,
             rollout.behind,
             unit="replicas",

@@ -116,8 +116,9 @@ class AddonRunStarted(NamedTuple):
 
 
 class AddonRunFinished(NamedTuple):
-    """How add-on ``number`` of ``total`` ended: ``outcome`` is ``upgraded``, ``up to date``
-    or ``done earlier`` (a rerun skips what an earlier run finished)."""
+    """How add-on ``number`` of ``total`` ended: ``outcome`` is ``upgraded``, ``up to date``,
+    ``done earlier`` (a rerun skips what an earlier run finished) or ``not carried`` (a
+    self-managed add-on eksaddon has no manifests for)."""
 
     number: int
     total: int

@@ -15,7 +15,7 @@ cluster that cannot be described or whose add-ons cannot be listed stops the gat
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -69,6 +69,7 @@ __all__ = [
     "Outcome",
     "Overlays",
     "check_target",
+    "find_self_managed",
     "gate_all",
     "gate_cluster",
     "matrices",
@@ -301,37 +302,49 @@ class _Reads:
     def _self_managed(
         self, reader: GateKube, eks_addons: set[str]
     ) -> tuple[list[AddonFacts], list[str]]:
-        """The add-ons eksaddon has data for that run on the cluster without being EKS add-ons;
-        a workload that cannot be read (RBAC) is said, and the others are still looked for."""
-        from eksaddon.matrix.loader import bundled_addons
+        return find_self_managed(
+            reader, eks_addons, self.matrix_for, self.reads.submit, only=self.request.only
+        )
 
-        candidates = [
-            (addon, matrix, workload)
-            for addon in bundled_addons()
-            if addon not in eks_addons and (not self.request.only or addon in self.request.only)
-            for matrix in [self.matrix_for(addon)]
-            if matrix is not None
-            for workload in workloads_of(matrix)
-        ]
-        reads = [
-            self.reads.submit(
-                reader.read_deployment
-                if w.kind is WorkloadKind.DEPLOYMENT
-                else reader.read_daemonset,
-                w.namespace,
-                w.name,
-            )
-            for _, _, w in candidates
-        ]
-        found: dict[str, AddonFacts] = {}
-        problems = []
-        for (addon, matrix, workload), read in zip(candidates, reads, strict=True):
-            document = _outcome(read)
-            if document.problem is not None:
-                problems.append(f"{addon}: {document.problem}")
-            elif document.value is not None and addon not in found:
-                found[addon] = self_managed_facts(addon, matrix, workload, document.value)
-        return list(found.values()), problems
+
+def find_self_managed(
+    reader: GateKube,
+    eks_addons: Set[str],
+    matrix_for: MatrixFor,
+    submit: Callable[..., Future[Any]],
+    *,
+    only: tuple[str, ...] = (),
+) -> tuple[list[AddonFacts], list[str]]:
+    """The add-ons eksaddon has data for that run on the cluster without being EKS add-ons
+    (the gate's, and ``upgrade --all-addons``'s, one way of finding them); a workload that
+    cannot be read (RBAC) is said, and the others are still looked for."""
+    from eksaddon.matrix.loader import bundled_addons
+
+    candidates = [
+        (addon, matrix, workload)
+        for addon in bundled_addons()
+        if addon not in eks_addons and (not only or addon in only)
+        for matrix in [matrix_for(addon)]
+        if matrix is not None
+        for workload in workloads_of(matrix)
+    ]
+    reads = [
+        submit(
+            reader.read_deployment if w.kind is WorkloadKind.DEPLOYMENT else reader.read_daemonset,
+            w.namespace,
+            w.name,
+        )
+        for _, _, w in candidates
+    ]
+    found: dict[str, AddonFacts] = {}
+    problems = []
+    for (addon, matrix, workload), read in zip(candidates, reads, strict=True):
+        document = _outcome(read)
+        if document.problem is not None:
+            problems.append(f"{addon}: {document.problem}")
+        elif document.value is not None and addon not in found:
+            found[addon] = self_managed_facts(addon, matrix, workload, document.value)
+    return list(found.values()), problems
 
 
 def _insight(summary: InsightSummary, detail: Future[Any] | None) -> InsightFacts:

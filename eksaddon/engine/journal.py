@@ -36,11 +36,11 @@ from eksaddon.engine.journal_schema import (
     well_formed,
 )
 from eksaddon.engine.state import (
-    move_aside,
+    JournalFile,
+    now,
     read_json_document,
     read_private_file,
     run_lock,
-    write_json_atomically,
 )
 from eksaddon.errors import (
     EksAddonError,
@@ -100,10 +100,6 @@ def check_identity(journal: Journal, live: ClusterIdentity) -> None:
         )
 
 
-def now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 def journal_path(directory: Path, *, region: str, cluster: str, addon: str) -> Path:
     safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in f"{region}_{cluster}_{addon}")
     return directory / "journals" / f"{safe}.json"
@@ -136,12 +132,10 @@ def _stamp() -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
-class Journal:
+class Journal(JournalFile):
     """One upgrade's journal on disk. Every mutation is saved before it returns."""
 
-    def __init__(self, path: Path, document: dict[str, Any]) -> None:
-        self.path = path
-        self.document = document
+    stamp = staticmethod(_stamp)  # 20240910T070000Z, as in the backups' names
 
     @classmethod
     def create(
@@ -222,30 +216,6 @@ class Journal:
                 hint="move it aside, or rerun with --discard-journal to plan afresh",
             )
         return cls(path, document)
-
-    @classmethod
-    def load_unfinished(cls, path: Path, *, discard: bool) -> tuple[Journal | None, Path | None]:
-        """The journal to resume at ``path`` (None if there is none), and where a finished or
-        discarded one was moved aside (None if nothing was moved).
-
-        ``discard`` gets past any journal: truncated, unreadable, of an unknown format, a
-        symlink (moved as the link; its target is not touched), never deleting anything.
-        """
-        if discard:
-            try:
-                state = cls.load(path)
-            except EksAddonError:
-                state = None
-            suffix = state.state if state is not None else "discarded"
-            return None, move_aside(path, f"{_stamp()}.{suffix}")
-        journal = cls.load(path)
-        if journal is not None and journal.state == FINISHED:
-            return None, journal.archive()
-        return journal, None
-
-    @property
-    def state(self) -> str:
-        return str(self.document["state"])
 
     @property
     def identity(self) -> ClusterIdentity:
@@ -339,13 +309,3 @@ class Journal:
         (the journal on disk is the last complete one and says where to resume)."""
         with suppress(StateDirectoryError, UnsafeStateFileError):
             self.set(state=STOPPED, last_error=reason)
-
-    def save(self) -> None:
-        self.document["updated_at"] = now()
-        write_json_atomically(self.path, self.document)
-
-    def archive(self) -> Path:
-        """Move the journal aside (kept for the record) so a new upgrade can start."""
-        target = move_aside(self.path, f"{_stamp()}.{self.state}")
-        assert target is not None  # the journal was just read from there
-        return target

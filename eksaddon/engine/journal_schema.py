@@ -9,6 +9,7 @@ import hashlib
 import json
 from typing import Any, NamedTuple
 
+from eksaddon.engine.state import FINISHED as STATE_FINISHED
 from eksaddon.errors import InputError
 from eksaddon.gateways.protocols import ClusterInfo
 from eksaddon.versions import AddonVersion
@@ -23,7 +24,7 @@ FAILED = "failed"
 
 RUNNING = "running"
 STOPPED = "stopped"
-FINISHED = "finished"
+FINISHED = STATE_FINISHED  # one spelling for every journal: state.load_unfinished reads it
 
 
 class ClusterIdentity(NamedTuple):

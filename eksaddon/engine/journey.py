@@ -5,11 +5,13 @@ Stages, in this order (docs/cluster-upgrade.md says why), each recorded in one r
    named), except those of add-ons the ``before`` phase is about to move (it exists to clear
    them) and, with ``--force-upgrade-insights``, those from EKS's upgrade insights;
 2. ``before``: the add-ons the gate puts before the control plane (``upgrade --all-addons
-   --for-kubernetes-version K``, its own run journal); then the gate again, just before the
-   control plane moves: nothing it blocks on may be left;
+   --for-kubernetes-version K``, its own run journal), carried as planned for the journey's
+   consent (planned once; each add-on again only just before it is acted on); then the gate
+   again, just before the control plane moves: nothing it blocks on may be left;
 3. ``control-plane``: UpdateClusterVersion to K, followed to its end
    (:mod:`eksaddon.engine.control_plane`);
-4. ``after``: every EKS add-on to the latest build offered for K (``upgrade --all-addons``);
+4. ``after``: every EKS add-on to the latest build offered for K (``upgrade --all-addons``),
+   and the self-managed core add-ons found through Kubernetes (``scan_self_managed``);
 5. ``nodes``: the node groups and nodes still on the old version, each with the command that
    upgrades it (eksaddon does not upgrade nodes).
 A rerun continues where the journal says: finished stages are skipped, an add-on in flight is
@@ -37,9 +39,11 @@ from eksaddon.engine.all_addons import (
     AllAddonsResult,
     AllAddonsRun,
     Carry,
+    ScanSelfManaged,
+    Selection,
     VerdictLike,
     in_upgrade_order,
-    latest_targets,
+    latest_selection,
     targets_in_phase,
 )
 from eksaddon.engine.control_plane import (
@@ -114,8 +118,12 @@ class Journey:
         confirm: Callable[[JourneyPlan], bool],
         confirm_changed: Callable[[Plan], bool],
         clock: Clock,
+        scan_self_managed: ScanSelfManaged | None = None,
     ) -> None:
         self.gateway = gateway
+        # The after phase carries the EKS add-ons and, found by this scan through Kubernetes,
+        # the self-managed core add-ons (those eksaddon cannot carry shown as "not carried").
+        self.scan_self_managed = scan_self_managed
         self.gate = gate
         self.carry = carry
         self.options = options
@@ -228,7 +236,7 @@ class Journey:
         report: GateReportLike | None,
     ) -> JourneyPlan:
         before: tuple[AddonOutcome, ...] = ()
-        after: list[AddonTarget] = []
+        after = Selection(())
         if report is not None and (
             journal is None or journal.item(BEFORE)["state"] != runs.SUCCEEDED
         ):
@@ -251,19 +259,22 @@ class Journey:
             force,
             overridden,
             before,
-            tuple(after),
+            after.targets,
             node_actions(self.gateway, cluster, self.target),
+            after.self_managed_unknown,
         )
 
-    def _after_targets(
-        self, cluster: ClusterInfo, report: GateReportLike | None
-    ) -> list[AddonTarget]:
-        """Every EKS add-on, to the latest build for the target (the gate's steps, if known)."""
+    def _after_targets(self, cluster: ClusterInfo, report: GateReportLike | None) -> Selection:
+        """Every EKS add-on and self-managed core add-on, to the latest build for the target
+        (the gate's steps, if known); those eksaddon cannot carry marked so."""
         known = {t.addon: t for t in targets_in_phase(report.addons if report else (), AFTER)}
-        return in_upgrade_order(
-            known.get(name) or AddonTarget(name, AFTER, "latest", f"latest for {self.target}")
-            for name in self.gateway.list_addons(cluster.name)
+        chosen = latest_selection(
+            self.gateway, cluster, self.scan_self_managed, kubernetes=str(self.target)
         )
+        targets = (
+            t if t.not_carried is not None else known.get(t.addon, t) for t in chosen.targets
+        )
+        return chosen._replace(targets=tuple(in_upgrade_order(targets)))
 
     def _newly_forced(self, journal: RunJournal) -> bool:
         """--force-upgrade-insights on a rerun, before the update is sent: a new decision that
@@ -291,7 +302,9 @@ class Journey:
         before_result = None
         if report is not None and journal.item(BEFORE)["state"] != runs.SUCCEEDED:
             journal.update_item(journal.item(BEFORE), state=runs.RUNNING)
-            before_result = self._phase_run(BEFORE, report, dry_run=False)
+            # The phase's plan was made for the journey's plan and consented to with it: it is
+            # carried as it is, each add-on planned again only just before it is acted on.
+            before_result = self._phase_run(BEFORE, report, dry_run=False, shown=plan.before)
             changed = any(o.steps_done for o in before_result.addons)
             journal.update_item(journal.item(BEFORE), state=runs.SUCCEEDED, changed=changed)
             if changed:  # the facts the first gate saw have moved: ask again before the update
@@ -341,11 +354,12 @@ class Journey:
         *,
         dry_run: bool,
         progress: Progress | None = None,
+        shown: tuple[AddonOutcome, ...] | None = None,
     ) -> AllAddonsResult:
-        def select(cluster: ClusterInfo) -> list[AddonTarget]:
+        def select(cluster: ClusterInfo) -> list[AddonTarget] | Selection:
             if phase == BEFORE and report is not None:
                 return targets_in_phase(report.addons, BEFORE)
-            return latest_targets(self.gateway, cluster)
+            return latest_selection(self.gateway, cluster, self.scan_self_managed)
 
         return AllAddonsRun(
             gateway=self.gateway,
@@ -361,6 +375,7 @@ class Journey:
             # The after phase of this journey has a journal of its own: an unfinished
             # `upgrade --all-addons` of the old version is not mistaken for it.
             kind=None if phase == BEFORE else f"all-addons after {self.target}",
+            shown=shown,
         ).run()
 
     def _result(

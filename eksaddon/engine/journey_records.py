@@ -93,6 +93,7 @@ class JourneyPlan(NamedTuple):
     before: tuple[AddonOutcome, ...]
     after: tuple[AddonTarget, ...]
     nodes: tuple[NodeAction, ...]
+    after_unknown: str | None = None  # why self-managed add-ons could not be looked for
 
 
 class JourneyResult(NamedTuple):

@@ -16,9 +16,9 @@ import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from eksaddon.engine.journal import DISCARD_HINT, now
-from eksaddon.engine.state import move_aside, read_json_document, write_json_atomically
-from eksaddon.errors import EksAddonError, JournalMismatchError
+from eksaddon.engine.journal import DISCARD_HINT
+from eksaddon.engine.state import FINISHED, JournalFile, now, read_json_document
+from eksaddon.errors import JournalMismatchError
 from eksaddon.gateways.protocols import ClusterInfo
 
 RUN_JOURNAL_VERSION = 1
@@ -30,7 +30,11 @@ FAILED = "failed"
 ITEM_STATES = (PENDING, RUNNING, SUCCEEDED, FAILED)
 
 UNFINISHED = "unfinished"
-FINISHED = "finished"
+
+
+def _stamp() -> str:
+    """The time in a moved-aside run journal's name (2024-09-10T070000Z)."""
+    return now().replace(":", "")
 
 
 class RunIdentity(NamedTuple):
@@ -68,12 +72,10 @@ def _fingerprint(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-class RunJournal:
+class RunJournal(JournalFile):
     """One run's journal on disk; every change is saved before it returns."""
 
-    def __init__(self, path: Path, document: dict[str, Any]) -> None:
-        self.path = path
-        self.document = document
+    stamp = staticmethod(_stamp)
 
     @classmethod
     def create(
@@ -113,25 +115,6 @@ class RunJournal:
                 hint=DISCARD_HINT,
             )
         return cls(path, document)
-
-    @classmethod
-    def load_unfinished(cls, path: Path, *, discard: bool) -> tuple[RunJournal | None, Path | None]:
-        """The journal to resume (None if none), and where a finished or discarded one went."""
-        if discard:
-            try:
-                found = cls.load(path)
-            except EksAddonError:
-                found = None
-            suffix = found.state if found is not None else "discarded"
-            return None, move_aside(path, f"{now().replace(':', '')}.{suffix}")
-        journal = cls.load(path)
-        if journal is not None and journal.state == FINISHED:
-            return None, journal.archive()
-        return journal, None
-
-    @property
-    def state(self) -> str:
-        return str(self.document["state"])
 
     @property
     def identity(self) -> RunIdentity:
@@ -174,15 +157,6 @@ class RunJournal:
         self.document["state"] = FINISHED
         self.save()
         return self.archive()
-
-    def save(self) -> None:
-        self.document["updated_at"] = now()
-        write_json_atomically(self.path, self.document)
-
-    def archive(self) -> Path:
-        target = move_aside(self.path, f"{now().replace(':', '')}.{self.state}")
-        assert target is not None  # the journal was just written there
-        return target
 
 
 # Fields the engines read from an item, and their types (besides name, state and error): an item

@@ -111,17 +111,18 @@ def detect_self_managed(
         version=reading.version,
         version_note=reading.why_unknown,
         evidence=tuple(evidence),
-        next_step=_next_step(profile, info),
+        next_step=next_step(profile, info.name),
     )
 
 
-def _next_step(profile: AddonProfile, info: ClusterInfo) -> str:
-    command = f"eksaddon migrate --cluster {info.name} --addon {profile.name}"
+def next_step(profile: AddonProfile, cluster: str) -> str:
+    """What makes a self-managed install of ``profile``'s add-on an EKS add-on."""
+    command = f"eksaddon migrate --cluster {cluster} --addon {profile.name}"
     if profile.settings.sources(profile.matrix) or profile.renders_manifests:
         return f"`{command}` makes it the EKS add-on at the same release, its settings carried"
     return (
         f"eksaddon does not read {profile.name}'s settings on the nodes: back them up, then "
-        f"`eksaddon install --cluster {info.name} --addon {profile.name}` (EKS overwrites them)"
+        f"`eksaddon install --cluster {cluster} --addon {profile.name}` (EKS overwrites them)"
     )
 
 

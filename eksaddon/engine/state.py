@@ -15,12 +15,14 @@ import json
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from eksaddon.errors import (
+    EksAddonError,
     JournalMismatchError,
     RunInProgressError,
     StateDirectoryError,
@@ -175,6 +177,73 @@ def move_aside(path: Path, suffix: str) -> Path | None:
                 raise StateDirectoryError(path.parent, error) from error
             return target
     raise StateDirectoryError(path.parent, OSError(errno.EEXIST, "too many archived journals"))
+
+
+FINISHED = "finished"  # the state of a journal whose run is over (journal_schema, run_journal)
+
+JournalT = TypeVar("JournalT", bound="JournalFile")
+
+
+def now() -> str:
+    """The time a journal records (``created_at``, ``updated_at``): UTC, to the second."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+class JournalFile:
+    """A journal on disk (an add-on upgrade's, engine/journal.py, or a run's of several,
+    engine/run_journal.py): where it is and its JSON document, saved whole after every change,
+    moved aside, never deleted, once its run is over. A subclass reads and checks its own
+    format (``load``) and names the time in a moved-aside file's name (``stamp``)."""
+
+    def __init__(self, path: Path, document: dict[str, Any]) -> None:
+        self.path = path
+        self.document = document
+
+    @staticmethod
+    def stamp() -> str:
+        raise NotImplementedError
+
+    @classmethod
+    def load(cls: type[JournalT], path: Path) -> JournalT | None:
+        """The journal at ``path``, None if there is none; refuses a corrupt or altered one."""
+        raise NotImplementedError
+
+    @classmethod
+    def load_unfinished(
+        cls: type[JournalT], path: Path, *, discard: bool
+    ) -> tuple[JournalT | None, Path | None]:
+        """The journal at ``path`` to resume (None if there is none), and where a finished or
+        discarded one was moved aside (None if nothing was moved).
+
+        ``discard`` gets past any journal: truncated, unreadable, of an unknown format, a
+        symlink (moved as the link; its target is not touched), never deleting anything; it is
+        moved to ``<name>.<stamp>.<its state, or "discarded">.json``.
+        """
+        if discard:
+            try:
+                found = cls.load(path)
+            except EksAddonError:
+                found = None
+            suffix = found.state if found is not None else "discarded"
+            return None, move_aside(path, f"{cls.stamp()}.{suffix}")
+        journal = cls.load(path)
+        if journal is not None and journal.state == FINISHED:
+            return None, journal.archive()
+        return journal, None
+
+    @property
+    def state(self) -> str:
+        return str(self.document["state"])
+
+    def save(self) -> None:
+        self.document["updated_at"] = now()
+        write_json_atomically(self.path, self.document)
+
+    def archive(self) -> Path:
+        """Move the journal aside (kept for the record) so that a new run can start."""
+        target = move_aside(self.path, f"{self.stamp()}.{self.state}")
+        assert target is not None  # the journal was just read or written there
+        return target
 
 
 @contextmanager

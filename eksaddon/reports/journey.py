@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, TextIO
 
-from eksaddon.engine.all_addons import AddonOutcome, AllAddonsResult
+from eksaddon.engine.all_addons import AddonOutcome, AddonTarget, AllAddonsResult
 from eksaddon.engine.journey import JourneyPlan, JourneyResult, NodeAction
 from eksaddon.textsafety import for_terminal
 
@@ -28,6 +28,8 @@ def _outcome(outcome: AddonOutcome) -> dict[str, Any]:
         "journal": str(outcome.journal) if outcome.journal else None,
         "backup": str(outcome.backup) if outcome.backup else None,
         "error": outcome.error,
+        "self_managed": outcome.self_managed,
+        "next_step": outcome.next_step,
     }
 
 
@@ -41,6 +43,7 @@ def all_addons_document(result: AllAddonsResult) -> dict[str, Any]:
         "phase": result.phase,
         "dry_run": result.dry_run,
         "addons": [_outcome(o) for o in result.addons],
+        "self_managed_unknown": result.self_managed_unknown,
         "journal": str(result.journal) if result.journal else None,
     }
 
@@ -58,7 +61,17 @@ def _plan(plan: JourneyPlan | None) -> dict[str, Any] | None:
         "force_upgrade_insights": plan.force,
         "overridden_findings": list(plan.overridden),
         "before": [_outcome(o) for o in plan.before],
-        "after": [{"addon": t.addon, "target": t.target, "reason": t.reason} for t in plan.after],
+        "after": [
+            {
+                "addon": t.addon,
+                "target": t.target,
+                "reason": t.reason,
+                "self_managed": t.self_managed,
+                "not_carried": t.not_carried,
+            }
+            for t in plan.after
+        ],
+        "after_self_managed_unknown": plan.after_unknown,
         "nodes": [_node(n) for n in plan.nodes],
     }
 
@@ -86,9 +99,22 @@ def _t(value: object) -> str:
 
 
 def _outcome_line(outcome: AddonOutcome) -> str:
+    if outcome.next_step is not None:  # self-managed, not carried
+        return (
+            f"  {_t(outcome.addon):<24} self-managed: not carried — {_t(outcome.next_step or '')}"
+        )
     path = " → ".join([_t(outcome.source), *(_t(s.target) for s in outcome.steps)])
     detail = path if outcome.steps else _t(outcome.version or "unknown")
-    return f"  {_t(outcome.addon):<24} {outcome.state:<12} {detail}"
+    marker = " (self-managed)" if outcome.self_managed else ""
+    return f"  {_t(outcome.addon):<24} {outcome.state:<12} {detail}{marker}"
+
+
+def _after_line(target: AddonTarget) -> str:
+    if target.not_carried is not None:
+        return (
+            f"  {_t(target.addon):<24} {_t(target.reason)}; not carried — {_t(target.not_carried)}"
+        )
+    return f"  {_t(target.addon):<24} {_t(target.reason)}"
 
 
 def all_addons_text(result: AllAddonsResult) -> str:
@@ -100,6 +126,8 @@ def all_addons_text(result: AllAddonsResult) -> str:
     verb = "plan" if result.dry_run else "result"
     lines = [f"{verb}: every add-on of cluster {_t(result.cluster)}, {what}"]
     lines += [_outcome_line(o) for o in result.addons] or ["  no add-ons to carry"]
+    if result.self_managed_unknown:
+        lines.append(f"  {_t(result.self_managed_unknown)}")
     if result.journal:
         lines.append(f"run journal: {_t(result.journal)}")
     return "\n".join(lines)
@@ -121,9 +149,9 @@ def journey_text(result: JourneyResult) -> str:
         force = " with force (--force-upgrade-insights)" if plan.force else ""
         lines.append(f"3. control plane: UpdateClusterVersion to {_t(plan.target)}{force}")
         lines.append("4. after the control plane (latest builds for the new version):")
-        lines += [f"  {_t(t.addon):<24} {_t(t.reason)}" for t in plan.after] or [
-            "  every EKS add-on to its latest build"
-        ]
+        lines += [_after_line(t) for t in plan.after] or ["  every EKS add-on to its latest build"]
+        if plan.after_unknown:
+            lines.append(f"  {_t(plan.after_unknown)}")
         lines.append("5. nodes still to upgrade (eksaddon does not upgrade nodes):")
     else:
         for stage, state in result.stages:

@@ -3,7 +3,6 @@ change; EKS's take-over simulated on an in-memory cluster, schemas the real ones
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +14,7 @@ from addon_objects import (
     DEFAULT_COREFILE,
     EDITED_COREFILE,
     KUBE_PROXY_SCHEMA,
+    ClusterObjects,
     coredns_configmap,
     coredns_deployment,
     kube_proxy_configmap,
@@ -30,9 +30,6 @@ from eksaddon.errors import InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import (
     AddonRequest,
     AddonState,
-    DisruptionBudget,
-    NodeFacts,
-    PodFacts,
 )
 from eksaddon.versions import AddonVersion
 from fakes import FakeClock, FakeEks
@@ -42,42 +39,15 @@ COREDNS_BUILDS = ["v1.11.3-eksbuild.1", "v1.10.1-eksbuild.13", "v1.10.1-eksbuild
 KUBE_PROXY_BUILDS = ["v1.29.7-eksbuild.5", "v1.28.12-eksbuild.5"]
 
 
-class Cluster:
-    """The cluster's objects, keyed by (kind, name), as the kube gateway would read them."""
-
-    host = "https://standin.example"
+class Cluster(ClusterObjects):
+    """The cluster's objects, its DaemonSets and Deployments rolled out (status as the
+    controllers leave it once every pod runs the spec)."""
 
     def __init__(self, *documents: dict[str, Any]) -> None:
-        self.objects = {(d["kind"], d["metadata"]["name"]): d for d in documents}
+        super().__init__(*documents)
         for document in documents:
             if document["kind"] in ("DaemonSet", "Deployment"):
                 rolled_out(document)
-
-    def _read(self, kind: str, name: str) -> dict[str, Any] | None:
-        found = self.objects.get((kind, name))
-        return None if found is None else copy.deepcopy(found)
-
-    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._read("DaemonSet", name)
-
-    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._read("Deployment", name)
-
-    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._read("ConfigMap", name)
-
-    # The rest of the reader protocol: what a migration does not read.
-    def all_daemonsets(self) -> list[dict[str, Any]]:
-        return [d for (kind, _), d in self.objects.items() if kind == "DaemonSet"]
-
-    def disruption_budgets(self, namespace: str) -> list[DisruptionBudget]:
-        return []
-
-    def nodes(self) -> list[NodeFacts]:
-        return []
-
-    def pods(self, namespace: str, selector: str) -> list[PodFacts]:
-        return []
 
 
 def rolled_out(document: dict[str, Any]) -> None:

@@ -307,3 +307,25 @@ def test_ctrl_c_in_an_addon_stays_130_with_every_addons_state(run: Runner) -> No
     assert eks.version_of("vpc-cni") == "v1.18.3-eksbuild.3"
     assert len(eks.addon_updates("vpc-cni")) == 3
     assert [o.state for o in result.addons] == [UPGRADED, UPGRADED, UP_TO_DATE]
+
+
+@pytest.mark.parametrize("fits", [True, False])
+def test_a_plan_the_caller_showed_is_carried_as_it_is_only_while_it_still_fits(
+    run: Runner, fits: bool
+) -> None:
+    """A plan handed over as ``shown`` (the journey's, consented to with the journey) is not
+    planned a second time; one made for other targets than this run carries is set aside, and
+    the run plans afresh exactly as without it."""
+    shown = run(FakeCluster(), for_version=K130, dry_run=True).addons
+    assert [o.state for o in shown] == [PLANNED, PLANNED]
+    if not fits:  # the caller's plan took vpc-cni elsewhere than the gate now does
+        shown = (shown[0]._replace(target="v1.17.1-eksbuild.1"), *shown[1:])
+    planned_here, handed_over = FakeCluster(), FakeCluster()
+    run(planned_here, for_version=K130)
+    run(handed_over, for_version=K130, shown=shown)
+    assert handed_over.addons == planned_here.addons  # the same add-ons moved the same way
+    if fits:  # each add-on's catalogue read once less: its carry alone plans it
+        catalogue_reads = handed_over.calls["DescribeAddonVersions"]
+        assert catalogue_reads == planned_here.calls["DescribeAddonVersions"] - len(shown)
+    else:
+        assert handed_over.calls == planned_here.calls

@@ -5,6 +5,7 @@ kill), EKS's insights refusal and ``force`` with consent, the exit codes."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,11 +14,13 @@ import pytest
 from journey_fakes import FakeCluster, Killed, fake_gate
 
 from eksaddon.cli.all_addons import CarrySettings, make_carry
+from eksaddon.engine.all_addons import AllAddonsRun, targets_in_phase
 from eksaddon.engine.events import (
     ControlPlanePolled,
     ControlPlaneStarted,
     Event,
     PhaseStarted,
+    Progress,
 )
 from eksaddon.engine.journey import (
     GateReportLike,
@@ -39,6 +42,15 @@ from eksaddon.errors import (
 from eksaddon.gate import GateReport
 from eksaddon.versions import KubernetesVersion
 from fakes import FakeClock
+
+# The EKS calls that plan or carry an add-on (the cluster's own reads are the journey's).
+ADDON_CALLS = (
+    "DescribeAddon",
+    "DescribeAddonVersions",
+    "DescribeAddonConfiguration",
+    "UpdateAddon",
+    "DescribeUpdate",
+)
 
 K130 = KubernetesVersion.parse("1.30")
 
@@ -70,6 +82,7 @@ def run(tmp_path: Path, events: list[Event], consents: list[JourneyPlan]) -> Run
         to: str = "1.30",
         gate: Any = None,
         agree: bool = True,
+        progress: Progress | None = None,
         **options: Any,
     ) -> JourneyResult:
         state = tmp_path / "state"
@@ -90,7 +103,7 @@ def run(tmp_path: Path, events: list[Event], consents: list[JourneyPlan]) -> Run
             ),
             options=JourneyOptions(cluster="prod", target=KubernetesVersion.parse(to), **chosen),
             state_directory=state,
-            progress=events.append,
+            progress=progress or events.append,
             confirm=confirm,
             confirm_changed=lambda plan: False,
             clock=FakeClock(),
@@ -211,6 +224,7 @@ def test_eks_refusing_for_insights_when_nothing_moved_is_exit_3(run: Runner) -> 
         ("kill_at", ("DescribeUpdate(cluster)", 2)),  # while following the update
         ("lose_answer_of", ("UpdateClusterVersion", 1)),  # sent, the answer never read
         ("kill_at", ("UpdateClusterVersion", 1)),  # killed just before sending
+        ("kill_at", ("UpdateAddon", 2)),  # in the before phase, its first add-on done
         ("kill_at", ("UpdateAddon", 6)),  # in the after phase
     ],
 )
@@ -316,3 +330,56 @@ def test_an_edited_update_id_is_refused_not_followed(run: Runner, tmp_path: Path
     with pytest.raises(JournalMismatchError, match="damaged or was edited"):
         run(eks)
     assert len(eks.cluster_updates()) == 1
+
+
+def addon_calls(before: Counter[str], after: Counter[str]) -> dict[str, int]:
+    return {name: after[name] - before[name] for name in ADDON_CALLS}
+
+
+def test_the_before_phase_is_planned_once_and_carried_as_consented(
+    run: Runner, tmp_path: Path
+) -> None:
+    """The journey plans its before phase once, for the plan it shows; after the consent it
+    makes the add-on calls of carrying that plan and no others: the same calls `upgrade
+    --all-addons --for-kubernetes-version 1.30` makes after its own consent on the same cluster
+    (each add-on planned again just before it is acted on, not the whole phase again first)."""
+    eks = FakeCluster()
+    marks: list[tuple[str, Counter[str]]] = []
+
+    def mark(event: Event) -> None:
+        if isinstance(event, PhaseStarted):
+            marks.append((event.phase, eks.calls.copy()))
+
+    run(eks, progress=mark)
+    phases = [phase for phase, _ in marks]
+    assert phases == ["gate", "before", "gate", "control-plane", "after", "nodes"]
+    journey = addon_calls(marks[1][1], marks[2][1])  # from the before phase to the next gate
+
+    alone = FakeCluster()
+    gate = fake_gate(alone)
+    consented: list[Counter[str]] = []
+
+    def confirm(outcomes: object) -> bool:
+        consented.append(alone.calls.copy())
+        return True
+
+    state = tmp_path / "alone"
+    AllAddonsRun(
+        gateway=alone,
+        cluster="prod",
+        for_kubernetes_version=K130,
+        select=lambda cluster: targets_in_phase(gate(cluster, K130).addons, "before"),
+        carry=make_carry(
+            CarrySettings("prod", "PRESERVE", 300, 5, False, True, None, None, False, None),
+            gateway=alone,
+            state_directory=state,
+            clock=FakeClock(),
+        ),
+        state_directory=state,
+        progress=lambda event: None,
+        confirm=confirm,
+        confirm_changed=lambda plan: False,
+    ).run()
+    (at_consent,) = consented
+    assert journey == addon_calls(at_consent, alone.calls)
+    assert journey["UpdateAddon"] == 2  # vpc-cni and kube-proxy, once each

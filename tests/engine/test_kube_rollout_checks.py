@@ -231,6 +231,19 @@ def test_a_deployment_whose_template_eks_has_not_rewritten_yet_is_waited_for(
     assert first.updated == 0
 
 
+def test_no_replica_counts_as_updated_before_the_controller_saw_the_new_template(
+    world: World,
+) -> None:
+    set_image(world.api, NEW)  # EKS rewrote it; the controller has not looked yet
+    run_step(world)
+    first = next(e for e in world.events if isinstance(e, RolloutProgressed))
+    # (its status still counted the old template's two replicas as updated)
+    assert (first.updated, first.nodes) == (0, 2)
+    assert first.behind  # the old pods, named
+    last = [e for e in world.events if isinstance(e, RolloutProgressed)][-1]
+    assert (last.updated, last.behind) == (2, ())
+
+
 def test_pods_that_never_become_ready_stop_the_step_naming_them(world: World) -> None:
     world.controller.failing = "ImagePullBackOff"
     set_image(world.api, NEW)

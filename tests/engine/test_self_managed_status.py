@@ -3,60 +3,23 @@ kube-proxy or CoreDNS add-on (DescribeAddon: not found), Kubernetes runs them se
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from addon_objects import coredns_deployment, kube_proxy_daemonset
+from addon_objects import ClusterObjects, coredns_deployment, kube_proxy_daemonset
 
 from eksaddon.addons import profile_for
 from eksaddon.compat import CompatReport, Severity
 from eksaddon.engine.status import StatusReport, collect_status, live_check_compat
 from eksaddon.errors import ApiError, EksAddonError
-from eksaddon.gateways.protocols import ClusterInfo, DisruptionBudget, NodeFacts, PodFacts
+from eksaddon.gateways.protocols import ClusterInfo
 from eksaddon.matrix.model import AddonType
 from eksaddon.reports.live import status_document
 from eksaddon.versions import AddonVersion
 from fakes import FakeEks
 
 KUBECTL = ["kubectl-client-side-apply"]
-
-
-class Objects:
-    """A cluster's workloads as the kube gateway reads them (a dict by kind and name)."""
-
-    host = "https://prod.gr7.us-west-2.eks.amazonaws.com"
-
-    def __init__(self, *documents: dict[str, Any]) -> None:
-        self.objects = {(d["kind"], d["metadata"]["name"]): d for d in documents}
-        self.reads: list[tuple[str, str]] = []
-
-    def _read(self, kind: str, name: str) -> dict[str, Any] | None:
-        self.reads.append((kind, name))
-        found = self.objects.get((kind, name))
-        return None if found is None else copy.deepcopy(found)
-
-    def read_daemonset(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._read("DaemonSet", name)
-
-    def read_deployment(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._read("Deployment", name)
-
-    def read_config_map(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self._read("ConfigMap", name)
-
-    def all_daemonsets(self) -> list[dict[str, Any]]:
-        return [d for (kind, _), d in self.objects.items() if kind == "DaemonSet"]
-
-    def disruption_budgets(self, namespace: str) -> list[DisruptionBudget]:
-        return []
-
-    def nodes(self) -> list[NodeFacts]:
-        return []
-
-    def pods(self, namespace: str, selector: str) -> list[PodFacts]:
-        return []
 
 
 def eks_without(addon: str, builds: list[str]) -> FakeEks:
@@ -93,7 +56,7 @@ def unreachable(info: ClusterInfo) -> Any:
 
 
 def test_status_finds_a_self_managed_kube_proxy_and_its_version() -> None:
-    kube = Objects(kube_proxy_daemonset("v1.28.12-minimal-eksbuild.5", managers=KUBECTL))
+    kube = ClusterObjects(kube_proxy_daemonset("v1.28.12-minimal-eksbuild.5", managers=KUBECTL))
     report = status("kube-proxy", KUBE_PROXY_BUILDS, lambda info: kube)
     found = report.self_managed
     assert found is not None and found.state == "self-managed"
@@ -114,7 +77,7 @@ def test_status_finds_a_self_managed_kube_proxy_and_its_version() -> None:
 
 
 def test_status_says_unknown_and_why_when_the_image_tag_does_not_show_the_version() -> None:
-    kube = Objects(coredns_deployment("latest", managers=KUBECTL))
+    kube = ClusterObjects(coredns_deployment("latest", managers=KUBECTL))
     report = status("coredns", COREDNS_BUILDS, lambda info: kube)
     found = report.self_managed
     assert found is not None and found.state == "self-managed"
@@ -134,7 +97,7 @@ def test_status_says_kubernetes_could_not_be_read_rather_than_absent() -> None:
 
 
 def test_status_of_an_addon_that_does_not_run_says_absent() -> None:
-    kube = Objects()
+    kube = ClusterObjects()
     report = status("coredns", COREDNS_BUILDS, lambda info: kube)
     assert report.self_managed is not None and report.self_managed.state == "absent"
     assert status_document(report)["addon_type"] == "absent"
@@ -142,7 +105,7 @@ def test_status_of_an_addon_that_does_not_run_says_absent() -> None:
 
 
 def test_status_of_an_eks_addon_does_not_look_for_a_self_managed_one() -> None:
-    kube = Objects(kube_proxy_daemonset("v1.28.12-minimal-eksbuild.5"))
+    kube = ClusterObjects(kube_proxy_daemonset("v1.28.12-minimal-eksbuild.5"))
     eks = FakeEks(version="v1.28.12-eksbuild.5")
     eks.catalogue = [AddonVersion.parse(b) for b in KUBE_PROXY_BUILDS]
     profile = profile_for("kube-proxy")
@@ -154,7 +117,7 @@ def test_status_of_an_eks_addon_does_not_look_for_a_self_managed_one() -> None:
 
 
 def test_check_compat_checks_a_self_managed_kube_proxy_at_the_version_its_image_shows() -> None:
-    kube = Objects(kube_proxy_daemonset("v1.28.12-minimal-eksbuild.5", managers=KUBECTL))
+    kube = ClusterObjects(kube_proxy_daemonset("v1.28.12-minimal-eksbuild.5", managers=KUBECTL))
     report = compat("kube-proxy", KUBE_PROXY_BUILDS, lambda info: kube)
     assert report.addon_type is AddonType.SELF_MANAGED
     assert str(report.addon_version) == "v1.28.12"  # a self-managed install runs a release
@@ -172,7 +135,7 @@ def test_check_compat_checks_a_self_managed_kube_proxy_at_the_version_its_image_
 
 
 def test_check_compat_fails_on_a_self_managed_version_it_cannot_read() -> None:
-    kube = Objects(coredns_deployment("latest", managers=KUBECTL))
+    kube = ClusterObjects(coredns_deployment("latest", managers=KUBECTL))
     report = compat("coredns", COREDNS_BUILDS, lambda info: kube)
     assert report.failed
     (unreadable,) = [f for f in report.findings if f.code == "version-unreadable"]
@@ -192,7 +155,7 @@ def test_check_compat_says_kubernetes_could_not_be_read() -> None:
 
 def test_check_compat_says_the_workload_is_absent_and_what_to_do() -> None:
     with pytest.raises(EksAddonError) as raised:
-        compat("coredns", COREDNS_BUILDS, lambda info: Objects())
+        compat("coredns", COREDNS_BUILDS, lambda info: ClusterObjects())
     assert "and Deployment kube-system/coredns is absent" in raised.value.message
     assert raised.value.hint is not None and "eksaddon install" in raised.value.hint
 
@@ -204,7 +167,7 @@ def test_check_compat_without_kubernetes_says_where_to_look() -> None:
 
 
 def test_check_compat_of_a_missing_vpc_cni_is_refused_as_before() -> None:
-    kube = Objects()
+    kube = ClusterObjects()
     with pytest.raises(EksAddonError) as raised:
         compat("vpc-cni", ["v1.18.3-eksbuild.3"], lambda info: kube)
     assert "vpc-cni is not an EKS add-on on cluster prod" in raised.value.message

@@ -14,8 +14,14 @@ here until docs/iam/policy*.json (EKS) or docs/iam/rbac.yaml (Kubernetes) grant 
   ``application/apply-patch+yaml``) needs ``create`` too, since it creates an absent object.
 
 Per command, a declared table maps each command to the gateway methods it may call; the table is
-held to the policies statically and to the code by running the commands against the EKS stand-in
-(and the in-memory fakes for the node-side paths) and comparing the operations actually sent.
+held to the policies statically. The commands themselves are run in this process (CLI_RUNS:
+every command with a policy, the cluster-upgrade gate, ``upgrade --all-addons`` and the
+``cluster-upgrade`` journey through an insights refusal and ``--force-upgrade-insights``
+included) against the EKS stand-in; every AWS action they send is recorded at botocore
+(tests/sent_requests.py), and must be in the command's policy, which must grant nothing the runs
+never send (but NOT_SENT_BY_THE_RUNS). KUBE_RUNS run them against a real kube-apiserver as a
+user bound to the command's roles of rbac.yaml only: every request recorded at the kubernetes
+client must be granted by those roles, and the API server must refuse none.
 """
 
 from __future__ import annotations
@@ -24,15 +30,20 @@ import ast
 import inspect
 import json
 import re
+import shlex
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import botocore.session
 import kubernetes.client
+import kubernetes.client as k8s
 import pytest
 import yaml
+from rbac_roles import RoleBinder
+from sent_requests import KubeRequest, kube_request, recording
 
+from e2e.selfmanaged import NODES, SelfManagedCluster
 from eksaddon.engine.rollout_check import RolloutCheck
 from eksaddon.engine.selfmanaged import upgrade_self_managed
 from eksaddon.engine.upgrade import UpgradeOptions
@@ -49,10 +60,16 @@ from fakes import (
     run_migration,
     self_managed_cluster,
 )
+from standins.catalogues import bundled_catalogue
+from standins.controller import DaemonSetController
+from standins.eks_addons import AddonRecord, StandIn
 from standins.eks_upgrade import deprecated_api_insight
+from standins.kube import KubeApiServer, kube_apiserver, kube_fresh
 from standins.server import StandInServer, eks_server, eks_standin
+from tests_support import daemonset
+from virtual_clock import FastForwardClock
 
-__all__ = ["eks_server", "eks_standin"]
+__all__ = ["eks_server", "eks_standin", "kube_apiserver", "kube_fresh"]
 
 REPO = Path(__file__).resolve().parents[2]
 AWS_GATEWAY = REPO / "eksaddon" / "gateways" / "aws.py"
@@ -154,6 +171,9 @@ COMMAND_KUBE_METHODS: dict[str, set[str]] = {
     "upgrade-dry-run": {"all_daemonsets", "read_daemonset"},
     "upgrade-self-managed": NODE_SIDE_READS | {"read", "apply", "apply_daemonset"},
     "migrate": NODE_SIDE_READS,
+    # every add-on's rollout check, and the manifests of a self-managed one (upgrade --addon's)
+    "upgrade-all-addons": NODE_SIDE_READS | {"read", "apply", "apply_daemonset"},
+    "cluster-upgrade": NODE_SIDE_READS | {"read", "apply", "apply_daemonset"},
 }
 COMMAND_ROLES: dict[str, set[str]] = {
     "status": {"eksaddon-node-side-read"},
@@ -162,6 +182,8 @@ COMMAND_ROLES: dict[str, set[str]] = {
     "upgrade-dry-run": {"eksaddon-node-side-read"},
     "upgrade-self-managed": {"eksaddon-node-side-read", "eksaddon-self-managed-write"},
     "migrate": {"eksaddon-node-side-read"},
+    "upgrade-all-addons": {"eksaddon-node-side-read", "eksaddon-self-managed-write"},
+    "cluster-upgrade": {"eksaddon-node-side-read", "eksaddon-self-managed-write"},
 }
 
 
@@ -361,80 +383,198 @@ def _sent(standin: StandInServer) -> set[str]:
     return {f"eks:{operation}" for operation, n in standin.standin.calls.items() if n}
 
 
-CLI_RUNS: list[tuple[str, tuple[str, ...]]] = [
-    ("status", ("status", "--cluster", "prod", "--skip-node-side", "-o", "json")),
-    ("check-compat-cluster", ("check-compat", "--cluster", "prod", "--skip-node-side")),
-    (
+ROLE = "arn:aws:iam::123456789012:role/vpc-cni"
+FLEET_ROLE = "arn:aws:iam::123456789012:role/eksaddon-fleet"
+VALUES = '{"env":{"WARM_IP_TARGET":"5"}}'
+QUOTED_VALUES = shlex.quote(VALUES)
+FAST = "--poll-interval 0.05 --timeout 20"
+CARRY = f"{FAST} --skip-rollout-check --progress plain"
+GATE = "--target-kubernetes-version 1.30"
+
+
+class Invocation(NamedTuple):
+    command_line: str  # after `eksaddon`; {fleet} stands for the fleet file
+    code: int  # the exit code it must end with: each run does what its command is for
+
+    def args(self, fleet: Path) -> list[str]:
+        return shlex.split(self.command_line.replace("{fleet}", str(fleet)))
+
+
+class CliRun(NamedTuple):
+    """A command's invocations, in order, on one freshly seeded stand-in (``journey``: the
+    cluster-upgrade cluster of seed_journey; else seed_simple)."""
+
+    command: str  # as docs/iam/policy-<command>.json names it
+    invocations: tuple[Invocation, ...]
+    journey: bool = False
+
+
+def seed_simple(server: StandInServer) -> None:
+    """prod (vpc-cni one step behind, a node group) and bare (no add-on), on the vpc-cni
+    catalogue."""
+    server.create_cluster("prod", "1.29")
+    server.create_cluster("bare", "1.29")
+    server.put_addon("prod", "v1.17.1-eksbuild.1")
+    server.create_nodegroup("prod", "workers")
+
+
+def seed_journey(server: StandInServer) -> None:
+    """prod at 1.29 on the bundled catalogue: vpc-cni (with settings and a role, which every
+    step sends back and checks against the schema) and CoreDNS behind, a node group, and an
+    ERROR upgrade insight for 1.30 (the gate refuses, and EKS would); bare has no add-on."""
+    server.fresh(StandIn(bundled_catalogue()))
+    server.create_cluster("prod", "1.29")
+    server.create_cluster("bare", "1.29")
+    server.put_addon(
+        "prod", "v1.16.4-eksbuild.2", configuration_values=VALUES, service_account_role_arn=ROLE
+    )
+    server.put_addon("prod", "v1.10.1-eksbuild.7", addon_name="coredns")
+    server.create_nodegroup("prod", "workers", "1.29")
+    server.put_insight("prod", deprecated_api_insight("deprecated-1-30", "1.30"))
+
+
+PROD = "--cluster prod"
+
+
+def all_addons_runs(node_side: str) -> tuple[Invocation, ...]:
+    """``upgrade --all-addons``: the before phase for 1.30 (the gate's reads), then every
+    add-on to its latest build (``node_side``: how the run reaches the nodes, or skips them)."""
+    return (
+        Invocation(
+            f"upgrade {PROD} --all-addons --for-kubernetes-version 1.30 --yes {node_side}", 0
+        ),
+        Invocation(f"upgrade {PROD} --all-addons --yes {node_side}", 0),
+    )
+
+
+def journey_runs(node_side: str) -> tuple[Invocation, ...]:
+    """``cluster-upgrade`` refused for the ERROR insight (nothing changed), then forced past
+    it: the phases, UpdateClusterVersion with force, DescribeUpdate until it succeeds."""
+    forced = "--force-upgrade-insights --control-plane-timeout 60"
+    return (
+        Invocation(f"cluster-upgrade {PROD} --to 1.30 --yes {node_side}", 1),
+        Invocation(f"cluster-upgrade {PROD} --to 1.30 --yes {forced} {node_side}", 0),
+    )
+
+
+CLI_RUNS: list[CliRun] = [
+    CliRun("status", (Invocation(f"status {PROD} --skip-node-side -o json", 0),)),
+    CliRun(
+        "check-compat-cluster",
+        (
+            Invocation(f"check-compat {PROD} --skip-node-side", 0),
+            # the whole-cluster gate, every add-on (no --addon): the ERROR insight fails it
+            Invocation(f"check-compat {PROD} {GATE} --skip-node-side", 1),
+        ),
+        journey=True,
+    ),
+    CliRun(
         "upgrade-dry-run",
         (
-            "upgrade",
-            "--cluster",
-            "prod",
-            "--dry-run",
-            "--skip-rollout-check",
-            "--configuration-values",
-            '{"env":{"WARM_IP_TARGET":"5"}}',
+            Invocation(
+                f"upgrade {PROD} --dry-run --skip-rollout-check --configuration-values {QUOTED_VALUES}",
+                0,
+            ),
         ),
     ),
-    (
+    CliRun(
         "upgrade",
         (
-            "upgrade",
-            "--cluster",
-            "prod",
-            "--yes",
-            "--skip-rollout-check",
-            "--poll-interval",
-            "0.05",
-            "--timeout",
-            "20",
-            "--configuration-values",
-            '{"env":{"WARM_IP_TARGET":"5"}}',
+            Invocation(
+                f"upgrade {PROD} --yes --skip-rollout-check {FAST} --configuration-values {QUOTED_VALUES}",
+                0,
+            ),
         ),
     ),
-    (
+    CliRun(
         "install",
         (
-            "install",
-            "--cluster",
-            "bare",
-            "--yes",
-            "--poll-interval",
-            "0.05",
-            "--timeout",
-            "20",
-            "--configuration-values",
-            '{"env":{"WARM_IP_TARGET":"5"}}',
+            Invocation(
+                f"install --cluster bare --yes {FAST} --configuration-values {QUOTED_VALUES}", 0
+            ),
         ),
     ),
-    ("matrix", ("matrix", "diff", "-k", "1.29")),
-    ("check-compat-fleet", ("check-compat", "--all-clusters")),
+    CliRun("matrix", (Invocation("matrix diff -k 1.29", 1),)),  # 1: the catalogue differs
+    CliRun(
+        "check-compat-fleet",
+        (
+            # the add-on-less cluster is not checkable (exit 3): still a full read
+            Invocation("check-compat --all-clusters", 3),
+            Invocation(f"check-compat --all-clusters {GATE}", 1),
+            # an entry with role_arn is read with that role's credentials (sts:AssumeRole)
+            Invocation(f"check-compat --clusters {{fleet}} {GATE}", 1),
+        ),
+        journey=True,
+    ),
+    CliRun(
+        "upgrade-all-addons",
+        (Invocation(f"upgrade {PROD} --all-addons --dry-run {CARRY}", 0), *all_addons_runs(CARRY)),
+        journey=True,
+    ),
+    CliRun(
+        "cluster-upgrade",
+        (
+            Invocation(
+                f"cluster-upgrade {PROD} --to 1.30 --dry-run --force-upgrade-insights {CARRY}", 0
+            ),
+            *journey_runs(CARRY),
+        ),
+        journey=True,
+    ),
 ]
+# What a command's policy grants that no run here can send, and why (everything else it grants,
+# some run must send: the policy lists nothing the command never needs).
+NOT_SENT_BY_THE_RUNS: dict[str, set[str]] = {
+    # EKS checks iam:PassRole on the role an add-on request names; the caller never sends it.
+    **{command: {"iam:PassRole"} for command in PASSES_ROLE},
+}
 
 
-@pytest.mark.parametrize(("command", "args"), CLI_RUNS, ids=[c for c, _ in CLI_RUNS])
-def test_what_each_command_sends_is_in_its_policy(
-    command: str,
-    args: tuple[str, ...],
+def _fleet_file(tmp_path: Path, region: str) -> Path:
+    path = tmp_path / "fleet.yaml"
+    entries = [
+        {"name": "prod", "region": region, "role_arn": FLEET_ROLE},
+        {"name": "bare", "region": region},
+    ]
+    path.write_text(yaml.safe_dump(entries), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("cli_run", CLI_RUNS, ids=[r.command for r in CLI_RUNS])
+def test_what_each_command_sends_is_exactly_its_policy(
+    cli_run: CliRun,
     eks_standin: StandInServer,
     run: Callable[..., Any],
     monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
+    fast_clock: FastForwardClock,
 ) -> None:
+    """Each command run against the stand-in: every AWS action it sends (recorded at botocore,
+    STS included) is in its policy, and every action its policy grants is sent by some run."""
     for name, value in eks_standin.env({}).items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_STS", eks_standin.url)  # moto answers AssumeRole
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-kubeconfig"))
-    eks_standin.create_cluster("prod", "1.29")
-    eks_standin.create_cluster("bare", "1.29")
-    eks_standin.put_addon("prod", "v1.17.1-eksbuild.1")
-    eks_standin.standin.reset_counters()
-    result = run(*args)
-    # A fleet counts the add-on-less cluster as not checkable (exit 3): still a full read.
-    assert result.code in ((0, 1, 3) if command == "check-compat-fleet" else (0, 1)), result.err
-    sent = _sent(eks_standin)
-    assert sent, "nothing reached the stand-in"
-    granted = policy_actions(DOCS / f"policy-{command}.json")
-    assert sent <= granted, f"{command} sent {sent - granted}, not in policy-{command}.json"
+    (seed_journey if cli_run.journey else seed_simple)(eks_standin)
+    fleet = _fleet_file(tmp_path, eks_standin.region)
+    granted = policy_actions(DOCS / f"policy-{cli_run.command}.json")
+    union: set[str] = set()
+    with recording(monkeypatch) as sent:
+        for invocation in cli_run.invocations:
+            args = invocation.args(fleet)
+            sent.clear()
+            eks_standin.standin.reset_counters()
+            result = run(*args)
+            assert result.code == invocation.code, (args, result.err)
+            assert sent.aws, f"{args}: nothing was sent"
+            # the recorder misses nothing the stand-in itself counted
+            assert _sent(eks_standin) <= sent.aws, args
+            assert sent.aws <= granted, (
+                f"{' '.join(args)} sent {sent.aws - granted}, not in policy-{cli_run.command}.json"
+            )
+            union |= sent.aws
+    unused = granted - union - NOT_SENT_BY_THE_RUNS.get(cli_run.command, set())
+    assert not unused, f"policy-{cli_run.command}.json grants {unused}, which no run sent"
 
 
 def test_each_cluster_upgrade_call_sends_what_the_detector_names(
@@ -633,6 +773,7 @@ class Grant(NamedTuple):
     verb: str
     resource: str
     group: str
+    names: frozenset[str] | None = None  # the rule's resourceNames, if it names any
 
 
 def rbac_grants() -> list[Grant]:
@@ -656,6 +797,9 @@ def rbac_grants() -> list[Grant]:
                                 verb,
                                 resource,
                                 group,
+                                frozenset(rule["resourceNames"])
+                                if "resourceNames" in rule
+                                else None,
                             )
                         )
     return grants
@@ -742,3 +886,169 @@ def test_the_docs_page_shows_the_machine_readable_files() -> None:
     assert (DOCS / "rbac.yaml").read_text(encoding="utf-8").strip() in page
     for path in DOCS.glob("policy-*.json"):
         assert f"iam/{path.name}" in page, f"docs/iam.md does not link {path.name}"
+
+
+# --- Kubernetes: what the commands actually ask of a real kube-apiserver -----------------------
+
+KUBE = "{kube}"  # stands for --kubeconfig and --context of the kube-apiserver
+KUBE_RUNS: list[CliRun] = [
+    CliRun("status", (Invocation(f"status {PROD} {KUBE}", 0),), journey=True),
+    CliRun(
+        "check-compat-cluster",
+        # the gate reads the nodes' kubelets and every self-managed add-on's workload; the
+        # ERROR insight fails it
+        (Invocation(f"check-compat {PROD} {GATE} {KUBE}", 1),),
+        journey=True,
+    ),
+    # every step's rollout check on the nodes
+    CliRun("upgrade", (Invocation(f"upgrade {PROD} --yes {FAST} {KUBE}", 0),), journey=True),
+    # no EKS add-on: the VPC CNI's manifests read, applied and rolled out
+    CliRun("upgrade-self-managed", (Invocation(f"upgrade {PROD} --yes {FAST} {KUBE}", 0),)),
+    CliRun("upgrade-all-addons", all_addons_runs(f"{FAST} {KUBE}"), journey=True),
+    # the after phase takes vpc-cni to 1.30's latest, checked on the nodes
+    CliRun("cluster-upgrade", journey_runs(f"{FAST} {KUBE}"), journey=True),
+]
+
+
+def eks_rewrites_aws_node(api: k8s.ApiClient) -> Callable[[AddonRecord], None]:
+    """What EKS does to the aws-node DaemonSet when a vpc-cni update succeeds: its images move
+    to the build (the stand-in DaemonSet controller then rolls the pods on every node)."""
+
+    def rewrite(record: AddonRecord) -> None:
+        if record.addon_name != "vpc-cni":
+            return
+        apps = k8s.AppsV1Api(api)
+        document = apps.read_namespaced_daemon_set("aws-node", "kube-system")
+        spec = document.spec.template.spec
+        assert spec is not None  # the DaemonSet seed_kube created
+        for container in [*(spec.init_containers or []), *spec.containers]:
+            repository = (container.image or "").rsplit(":", 1)[0]
+            container.image = f"{repository}:{record.addon_version}"
+        apps.replace_namespaced_daemon_set("aws-node", "kube-system", document)
+
+    return rewrite
+
+
+def seed_kube(cluster: SelfManagedCluster, *, managed: bool) -> None:
+    """prod at 1.29 on the bundled catalogue, its endpoint the kube-apiserver, two nodes, a node
+    group and an ERROR insight for 1.30; vpc-cni v1.16.4 either an EKS add-on (``managed``: EKS
+    rewrites aws-node at each update) or self-managed (the v1.16.4 manifest, no EKS add-on)."""
+    eks = cluster.eks
+    eks.fresh(StandIn(bundled_catalogue()))
+    cluster.create("1.29")
+    if managed:
+        build = "v1.16.4-eksbuild.2"
+        eks.put_addon("prod", build)
+        k8s.AppsV1Api(cluster.api).create_namespaced_daemon_set("kube-system", daemonset(build))  # type: ignore[arg-type]
+        eks.standin.on_update_applied = eks_rewrites_aws_node(cluster.api)
+    else:
+        cluster.install("v1.16.4")
+    DaemonSetController(cluster.api, NODES).reconcile()  # the pods of the starting version
+    eks.create_nodegroup("prod", "workers", "1.29")
+    eks.put_insight("prod", deprecated_api_insight("deprecated-1-30", "1.30"))
+
+
+def allows(request: KubeRequest, grants: Iterable[Grant]) -> bool:
+    """RBAC's own rule: the verb, resource and group granted; a Role only in its namespace
+    (kube-system), a ClusterRole anywhere; a rule with resourceNames only a request naming one
+    of them (a list, or a create by POST, names none)."""
+    return any(
+        (g.verb, g.resource, g.group) == request[:3]
+        and (g.cluster_wide or request.namespace == "kube-system")
+        and (g.names is None or request.name in g.names)
+        for g in grants
+    )
+
+
+@pytest.mark.parametrize("cli_run", KUBE_RUNS, ids=[r.command for r in KUBE_RUNS])
+def test_what_each_command_asks_kubernetes_is_granted_by_its_roles(
+    cli_run: CliRun,
+    eks_standin: StandInServer,
+    kube_fresh: KubeApiServer,
+    run: Callable[..., Any],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Each command run in this process against the EKS stand-in and a real kube-apiserver
+    (seed_kube; ``journey`` runs have the EKS add-on): every Kubernetes request it makes,
+    recorded at the kubernetes client's HTTP layer, is granted by the docs/iam/rbac.yaml
+    roles docs/iam.md names for it, and every AWS action it sends is in its policy."""
+    cluster = SelfManagedCluster(
+        eks_standin, kube_fresh, tmp_path, run, lambda: request.getfixturevalue("fast_clock")
+    )
+    seed_kube(cluster, managed=cli_run.journey)
+    # eksaddon runs as the user bound to the command's roles only: the API server judges too
+    binder = RoleBinder(cluster.api)
+    request.addfinalizer(binder.unbind_all)
+    for role in COMMAND_ROLES[cli_run.command]:
+        binder.bind(role)
+    roles = [g for g in rbac_grants() if g.role in COMMAND_ROLES[cli_run.command]]
+    policy = policy_actions(DOCS / f"policy-{cli_run.command}.json")
+    kube = f"--kubeconfig {kube_fresh.kubeconfig_path} --context {kube_fresh.forbidden_context}"
+    asked: set[KubeRequest] = set()
+    with cluster.controller() as controller, recording(monkeypatch, not_from=[cluster.api]) as sent:
+        for invocation in cli_run.invocations:
+            sent.clear()
+            args = shlex.split(invocation.command_line.replace("{kube}", kube))
+            result = cluster.in_process(*args, controller=controller)
+            assert result.code == invocation.code, (args, result.err)
+            assert "RBAC forbids" not in result.out + result.err, (args, result.err)
+            assert sent.aws <= policy, f"{' '.join(args)} sent {sent.aws - policy}"
+            refused = {r for r in sent.kube if not allows(r, roles)}
+            assert not refused, (
+                f"{' '.join(args)}: not granted by {COMMAND_ROLES[cli_run.command]}: {refused}"
+            )
+            asked |= sent.kube
+    assert any(r.resource == "nodes" for r in asked), "the run never reached Kubernetes"
+    if cli_run.command in (
+        "upgrade",
+        "upgrade-self-managed",
+        "upgrade-all-addons",
+        "cluster-upgrade",
+    ):
+        assert ("list", "pods") in {r[:2] for r in asked}, "no rollout was checked on the nodes"
+    if cli_run.command == "upgrade-self-managed":  # the manifests were applied
+        assert {("patch", "daemonsets"), ("create", "daemonsets")} <= {r[:2] for r in asked}
+
+
+def test_the_recorder_names_each_request_as_rbac_authorizes_it() -> None:
+    """Self-check of tests/sent_requests.py's mapping from an HTTP request to RBAC's terms."""
+    base = "https://127.0.0.1:6443"
+    assert kube_request("GET", f"{base}/api/v1/nodes?limit=500", None) == [
+        KubeRequest("list", "nodes", "", None, None)
+    ]
+    assert kube_request(
+        "GET", f"{base}/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node", None
+    ) == [KubeRequest("get", "daemonsets", "apps", "kube-system", "aws-node")]
+    assert kube_request("GET", f"{base}/api/v1/namespaces/kube-system/pods?watch=true", None) == [
+        KubeRequest("watch", "pods", "", "kube-system", None)
+    ]
+    path = "/apis/apps/v1/namespaces/kube-system/daemonsets/aws-node/status"
+    assert kube_request("PUT", base + path, None) == [
+        KubeRequest("update", "daemonsets/status", "apps", "kube-system", "aws-node")
+    ]
+    crd = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/eniconfigs.crd.k8s.amazonaws.com"
+    assert kube_request("PATCH", base + crd, "application/apply-patch+yaml") == [
+        KubeRequest(
+            "patch",
+            "customresourcedefinitions",
+            "apiextensions.k8s.io",
+            None,
+            crd.rsplit("/", 1)[1],
+        ),
+        KubeRequest(
+            "create",
+            "customresourcedefinitions",
+            "apiextensions.k8s.io",
+            None,
+            crd.rsplit("/", 1)[1],
+        ),
+    ]
+    assert kube_request("GET", f"{base}/apis", None) == []  # discovery: every user may
+    grants = [g for g in rbac_grants() if g.role == "eksaddon-node-side-read"]
+    assert allows(KubeRequest("get", "configmaps", "", "kube-system", "coredns"), grants)
+    assert not allows(KubeRequest("get", "configmaps", "", "kube-system", "aws-auth"), grants)
+    assert not allows(
+        KubeRequest("list", "pods", "", "default", None), grants
+    )  # a Role: kube-system
