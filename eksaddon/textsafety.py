@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable
 
 # C0 controls (tab and newline included: a value shown on one line must stay on one line), DEL,
 # C1 controls, and the bidirectional formatting characters (LRM/RLM, ALM, embeddings, overrides,
@@ -60,9 +61,23 @@ def register_secret(value: str | None) -> None:
 
 def redact(text: str) -> str:
     """``text`` without any registered secret or signed-request token."""
+    return redactor()(text)
+
+
+def redactor() -> Callable[[str], str]:
+    """:func:`redact` for the secrets registered now: for a document's thousands of strings
+    (a fleet report), which would each take the lock and sort the secrets again."""
     with _lock:
         known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return _SHAPED_SECRETS.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+    def redact_known(text: str) -> str:
+        for secret in known:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return _SHAPED_SECRETS.sub(_shaped, text)
+
+    return redact_known
+
+
+def _shaped(match: re.Match[str]) -> str:
+    return f"{match.group(1)}{match.group(2)}{REDACTED}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import threading
 import time
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ import pytest
 from eksaddon.engine.upgrade import SystemClock
 from eksaddon.engine.waiting import Clock, retrying
 from eksaddon.errors import EndpointUnreachableError
+from standins.faultproxy import Rule, fault_proxy
 from virtual_clock import FastForwardClock
 
 
@@ -36,6 +38,43 @@ def test_real_time_still_counts_at_its_share(clock: FastForwardClock) -> None:
     passed, real_passed = clock.now() - started, time.monotonic() - real
     assert passed == pytest.approx(real_passed * clock.real_time_share, abs=0.01)
     assert passed > 0
+
+
+def test_time_counted_in_full_is_not_cut_to_the_share(clock: FastForwardClock) -> None:
+    started, real = clock.now(), time.monotonic()
+    time.sleep(0.2)
+    clock.count_in_full(0.2)
+    passed, real_passed = clock.now() - started, time.monotonic() - real
+    # 0.2 s in full, the rest of the real time at its share
+    assert passed == pytest.approx(0.2 + (real_passed - 0.2) * clock.real_time_share, abs=0.01)
+
+
+def test_a_hung_request_is_held_until_its_client_gives_up_and_counts_in_full(
+    clock: FastForwardClock,
+) -> None:
+    held: list[float] = []
+
+    def count(seconds: float) -> None:
+        held.append(seconds)
+        clock.count_in_full(seconds)
+
+    # No upstream listens on port 9: a hung request never reaches one anyway.
+    with fault_proxy("http://127.0.0.1:9", held=count) as proxy:
+        rule = proxy.add(Rule("GET", "^/hang", "hang", seconds=30))
+        started = clock.now()
+        client = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=0.3)
+        client.request("GET", "/hang")
+        with pytest.raises(TimeoutError):
+            client.getresponse()
+        client.close()  # the client gives up, as urllib3 does after a read timeout
+        deadline = time.monotonic() + 10
+        while not held and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert rule.hits == 1
+    (seconds,) = held
+    # (the proxy starts counting once it has read the request, a little after the client sent it)
+    assert 0.2 <= seconds < 5, "held until the client gave up, not for the rule's 30 s"
+    assert clock.now() - started >= seconds
 
 
 def test_timers_run_before_the_sleep_that_passes_them_returns(clock: FastForwardClock) -> None:

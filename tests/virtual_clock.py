@@ -12,6 +12,10 @@ long for a step's requests as an idle one before a transient fault's case runs i
 timeout (real time counted in full made those cases fail now and then under load; not counted
 at all, a case of hung requests would retry them for the whole timeout, seconds each).
 
+A hung request is the exception: ``count_in_full(seconds)`` counts real time that passed in full
+(the fault proxy's ``hang`` tells it how long it held a request until the client's read timeout
+ran out), since that wait is what a hung-request case is about.
+
 The world the code under test waits for moves on with the clock, so that the order of events is
 the one real time would give, whatever the machine's load:
 
@@ -93,6 +97,15 @@ class FastForwardClock:
         for action in tickers:
             action()
         time.sleep(0)  # let the stand-ins' threads run, as a real sleep would
+
+    def count_in_full(self, real_seconds: float) -> None:
+        """Count ``real_seconds`` that really passed in full, not at ``real_time_share``: a
+        request held until its client's read timeout ran out (the fault proxy's ``hang``). That
+        wait is the one a hung-request case is about; at a quarter, a step's deadline would take
+        four times as many hung requests, each a real read timeout, to pass."""
+        with self._lock:
+            self.skipped += max(real_seconds, 0.0) * (1.0 - self.real_time_share)
+            self._wake.notify_all()
 
     # --- the world moving on ---------------------------------------------------------------------
 

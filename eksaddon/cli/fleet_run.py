@@ -30,15 +30,21 @@ from eksaddon.matrix import Matrix
 from eksaddon.versions import KubernetesVersion
 
 
-def _factory(concurrency: int) -> GatewayFactory:
-    def make(region: str | None, profile: str | None, role_arn: str | None) -> EksGateway:
-        from eksaddon.gateways.aws import AwsEksGateway
+def gateway_factory(max_connections: int) -> GatewayFactory:
+    """AWS gateways for a fleet's pool: each region's client has a connection for every request
+    the fleet may have in flight, and the regions' clients share one boto3 session per profile
+    (and per assumed role)."""
+    from eksaddon.gateways.aws import AwsEksGateway, Sessions
 
+    sessions = Sessions()
+
+    def make(region: str | None, profile: str | None, role_arn: str | None) -> EksGateway:
         return AwsEksGateway(
             profile=profile,
             region=region,
             role_arn=role_arn,
-            max_connections=requests_in_flight(concurrency),
+            max_connections=max_connections,
+            sessions=sessions,
         )
 
     return make
@@ -102,7 +108,7 @@ def run_fleet(
     report_file: Path | None,
     annotations: str | None,
 ) -> int:
-    pool = GatewayPool(_factory(concurrency))
+    pool = GatewayPool(gateway_factory(requests_in_flight(concurrency)))
     targets = fleet_targets(pool, all_clusters, clusters_file, regions, profile, shard)
     with _progress_bar() as progress:
         report = check_fleet(

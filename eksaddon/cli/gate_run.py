@@ -73,23 +73,13 @@ def run_gate_fleet(
     report_file: Path | None,
     annotations: str | None,
 ) -> int:
-    from eksaddon.cli.fleet_run import _progress_bar, fleet_targets
+    from eksaddon.cli.fleet_run import _progress_bar, fleet_targets, gateway_factory
     from eksaddon.cli.shared import emit
     from eksaddon.engine.fleet import GatewayPool
     from eksaddon.engine.gate_fleet import gate_fleet, requests_in_flight
     from eksaddon.reports import OutputFormat, annotations_of, render
 
-    def make(region: str | None, profile: str | None, role_arn: str | None) -> EksGateway:
-        from eksaddon.gateways.aws import AwsEksGateway
-
-        return AwsEksGateway(
-            profile=profile,
-            region=region,
-            role_arn=role_arn,
-            max_connections=requests_in_flight(concurrency),
-        )
-
-    pool = GatewayPool(make)
+    pool = GatewayPool(gateway_factory(requests_in_flight(concurrency)))
     targets = fleet_targets(pool, all_clusters, clusters_file, regions, profile, shard)
     with _progress_bar() as progress:
         report = gate_fleet(

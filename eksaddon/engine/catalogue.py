@@ -50,6 +50,39 @@ def with_live_catalogue(
     )
 
 
+class Overlays:
+    """Matrices overlaid with a live catalogue, each made once and shared.
+
+    A fleet's clusters of one region and Kubernetes version get the very same catalogue answer
+    (one read, :class:`~eksaddon.engine.fleet.SharedCatalogue`), so laying it over the same matrix
+    again for every cluster would make the same matrix hundreds of times. An entry is keyed by the
+    identity of the matrix and of the answer, and keeps both: neither id can be reused while the
+    entry lives. Safe across threads (two threads may make the same overlay once each).
+    """
+
+    def __init__(self) -> None:
+        self._made: dict[
+            tuple[int, KubernetesVersion, int, str],
+            tuple[Matrix, list[CatalogueEntry], Matrix],
+        ] = {}
+
+    def with_live_catalogue(
+        self,
+        matrix: Matrix,
+        kubernetes: KubernetesVersion,
+        entries: list[CatalogueEntry],
+        *,
+        origin: str,
+    ) -> Matrix:
+        """:func:`with_live_catalogue`, made once per (matrix, version, answer, origin)."""
+        key = (id(matrix), kubernetes, id(entries), origin)
+        made = self._made.get(key)
+        if made is None or made[0] is not matrix or made[1] is not entries:
+            overlaid = with_live_catalogue(matrix, kubernetes, entries, origin=origin)
+            made = self._made[key] = (matrix, entries, overlaid)
+        return made[2]
+
+
 def offered_versions(gateway: EksGateway, cluster: ClusterInfo, addon: str) -> list[AddonVersion]:
     """The builds EKS offers ``cluster``'s Kubernetes version now (API failures raise: exit 3)."""
     return [entry.version for entry in gateway.addon_versions(addon, cluster.version)]

@@ -16,10 +16,11 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed, wait
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from eksaddon.compat import CompatReport, Severity
 from eksaddon.datafiles import read_document
+from eksaddon.engine.catalogue import Overlays
 from eksaddon.engine.events import FleetProgress
 from eksaddon.engine.status import live_check_compat
 from eksaddon.errors import EksAddonError, ExitCode, InputError, InputFileError
@@ -272,14 +273,22 @@ class _PrefetchedGateway(_DelegatingGateway):
 def _issue_first_reads(
     gateway: EksGateway, cluster: str, addon: str, reads: ThreadPoolExecutor
 ) -> _PrefetchedGateway:
+    """Send every first read: all but one on ``reads``, the first on the calling thread itself
+    while the others are in flight (one thread hand-over fewer per cluster; the answers, or the
+    errors, are kept for the check whatever order it asks in)."""
     calls: dict[str, Callable[[], Any]] = {
         "describe_cluster": lambda: gateway.describe_cluster(cluster),
         "describe_addon": lambda: gateway.describe_addon(cluster, addon),
     }
     assert tuple(calls) == FIRST_READS
-    return _PrefetchedGateway(
-        gateway, cluster, addon, {name: reads.submit(call) for name, call in calls.items()}
-    )
+    (first, call), *others = calls.items()
+    issued = {name: reads.submit(other) for name, other in others}
+    answered: Future[Any] = Future()
+    try:
+        answered.set_result(call())
+    except BaseException as error:  # kept for the check, as a pool's future would keep it
+        answered.set_exception(error)
+    return _PrefetchedGateway(gateway, cluster, addon, {first: answered, **issued})
 
 
 GatewayFactory = Callable[[str | None, str | None, str | None], EksGateway]
@@ -293,6 +302,8 @@ class GatewayPool:
         self._lock = threading.Lock()
         self._gateways: dict[tuple[str | None, str | None, str | None], EksGateway] = {}
         self.catalogue = SharedCatalogue()
+        # The catalogue laid over a matrix once for all the clusters that share it.
+        self.overlays = Overlays()
 
     def get(self, target: FleetTarget) -> EksGateway:
         with self._lock:
@@ -325,6 +336,52 @@ def discover(
     return [target for listing in listings for target in listing.result()]
 
 
+class _Outcome(Protocol):
+    """What the fleet runner needs of an outcome (ClusterOutcome, the gate's GateOutcome)."""
+
+    @property
+    def target(self) -> FleetTarget: ...
+
+    @property
+    def exit_code(self) -> ExitCode: ...
+
+
+OutcomeT = TypeVar("OutcomeT", bound=_Outcome)
+
+
+def over_fleet(
+    targets: list[FleetTarget],
+    check: Callable[[FleetTarget, ThreadPoolExecutor], OutcomeT],
+    *,
+    concurrency: int,
+    requests_per_cluster: int,
+    progress: Callable[[FleetProgress], None] | None = None,
+) -> tuple[OutcomeT, ...]:
+    """``check`` every target, at most ``concurrency`` clusters in flight, in target-key order.
+
+    Each check is handed one shared executor for its reads, sized so that every cluster in
+    flight can have ``requests_per_cluster`` reads open at once (independent reads go out
+    together, not one after the other); progress is reported as each cluster finishes.
+    """
+    workers = max(1, concurrency)
+    outcomes: list[OutcomeT] = []
+    with (
+        ThreadPoolExecutor(max_workers=workers * max(1, requests_per_cluster)) as reads,
+        ThreadPoolExecutor(max_workers=workers) as executor,
+    ):
+        futures = [executor.submit(check, target, reads) for target in targets]
+        failed = errors = 0
+        for done, future in enumerate(as_completed(futures), start=1):
+            outcome = future.result()
+            outcomes.append(outcome)
+            failed += outcome.exit_code == ExitCode.CHECK_FAILED
+            errors += outcome.exit_code not in (ExitCode.OK, ExitCode.CHECK_FAILED)
+            if progress is not None:
+                progress(FleetProgress(done, len(targets), failed, errors))
+    outcomes.sort(key=lambda o: o.target.key)
+    return tuple(outcomes)
+
+
 def check_fleet(
     targets: list[FleetTarget],
     *,
@@ -343,7 +400,6 @@ def check_fleet(
     Each cluster's :data:`FIRST_READS` are issued together, so at most
     :func:`requests_in_flight` requests are open at once.
     """
-    workers = max(1, concurrency)
 
     def check(target: FleetTarget, reads: ThreadPoolExecutor) -> ClusterOutcome:
         prefetched: _PrefetchedGateway | None = None
@@ -357,6 +413,7 @@ def check_fleet(
                 target_kubernetes=target_kubernetes,
                 features=features,
                 fail_on=fail_on,
+                overlays=pool.overlays,
             )
         except EksAddonError as error:
             return ClusterOutcome(target, None, error.one_line(), error.exit_code)
@@ -366,19 +423,11 @@ def check_fleet(
         code = ExitCode.CHECK_FAILED if report.failed else ExitCode.OK
         return ClusterOutcome(target, report, None, code)
 
-    outcomes: list[ClusterOutcome] = []
-    with (
-        ThreadPoolExecutor(max_workers=requests_in_flight(workers)) as reads,
-        ThreadPoolExecutor(max_workers=workers) as executor,
-    ):
-        futures = [executor.submit(check, target, reads) for target in targets]
-        failed = errors = 0
-        for done, future in enumerate(as_completed(futures), start=1):
-            outcome = future.result()
-            outcomes.append(outcome)
-            failed += outcome.exit_code == ExitCode.CHECK_FAILED
-            errors += outcome.exit_code not in (ExitCode.OK, ExitCode.CHECK_FAILED)
-            if progress is not None:
-                progress(FleetProgress(done, len(targets), failed, errors))
-    outcomes.sort(key=lambda o: o.target.key)
-    return FleetReport(addon, tuple(outcomes), fail_on, shard)
+    outcomes = over_fleet(
+        targets,
+        check,
+        concurrency=concurrency,
+        requests_per_cluster=len(FIRST_READS),
+        progress=progress,
+    )
+    return FleetReport(addon, outcomes, fail_on, shard)

@@ -20,7 +20,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from eksaddon.compat import Severity
-from eksaddon.engine.catalogue import with_live_catalogue
+from eksaddon.engine.catalogue import Overlays
 from eksaddon.engine.fleet import SharedCatalogue
 from eksaddon.engine.gate_kube_facts import (
     NODEGROUP_LABEL,
@@ -78,10 +78,6 @@ __all__ = [
 
 
 KubeFor = Callable[[ClusterInfo], GateKube]
-
-
-# (id of the base matrix, version, the catalogue) -> (base matrix, overlaid matrix)
-Overlays = dict[tuple[int, KubernetesVersion, tuple[CatalogueEntry, ...]], tuple[Matrix, Matrix]]
 
 
 class GateRequest(NamedTuple):
@@ -166,7 +162,7 @@ class _Reads:
         self.reads = reads
         self.catalogue = catalogue
         self.kube_note = "--skip-node-side"
-        self.overlays: Overlays = {}
+        self.overlays = Overlays()
 
     def facts(self) -> GateFacts:
         g, name, submit = self.gateway, self.cluster, self.reads.submit
@@ -283,15 +279,9 @@ class _Reads:
     ) -> Matrix:
         """``matrix`` with the live catalogue laid over it; a fleet's clusters get the same
         catalogue for the same add-on, so the overlay is made once and shared."""
-        key = (id(matrix), kubernetes, tuple(entries))
-        cached = self.overlays.get(key)
-        if cached is None or cached[0] is not matrix:
-            overlaid = with_live_catalogue(
-                matrix, kubernetes, entries, origin="eks:DescribeAddonVersions"
-            )
-            # The base matrix is kept with the entry: its id is never reused while cached.
-            cached = self.overlays[key] = (matrix, overlaid)
-        return cached[1]
+        return self.overlays.with_live_catalogue(
+            matrix, kubernetes, entries, origin="eks:DescribeAddonVersions"
+        )
 
     def _kubernetes(self, info: ClusterInfo, eks_addons: set[str]) -> KubeFacts:
         if self.kube is None:

@@ -9,19 +9,13 @@ read). One unreachable or forbidden cluster is an outcome, never a crash.
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from typing import NamedTuple
 
 from eksaddon.compat import Severity
 from eksaddon.engine.events import FleetProgress
-from eksaddon.engine.fleet import FleetTarget, GatewayPool
-from eksaddon.engine.gate import (
-    READS_PER_CLUSTER,
-    GateRequest,
-    MatrixFor,
-    Overlays,
-    gate_cluster,
-)
+from eksaddon.engine.fleet import FleetTarget, GatewayPool, over_fleet
+from eksaddon.engine.gate import READS_PER_CLUSTER, GateRequest, MatrixFor, gate_cluster
 from eksaddon.errors import EksAddonError, ExitCode
 from eksaddon.gate import GateReport
 
@@ -61,9 +55,6 @@ def gate_fleet(
     shard: str | None = None,
     progress: Callable[[FleetProgress], None] | None = None,
 ) -> GateFleetReport:
-    workers = max(1, concurrency)
-    overlays: Overlays = {}  # each add-on's live catalogue laid over its matrix once
-
     def gate(target: FleetTarget, reads: ThreadPoolExecutor) -> GateOutcome:
         try:
             report = gate_cluster(
@@ -73,28 +64,21 @@ def gate_fleet(
                 matrix_for=matrix_for,
                 kube=None,
                 reads=reads,
-                # The pool's gateways already read each catalogue once (pool.catalogue).
+                # The pool's gateways already read each catalogue once (pool.catalogue), and
+                # each add-on's catalogue is laid over its matrix once (pool.overlays).
                 kube_note=FLEET_KUBERNETES_NOTE,
-                overlays=overlays,
+                overlays=pool.overlays,
             )
         except EksAddonError as error:
             return GateOutcome(target, None, error.one_line(), error.exit_code)
         code = ExitCode.CHECK_FAILED if report.failed else ExitCode.OK
         return GateOutcome(target, report, None, code)
 
-    outcomes: list[GateOutcome] = []
-    with (
-        ThreadPoolExecutor(max_workers=requests_in_flight(workers)) as reads,
-        ThreadPoolExecutor(max_workers=workers) as executor,
-    ):
-        futures = [executor.submit(gate, target, reads) for target in targets]
-        failed = errors = 0
-        for done, future in enumerate(as_completed(futures), start=1):
-            outcome = future.result()
-            outcomes.append(outcome)
-            failed += outcome.exit_code == ExitCode.CHECK_FAILED
-            errors += outcome.exit_code not in (ExitCode.OK, ExitCode.CHECK_FAILED)
-            if progress is not None:
-                progress(FleetProgress(done, len(targets), failed, errors))
-    outcomes.sort(key=lambda o: o.target.key)
-    return GateFleetReport(str(request.target), tuple(outcomes), request.fail_on, shard)
+    outcomes = over_fleet(
+        targets,
+        gate,
+        concurrency=concurrency,
+        requests_per_cluster=READS_PER_CLUSTER,
+        progress=progress,
+    )
+    return GateFleetReport(str(request.target), outcomes, request.fail_on, shard)

@@ -11,7 +11,7 @@ from eksaddon import planner
 from eksaddon.addons import profile_of
 from eksaddon.addons.base import AddonProfile, main_workload
 from eksaddon.compat import CompatReport, Finding, Severity, check_compat
-from eksaddon.engine.catalogue import with_live_catalogue
+from eksaddon.engine.catalogue import Overlays, with_live_catalogue
 from eksaddon.engine.node_findings import node_findings
 from eksaddon.engine.nodeside_status import (
     NodeSide,
@@ -81,10 +81,15 @@ class StatusReport(NamedTuple):
 
 
 def live_catalogue(
-    gateway: EksGateway, matrix: Matrix, addon: str, kubernetes: KubernetesVersion
+    gateway: EksGateway,
+    matrix: Matrix,
+    addon: str,
+    kubernetes: KubernetesVersion,
+    overlays: Overlays | None = None,
 ) -> LiveCatalogue:
     """The matrix with EKS's own catalogue for ``kubernetes``, or the matrix alone, with a warning,
-    when the catalogue cannot be read (permissions, network)."""
+    when the catalogue cannot be read (permissions, network); ``overlays`` shares the overlaid
+    matrix between the clusters of a fleet."""
     try:
         entries = gateway.addon_versions(addon, kubernetes)
     except ApiError as error:
@@ -99,8 +104,9 @@ def live_catalogue(
             matrix.origin,
             f"EKS lists no {addon} versions for Kubernetes {kubernetes}; using {matrix.origin}",
         )
+    overlay = overlays.with_live_catalogue if overlays is not None else with_live_catalogue
     return LiveCatalogue(
-        with_live_catalogue(matrix, kubernetes, entries, origin=LIVE_CATALOGUE),
+        overlay(matrix, kubernetes, entries, origin=LIVE_CATALOGUE),
         LIVE_CATALOGUE,
         None,
     )
@@ -232,10 +238,12 @@ def live_check_compat(
     fail_on: Severity,
     kube: Callable[[ClusterInfo], KubernetesReader] | None = None,
     profile: AddonProfile | None = None,
+    overlays: Overlays | None = None,
 ) -> CompatReport:
     """``check-compat --cluster``: the offline checks fed with live facts, each with its source.
 
-    With ``kube``, the node side adds what the nodes run and the settings to carry.
+    With ``kube``, the node side adds what the nodes run and the settings to carry; a fleet
+    passes its ``overlays`` (the catalogue laid over the matrix once for all its clusters).
     """
     profile = profile if profile is not None else profile_of(matrix)
     info = gateway.describe_cluster(cluster)
@@ -257,11 +265,11 @@ def live_check_compat(
             )
         if found.state != SELF_MANAGED:
             raise not_checkable(found, addon=addon, cluster=cluster)
-    catalogue = live_catalogue(gateway, matrix, addon, info.version)
+    catalogue = live_catalogue(gateway, matrix, addon, info.version, overlays)
     target = None
     if target_kubernetes is not None and target_kubernetes != info.version:
         # The cluster is about to run the target version: what EKS offers there counts too.
-        target = live_catalogue(gateway, catalogue.matrix, addon, target_kubernetes)
+        target = live_catalogue(gateway, catalogue.matrix, addon, target_kubernetes, overlays)
     if found is not None:
         version, addon_type = found.version, AddonType.SELF_MANAGED
         own = self_managed_findings(found, addon)

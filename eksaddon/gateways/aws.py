@@ -10,7 +10,10 @@ against the service model's shapes (aws_shape.py) and read into records (aws_ans
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
@@ -58,6 +61,42 @@ from eksaddon.versions import AddonVersion, KubernetesVersion
 RETRY_ATTEMPTS = 8
 # A listing longer than this is an endpoint that never stops answering "there is more".
 MAX_PAGES = 1000
+# DescribeNodegroup calls of one cluster in flight at once.
+NODEGROUP_READS = 8
+
+
+@dataclass
+class Sessions:
+    """One boto3 session per profile (and per role assumed from it), shared by the EKS clients of
+    every region: a fleet across regions then loads botocore's endpoint and EKS models once per
+    profile, not once per region (memory and start-up), and assumes each role once.
+
+    boto3 sessions are not thread-safe: sessions, and clients from them, are made under one lock
+    (:func:`_eks_client`); the clients themselves are thread-safe.
+    """
+
+    # (A dataclass: this module's one __init__ stays the gateway's, which the permission test's
+    # call detector reads by name.)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    made: dict[tuple[str | None, str | None], Any] = field(default_factory=dict)
+
+
+def _eks_client(
+    sessions: Sessions, profile: str | None, role_arn: str | None, region: str | None, config: Any
+) -> tuple[Any, Any, str | None]:
+    """(session, EKS client, region) for ``region`` (None: the profile's or the environment's
+    default region; no client when there is none)."""
+    with sessions.lock:
+        base = sessions.made.get((profile, None))
+        if base is None:
+            base = sessions.made[(profile, None)] = boto3.Session(profile_name=profile)
+        session = sessions.made.get((profile, role_arn))
+        if session is None:
+            session = sessions.made[(profile, role_arn)] = _assumed(base, role_arn, region)
+        name = region or base.region_name
+        if name is None:
+            return session, None, None
+        return session, session.client("eks", region_name=name, config=config), name
 
 
 class AwsEksGateway:
@@ -71,17 +110,10 @@ class AwsEksGateway:
         role_arn: str | None = None,
         max_attempts: int = RETRY_ATTEMPTS,
         max_connections: int = 10,
+        sessions: Sessions | None = None,
     ) -> None:
+        """``sessions``: share boto3 sessions with the gateways of other regions (fleets)."""
         with translated("create the EKS client", subject="AWS"):
-            session = boto3.Session(profile_name=profile, region_name=region)
-            if role_arn is not None:
-                session = _assumed(session, role_arn, region)
-            if session.region_name is None:
-                raise EnvironmentProblemError(
-                    "no AWS region is configured",
-                    hint="pass --region or set AWS_REGION (or a region in your AWS profile)",
-                )
-            self._region: str = session.region_name
             timeouts = request_timeouts()
             config = botocore.config.Config(
                 # total_max_attempts counts the first try too (max_attempts would count retries).
@@ -93,7 +125,15 @@ class AwsEksGateway:
                 max_pool_connections=max_connections,
                 user_agent_extra="eksaddon",
             )
-            self._client: Any = session.client("eks", config=config)
+            shared = sessions if sessions is not None else Sessions()
+            session, client, name = _eks_client(shared, profile, role_arn, region, config)
+            if client is None or name is None:
+                raise EnvironmentProblemError(
+                    "no AWS region is configured",
+                    hint="pass --region or set AWS_REGION (or a region in your AWS profile)",
+                )
+            self._region: str = name
+            self._client: Any = client
             self._session = session
             events = self._client.meta.events
             # Each request's credentials are remembered for redaction when they sign it, so no
@@ -241,27 +281,31 @@ class AwsEksGateway:
         return update
 
     def nodegroups(self, cluster: str) -> list[NodegroupInfo]:
-        groups = []
+        """Every managed node group of ``cluster``: ListNodegroups, then one DescribeNodegroup
+        per group, side by side (a cluster's groups are as many calls deep as one)."""
         pages = self._pages("ListNodegroups", subject=f"cluster {cluster}", clusterName=cluster)
-        names = {name for page in pages for name in page.texts("nodegroups")}
-        for name in sorted(names):
-            data = Answer(
-                self._call(
-                    "DescribeNodegroup",
-                    subject=f"node group {name} of cluster {cluster}",
-                    clusterName=cluster,
-                    nodegroupName=name,
-                )
-            ).child("nodegroup")
-            groups.append(
-                NodegroupInfo(
-                    name,
-                    data.shown_text("version"),
-                    data.shown_text("releaseVersion"),
-                    data.shown_text("status"),
-                )
+        names = sorted({name for page in pages for name in page.texts("nodegroups")})
+        if len(names) <= 1:
+            return [self._nodegroup(cluster, name) for name in names]
+        with ThreadPoolExecutor(max_workers=min(len(names), NODEGROUP_READS)) as reads:
+            # map raises the first failure in name order, as describing them in turn would.
+            return list(reads.map(lambda name: self._nodegroup(cluster, name), names))
+
+    def _nodegroup(self, cluster: str, name: str) -> NodegroupInfo:
+        data = Answer(
+            self._call(
+                "DescribeNodegroup",
+                subject=f"node group {name} of cluster {cluster}",
+                clusterName=cluster,
+                nodegroupName=name,
             )
-        return groups
+        ).child("nodegroup")
+        return NodegroupInfo(
+            name,
+            data.shown_text("version"),
+            data.shown_text("releaseVersion"),
+            data.shown_text("status"),
+        )
 
     def fargate_profiles(self, cluster: str) -> list[str]:
         pages = self._pages(
@@ -340,14 +384,19 @@ class AwsEksGateway:
         return pod_identity_configuration(Answer(data))
 
 
-def _assumed(session: Any, role_arn: str, region: str | None) -> Any:
-    """A session with the role's temporary credentials (fleets span accounts)."""
+def _assumed(session: Any, role_arn: str | None, region: str | None) -> Any:
+    """A session with the role's temporary credentials (fleets span accounts); ``session``
+    itself when there is no role to assume."""
+    if role_arn is None:
+        return session
     with translated("AssumeRole", subject=f"role {role_arn}"):
         # The same lookup the STS client makes when it is created (the session caches it), so
         # the caller's credentials are remembered before anything can echo them.
         _register_credentials(session.get_credentials())
         answer = Answer(
-            session.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="eksaddon"),
+            session.client("sts", region_name=region).assume_role(
+                RoleArn=role_arn, RoleSessionName="eksaddon"
+            ),
             source="STS",
         )
     credentials = answer.child("Credentials")

@@ -45,42 +45,91 @@ _SCALARS: dict[str, type | tuple[type, ...]] = {
 }
 
 
+# A step down an answer: ("member", name), ("item", index) or ("key", map key).
+Step = tuple[str, object]
+
+
 def _shape_misfit(shape: Any, value: object, path: str) -> tuple[str, object] | None:
     """The first (path, value) whose JSON type the model's shape rules out, or None."""
+    found = _misfit(shape, value)
+    if found is None:
+        return None
+    steps, bad = found
+    for kind, step in reversed(steps):  # collected from the misfit up
+        if kind == "member":
+            path = f"{path}.{step}" if path else str(step)
+        elif kind == "item":
+            path = f"{path}[{step}]"
+        else:
+            path = f"{path}.{step}"
+    return path, bad
+
+
+def _misfit(shape: Any, value: object) -> tuple[list[Step], object] | None:
+    """The misfit under ``value`` as (steps from it, bottom first; the value), or None.
+
+    Every answer of a fleet passes through here, so the fitting case only looks: the path is
+    spelled out only for a misfit.
+    """
+    if value is None:
+        return None
     kind = shape.type_name
-    if value is None or getattr(shape, "is_document_type", False):
+    found: tuple[list[Step], object] | None
+    if kind == "structure":
+        if getattr(shape, "is_document_type", False):
+            return None
+        if not isinstance(value, dict):
+            return [], value
+        for name, member in _wire_members(shape):
+            if name in value:
+                found = _misfit(member, value[name])
+                if found is not None:
+                    found[0].append(("member", name))
+                    return found
+        return None
+    if kind == "list":
+        if not isinstance(value, list):
+            return [], value
+        for index, item in enumerate(value):
+            found = _misfit(shape.member, item)
+            if found is not None:
+                found[0].append(("item", index))
+                return found
+        return None
+    if kind == "map":
+        if not isinstance(value, dict):
+            return [], value
+        for key, item in value.items():
+            found = _misfit(shape.value, item)
+            if found is not None:
+                found[0].append(("key", key))
+                return found
         return None
     if kind == "timestamp":
-        return None if _is_timestamp(value) else (path, value)
-    children: list[tuple[Any, object, str]]
-    if kind == "structure" and isinstance(value, dict):
-        children = [
-            (member, value[name], f"{path}.{name}" if path else name)
-            for name, member in (
-                (m.serialization.get("name", key), m) for key, m in shape.members.items()
-            )
-            if name in value
-        ]
-    elif kind == "list" and isinstance(value, list):
-        children = [(shape.member, item, f"{path}[{i}]") for i, item in enumerate(value)]
-    elif kind == "map" and isinstance(value, dict):
-        children = [(shape.value, item, f"{path}.{key}") for key, item in value.items()]
-    elif kind in ("structure", "list", "map"):
-        return path, value
-    elif kind in _SCALARS:
+        return None if _is_timestamp(value) else ([], value)
+    if kind in _SCALARS:
         # botocore would coerce these silently (the text "false" into a boolean, "7" into 7).
         if kind == "boolean":
             fits = isinstance(value, bool)
         else:
             fits = isinstance(value, _SCALARS[kind]) and not isinstance(value, bool)
-        return None if fits else (path, value)
-    else:
-        return None  # strings pass through botocore as they are: the readers check them
-    for member, item, where in children:
-        found = _shape_misfit(member, item, where)
-        if found is not None:
-            return found
-    return None
+        return None if fits else ([], value)
+    return None  # strings pass through botocore as they are: the readers check them
+
+
+# The members of a structure shape by their name in the JSON answer, per shape (botocore keeps
+# one shape object per model shape: the dictionary stays as small as the model).
+_MEMBERS: dict[int, tuple[Any, tuple[tuple[str, Any], ...]]] = {}
+
+
+def _wire_members(shape: Any) -> tuple[tuple[str, Any], ...]:
+    cached = _MEMBERS.get(id(shape))
+    if cached is None or cached[0] is not shape:
+        members = tuple(
+            (member.serialization.get("name", key), member) for key, member in shape.members.items()
+        )
+        cached = _MEMBERS[id(shape)] = (shape, members)
+    return cached[1]
 
 
 def _is_timestamp(value: object) -> bool:

@@ -185,17 +185,19 @@ def annotations_of(report: object) -> list[str]:
     return lines
 
 
-def redacted(value: Any) -> Any:
+def redacted(value: Any, redact: Callable[[str], str] | None = None) -> Any:
     """``value`` with every string passed through textsafety.redact: json and yaml carry the
     original text (their serialisers escape it), never a credential eksaddon holds."""
-    from eksaddon.textsafety import redact
+    if redact is None:
+        from eksaddon.textsafety import redactor
 
+        redact = redactor()  # the secrets known now, for every string of the document
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {redacted(k): redacted(v) for k, v in value.items()}
+        return {redacted(k, redact): redacted(v, redact) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [redacted(v) for v in value]
+        return [redacted(v, redact) for v in value]
     return value
 
 
@@ -205,8 +207,8 @@ def render(report: object, output: OutputFormat, stream: TextIO) -> None:
     if output is OutputFormat.JSON:
         import json
 
-        json.dump(redacted(document(report)), stream, indent=2, ensure_ascii=False)
-        stream.write("\n")
+        # One write: json.dump would write each of a fleet report's ~10^5 pieces on its own.
+        stream.write(json.dumps(redacted(document(report)), indent=2, ensure_ascii=False) + "\n")
     elif output is OutputFormat.YAML:
         from eksaddon.datafiles import dump_yaml
 

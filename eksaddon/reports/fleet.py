@@ -5,87 +5,75 @@ from __future__ import annotations
 from typing import Any, TextIO
 from xml.etree import ElementTree
 
-from eksaddon.compat import Severity
+from eksaddon.compat import CompatReport
 from eksaddon.engine.fleet import ClusterOutcome, FleetReport
-from eksaddon.errors import ExitCode
 from eksaddon.reports.annotations import compat_annotations, error_annotation
 from eksaddon.reports.documents import SCHEMA_VERSION, compat_document
+from eksaddon.reports.fleet_shared import (
+    RESULTS,
+    fleet_document,
+    markdown_summary,
+    result_of,
+    summary_of,
+    unreachable_suite,
+    with_shard,
+    worst,
+    write_table,
+)
 from eksaddon.reports.junit import line
 from eksaddon.textsafety import for_terminal
 
-RESULTS = {ExitCode.OK: "passed", ExitCode.CHECK_FAILED: "failed"}
-
-
-def result_of(outcome: ClusterOutcome) -> str:
-    return RESULTS.get(outcome.exit_code, "error")
+__all__ = ["RESULTS", "document", "github_annotations", "junit", "markdown", "result_of", "table"]
 
 
 def document(report: FleetReport) -> dict[str, Any]:
-    counts = dict.fromkeys(("passed", "failed", "error"), 0)
-    for outcome in report.outcomes:
-        counts[result_of(outcome)] += 1
-    return {
+    head = {
         "schema_version": SCHEMA_VERSION,
         "addon": report.addon,
         "fail_on": str(report.fail_on),
         "shard": report.shard,
         "exit_code": int(report.exit_code),
-        "summary": {"clusters": len(report.outcomes), **counts},
-        "clusters": [
-            {
-                "cluster": o.target.name,
-                "region": o.target.region,
-                "result": result_of(o),
-                "exit_code": int(o.exit_code),
-                "error": o.error,
-                "report": compat_document(o.report) if o.report is not None else None,
-            }
-            for o in report.outcomes
-        ],
     }
+    return fleet_document(head, report.outcomes, compat_document)
+
+
+def _findings(report: CompatReport) -> Any:
+    return report.findings
 
 
 def _worst(outcome: ClusterOutcome) -> str:
-    if outcome.error is not None:
-        return outcome.error
-    assert outcome.report is not None
-    ranked = sorted(outcome.report.findings, key=lambda f: f.severity.rank, reverse=True)
-    bad = [f for f in ranked if f.severity is not Severity.INFO]
-    return bad[0].message if bad else "all checks passed"
+    return worst(outcome, _findings)
 
 
 def table(report: FleetReport, stream: TextIO) -> None:
-    from rich.table import Table
-
-    from eksaddon.reports.table import console_for
-
-    console = console_for(stream)
     title = f"{report.addon} across {len(report.outcomes)} cluster(s)"
-    grid = Table(title=title + (f", shard {report.shard}" if report.shard else ""))
-    for column in ("Cluster", "Region", "Kubernetes", "Add-on", "Result", "Worst finding"):
-        grid.add_column(column, overflow="fold")
-    for o in report.outcomes:
-        kubernetes = str(o.report.kubernetes) if o.report else "?"
-        version = str(o.report.addon_version) if o.report else "?"
-        grid.add_row(
-            o.target.name, o.target.region or "-", kubernetes, version, result_of(o), _worst(o)
+    rows = (
+        (
+            o.target.name,
+            o.target.region or "-",
+            str(o.report.kubernetes) if o.report else "?",
+            str(o.report.addon_version) if o.report else "?",
+            result_of(o),
+            _worst(o),
         )
-    console.print(grid)
-    summary = document(report)["summary"]
-    console.print(
-        f"{summary['passed']} passed, {summary['failed']} failed, "
-        f"{summary['error']} could not be checked"
+        for o in report.outcomes
+    )
+    columns = ("Cluster", "Region", "Kubernetes", "Add-on", "Result", "Worst finding")
+    write_table(
+        stream, with_shard(title, report.shard, ", shard {}"), columns, rows, report.outcomes
     )
 
 
 def markdown(report: FleetReport, stream: TextIO) -> None:
-    summary = document(report)["summary"]
+    summary = summary_of(report.outcomes)
     lines = [
-        f"## eksaddon check-compat: {report.addon} across {summary['clusters']} cluster(s)"
-        + (f" (shard {report.shard})" if report.shard else ""),
+        with_shard(
+            f"## eksaddon check-compat: {report.addon} across {summary['clusters']} cluster(s)",
+            report.shard,
+            " (shard {})",
+        ),
         "",
-        f"**{summary['passed']} passed · {summary['failed']} failed · {summary['error']} could "
-        f"not be checked** (fail on {report.fail_on})",
+        markdown_summary(report.outcomes, report.fail_on),
         "",
         "| | Cluster | Region | Kubernetes | Add-on | Worst finding |",
         "|---|---|---|---|---|---|",
@@ -108,18 +96,10 @@ def junit(report: FleetReport, stream: TextIO) -> None:
     """A test suite per cluster, a test case per check; an unreachable cluster is one error."""
     suites = ElementTree.Element("testsuites", name=f"eksaddon check-compat {report.addon}")
     for o in report.outcomes:
-        suite = ElementTree.SubElement(suites, "testsuite", name=o.target.key)
         if o.report is None:
-            case = ElementTree.SubElement(
-                suite, "testcase", name="reachable", classname=f"eksaddon.fleet.{o.target.key}"
-            )
-            message = for_terminal(o.error or "")
-            error = ElementTree.SubElement(case, "error", message=message, type="error")
-            error.text = message
-            suite.set("tests", "1")
-            suite.set("failures", "0")
-            suite.set("errors", "1")
+            unreachable_suite(suites, o.target.key, f"eksaddon.fleet.{o.target.key}", o.error)
             continue
+        suite = ElementTree.SubElement(suites, "testsuite", name=o.target.key)
         failures = 0
         for check in o.report.checks:
             case = ElementTree.SubElement(

@@ -6,55 +6,46 @@ from __future__ import annotations
 from typing import Any, TextIO
 from xml.etree import ElementTree
 
-from eksaddon.compat import Severity
 from eksaddon.engine.gate_fleet import GateFleetReport, GateOutcome
-from eksaddon.errors import ExitCode
+from eksaddon.gate import GateReport
 from eksaddon.reports.annotations import error_annotation
+from eksaddon.reports.fleet_shared import (
+    RESULTS,
+    fleet_document,
+    markdown_summary,
+    result_of,
+    summary_of,
+    unreachable_suite,
+    with_shard,
+    worst,
+    write_table,
+)
 from eksaddon.reports.gate_document import GATE_SCHEMA_VERSION, gate_document
 from eksaddon.reports.gate_render import _write_junit, junit_suite, markdown_lines
 from eksaddon.reports.gate_render import github_annotations as cluster_annotations
 from eksaddon.textsafety import for_terminal
 
-RESULTS = {ExitCode.OK: "passed", ExitCode.CHECK_FAILED: "failed"}
-
-
-def result_of(outcome: GateOutcome) -> str:
-    return RESULTS.get(outcome.exit_code, "error")
+__all__ = ["RESULTS", "document", "github_annotations", "junit", "markdown", "result_of", "table"]
 
 
 def document(report: GateFleetReport) -> dict[str, Any]:
-    counts = dict.fromkeys(("passed", "failed", "error"), 0)
-    for outcome in report.outcomes:
-        counts[result_of(outcome)] += 1
-    return {
+    head = {
         "schema_version": GATE_SCHEMA_VERSION,
         "kind": "cluster-upgrade-gate-fleet",
         "target_kubernetes_version": report.target_kubernetes,
         "fail_on": str(report.fail_on),
         "shard": report.shard,
         "exit_code": int(report.exit_code),
-        "summary": {"clusters": len(report.outcomes), **counts},
-        "clusters": [
-            {
-                "cluster": o.target.name,
-                "region": o.target.region,
-                "result": result_of(o),
-                "exit_code": int(o.exit_code),
-                "error": o.error,
-                "report": gate_document(o.report) if o.report is not None else None,
-            }
-            for o in report.outcomes
-        ],
     }
+    return fleet_document(head, report.outcomes, gate_document)
+
+
+def _findings(report: GateReport) -> Any:
+    return (f for _, f in report.every_finding())
 
 
 def _worst(outcome: GateOutcome) -> str:
-    if outcome.error is not None:
-        return outcome.error
-    assert outcome.report is not None
-    ranked = sorted((f for _, f in outcome.report.every_finding()), key=lambda f: -f.severity.rank)
-    bad = [f for f in ranked if f.severity is not Severity.INFO]
-    return bad[0].message if bad else "all checks passed"
+    return worst(outcome, _findings)
 
 
 def _phases(outcome: GateOutcome) -> str:
@@ -65,36 +56,31 @@ def _phases(outcome: GateOutcome) -> str:
 
 
 def table(report: GateFleetReport, stream: TextIO) -> None:
-    from rich.table import Table
-
-    from eksaddon.reports.table import console_for
-
-    console = console_for(stream)
     title = f"eksaddon gate to {report.target_kubernetes} across {len(report.outcomes)} cluster(s)"
-    grid = Table(title=title + (f", shard {report.shard}" if report.shard else ""))
-    for column in ("Cluster", "Region", "Kubernetes", "Before", "Result", "Worst finding"):
-        grid.add_column(column, overflow="fold")
-    for o in report.outcomes:
-        kubernetes = str(o.report.kubernetes_version) if o.report else "?"
-        grid.add_row(
-            o.target.name, o.target.region or "-", kubernetes, _phases(o), result_of(o), _worst(o)
+    rows = (
+        (
+            o.target.name,
+            o.target.region or "-",
+            str(o.report.kubernetes_version) if o.report else "?",
+            _phases(o),
+            result_of(o),
+            _worst(o),
         )
-    console.print(grid)
-    summary = document(report)["summary"]
-    console.print(
-        f"{summary['passed']} passed, {summary['failed']} failed, "
-        f"{summary['error']} could not be checked"
+        for o in report.outcomes
+    )
+    columns = ("Cluster", "Region", "Kubernetes", "Before", "Result", "Worst finding")
+    write_table(
+        stream, with_shard(title, report.shard, ", shard {}"), columns, rows, report.outcomes
     )
 
 
 def markdown(report: GateFleetReport, stream: TextIO) -> None:
-    summary = document(report)["summary"]
+    summary = summary_of(report.outcomes)
+    title = f"# eksaddon gate to {report.target_kubernetes} across {summary['clusters']} cluster(s)"
     lines = [
-        f"# eksaddon gate to {report.target_kubernetes} across {summary['clusters']} cluster(s)"
-        + (f" (shard {report.shard})" if report.shard else ""),
+        with_shard(title, report.shard, " (shard {})"),
         "",
-        f"**{summary['passed']} passed · {summary['failed']} failed · {summary['error']} could "
-        f"not be checked** (fail on {report.fail_on})",
+        markdown_summary(report.outcomes, report.fail_on),
     ]
     for o in report.outcomes:
         lines.append("")
@@ -112,16 +98,10 @@ def junit(report: GateFleetReport, stream: TextIO) -> None:
     for o in report.outcomes:
         if o.report is not None:
             junit_suite(o.report, suites)
-            continue
-        suite = ElementTree.SubElement(suites, "testsuite", name=for_terminal(o.target.key))
-        case = ElementTree.SubElement(
-            suite, "testcase", name="reachable", classname=f"eksaddon.gate.{o.target.key}"
-        )
-        message = for_terminal(o.error or "")
-        ElementTree.SubElement(case, "error", message=message, type="error").text = message
-        suite.set("tests", "1")
-        suite.set("failures", "0")
-        suite.set("errors", "1")
+        else:
+            unreachable_suite(
+                suites, for_terminal(o.target.key), f"eksaddon.gate.{o.target.key}", o.error
+            )
     _write_junit(suites, stream)
 
 

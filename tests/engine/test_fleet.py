@@ -4,12 +4,14 @@ import itertools
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from eksaddon.compat import Severity
+from eksaddon.engine import catalogue
 from eksaddon.engine.events import FleetProgress
 from eksaddon.engine.fleet import (
     FleetReport,
@@ -135,6 +137,43 @@ def test_the_catalogue_is_read_once_per_region_and_kubernetes_version(bundled: M
     assert regions["us-west-2"].calls["DescribeAddonVersions"] == 1
     assert regions["eu-west-1"].calls["DescribeAddonVersions"] == 1
     assert regions["us-west-2"].calls["DescribeCluster"] == 30
+
+
+def test_the_catalogue_is_laid_over_the_matrix_once_per_region_and_version(
+    bundled: Matrix, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """40 clusters, two regions, one Kubernetes version: two overlaid matrices, not 40, and
+    every report the same as if each cluster had had its own."""
+    made: list[str] = []
+    real = catalogue.with_live_catalogue
+
+    def counting(matrix: Matrix, kubernetes: KubernetesVersion, *args: Any, **kw: Any) -> Matrix:
+        made.append(str(kubernetes))
+        return real(matrix, kubernetes, *args, **kw)
+
+    regions = fleet(
+        {
+            "us-west-2": {f"c{i}": "v1.17.1-eksbuild.1" for i in range(30)},
+            "eu-west-1": {f"d{i}": "v1.15.0-eksbuild.2" for i in range(10)},
+        }
+    )
+    alone = run(bundled, regions, [FleetTarget("c0", "us-west-2"), FleetTarget("d0", "eu-west-1")])
+    monkeypatch.setattr(catalogue, "with_live_catalogue", counting)
+    pool = pool_for(regions)
+    report = check_fleet(
+        discover(pool, ["us-west-2", "eu-west-1"]),
+        pool=pool,
+        matrix=bundled,
+        addon="vpc-cni",
+        target_kubernetes=None,
+        features=(),
+        fail_on=Severity.ERROR,
+        concurrency=16,
+    )
+    assert made == ["1.29", "1.29"]
+    by_key = {o.target.key: o.report for o in report.outcomes}
+    assert by_key["us-west-2/c0"] == alone.outcomes[1].report
+    assert by_key["eu-west-1/d0"] == alone.outcomes[0].report
 
 
 def test_progress_counts_every_cluster(bundled: Matrix) -> None:

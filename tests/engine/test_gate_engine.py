@@ -82,6 +82,44 @@ def test_the_first_reads_go_out_together_and_nothing_is_written() -> None:
     assert fake.calls["DescribeAddonVersions"] == 8
 
 
+SECOND_WAVE = ("describe_addon", "describe_insight", "addon_versions")
+
+
+class SecondWaveTogether(FakeUpgradeEks):
+    """Every DescribeAddon (4), DescribeInsight (1, the insight not PASSING) and catalogue read
+    (4 add-ons × current and target version) waits until all 13 are in flight."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.barrier = threading.Barrier(4 + 1 + 8, timeout=10)
+
+    def __getattribute__(self, name: str) -> Any:
+        attribute = super().__getattribute__(name)
+        if name in SECOND_WAVE:
+            barrier = super().__getattribute__("barrier")
+
+            def together(*args: Any) -> Any:
+                barrier.wait()
+                return attribute(*args)
+
+            return together
+        return attribute
+
+
+def test_the_second_reads_go_out_together() -> None:
+    fake = SecondWaveTogether()
+    fake.add(
+        "prod",
+        "1.29",
+        ADDONS,
+        insights=(deprecated_api_insight(), insight("Kubelet version skew", "PASSING")),
+    )
+    report = run(fake)
+    assert [v.addon for v in report.addons] == sorted(ADDONS)
+    assert (fake.calls["DescribeAddon"], fake.calls["DescribeInsight"]) == (4, 1)
+    assert fake.calls["DescribeAddonVersions"] == 8
+
+
 def test_the_whole_cluster_in_one_report() -> None:
     report = run(eks())
     phases = {v.addon: v.phase for v in report.addons}

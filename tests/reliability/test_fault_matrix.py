@@ -35,6 +35,7 @@ from eksaddon.engine import journal as journals
 from reliability.world import (
     ADDONS_UNDER_TEST,
     CLUSTER,
+    HUNG_REQUEST_API_TIMEOUT,
     VPC_CNI,
     AddonUnderTest,
     World,
@@ -175,8 +176,12 @@ def world(
         yield built
 
 
-def upgrade(run: Run, world: World) -> Result:
-    result = run(*world.upgrade_args())
+def upgrade(run: Run, world: World, *, hung: bool = False) -> Result:
+    """The upgrade, in-process; ``hung``: the fault hangs requests (a short read timeout)."""
+    with pytest.MonkeyPatch.context() as patch:
+        if hung:
+            patch.setenv("EKSADDON_API_TIMEOUT", HUNG_REQUEST_API_TIMEOUT)
+        result = run(*world.upgrade_args())
     LEDGER.saw_output(result.out, result.err)
     assert "Traceback" not in result.err
     return result
@@ -283,7 +288,7 @@ def test_eks_fault(run: Run, world: World, point: str, kind: str, duration: str)
     rule = world.eks_proxy.add(Rule(method, path, skip=skip, times=times, **EKS_FAULTS[kind]))  # type: ignore[arg-type]
     LEDGER.fault(f"{kind} ({duration})", point_of(world.subject, point))
 
-    result = upgrade(run, world)
+    result = upgrade(run, world, hung=rule.action == "hang")
 
     assert rule.hits >= 1, "the fault never struck"
     if duration == "transient":
@@ -455,7 +460,7 @@ def test_kube_fault(run: Run, world: World, point: str, kind: str, duration: str
     rule = world.kube_proxy.add(Rule(method, path, skip=skip, times=times, **fault))  # type: ignore[arg-type]
     LEDGER.fault(f"{kind} ({duration})", point_of(world.subject, point))
 
-    result = upgrade(run, world)
+    result = upgrade(run, world, hung=rule.action == "hang")
 
     assert rule.hits >= 1, (world.eks_proxy.requests, world.kube_proxy.requests, result)
     if duration == "transient":

@@ -53,6 +53,12 @@ NODES = ("node-a", "node-b")
 # Custom IPAM settings on the nodes, in no configuration value: eksaddon must carry them.
 CUSTOM = {"WARM_IP_TARGET": "5", "MINIMUM_IP_TARGET": "10"}
 STEP_TIMEOUT = "2"  # seconds: persistent faults run into it
+# A hung request fails fast ($EKSADDON_API_TIMEOUT, seconds), so that it can be retried within
+# the step; a case whose requests hang runs its faulted upgrade with the shortest timeout
+# eksaddon accepts: each hung request is a real read timeout (counted in full on the fast clock)
+# and the gateways' attempts (8 for EKS, 4 for Kubernetes) are each one.
+API_TIMEOUT = "0.5"
+HUNG_REQUEST_API_TIMEOUT = "0.1"
 POLL = "0.05"
 NAMESPACE = "kube-system"
 # Containers are merged by name: the patched one keeps its args and resources.
@@ -270,9 +276,12 @@ class World:
         self.state = tmp_path / "state"
         self.api = kube.shared_client()
         later = clock.call_later if clock is not None else None
-        self.eks_proxy: FaultProxy = stack.enter_context(fault_proxy(eks.url, later=later))
+        held = clock.count_in_full if clock is not None else None
+        self.eks_proxy: FaultProxy = stack.enter_context(
+            fault_proxy(eks.url, later=later, held=held)
+        )
         self.kube_proxy: FaultProxy = stack.enter_context(
-            fault_proxy(kube.url, ca_file=kube.ca_file, later=later)
+            fault_proxy(kube.url, ca_file=kube.ca_file, later=later, held=held)
         )
         self.kubeconfig = self._write_kubeconfig()
         eks.create_cluster(CLUSTER, "1.29")
@@ -314,8 +323,7 @@ class World:
                 "AWS_ENDPOINT_URL_EKS": self.eks_proxy.url,
                 "EKSADDON_STATE_DIR": str(self.state),
                 "EKSADDON_CACHE_DIR": str(self.tmp_path / "cache"),
-                # A hung request fails fast, so that it can be retried within the step.
-                "EKSADDON_API_TIMEOUT": "0.5",
+                "EKSADDON_API_TIMEOUT": API_TIMEOUT,
                 "KUBECONFIG": str(self.kubeconfig),
                 "NO_PROXY": "127.0.0.1,localhost",
                 "no_proxy": "127.0.0.1,localhost",

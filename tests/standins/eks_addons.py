@@ -62,6 +62,7 @@ from .eks_errors import (
     encode_token,
 )
 from .eks_upgrade import ClusterUpdateRecord, ClusterUpgradeState
+from .keepalive import paced
 
 DEFAULT_REGION = "us-west-2"
 
@@ -595,7 +596,8 @@ class StandIn(ClusterUpgradeState):
       one_minor_rule      add-ons whose UpdateAddon refuses to move more than one minor version
       configuration_schemas  add-on name → configurationSchema text
       validate_configuration also check configurationValues against that schema (off by default)
-      latency             seconds slept before serving every request (benchmarks; default 0)
+      latency             seconds slept before serving every request (benchmarks; default 0); on
+                          the keep-alive server, seconds from a request's arrival to its answer
 
     Answers that do not fit the model: `rewrite_answer(operation, rewrite, times=…, serve=…)` passes
     an operation's served JSON through `rewrite` (moto's own operations too), or answers without
@@ -1483,8 +1485,9 @@ def _call_action(self: EKSResponse) -> TYPE_RESPONSE:
     if standin is None:
         return _original_call_action(self)
     operation = self._get_action() or "Unknown"
-    if standin.latency > 0:
+    if standin.latency > 0 and not paced():
         # Outside the lock: concurrent requests overlap as they would against a real endpoint.
+        # (The keep-alive server paces its answers itself, counting moto's processing in.)
         time.sleep(standin.latency)
     fault = standin.take_fault(operation)
     standin.tick()  # time-based progress of control-plane updates, whatever the request

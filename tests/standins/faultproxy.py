@@ -6,7 +6,8 @@ the stand-in's CA) and, for requests matching a rule, misbehaves the way network
 
   reset          close the connection without an answer (TCP RST): a connection reset
   lose-response  forward the request (the upstream acts on it), then reset: a lost answer
-  hang           answer nothing for ``seconds``, then close: a client read timeout
+  hang           answer nothing until the client gives up (its read timeout) or ``seconds``
+                 pass, then close: a client read timeout
   status         answer ``status`` with ``body`` instead of forwarding (a 5xx, a 429)
   gate           hold the request until the test opens the gate, then forward it: a request
                  in flight at a moment the test chooses (to send a signal, or kill the process)
@@ -19,7 +20,9 @@ listens again on the same port. Rules fire ``times`` times, then let requests th
 ``later`` (a test's :meth:`virtual_clock.FastForwardClock.call_later`) decides when an ``away``
 API server comes back: by default after ``seconds`` of real time; on a fast-forwarded clock after
 ``seconds`` of the clock's time, so that the code under test, whose waits then take no time,
-still sees the server gone for as long as its backoff says.
+still sees the server gone for as long as its backoff says. ``held`` (a test's
+:meth:`virtual_clock.FastForwardClock.count_in_full`) is told how many real seconds each hung
+request was held: the client's read timeout, which the clock then counts in full.
 """
 
 from __future__ import annotations
@@ -27,10 +30,12 @@ from __future__ import annotations
 import contextlib
 import http.client
 import re
+import select
 import socket
 import ssl
 import struct
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,6 +49,8 @@ _IDLE: dict[tuple[str, int, str | None], list[http.client.HTTPConnection]] = {}
 _IDLE_LOCK = threading.Lock()
 # Run an action after this many seconds (of real time, or of a test's clock).
 Later = Callable[[float, Callable[[], None]], object]
+# Told how many real seconds a hung request was held (until its client gave up).
+Held = Callable[[float], None]
 
 
 @dataclass
@@ -140,7 +147,7 @@ class _Handler(BaseHTTPRequestHandler):
             proxy.forward(self.command, self.path, self.headers.items(), body)
             self._reset()
         elif rule.action == "hang":
-            proxy.closing.wait(rule.seconds)
+            proxy.held(self._hold(rule.seconds))
             self._reset()
         elif rule.action == "away":
             self._reset()
@@ -151,6 +158,28 @@ class _Handler(BaseHTTPRequestHandler):
         else:  # gate
             rule.gate.wait(60)
             self._answer(*proxy.forward(self.command, self.path, self.headers.items(), body))
+
+    def _hold(self, seconds: float) -> float:
+        """Answer nothing until the client closes the connection (its read timeout ran out),
+        ``seconds`` pass or the proxy closes; the real seconds the request was held."""
+        started = time.monotonic()
+        proxy = self.server.proxy
+        while not proxy.closing.is_set():
+            left = started + seconds - time.monotonic()
+            if left <= 0:
+                break
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.01))
+            if not readable:
+                continue
+            try:
+                gave_up = self.connection.recv(1, socket.MSG_PEEK) == b""
+            except OSError:
+                gave_up = True
+            if gave_up:
+                break
+            proxy.closing.wait(left)  # it sent more (it may pipeline): hold for the rest
+            break
+        return time.monotonic() - started
 
     def _answer(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
         self.send_response(status)
@@ -170,7 +199,12 @@ class _Handler(BaseHTTPRequestHandler):
 
 class FaultProxy:
     def __init__(
-        self, upstream: str, *, ca_file: str | None = None, later: Later | None = None
+        self,
+        upstream: str,
+        *,
+        ca_file: str | None = None,
+        later: Later | None = None,
+        held: Held | None = None,
     ) -> None:
         parts = urlsplit(upstream)
         self.upstream_host = parts.hostname or "127.0.0.1"
@@ -184,6 +218,7 @@ class FaultProxy:
         # Kept-alive upstream connections, shared by the proxies of one upstream in this process.
         self._idle = _IDLE.setdefault((self.upstream_host, self.upstream_port, ca_file), [])
         self._later: Later = later or self._after_real_seconds
+        self.held: Held = held or (lambda seconds: None)
         self._lock = threading.Lock()
         self._cycle = threading.Lock()
         self._server: _Server | None = None
@@ -336,9 +371,13 @@ class FaultProxy:
 
 @contextmanager
 def fault_proxy(
-    upstream: str, *, ca_file: str | None = None, later: Later | None = None
+    upstream: str,
+    *,
+    ca_file: str | None = None,
+    later: Later | None = None,
+    held: Held | None = None,
 ) -> Iterator[FaultProxy]:
-    proxy = FaultProxy(upstream, ca_file=ca_file, later=later)
+    proxy = FaultProxy(upstream, ca_file=ca_file, later=later, held=held)
     try:
         yield proxy
     finally:

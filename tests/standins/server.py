@@ -22,6 +22,7 @@ import pytest
 from botocore.config import Config  # type: ignore[import-untyped, unused-ignore]
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.eks.models import eks_backends
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from moto.server import ThreadedMotoServer
 
 from .eks_addons import (
@@ -29,11 +30,13 @@ from .eks_addons import (
     VPC_CNI,
     AddonRecord,
     StandIn,
+    active,
     install,
     moto_backend_reset,
     uninstall,
 )
 from .eks_upgrade import InsightRecord
+from .keepalive import EksDispatch, KeepAliveServer
 
 ACCESS_KEY_ID = "testing"
 SECRET_ACCESS_KEY = "testing"
@@ -57,7 +60,7 @@ class StandInServer:
 
     def __init__(
         self,
-        server: ThreadedMotoServer,
+        server: ThreadedMotoServer | KeepAliveServer,
         url: str,
         standin: StandIn,
         *,
@@ -219,27 +222,50 @@ class StandInServer:
             self.standin = install(standin if standin is not None else StandIn())
         return self.standin
 
+    @property
+    def transport(self) -> ThreadedMotoServer | KeepAliveServer:
+        """The HTTP server (a KeepAliveServer counts the requests it serves at once)."""
+        return self._server
+
     def stop(self) -> None:
         self._server.stop()
 
 
 def start_server(
-    standin: StandIn | None = None, *, host: str = "127.0.0.1", quiet: bool = True
+    standin: StandIn | None = None,
+    *,
+    host: str = "127.0.0.1",
+    quiet: bool = True,
+    keep_alive: bool = False,
 ) -> StandInServer:
-    """Install the extension, start moto's ThreadedMotoServer on a free port, return its handle."""
+    """Install the extension, start moto's ThreadedMotoServer on a free port, return its handle.
+
+    ``keep_alive``: serve through tests/standins/keepalive.py instead (connections kept open, the
+    StandIn's latency counted from each request's arrival): what benchmarks use.
+    """
     if quiet:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
     installed = install(standin)
-    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+    server: ThreadedMotoServer | KeepAliveServer
+    if keep_alive:
+        server = KeepAliveServer(
+            EksDispatch(DomainDispatcherApplication(create_backend_app)),
+            host=host,
+            latency=lambda: active().latency,
+        )
+    else:
+        server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
     server.start()
     bound_host, port = server.get_host_and_port()
     return StandInServer(server, f"http://{bound_host}:{port}", installed)
 
 
 @contextmanager
-def running_server(standin: StandIn | None = None) -> Iterator[StandInServer]:
+def running_server(
+    standin: StandIn | None = None, *, keep_alive: bool = False
+) -> Iterator[StandInServer]:
     """start_server() … stop(), and uninstall the extension afterwards."""
-    handle = start_server(standin)
+    handle = start_server(standin, keep_alive=keep_alive)
     try:
         yield handle
     finally:

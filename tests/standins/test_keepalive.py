@@ -1,0 +1,145 @@
+"""The benchmarks' keep-alive server for the stand-in: moto's answers, over kept connections,
+paced from each request's arrival (tests/standins/keepalive.py)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+from .keepalive import EksDispatch, KeepAliveServer, _eks_scope
+from .server import (
+    ACCESS_KEY_ID,
+    SECRET_ACCESS_KEY,
+    StandInServer,
+    running_server,
+)
+
+
+@pytest.fixture(scope="module")
+def paced_server() -> Iterator[StandInServer]:
+    with running_server(keep_alive=True) as handle:
+        yield handle
+
+
+@pytest.fixture
+def served(paced_server: StandInServer) -> StandInServer:
+    paced_server.fresh()
+    paced_server.create_cluster("prod", "1.29")
+    paced_server.put_addon("prod", "v1.18.3-eksbuild.3")
+    return paced_server
+
+
+def test_answers_are_moto_s_and_errors_stay_errors(served: StandInServer) -> None:
+    client = served.client(retries={"max_attempts": 1})
+    assert client.list_clusters()["clusters"] == ["prod"]
+    assert client.describe_cluster(name="prod")["cluster"]["version"] == "1.29"
+    addon = client.describe_addon(clusterName="prod", addonName="vpc-cni")["addon"]
+    assert addon["addonVersion"] == "v1.18.3-eksbuild.3"
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.describe_cluster(name="absent")
+    assert served.standin.calls["DescribeCluster"] == 2
+
+
+def test_one_connection_serves_call_after_call(served: StandInServer) -> None:
+    transport = served.transport
+    assert isinstance(transport, KeepAliveServer)
+    client = served.client(retries={"max_attempts": 1})
+    client.list_clusters()  # opens the client's one connection
+    before = transport.connections
+    for _ in range(5):
+        client.describe_cluster(name="prod")
+    assert transport.connections == before  # werkzeug's server would have accepted five more
+
+
+def test_the_latency_counts_from_arrival_and_the_stand_in_adds_none(
+    served: StandInServer,
+) -> None:
+    """The server asks for the rest of the latency once per answer, and the stand-in does not
+    sleep its own: at 5 s a request, a run that slept it would take seconds."""
+    asked: list[float] = []
+    app = EksDispatch(DomainDispatcherApplication(create_backend_app))
+    server = KeepAliveServer(app, latency=lambda: 5.0, sleep=asked.append)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        served.standin.latency = 5.0
+        client = boto3.client(
+            "eks",
+            region_name=served.region,
+            endpoint_url=f"http://{host}:{port}",
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+            config=Config(retries={"max_attempts": 1}),
+        )
+        started = time.perf_counter()
+        client.describe_cluster(name="prod")
+        client.describe_addon(clusterName="prod", addonName="vpc-cni")
+        elapsed = time.perf_counter() - started
+    finally:
+        served.standin.latency = 0.0
+        server.stop()
+    assert len(asked) == 2
+    assert all(0 < wait <= 5.0 for wait in asked)
+    assert elapsed < 2.5
+
+
+def test_the_eks_application_is_found_once_per_region(served: StandInServer) -> None:
+    lookups: list[str] = []
+
+    class Counting(DomainDispatcherApplication):
+        def get_application(self, environ: dict[str, Any]) -> Any:
+            lookups.append(environ.get("PATH_INFO", ""))
+            return super().get_application(environ)
+
+    app = EksDispatch(Counting(create_backend_app))
+    server = KeepAliveServer(app, latency=lambda: 0.0)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        client = boto3.client(
+            "eks",
+            region_name=served.region,
+            endpoint_url=f"http://{host}:{port}",
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+        )
+        for _ in range(3):
+            client.describe_cluster(name="prod")
+        sts = boto3.client(
+            "sts",
+            region_name=served.region,
+            endpoint_url=f"http://{host}:{port}",
+            aws_access_key_id=ACCESS_KEY_ID,
+            aws_secret_access_key=SECRET_ACCESS_KEY,
+        )
+        assert sts.get_caller_identity()["Account"]  # another service: moto dispatches it
+    finally:
+        server.stop()
+    assert len(lookups) == 2  # the first EKS call, and the STS call
+
+
+@pytest.mark.parametrize(
+    ("header", "scope"),
+    [
+        (
+            "AWS4-HMAC-SHA256 Credential=testing/20261202/us-west-2/eks/aws4_request, "
+            "SignedHeaders=host, Signature=abc",
+            "us-west-2/eks",
+        ),
+        (
+            "AWS4-HMAC-SHA256 Credential=testing/20261202/us-west-2/sts/aws4_request, "
+            "SignedHeaders=host, Signature=abc",
+            None,
+        ),
+        ("AWS testing:signature", None),
+        ("", None),
+    ],
+)
+def test_only_signed_eks_calls_are_remembered(header: str, scope: str | None) -> None:
+    assert _eks_scope(header) == scope
