@@ -7,7 +7,7 @@ Stages, in this order (docs/cluster-upgrade.md says why), each recorded in one r
 2. ``before``: the add-ons the gate puts before the control plane (``upgrade --all-addons
    --for-kubernetes-version K``, its own run journal), carried as planned for the journey's
    consent (planned once; each add-on again only just before it is acted on); then the gate
-   again, just before the control plane moves: nothing it blocks on may be left;
+   again, just before the control plane moves, whether or not the phase moved anything;
 3. ``control-plane``: UpdateClusterVersion to K, followed to its end
    (:mod:`eksaddon.engine.control_plane`);
 4. ``after``: every EKS add-on to the latest build offered for K (``upgrade --all-addons``),
@@ -222,6 +222,11 @@ class Journey:
         before_result = None
         if report is not None and journal.item(BEFORE)["state"] != runs.SUCCEEDED:
             before_result = self._before_phase(journal, cluster, plan, report)
+        if report is not None and not control_plane_sent(journal):
+            # The gate again, just before the control plane moves, whether or not the before
+            # phase moved anything: the first answer may be from before a consent prompt that
+            # waited, and the cluster may have changed meanwhile.
+            self.phases.gate_report(self.gateway.describe_cluster(cluster.name))
         if journal.item(CONTROL_PLANE)["state"] != runs.SUCCEEDED:
             self._control_plane(journal, cluster, identity)
         after_result = None
@@ -245,8 +250,6 @@ class Journey:
         result = self.phases.phase_run(BEFORE, report, dry_run=False, shown=plan.before)
         changed = any(o.steps_done for o in result.addons)
         journal.update_item(journal.item(BEFORE), state=runs.SUCCEEDED, changed=changed)
-        if changed:  # the facts the first gate saw have moved: ask again before the update
-            self.phases.gate_report(self.gateway.describe_cluster(cluster.name))
         return result
 
     def _control_plane(

@@ -31,6 +31,7 @@ from eksaddon.engine.journey import (
 )
 from eksaddon.engine.run_journal import RunJournal
 from eksaddon.errors import (
+    EksAddonError,
     ExitCode,
     GateRefusedError,
     InputError,
@@ -40,6 +41,7 @@ from eksaddon.errors import (
     UpgradeStoppedError,
 )
 from eksaddon.gate import GateReport
+from eksaddon.gateways.protocols import ClusterInfo
 from eksaddon.versions import KubernetesVersion
 from fakes import FakeClock
 
@@ -430,3 +432,23 @@ def test_a_full_state_directory_after_the_update_was_sent_names_the_same_directo
     hint = stopped.value.hint or ""
     assert "pass --state-dir" not in hint, hint
     assert "same state directory" in hint and "cluster-upgrade --cluster prod --to 1.30" in hint
+
+
+def test_the_gate_is_asked_again_just_before_the_control_plane_even_with_nothing_moved(
+    run: Runner, consents: list[JourneyPlan]
+) -> None:
+    # Nothing for the before phase to move; an ERROR insight appears after the first gate (while
+    # the consent question waited): the control plane must not move on the first answer.
+    eks = FakeCluster(addons={"vpc-cni": "v1.18.3-eksbuild.3", "kube-proxy": "v1.29.7-eksbuild.5"})
+    answers = [fake_gate(eks), fake_gate(eks, insight_error=True)]
+    asked: list[int] = []
+
+    def gate(info: ClusterInfo, target: KubernetesVersion) -> Any:
+        asked.append(len(asked))
+        return answers[min(len(asked), len(answers)) - 1](info, target)
+
+    with pytest.raises(EksAddonError, match="insight-error") as refused:
+        run(eks, gate=gate)
+    assert len(asked) == 2 and len(consents) == 1
+    assert refused.value.exit_code != ExitCode.UPGRADE_STOPPED  # nothing was changed
+    assert eks.cluster_requests == [] and eks.updates == {}
