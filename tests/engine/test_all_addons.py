@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from all_addons_runs import run_all_addons
 from journey_fakes import FakeCluster, Killed, fake_gate
 
-from eksaddon.cli.all_addons import CarrySettings, make_carry
 from eksaddon.engine.all_addons import (
     DONE_EARLIER,
     PLANNED,
@@ -21,7 +21,6 @@ from eksaddon.engine.all_addons import (
     UPGRADED,
     AddonTarget,
     AllAddonsResult,
-    AllAddonsRun,
     in_upgrade_order,
     latest_targets,
     targets_in_phase,
@@ -39,25 +38,9 @@ from eksaddon.errors import (
     UpgradeStoppedError,
 )
 from eksaddon.versions import KubernetesVersion
-from fakes import FakeClock
 
 K130 = KubernetesVersion.parse("1.30")
 Runner = Callable[..., AllAddonsResult]
-
-
-def settings() -> CarrySettings:
-    return CarrySettings(
-        cluster="prod",
-        resolve_conflicts="PRESERVE",
-        timeout=300,
-        poll_interval=5,
-        force=False,
-        skip_rollout_check=True,
-        kubeconfig=None,
-        kube_context=None,
-        take_over_from_helm=False,
-        matrix_override=None,
-    )
 
 
 @pytest.fixture
@@ -83,23 +66,16 @@ def run(tmp_path: Path, events: list[Event]) -> Runner:
                 return latest_targets(eks, cluster)  # type: ignore[arg-type]
             return targets_in_phase(gate(cluster, for_version).addons, "before")
 
-        return AllAddonsRun(
-            gateway=eks,
-            cluster="prod",
-            for_kubernetes_version=for_version,
-            select=select,
-            carry=make_carry(
-                settings(),
-                gateway=eks,
-                state_directory=state,
-                clock=FakeClock(),
-            ),
-            state_directory=state,
-            progress=events.append,
+        return run_all_addons(
+            eks,
+            state,
+            select,
+            events.append,
+            for_version=for_version,
             confirm=confirm,
             confirm_changed=confirm_changed,
             **options,
-        ).run()
+        )
 
     return runner
 

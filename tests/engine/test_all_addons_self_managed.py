@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from all_addons_runs import fake_carry, run_all_addons
 from gate_fakes import FakeKube, workload
 from journey_fakes import FakeCluster, Killed, fake_gate
 
-from eksaddon.cli.all_addons import CarrySettings, describe_outcomes, make_carry
+from eksaddon.cli.all_addons import describe_outcomes
 from eksaddon.engine.all_addons import (
     DONE_EARLIER,
     NOT_CARRIED,
     UPGRADED,
     AllAddonsResult,
-    AllAddonsRun,
     ScanSelfManaged,
     latest_selection,
     targets_in_phase,
@@ -83,10 +83,6 @@ def scan_of(kube: Any) -> ScanSelfManaged:
     return kubernetes_scan(connect, matrices(None), not_read="--skip-rollout-check")
 
 
-def settings() -> CarrySettings:
-    return CarrySettings("prod", "PRESERVE", 300, 5, False, True, None, None, False, None)
-
-
 Runner = Callable[..., AllAddonsResult]
 
 
@@ -112,18 +108,7 @@ def run(tmp_path: Path, events: list[Event]) -> Runner:
                 return latest_selection(eks, cluster, scan)
             return targets_in_phase(gate(cluster, for_version).addons, "before")
 
-        return AllAddonsRun(
-            gateway=eks,
-            cluster="prod",
-            for_kubernetes_version=for_version,
-            select=select,
-            carry=make_carry(settings(), gateway=eks, state_directory=state, clock=FakeClock()),
-            state_directory=state,
-            progress=events.append,
-            confirm=lambda outcomes: True,
-            confirm_changed=lambda plan: False,
-            **options,
-        ).run()
+        return run_all_addons(eks, state, select, events.append, for_version=for_version, **options)
 
     return runner
 
@@ -291,7 +276,7 @@ def journey(
     return Journey(
         gateway=eks,
         gate=gate,
-        carry=make_carry(settings(), gateway=eks, state_directory=state, clock=FakeClock()),
+        carry=fake_carry(eks, state),
         options=JourneyOptions(cluster="prod", target=K130, **chosen),
         state_directory=state,
         progress=lambda event: None,

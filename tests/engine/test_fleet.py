@@ -53,23 +53,36 @@ def pool_for(regions: dict[str, FakeRegion]) -> GatewayPool:
     return GatewayPool(factory)
 
 
+def check_vpc_cni(
+    bundled: Matrix,
+    targets: list[FleetTarget],
+    pool: GatewayPool,
+    *,
+    concurrency: int,
+    target_kubernetes: KubernetesVersion | None = None,
+    progress: Callable[[FleetProgress], None] | None = None,
+) -> FleetReport:
+    """check-compat of vpc-cni over ``targets``, failing on errors, with no features."""
+    return check_fleet(
+        targets,
+        pool=pool,
+        matrix=bundled,
+        addon="vpc-cni",
+        target_kubernetes=target_kubernetes,
+        features=(),
+        fail_on=Severity.ERROR,
+        concurrency=concurrency,
+        progress=progress,
+    )
+
+
 def run(
     bundled: Matrix,
     regions: dict[str, FakeRegion],
     targets: list[FleetTarget],
     progress: Callable[[FleetProgress], None] | None = None,
 ) -> FleetReport:
-    return check_fleet(
-        targets,
-        pool=pool_for(regions),
-        matrix=bundled,
-        addon="vpc-cni",
-        target_kubernetes=None,
-        features=(),
-        fail_on=Severity.ERROR,
-        concurrency=4,
-        progress=progress,
-    )
+    return check_vpc_cni(bundled, targets, pool_for(regions), concurrency=4, progress=progress)
 
 
 def test_fleet_results_and_worst_exit_code(bundled: Matrix) -> None:
@@ -80,15 +93,12 @@ def test_fleet_results_and_worst_exit_code(bundled: Matrix) -> None:
         }
     )
     targets = discover(pool_for(regions), ["us-west-2", "eu-west-1"])
-    report = check_fleet(
+    report = check_vpc_cni(
+        bundled,
         targets,
-        pool=pool_for(regions),
-        matrix=bundled,
-        addon="vpc-cni",
-        target_kubernetes=KubernetesVersion.parse("1.30"),
-        features=(),
-        fail_on=Severity.ERROR,
+        pool_for(regions),
         concurrency=2,
+        target_kubernetes=KubernetesVersion.parse("1.30"),
     )
     results = {o.target.key: o.exit_code for o in report.outcomes}
     assert results == {
@@ -124,16 +134,7 @@ def test_the_catalogue_is_read_once_per_region_and_kubernetes_version(bundled: M
     )
     pool = pool_for(regions)
     targets = discover(pool, ["us-west-2", "eu-west-1"])
-    check_fleet(
-        targets,
-        pool=pool,
-        matrix=bundled,
-        addon="vpc-cni",
-        target_kubernetes=None,
-        features=(),
-        fail_on=Severity.ERROR,
-        concurrency=16,
-    )
+    check_vpc_cni(bundled, targets, pool, concurrency=16)
     assert regions["us-west-2"].calls["DescribeAddonVersions"] == 1
     assert regions["eu-west-1"].calls["DescribeAddonVersions"] == 1
     assert regions["us-west-2"].calls["DescribeCluster"] == 30
@@ -160,15 +161,8 @@ def test_the_catalogue_is_laid_over_the_matrix_once_per_region_and_version(
     alone = run(bundled, regions, [FleetTarget("c0", "us-west-2"), FleetTarget("d0", "eu-west-1")])
     monkeypatch.setattr(catalogue, "with_live_catalogue", counting)
     pool = pool_for(regions)
-    report = check_fleet(
-        discover(pool, ["us-west-2", "eu-west-1"]),
-        pool=pool,
-        matrix=bundled,
-        addon="vpc-cni",
-        target_kubernetes=None,
-        features=(),
-        fail_on=Severity.ERROR,
-        concurrency=16,
+    report = check_vpc_cni(
+        bundled, discover(pool, ["us-west-2", "eu-west-1"]), pool, concurrency=16
     )
     assert made == ["1.29", "1.29"]
     by_key = {o.target.key: o.report for o in report.outcomes}
@@ -293,14 +287,10 @@ def test_a_clusters_first_reads_are_issued_together(bundled: Matrix) -> None:
         {name: FakeEks(cluster=name, version="v1.18.3-eksbuild.3") for name in ("a", "b")},
         barrier,
     )
-    report = check_fleet(
+    report = check_vpc_cni(
+        bundled,
         [FleetTarget("a", "us-west-2"), FleetTarget("b", "us-west-2")],
-        pool=GatewayPool(lambda region_name, profile, role: region),
-        matrix=bundled,
-        addon="vpc-cni",
-        target_kubernetes=None,
-        features=(),
-        fail_on=Severity.ERROR,
+        GatewayPool(lambda region_name, profile, role: region),
         concurrency=1,
     )
     assert [o.exit_code for o in report.outcomes] == [ExitCode.OK, ExitCode.OK]
@@ -317,14 +307,10 @@ def test_requests_in_flight_stay_within_the_bound(bundled: Matrix) -> None:
         {name: FakeEks(cluster=name, version="v1.18.3-eksbuild.3") for name in names},
         barrier,
     )
-    report = check_fleet(
+    report = check_vpc_cni(
+        bundled,
         [FleetTarget(name, "us-west-2") for name in names],
-        pool=GatewayPool(lambda region_name, profile, role: region),
-        matrix=bundled,
-        addon="vpc-cni",
-        target_kubernetes=None,
-        features=(),
-        fail_on=Severity.ERROR,
+        GatewayPool(lambda region_name, profile, role: region),
         concurrency=2,
     )
     assert {o.exit_code for o in report.outcomes} == {ExitCode.OK}

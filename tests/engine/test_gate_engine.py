@@ -51,17 +51,20 @@ def run(fake: FakeUpgradeEks, *, target: str = "1.30", kube: Any = None, **reque
     )
 
 
-class Together(FakeUpgradeEks):
-    """Each first-wave call waits until all five are in flight: sequential calls would break the
-    barrier (BrokenBarrierError), so passing proves they went out side by side."""
+class BarrierEks(FakeUpgradeEks):
+    """Each call named in ``wave`` waits until ``parties`` calls are in flight: sequential calls
+    would break the barrier (BrokenBarrierError), so passing proves they went out side by side."""
+
+    wave: tuple[str, ...] = ()
+    parties = 0
 
     def __init__(self) -> None:
         super().__init__()
-        self.barrier = threading.Barrier(len(FIRST_WAVE), timeout=10)
+        self.barrier = threading.Barrier(self.parties, timeout=10)
 
     def __getattribute__(self, name: str) -> Any:
         attribute = super().__getattribute__(name)
-        if name in FIRST_WAVE:
+        if name in super().__getattribute__("wave"):
             barrier = super().__getattribute__("barrier")
 
             def together(*args: Any) -> Any:
@@ -70,6 +73,13 @@ class Together(FakeUpgradeEks):
 
             return together
         return attribute
+
+
+class Together(BarrierEks):
+    """Each first-wave call waits until all five are in flight."""
+
+    wave = FIRST_WAVE
+    parties = len(FIRST_WAVE)
 
 
 def test_the_first_reads_go_out_together_and_nothing_is_written() -> None:
@@ -85,25 +95,12 @@ def test_the_first_reads_go_out_together_and_nothing_is_written() -> None:
 SECOND_WAVE = ("describe_addon", "describe_insight", "addon_versions")
 
 
-class SecondWaveTogether(FakeUpgradeEks):
+class SecondWaveTogether(BarrierEks):
     """Every DescribeAddon (4), DescribeInsight (1, the insight not PASSING) and catalogue read
     (4 add-ons × current and target version) waits until all 13 are in flight."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.barrier = threading.Barrier(4 + 1 + 8, timeout=10)
-
-    def __getattribute__(self, name: str) -> Any:
-        attribute = super().__getattribute__(name)
-        if name in SECOND_WAVE:
-            barrier = super().__getattribute__("barrier")
-
-            def together(*args: Any) -> Any:
-                barrier.wait()
-                return attribute(*args)
-
-            return together
-        return attribute
+    wave = SECOND_WAVE
+    parties = 4 + 1 + 8
 
 
 def test_the_second_reads_go_out_together() -> None:

@@ -35,6 +35,21 @@ def served(paced_server: StandInServer) -> StandInServer:
     return paced_server
 
 
+def client_of(
+    server: KeepAliveServer, service: str, region: str, config: Config | None = None
+) -> Any:
+    """A boto3 client of ``service`` talking to ``server`` with the stand-in's credentials."""
+    host, port = server.get_host_and_port()
+    return boto3.client(
+        service,
+        region_name=region,
+        endpoint_url=f"http://{host}:{port}",
+        aws_access_key_id=ACCESS_KEY_ID,
+        aws_secret_access_key=SECRET_ACCESS_KEY,
+        config=config,
+    )
+
+
 def test_answers_are_moto_s_and_errors_stay_errors(served: StandInServer) -> None:
     client = served.client(retries={"max_attempts": 1})
     assert client.list_clusters()["clusters"] == ["prod"]
@@ -67,16 +82,8 @@ def test_the_latency_counts_from_arrival_and_the_stand_in_adds_none(
     server = KeepAliveServer(app, latency=lambda: 5.0, sleep=asked.append)
     server.start()
     try:
-        host, port = server.get_host_and_port()
         served.standin.latency = 5.0
-        client = boto3.client(
-            "eks",
-            region_name=served.region,
-            endpoint_url=f"http://{host}:{port}",
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
-            config=Config(retries={"max_attempts": 1}),
-        )
+        client = client_of(server, "eks", served.region, Config(retries={"max_attempts": 1}))
         started = time.perf_counter()
         client.describe_cluster(name="prod")
         client.describe_addon(clusterName="prod", addonName="vpc-cni")
@@ -101,23 +108,10 @@ def test_the_eks_application_is_found_once_per_region(served: StandInServer) -> 
     server = KeepAliveServer(app, latency=lambda: 0.0)
     server.start()
     try:
-        host, port = server.get_host_and_port()
-        client = boto3.client(
-            "eks",
-            region_name=served.region,
-            endpoint_url=f"http://{host}:{port}",
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
-        )
+        client = client_of(server, "eks", served.region)
         for _ in range(3):
             client.describe_cluster(name="prod")
-        sts = boto3.client(
-            "sts",
-            region_name=served.region,
-            endpoint_url=f"http://{host}:{port}",
-            aws_access_key_id=ACCESS_KEY_ID,
-            aws_secret_access_key=SECRET_ACCESS_KEY,
-        )
+        sts = client_of(server, "sts", served.region)
         assert sts.get_caller_identity()["Account"]  # another service: moto dispatches it
     finally:
         server.stop()
