@@ -130,6 +130,24 @@ def kube_proxy_daemonset(
     return _workload("DaemonSet", "kube-proxy", "kube-proxy", container, managers)
 
 
+def bare_kube_proxy_daemonset(image: str) -> dict[str, Any]:
+    """kube-proxy's DaemonSet with nothing but its one container's image (no command, no
+    resources, no managers): what a cluster's node-side scan reads the version from."""
+    labels = {"k8s-app": "kube-proxy"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": labels},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "kube-proxy", "image": image}]},
+            },
+        },
+    }
+
+
 def coredns_deployment(
     tag: str = "v1.10.1-eksbuild.13",
     *,

@@ -375,6 +375,20 @@ class FakeCluster:
         return str(self.addons[addon]["version"])
 
 
+def updates_fail(eks: FakeCluster, *addons: str) -> None:
+    """Every add-on update ``eks`` accepts from now on ends Failed (only those of ``addons``,
+    where any are named): sent, then failed on EKS's side."""
+    real = eks.update_addon
+
+    def failing(request: AddonRequest) -> UpdateState:
+        state = real(request)
+        if not addons or request.addon in addons:
+            eks.updates[state.id]["outcome"] = "Failed"
+        return state
+
+    eks.update_addon = failing  # type: ignore[method-assign]
+
+
 def fake_gate(
     cluster: Any,
     *,

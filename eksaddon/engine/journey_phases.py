@@ -8,6 +8,7 @@ run journal of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from eksaddon.engine import run_journal as runs
@@ -43,34 +44,27 @@ from eksaddon.engine.run_journal import RunJournal
 from eksaddon.errors import GateRefusedError
 from eksaddon.gateways.protocols import ClusterInfo, ClusterUpgradeGateway
 from eksaddon.planner import Plan
+from eksaddon.versions import KubernetesVersion
 
 
+@dataclass(kw_only=True)
 class JourneyPhases:
     """What a journey asks before it acts and how it runs its add-on phases."""
 
-    def __init__(
-        self,
-        *,
-        gateway: ClusterUpgradeGateway,
-        gate: RunGate,
-        carry: Carry,
-        options: JourneyOptions,
-        state_directory: Path,
-        progress: Progress,
-        confirm_changed: Callable[[Plan], bool],
-        scan_self_managed: ScanSelfManaged | None,
-    ) -> None:
-        self.gateway = gateway
-        self.gate = gate
-        self.carry = carry
-        self.options = options
-        self.state_directory = state_directory
-        self.progress = progress
-        self.confirm_changed = confirm_changed
-        # The after phase carries the EKS add-ons and, found by this scan through Kubernetes,
-        # the self-managed core add-ons (those eksaddon cannot carry shown as "not carried").
-        self.scan_self_managed = scan_self_managed
-        self.target = options.target
+    gateway: ClusterUpgradeGateway
+    gate: RunGate
+    carry: Carry
+    options: JourneyOptions
+    state_directory: Path
+    progress: Progress
+    confirm_changed: Callable[[Plan], bool]
+    # The after phase carries the EKS add-ons and, found by this scan through Kubernetes,
+    # the self-managed core add-ons (those eksaddon cannot carry shown as "not carried").
+    scan_self_managed: ScanSelfManaged | None
+
+    @property
+    def target(self) -> KubernetesVersion:
+        return self.options.target
 
     def gate_report(self, cluster: ClusterInfo) -> GateReportLike:
         self.progress(

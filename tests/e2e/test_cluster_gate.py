@@ -14,6 +14,7 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from addon_objects import bare_kube_proxy_daemonset
 
 from standins.catalogues import bundled_catalogue
 from standins.eks_addons import StandIn
@@ -209,22 +210,6 @@ def test_the_gate_in_junit_and_a_fleet(prod: StandInServer, tmp_path: Path) -> N
     assert {a["addon"]: a["phase"] for a in report["addons"]}["kube-proxy"] == "before"
 
 
-def _kube_proxy_daemonset(image: str) -> dict[str, Any]:
-    labels = {"k8s-app": "kube-proxy"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": labels},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "kube-proxy", "image": image}]},
-            },
-        },
-    }
-
-
 def test_the_gate_reads_kubelets_and_self_managed_addons_through_kubernetes(
     eks_server: StandInServer, kube_fresh: KubeApiServer, tmp_path: Path
 ) -> None:
@@ -239,7 +224,7 @@ def test_the_gate_reads_kubelets_and_self_managed_addons_through_kubernetes(
     image = (
         "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:v1.28.12-minimal-eksbuild.5"
     )
-    body: Any = _kube_proxy_daemonset(image)  # the client sends a dict body as it is
+    body: Any = bare_kube_proxy_daemonset(image)  # the client sends a dict body as it is
     k8s.AppsV1Api(api).create_namespaced_daemon_set("kube-system", body)
     make_node(api, "ip-10-0-1-1", kubelet_version="v1.26.15-eks-1", labels={})
     make_node(

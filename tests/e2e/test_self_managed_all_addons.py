@@ -8,7 +8,8 @@ vpc-cni through its manifests (backup, settings, rollout on every node) and show
 from __future__ import annotations
 
 import json
-from typing import Any
+
+from addon_objects import bare_kube_proxy_daemonset
 
 from e2e.selfmanaged import SelfManagedCluster
 from eksaddon.nodeside.detect import Customization
@@ -22,22 +23,6 @@ SETTINGS = (
 PROXY_IMAGE = (
     "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/kube-proxy:v1.29.0-minimal-eksbuild.1"
 )
-
-
-def kube_proxy_daemonset() -> dict[str, Any]:
-    labels = {"k8s-app": "kube-proxy"}
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "DaemonSet",
-        "metadata": {"name": "kube-proxy", "namespace": "kube-system", "labels": labels},
-        "spec": {
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {"containers": [{"name": "kube-proxy", "image": PROXY_IMAGE}]},
-            },
-        },
-    }
 
 
 def all_addons(cluster: SelfManagedCluster, *extra: str) -> tuple[str, ...]:
@@ -63,7 +48,7 @@ def mixed_cluster(self_managed: SelfManagedCluster, aws_node: str) -> SelfManage
     standin.catalogue.add("coredns", "v1.11.3-eksbuild.1", ["1.29"])
     cluster = self_managed.create("1.29")
     cluster.install(aws_node, SETTINGS)
-    cluster.gateway.apply(kube_proxy_daemonset())
+    cluster.gateway.apply(bare_kube_proxy_daemonset(PROXY_IMAGE))
     cluster.eks.put_addon("prod", "v1.11.3-eksbuild.1", addon_name="coredns")
     return cluster
 

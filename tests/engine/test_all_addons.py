@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from all_addons_runs import run_all_addons
-from journey_fakes import FakeCluster, Killed, fake_gate
+from journey_fakes import FakeCluster, Killed, fake_gate, updates_fail
 
 from eksaddon.engine.all_addons import (
     DONE_EARLIER,
@@ -82,6 +82,17 @@ def run(tmp_path: Path, events: list[Event]) -> Runner:
 
 def run_journals(tmp_path: Path) -> list[Path]:
     return sorted((tmp_path / "state" / "journals").glob("*__all-addons*.json"))
+
+
+def killed_at_second_update(
+    run: Runner, eks: FakeCluster, tmp_path: Path
+) -> tuple[Path, dict[str, Any]]:
+    """A run killed as it sends its second add-on update: its journal and the journal's text."""
+    eks.kill_at = ("UpdateAddon", 2)
+    with pytest.raises(Killed):
+        run(eks)
+    (path,) = run_journals(tmp_path)
+    return path, json.loads(path.read_text())
 
 
 def test_every_addon_goes_to_its_latest_build_in_the_documented_order(
@@ -255,11 +266,7 @@ def test_a_rerun_skips_the_addons_already_done(run: Runner, events: list[Event])
 
 def test_a_run_journal_is_resumed_only_on_its_own_cluster(run: Runner, tmp_path: Path) -> None:
     eks = FakeCluster()
-    eks.kill_at = ("UpdateAddon", 2)
-    with pytest.raises(Killed):
-        run(eks)
-    (path,) = run_journals(tmp_path)
-    document = json.loads(path.read_text())
+    path, document = killed_at_second_update(run, eks, tmp_path)
     document["identity"]["arn"] = "arn:aws:eks:us-west-2:999999999999:cluster/prod"
     path.write_text(json.dumps(document))
     with pytest.raises(JournalMismatchError, match="damaged or was edited"):
@@ -343,15 +350,7 @@ def test_a_stop_inside_an_addon_names_the_rerun_of_the_whole_run(
     rerun of ``--all-addons`` (which resumes every add-on), never ``upgrade --cluster prod``
     alone, which would upgrade the default add-on, not kube-proxy."""
     eks = FakeCluster()
-    real = eks.update_addon
-
-    def kube_proxy_fails(request):  # type: ignore[no-untyped-def]
-        state = real(request)
-        if request.addon == "kube-proxy":
-            eks.updates[state.id]["outcome"] = "Failed"
-        return state
-
-    eks.update_addon = kube_proxy_fails  # type: ignore[method-assign]
+    updates_fail(eks, "kube-proxy")
     with pytest.raises(UpgradeStoppedError) as stopped:
         run(eks)
     hint = stopped.value.hint or ""
@@ -424,11 +423,7 @@ def test_a_run_journal_sealed_in_another_shape_is_damaged_never_a_traceback(
     from eksaddon.engine import run_journal
 
     eks = FakeCluster()
-    eks.kill_at = ("UpdateAddon", 2)
-    with pytest.raises(Killed):
-        run(eks)
-    (path,) = run_journals(tmp_path)
-    document = json.loads(path.read_text())
+    path, document = killed_at_second_update(run, eks, tmp_path)
     document["sealed"] = {**document["sealed"], **sealed}
     document["fingerprint"] = run_journal._fingerprint(document)
     path.write_text(json.dumps(document))

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from journey_fakes import FakeCluster, Killed, fake_gate
+from journey_fakes import FakeCluster, Killed, fake_gate, updates_fail
 
 from eksaddon.cli.all_addons import CarrySettings, make_carry
 from eksaddon.engine.all_addons import AllAddonsRun, targets_in_phase
@@ -391,14 +391,7 @@ def test_an_addon_stopping_in_a_phase_names_the_journeys_rerun(run: Runner) -> N
     """An add-on update failing inside a phase: the next step resumes the journey, not a run of
     the phase's own (another journal) nor the single add-on's upgrade."""
     eks = FakeCluster()
-    real = eks.update_addon
-
-    def fails(request):  # type: ignore[no-untyped-def]
-        state = real(request)
-        eks.updates[state.id]["outcome"] = "Failed"
-        return state
-
-    eks.update_addon = fails  # type: ignore[method-assign]
+    updates_fail(eks)
     with pytest.raises(UpgradeStoppedError) as stopped:
         run(eks)
     hint = stopped.value.hint or ""

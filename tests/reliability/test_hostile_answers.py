@@ -457,19 +457,9 @@ def test_a_listing_that_never_ends_stops(world: World, monkeypatch: pytest.Monke
 
 # -- through the CLI ---------------------------------------------------------------------------------
 
-UPGRADE = (
-    "upgrade",
-    "--cluster",
-    CLUSTER,
-    "--to",
-    "v1.18.3-eksbuild.3",
-    "--yes",
-    "--poll-interval",
-    "0.05",
-    "--timeout",
-    "600",
-    "--skip-rollout-check",
-)
+# Every upgrade these tests run: consented, polled fast, no node-side rollout check.
+CARRY_FLAGS = ("--yes", "--poll-interval", "0.05", "--timeout", "600", "--skip-rollout-check")
+UPGRADE = ("upgrade", "--cluster", CLUSTER, "--to", "v1.18.3-eksbuild.3", *CARRY_FLAGS)
 
 
 @pytest.fixture
@@ -845,18 +835,7 @@ def _now(call: Callable[..., Any], *args: Any) -> Any:
 
 # -- upgrade --all-addons: the answers its run reads (ListAddons, and DescribeAddon per add-on) ----
 
-ALL_ADDONS = (
-    "upgrade",
-    "--cluster",
-    CLUSTER,
-    "--all-addons",
-    "--yes",
-    "--poll-interval",
-    "0.05",
-    "--timeout",
-    "600",
-    "--skip-rollout-check",
-)
+ALL_ADDONS = ("upgrade", "--cluster", CLUSTER, "--all-addons", *CARRY_FLAGS)
 COREDNS = "coredns"
 
 
