@@ -59,9 +59,7 @@ def table(report: FleetReport, stream: TextIO) -> None:
         for o in report.outcomes
     )
     columns = ("Cluster", "Region", "Kubernetes", "Add-on", "Result", "Worst finding")
-    write_table(
-        stream, with_shard(title, report.shard, ", shard {}"), columns, rows, report.outcomes
-    )
+    write_table(stream, title, report.shard, columns, rows, report.outcomes)
 
 
 def markdown(report: FleetReport, stream: TextIO) -> None:

@@ -83,17 +83,19 @@ def with_shard(title: str, shard: str | None, form: str) -> str:
 def write_table(
     stream: TextIO,
     title: str,
+    shard: str | None,
     columns: Sequence[str],
     rows: Iterable[Sequence[str]],
     outcomes: Sequence[Outcome],
 ) -> None:
-    """A rich table, one row per cluster, then the fleet's summary line."""
+    """A rich table titled ``title`` (and the shard), one row per cluster, then the fleet's
+    summary line."""
     from rich.table import Table
 
     from eksaddon.reports.table import console_for
 
     console = console_for(stream)
-    grid = Table(title=title)
+    grid = Table(title=with_shard(title, shard, ", shard {}"))
     for column in columns:
         grid.add_column(column, overflow="fold")
     for row in rows:

@@ -69,9 +69,7 @@ def table(report: GateFleetReport, stream: TextIO) -> None:
         for o in report.outcomes
     )
     columns = ("Cluster", "Region", "Kubernetes", "Before", "Result", "Worst finding")
-    write_table(
-        stream, with_shard(title, report.shard, ", shard {}"), columns, rows, report.outcomes
-    )
+    write_table(stream, title, report.shard, columns, rows, report.outcomes)
 
 
 def markdown(report: GateFleetReport, stream: TextIO) -> None:

@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from all_addons_runs import fake_carry, run_all_addons
 from journey_fakes import FakeCluster, Killed, fake_gate, updates_fail
 
-from eksaddon.cli.all_addons import CarrySettings, make_carry
-from eksaddon.engine.all_addons import AllAddonsRun, targets_in_phase
+from eksaddon.engine.all_addons import targets_in_phase
 from eksaddon.engine.events import (
     ControlPlanePolled,
     ControlPlaneStarted,
@@ -97,12 +97,7 @@ def run(tmp_path: Path, events: list[Event], consents: list[JourneyPlan]) -> Run
         return Journey(
             gateway=eks,
             gate=gate or fake_gate(eks),
-            carry=make_carry(
-                CarrySettings("prod", "PRESERVE", 300, 5, False, True, None, None, False, None),
-                gateway=eks,
-                state_directory=state,
-                clock=FakeClock(),
-            ),
+            carry=fake_carry(eks, state),
             options=JourneyOptions(cluster="prod", target=KubernetesVersion.parse(to), **chosen),
             state_directory=state,
             progress=progress or events.append,
@@ -366,22 +361,14 @@ def test_the_before_phase_is_planned_once_and_carried_as_consented(
         return True
 
     state = tmp_path / "alone"
-    AllAddonsRun(
-        gateway=alone,
-        cluster="prod",
-        for_kubernetes_version=K130,
-        select=lambda cluster: targets_in_phase(gate(cluster, K130).addons, "before"),
-        carry=make_carry(
-            CarrySettings("prod", "PRESERVE", 300, 5, False, True, None, None, False, None),
-            gateway=alone,
-            state_directory=state,
-            clock=FakeClock(),
-        ),
-        state_directory=state,
-        progress=lambda event: None,
+    run_all_addons(
+        alone,
+        state,
+        lambda cluster: targets_in_phase(gate(cluster, K130).addons, "before"),
+        lambda event: None,
+        for_version=K130,
         confirm=confirm,
-        confirm_changed=lambda plan: False,
-    ).run()
+    )
     (at_consent,) = consented
     assert journey == addon_calls(at_consent, alone.calls)
     assert journey["UpdateAddon"] == 2  # vpc-cni and kube-proxy, once each
