@@ -74,11 +74,13 @@ class WarmProcess:
         self.returncode: int | None = None
         self._output: dict[int, bytes] = {}
         # Both pipes are drained as the run writes, so that a chatty run never blocks on a full one.
-        self._readers = [threading.Thread(target=self._drain, args=(fd,)) for fd in (out, err)]
+        self._readers = [
+            threading.Thread(target=self._drain, args=(fd,), daemon=True) for fd in (out, err)
+        ]
         self._fds = (out, err)
         for reader in self._readers:
             reader.start()
-        self._status = threading.Thread(target=self._wait_status)
+        self._status = threading.Thread(target=self._wait_status, daemon=True)
         self._status.start()
 
     def _drain(self, fd: int) -> None:
