@@ -32,6 +32,7 @@ import pytest
 
 import eksaddon.gateways.kube
 from eksaddon.engine import journal as journals
+from reliability.warm_cli import WarmCli, warm_cli
 from reliability.world import (
     ADDONS_UNDER_TEST,
     CLUSTER,
@@ -485,16 +486,28 @@ def test_kube_fault(run: Run, world: World, point: str, kind: str, duration: str
 # --- signals and kills -------------------------------------------------------------------------
 
 
+@pytest.fixture(scope="module")
+def warm() -> Iterator[WarmCli]:
+    yield from warm_cli()
+
+
+def installed_script(point: str, world: World) -> bool:
+    """The cases that start the console script itself (every signal, one point each); the
+    others fork from the warm interpreter, which runs the same entry point without paying the
+    imports again (see warm_cli.py)."""
+    return point == AFTER_BACKUP and world.subject is VPC_CNI
+
+
 @each_addon
 @pytest.mark.slow
 @pytest.mark.parametrize("point", list(SIGNAL_POINTS))
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
-def test_signal(run: Run, world: World, point: str, number: signal.Signals) -> None:
+def test_signal(run: Run, world: World, warm: WarmCli, point: str, number: signal.Signals) -> None:
     method, path, skip, side = SIGNAL_POINTS[point]
     proxy = world.eks_proxy if side == "eks" else world.kube_proxy
     gate = proxy.add(Rule(*where(world.subject, method, path), "gate", skip=skip))
     LEDGER.fault(f"{number.name}", point_of(world.subject, point))
-    process = world.start()
+    process = world.start() if installed_script(point, world) else world.start_warm(warm)
     try:
         assert gate.arrived.wait(60), "the run never reached the point"
         code, out, err = World.signal(process, number)

@@ -34,6 +34,7 @@ from addon_objects import DEFAULT_COREFILE, EDITED_COREFILE, configmap, coredns_
 from moto.eks.models import eks_backends
 
 from eksaddon.engine.journal import Journal
+from reliability.warm_cli import WarmCli, WarmProcess
 from standins.catalogues import bundled_catalogue
 from standins.controller import DaemonSetController
 from standins.deployment_controller import DeploymentController
@@ -348,6 +349,11 @@ class World:
             *(["--addon", self.subject.name] if self.subject is not VPC_CNI else []),
         ]
 
+    def start_warm(self, warm: WarmCli) -> WarmProcess:
+        """The CLI's entry point in a process forked from a warm interpreter (see warm_cli.py):
+        the run ``start`` would make, without the imports before its first request."""
+        return warm.start(self.upgrade_args(), self.env())
+
     def start(self) -> subprocess.Popen[str]:
         """The installed CLI in a subprocess (for signals and kills)."""
         return subprocess.Popen(
@@ -361,9 +367,12 @@ class World:
         )
 
     @staticmethod
-    def signal(process: subprocess.Popen[str], number: signal.Signals) -> tuple[int, str, str]:
+    def signal(
+        process: subprocess.Popen[str] | WarmProcess, number: signal.Signals
+    ) -> tuple[int, str, str]:
         os.kill(process.pid, number)
         out, err = process.communicate(timeout=60)
+        assert process.returncode is not None
         return process.returncode, out, err
 
     # --- what the stand-ins hold ---------------------------------------------------------------
