@@ -232,3 +232,16 @@ class ClusterObjects:
 
     def pods(self, namespace: str, selector: str) -> list[PodFacts]:
         return []
+
+
+def read_raw(apps: Any, core: Any, kind: str, name: str, namespace: str) -> dict[str, Any]:
+    """A DaemonSet, Deployment or ConfigMap as the API server sends it (the JSON, not the
+    client's models), through the kubernetes client's AppsV1Api and CoreV1Api."""
+    call = {
+        "DaemonSet": apps.read_namespaced_daemon_set,
+        "Deployment": apps.read_namespaced_deployment,
+        "ConfigMap": core.read_namespaced_config_map,
+    }[kind]
+    response: Any = call(name, namespace, _preload_content=False)
+    document: dict[str, Any] = json.loads(response.data)
+    return document

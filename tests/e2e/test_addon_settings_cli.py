@@ -27,6 +27,7 @@ from addon_objects import (
     configmap,
     coredns_deployment,
     kube_proxy_daemonset,
+    read_raw,
     schema,
 )
 from moto.eks.models import eks_backends
@@ -89,14 +90,7 @@ class Cluster:
             self.core.create_namespaced_config_map(NAMESPACE, body)  # type: ignore[arg-type]
 
     def read(self, kind: str, name: str) -> dict[str, Any]:
-        call = {
-            "DaemonSet": self.apps.read_namespaced_daemon_set,
-            "Deployment": self.apps.read_namespaced_deployment,
-            "ConfigMap": self.core.read_namespaced_config_map,
-        }[kind]
-        response: Any = call(name, NAMESPACE, _preload_content=False)
-        document: dict[str, Any] = json.loads(response.data)
-        return document
+        return read_raw(self.apps, self.core, kind, name, NAMESPACE)
 
     def kube_proxy_mode(self) -> str:
         config = yaml.safe_load(self.read("ConfigMap", "kube-proxy-config")["data"]["config"])

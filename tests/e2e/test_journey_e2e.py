@@ -31,7 +31,13 @@ from typing import Any
 
 import kubernetes.client as k8s
 import pytest
-from addon_objects import DEFAULT_COREFILE, EDITED_COREFILE, configmap, coredns_deployment
+from addon_objects import (
+    DEFAULT_COREFILE,
+    EDITED_COREFILE,
+    configmap,
+    coredns_deployment,
+    read_raw,
+)
 from moto.eks.models import eks_backends
 
 from standins.catalogues import bundled_catalogue
@@ -214,14 +220,7 @@ class OnKubernetes:
     # -- the objects ----------------------------------------------------------------------------
 
     def read(self, kind: str, name: str) -> dict[str, Any]:
-        call = {
-            "DaemonSet": self.apps.read_namespaced_daemon_set,
-            "Deployment": self.apps.read_namespaced_deployment,
-            "ConfigMap": self.core.read_namespaced_config_map,
-        }[kind]
-        response: Any = call(name, NAMESPACE, _preload_content=False)
-        document: dict[str, Any] = json.loads(response.data)
-        return document
+        return read_raw(self.apps, self.core, kind, name, NAMESPACE)
 
     def containers(self, kind: str, name: str) -> dict[str, dict[str, Any]]:
         spec = self.read(kind, name)["spec"]["template"]["spec"]
