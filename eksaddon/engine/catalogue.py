@@ -77,7 +77,7 @@ class Overlays:
         """:func:`with_live_catalogue`, made once per (matrix, version, answer, origin)."""
         key = (id(matrix), kubernetes, id(entries), origin)
         made = self._made.get(key)
-        if made is None or made[0] is not matrix or made[1] is not entries:
+        if made is None:  # the entry keeps matrix and entries alive: their ids are not reused
             overlaid = with_live_catalogue(matrix, kubernetes, entries, origin=origin)
             made = self._made[key] = (matrix, entries, overlaid)
         return made[2]
