@@ -50,7 +50,7 @@ def serving(operation: str) -> None:
     _serving.operation = operation
 
 
-# (signing access key and region, method, path with query): a signed EKS read, as recorded.
+# (access key and region of the signature, path with query): a signed EKS read, as recorded.
 ReadKey = tuple[str, str, str]
 
 
