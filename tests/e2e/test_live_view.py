@@ -1,6 +1,6 @@
-"""The live view and the plain lines of `upgrade`/`install`, through the installed CLI against
-the EKS stand-in: on a pseudo-terminal (what pyte's VT emulator shows), on a pipe, with $CI set,
-and with --progress none."""
+"""The live view and the plain lines of `upgrade`/`install`, through the CLI against the EKS
+stand-in: on a pseudo-terminal (what pyte's VT emulator shows; the installed script), on a pipe
+(forked from the warm CLI server, tests/warm_cli.py), with $CI set, and with --progress none."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pty_terminal import COLUMNS, Terminal
 
+import warm_cli
 from reliability.world import World
 from standins.eks_addons import UpdateRecord
 from standins.kube import KubeApiServer
@@ -28,8 +29,12 @@ FORGED = "InProgress\n[1/1] done: v1.18.3-eksbuild.3 is ACTIVE (0s)"
 
 
 def upgrade_args(*extra: str, timeout: str = "20") -> list[str]:
+    """The installed script's command line (a terminal's runs start the script itself)."""
+    return [*eksaddon_command(), *upgrade_words(*extra, timeout=timeout)]
+
+
+def upgrade_words(*extra: str, timeout: str = "20") -> list[str]:
     return [
-        *eksaddon_command(),
         "upgrade",
         "--cluster",
         CLUSTER,
@@ -66,16 +71,9 @@ def on_terminal(env: dict[str, str], *args: str, timeout: str = "20") -> Termina
     return Terminal(upgrade_args(*args, timeout=timeout), env)
 
 
-def piped(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        upgrade_args(*args),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+def piped(env: dict[str, str], *args: str, timeout: str = "20") -> subprocess.CompletedProcess[str]:
+    """On pipes, the contrast to the terminal: a run forked from the warm CLI server."""
+    return warm_cli.run(upgrade_words(*args, timeout=timeout), env=env, timeout=120)
 
 
 def rows_starting(terminal: Terminal, prefix: str) -> list[str]:
@@ -322,15 +320,7 @@ def test_a_forged_status_cannot_print_a_done_line_on_a_pipe(
 ) -> None:
     server.put_addon(CLUSTER, "v1.17.1-eksbuild.1")
     hold_updates(server)
-    result = subprocess.run(
-        upgrade_args("--yes", "--progress", "plain", timeout="1"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    result = piped(env, "--yes", "--progress", "plain", timeout="1")
     assert result.returncode == 4, result.stderr
     lines = result.stderr.splitlines()
     assert not [line for line in lines if line.startswith("[1/1] done")], result.stderr
@@ -400,7 +390,8 @@ def test_a_fleet_check_shows_a_bar_on_a_terminal_and_nothing_on_a_pipe(
     for number in range(4):
         server.create_cluster(f"c{number}", "1.29")
         server.put_addon(f"c{number}", "v1.18.3-eksbuild.3")
-    command = [*eksaddon_command(), "check-compat", "--all-clusters", "-o", "json"]
+    words = ["check-compat", "--all-clusters", "-o", "json"]
+    command = [*eksaddon_command(), *words]
     with (tmp_path / "report.json").open("wb") as report:
         terminal = Terminal(command, env, stdout=report)
         try:
@@ -412,9 +403,7 @@ def test_a_fleet_check_shows_a_bar_on_a_terminal_and_nothing_on_a_pipe(
     assert "5/5" in bar
     assert "1 failed · 0 not checked" in bar
     assert cursor_shown_at_the_end(terminal)
-    piped_run = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    piped_run = warm_cli.run(words, env=env, stdin=None, timeout=120)
     assert piped_run.returncode == 1
     assert piped_run.stderr == ""
     in_ci = Terminal(command, {**env, "CI": "true"})
