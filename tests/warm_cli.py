@@ -55,6 +55,9 @@ class WarmCli:
         self._lock = threading.Lock()  # one request at a time, each answered in turn
         self._started: queue.Queue[dict[str, Any]] = queue.Queue()
         self._ended: dict[int, int] = {}
+        # CPU seconds (user + sys) of every run so far, as the server reaped them: what a
+        # measurement of the tests cannot see otherwise (the server's children are not ours).
+        self.cpu: dict[int, float] = {}
         self._end = threading.Condition()
         self._replies = threading.Thread(target=self._read_replies, daemon=True)
         self._replies.start()
@@ -65,6 +68,7 @@ class WarmCli:
             if "ended" in message:
                 with self._end:
                     self._ended[message["ended"]] = message["status"]
+                    self.cpu[message["ended"]] = message["cpu"]
                     self._end.notify_all()
             else:
                 self._started.put(message)
@@ -77,34 +81,49 @@ class WarmCli:
         *,
         cwd: str | Path | None = None,
         stdin: int | None = subprocess.DEVNULL,
+        stdout: int | None = None,
+        stderr: int | None = None,
+        terminal: bool = False,
     ) -> WarmProcess:
         """One run, as ``Popen`` starts it: ``env`` and ``cwd`` default to this process's;
-        ``stdin`` is DEVNULL, None (this process's) or a file descriptor, which is closed."""
-        out_read, out_write = os.pipe()
-        err_read, err_write = os.pipe()
+        ``stdin`` is DEVNULL, None (this process's) or a file descriptor, which is closed;
+        ``stdout`` and ``stderr`` are pipes read into ``communicate`` unless given (the
+        caller's to close). ``terminal``: stdin is a pty, the run's controlling terminal."""
         if stdin == subprocess.DEVNULL:
             stdin = os.open(os.devnull, os.O_RDONLY)
         elif stdin is None:
             stdin = os.dup(0)
+        ours: list[int] = [stdin]  # closed here once sent
+        readers: list[int | None] = []
+        targets: list[int] = []
+        for given in (stdout, stderr):
+            if given is None:
+                read_end, write_end = os.pipe()
+                readers.append(read_end)
+                targets.append(write_end)
+                ours.append(write_end)
+            else:
+                readers.append(None)
+                targets.append(given)
         request = {
             "argv": list(argv),
             "env": dict(os.environ if env is None else env),
             "cwd": str(cwd if cwd is not None else os.getcwd()),
+            "terminal": terminal,
         }
         try:
             with self._lock:
-                socket.send_fds(
-                    self.channel, [json.dumps(request).encode()], [stdin, out_write, err_write]
-                )
+                socket.send_fds(self.channel, [json.dumps(request).encode()], [stdin, *targets])
                 reply = self._started.get()
         finally:
-            for fd in (stdin, out_write, err_write):
+            for fd in ours:
                 os.close(fd)
         if "refused" in reply:
-            for fd in (out_read, err_read):
-                os.close(fd)
+            for unread in readers:
+                if unread is not None:
+                    os.close(unread)
             raise AssertionError(f"the warm CLI cannot run this: {reply['refused']}")
-        return WarmProcess(self, int(reply["started"]), out_read, err_read)
+        return WarmProcess(self, int(reply["started"]), *readers)
 
     def wait_for(self, pid: int, timeout: float | None) -> int | None:
         """The child's wait status once it has ended, or None after ``timeout`` seconds."""
@@ -163,15 +182,16 @@ def _text(data: bytes) -> str:
 class WarmProcess:
     """One forked ``eksaddon`` run: ``pid``, ``poll``, ``kill``, ``communicate``, ``returncode``."""
 
-    def __init__(self, cli: WarmCli, pid: int, out: int, err: int) -> None:
+    def __init__(self, cli: WarmCli, pid: int, out: int | None, err: int | None) -> None:
         self.cli, self.pid = cli, pid
         self.returncode: int | None = None
         self._output: dict[int, bytes] = {}
         # Both pipes are drained as the run writes, so that a chatty run never blocks on a full one.
+        self._pipes = (out, err)
+        self._fds = tuple(fd for fd in self._pipes if fd is not None)
         self._readers = [
-            threading.Thread(target=self._drain, args=(fd,), daemon=True) for fd in (out, err)
+            threading.Thread(target=self._drain, args=(fd,), daemon=True) for fd in self._fds
         ]
-        self._fds = (out, err)
         for reader in self._readers:
             reader.start()
 
@@ -180,30 +200,38 @@ class WarmProcess:
             self._output[fd] = pipe.read()
 
     def poll(self) -> int | None:
-        return self.wait(0)
+        return self._ended(0)
 
-    def wait(self, timeout: float | None = None) -> int | None:
+    def wait(self, timeout: float | None = None) -> int:
+        code = self._ended(timeout)
+        if code is None:
+            raise subprocess.TimeoutExpired(COMMAND, timeout or 0)
+        return code
+
+    def _ended(self, timeout: float | None) -> int | None:
         if self.returncode is None:
             status = self.cli.wait_for(self.pid, timeout)
             if status is not None:
                 self.returncode = os.waitstatus_to_exitcode(status)
         return self.returncode
 
-    def kill(self) -> None:
+    def send_signal(self, number: int) -> None:
         if self.returncode is None:
             try:
-                os.kill(self.pid, signal.SIGKILL)
+                os.kill(self.pid, number)
             except ProcessLookupError:  # it ended meanwhile
                 pass
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
     def communicate(self, timeout: float | None = None) -> tuple[str, str]:
         for thread in self._readers:
             thread.join(timeout)
             if thread.is_alive():
                 raise subprocess.TimeoutExpired(COMMAND, timeout or 0)
-        if self.wait(timeout) is None:
-            raise subprocess.TimeoutExpired(COMMAND, timeout or 0)
-        out, err = (_text(self._output[fd]) for fd in self._fds)
+        self.wait(timeout)
+        out, err = ("" if fd is None else _text(self._output[fd]) for fd in self._pipes)
         return out, err
 
 

@@ -31,9 +31,11 @@ sys.argv[0] = SCRIPT
 sys.path[0] = os.path.dirname(SCRIPT)
 
 import atexit  # noqa: E402
+import fcntl  # noqa: E402
 import gc  # noqa: E402
 import importlib  # noqa: E402
 import pkgutil  # noqa: E402
+import termios  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
 
@@ -142,7 +144,10 @@ def become_the_cli(request: dict[str, Any], fds: list[int]) -> None:
     os.setsid()
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
+    for fd in set(fds):
         os.close(fd)
+    if request.get("terminal"):  # stdin is a pty: the session's controlling terminal, as for
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)  # a login shell's child (Ctrl-C is its SIGINT)
     os.chdir(request["cwd"])
     os.environ.clear()
     os.environ.update(request["env"])
@@ -205,8 +210,9 @@ def serve(channel: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
         for pidfd in (fd for fd in ready if fd in running):
             pid = running.pop(pidfd)
             os.close(pidfd)
-            _, status = os.waitpid(pid, 0)
-            send(channel, {"ended": pid, "status": status})
+            _, status, usage = os.wait4(pid, 0)
+            cpu = usage.ru_utime + usage.ru_stime
+            send(channel, {"ended": pid, "status": status, "cpu": cpu})
         if channel.fileno() not in ready:
             continue
         message, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 3)

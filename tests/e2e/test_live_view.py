@@ -67,8 +67,13 @@ def env(server: StandInServer, tmp_path: Path) -> dict[str, str]:
     return environment
 
 
-def on_terminal(env: dict[str, str], *args: str, timeout: str = "20") -> Terminal:
-    return Terminal(upgrade_args(*args, timeout=timeout), env)
+def on_terminal(
+    env: dict[str, str], *args: str, timeout: str = "20", installed: bool = False
+) -> Terminal:
+    """The upgrade on the pty: forked from the warm CLI server, or the installed script."""
+    if installed:
+        return Terminal(upgrade_args(*args, timeout=timeout), env)
+    return Terminal(upgrade_words(*args, timeout=timeout), env, warm=warm_cli.shared())
 
 
 def piped(env: dict[str, str], *args: str, timeout: str = "20") -> subprocess.CompletedProcess[str]:
@@ -147,7 +152,8 @@ def test_an_interrupt_leaves_the_terminal_clean_and_the_resume_line_last(
 ) -> None:
     server.put_addon(CLUSTER, "v1.16.4-eksbuild.2")
     hold_updates(server)
-    terminal = on_terminal(env, "--yes")
+    # The installed script: the interrupt strikes the console script's own process.
+    terminal = on_terminal(env, "--yes", installed=True)
     try:
         terminal.wait_for("update InProgress")
         if how == "ctrl-c":
@@ -362,7 +368,7 @@ def test_the_rollout_shows_nodes_updated_and_the_nodes_behind(world: World) -> N
     args = world.upgrade_args()
     # Long enough for node-a to roll under load; node-b never does.
     args[args.index("--timeout") + 1] = "5"
-    terminal = Terminal([*eksaddon_command(), *args], environment)
+    terminal = Terminal(args, environment, warm=warm_cli.shared())
     try:
         text = terminal.wait_for("aws-node rollout: 1/2 nodes updated")
         (current,) = rows_starting(terminal, "▶ 1/2")
@@ -391,9 +397,8 @@ def test_a_fleet_check_shows_a_bar_on_a_terminal_and_nothing_on_a_pipe(
         server.create_cluster(f"c{number}", "1.29")
         server.put_addon(f"c{number}", "v1.18.3-eksbuild.3")
     words = ["check-compat", "--all-clusters", "-o", "json"]
-    command = [*eksaddon_command(), *words]
     with (tmp_path / "report.json").open("wb") as report:
-        terminal = Terminal(command, env, stdout=report)
+        terminal = Terminal(words, env, stdout=report, warm=warm_cli.shared())
         try:
             assert terminal.wait() == 1
         finally:
@@ -406,7 +411,7 @@ def test_a_fleet_check_shows_a_bar_on_a_terminal_and_nothing_on_a_pipe(
     piped_run = warm_cli.run(words, env=env, stdin=None, timeout=120)
     assert piped_run.returncode == 1
     assert piped_run.stderr == ""
-    in_ci = Terminal(command, {**env, "CI": "true"})
+    in_ci = Terminal(words, {**env, "CI": "true"}, warm=warm_cli.shared())
     try:
         assert in_ci.wait() == 1
     finally:
