@@ -55,6 +55,7 @@ class WarmCli:
         self._lock = threading.Lock()  # one request at a time, each answered in turn
         self._started: queue.Queue[dict[str, Any]] = queue.Queue()
         self._ended: dict[int, int] = {}
+        self._gone = False  # the server ended: no run it started will be reported any more
         # CPU seconds (user + sys) of every run so far, as the server reaped them: what a
         # measurement of the tests cannot see otherwise (the server's children are not ours).
         self.cpu: dict[int, float] = {}
@@ -72,6 +73,9 @@ class WarmCli:
                     self._end.notify_all()
             else:
                 self._started.put(message)
+        with self._end:
+            self._gone = True
+            self._end.notify_all()
         self._started.put({"refused": "the warm CLI server is gone"})
 
     def start(
@@ -128,8 +132,10 @@ class WarmCli:
     def wait_for(self, pid: int, timeout: float | None) -> int | None:
         """The child's wait status once it has ended, or None after ``timeout`` seconds."""
         with self._end:
-            self._end.wait_for(lambda: pid in self._ended, timeout)
-            return self._ended.get(pid)
+            self._end.wait_for(lambda: pid in self._ended or self._gone, timeout)
+            status = self._ended.get(pid)
+            assert status is not None or not self._gone, "the warm CLI server is gone"
+            return status
 
     def run(
         self,
