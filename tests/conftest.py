@@ -19,6 +19,7 @@ from eksaddon.matrix.loader import BUNDLED_PACKAGE
 from reliability_ledger import LEDGER
 from tests_support import Result
 from virtual_clock import FastForwardClock
+from warm_cli import close_shared
 from worker_ledgers import merge_into, to_wire
 
 LEDGER_OUTPUT = "eksaddon_reliability_ledger"
@@ -77,7 +78,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    """On an xdist worker: hand this worker's reliability tally to the controller."""
+    """Stop the warm CLI server if a test started one (warm_cli.py); on an xdist worker, hand
+    this worker's reliability tally to the controller."""
+    close_shared()
     workeroutput = getattr(session.config, "workeroutput", None)
     if workeroutput is not None:
         workeroutput[LEDGER_OUTPUT] = to_wire(LEDGER)

@@ -1,4 +1,6 @@
-"""The installed CLI on a pseudo-terminal, and what a terminal (pyte's emulator) shows of it.
+"""The CLI on a pseudo-terminal, and what a terminal (pyte's emulator) shows of it: the installed
+script (a command line), or a run forked from the warm CLI server (tests/warm_cli.py: the CLI's
+arguments and ``warm``), the same entry point without the imports of a fresh start.
 
 The child gets the pty as its controlling terminal (a session of its own), so a Ctrl-C typed
 into it is the terminal's SIGINT, as at a real keyboard. Everything the child writes is kept
@@ -21,6 +23,8 @@ from typing import IO
 
 import pyte
 
+from warm_cli import WarmCli, WarmProcess
+
 COLUMNS, ROWS = 120, 60  # tall enough that nothing scrolls out of the emulator's view
 
 
@@ -32,23 +36,36 @@ class Terminal:
     """One child process on a pty of COLUMNS x ROWS."""
 
     def __init__(
-        self, argv: Sequence[str], env: Mapping[str, str], *, stdout: IO[bytes] | None = None
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        *,
+        stdout: IO[bytes] | None = None,
+        warm: WarmCli | None = None,
     ) -> None:
-        """``stdout``: where the child's standard output goes instead of the terminal."""
+        """``stdout``: where the child's standard output goes instead of the terminal; ``warm``:
+        fork the run from this server (``argv`` are then the CLI's arguments)."""
         master, slave = pty.openpty()
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", ROWS, COLUMNS, 0, 0))
         # The size comes from the pty; $CI is the caller's to set or not.
         environment = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
         environment["TERM"] = "xterm-256color"
-        self.process = subprocess.Popen(
-            list(argv),
-            env=environment,
-            stdin=slave,
-            stdout=slave if stdout is None else stdout,
-            stderr=slave,
-            start_new_session=True,
-            preexec_fn=_controlling_terminal,
-        )
+        self.process: subprocess.Popen[bytes] | WarmProcess
+        if warm is not None:
+            out = slave if stdout is None else stdout.fileno()
+            self.process = warm.start(
+                argv, environment, stdin=os.dup(slave), stdout=out, stderr=slave, terminal=True
+            )
+        else:
+            self.process = subprocess.Popen(
+                list(argv),
+                env=environment,
+                stdin=slave,
+                stdout=slave if stdout is None else stdout,
+                stderr=slave,
+                start_new_session=True,
+                preexec_fn=_controlling_terminal,
+            )
         os.close(slave)
         self._master = master
         self.screen = pyte.Screen(COLUMNS, ROWS)

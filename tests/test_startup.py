@@ -4,6 +4,7 @@ is parsed, the validated-document cache) must give what the slow way gives."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -207,3 +208,35 @@ def test_a_cache_entry_stands_for_exact_bytes_version_and_schema(
     assert cache.load(data) == expected[0]
     monkeypatch.setattr(cache, "MATRIX_SCHEMA", {**MATRIX_SCHEMA, "title": "changed"})
     assert cache.load(data) is None
+
+
+COLLECTOR_PROBE = """
+import gc, sys
+from eksaddon.cli import main
+try:
+    main({argv})
+except SystemExit:
+    pass
+sys.stderr.write("\\nTHRESHOLD %d\\n" % gc.get_threshold()[0])
+"""
+
+
+@pytest.mark.parametrize(("argv", "own"), [("", True), ("['--version']", False)])
+def test_only_eksaddon_s_own_process_collects_its_young_objects_less_often(
+    argv: str, own: bool
+) -> None:
+    """The console script (main() with no argv) raises the youngest generation's threshold, so
+    that botocore's long-lived models are not walked over and over; a caller passing argv keeps
+    its own collector settings."""
+    from eksaddon.cli import YOUNG_GENERATION
+
+    completed = subprocess.run(
+        [sys.executable, "-c", COLLECTOR_PROBE.format(argv=argv), "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    line = next(x for x in completed.stderr.splitlines() if x.startswith("THRESHOLD "))
+    threshold = int(line.removeprefix("THRESHOLD "))
+    assert threshold == (YOUNG_GENERATION if own else gc.get_threshold()[0])  # CPython's

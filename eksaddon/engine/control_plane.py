@@ -33,7 +33,7 @@ from eksaddon.engine.events import (
 )
 from eksaddon.engine.run_journal import RunJournal
 from eksaddon.engine.state import write_json_atomically
-from eksaddon.engine.waiting import Clock, backoff, retrying
+from eksaddon.engine.waiting import Clock, PollSchedule, retrying
 from eksaddon.errors import (
     ApiError,
     EnvironmentProblemError,
@@ -278,6 +278,7 @@ class ControlPlaneUpdate:
         deadline = started + self.options.timeout
         failures = 0
         last_error: ApiError | None = None
+        schedule = PollSchedule(self.clock, self.options.poll_interval)
         while True:
             try:
                 state = self.gateway.describe_cluster_update(self.cluster, update_id)
@@ -303,8 +304,7 @@ class ControlPlaneUpdate:
                     )
                 if state.finished:
                     return state
-            wait = backoff(self.options.poll_interval, failures)
-            if self.clock.now() + wait > deadline:
+            if schedule.next(failures) > deadline:
                 cause = f" (last error: {last_error.one_line()})" if last_error else ""
                 raise UpgradeStoppedError(
                     f"timed out after {self.options.timeout:.0f}s following control-plane update "
@@ -312,7 +312,7 @@ class ControlPlaneUpdate:
                     "the update goes on at EKS",
                     hint=self._rerun_hint(),
                 )
-            self.clock.sleep(wait)
+            schedule.wait()
 
     def _rerun_hint(self) -> str:
         return (

@@ -34,7 +34,7 @@ from eksaddon.addons.base import (
 )
 from eksaddon.engine.events import Notice, RolloutProgressed
 from eksaddon.engine.rollout_check import ensure_same_cluster
-from eksaddon.engine.waiting import backoff
+from eksaddon.engine.waiting import PollSchedule
 from eksaddon.errors import ApiError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
 from eksaddon.matrix.model import Matrix, Workload, WorkloadKind
@@ -138,6 +138,7 @@ class DeploymentRolloutCheck:
         rollout: DeploymentRollout | None = None
         failures, last_error = 0, None
         broke_budget: set[str] = set()
+        schedule = PollSchedule(ctx.clock, ctx.poll_interval)
         while True:
             try:
                 rollout = self._assess(ctx, step)
@@ -160,10 +161,9 @@ class DeploymentRolloutCheck:
                     self._report_budgets(ctx, rollout, broke_budget)
                     self._check_settings(ctx, step)
                     return
-            wait = backoff(ctx.poll_interval, failures)
-            if ctx.clock.now() + wait > ctx.deadline:
+            if schedule.next(failures) > ctx.deadline:
                 self._stop(ctx, step, rollout, last_error)
-            ctx.clock.sleep(wait)
+            schedule.wait()
 
     def _read(self) -> dict[str, Any] | None:
         return self.kube.read_deployment(self.workload.namespace, self.workload.name)

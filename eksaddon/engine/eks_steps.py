@@ -42,12 +42,18 @@ class EksApiDriver:
         resumed = step["state"] != journals.PENDING
         if step["state"] == journals.PENDING:
             self._check_starting_point(journal, step)
+        # When UpdateAddon answered: the update's polls keep to a grid from then on. None for
+        # an update a rerun finds in flight (its age unknown: polled at once).
+        sent_at: float | None = None
         if step["state"] == journals.IN_FLIGHT:
             update_id: str | None = step["update_id"]
         else:
             update_id = self._send(ctx, journal, step, resume_hint)
+            sent_at = ctx.clock.now()
         if update_id is not None:
-            self._follow(ctx, journal, step, update_id, resumed=resumed, hint=resume_hint)
+            self._follow(
+                ctx, journal, step, update_id, resumed=resumed, hint=resume_hint, sent_at=sent_at
+            )
         state = wait_healthy(ctx, resume_hint=resume_hint)
         if str(state.version) != step["to"]:
             raise UpgradeStoppedError(
@@ -66,6 +72,7 @@ class EksApiDriver:
         *,
         resumed: bool,
         hint: str,
+        sent_at: float | None,
     ) -> None:
         total = len(journal.steps)
         ctx.progress(
@@ -78,7 +85,7 @@ class EksApiDriver:
                 resumed,
             )
         )
-        update = follow_update(ctx, update_id, resume_hint=hint)
+        update = follow_update(ctx, update_id, resume_hint=hint, sent_at=sent_at)
         if update.status == "Successful":
             return
         errors = [

@@ -39,7 +39,7 @@ from eksaddon.engine.migrate import MigrateOptions, MigrateResult, same_release_
 from eksaddon.engine.profile_objects import read_objects
 from eksaddon.engine.rollout_check import ensure_same_cluster
 from eksaddon.engine.state import write_json_atomically
-from eksaddon.engine.waiting import Clock, StepContext
+from eksaddon.engine.waiting import Clock, PollSchedule, StepContext
 from eksaddon.errors import EksAddonError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import AddonRequest, ClusterInfo, EksGateway, KubernetesReader
 from eksaddon.matrix.model import AddonType, Workload
@@ -295,6 +295,7 @@ class _Migration:
         """Until the deadline: the workload runs ``version`` on every replica/node, and every
         carried setting runs with its value."""
         problem = "no answer"
+        schedule = PollSchedule(ctx.clock, ctx.poll_interval)
         while True:
             objects = read_objects(self.kube, self.refs)
             problem = self._behind(objects, version) or ""
@@ -303,12 +304,12 @@ class _Migration:
                 if not lost:
                     return
                 problem = f"the carried settings do not run: {'; '.join(lost)}"
-            if ctx.clock.now() + ctx.poll_interval > ctx.deadline:
+            if schedule.next() > ctx.deadline:
                 raise UpgradeStoppedError(
                     f"after the migration of {self.where} to the EKS add-on {version}: {problem}",
                     hint=hint,
                 )
-            ctx.clock.sleep(ctx.poll_interval)
+            schedule.wait()
 
     def _behind(self, objects: Objects, version: AddonVersion) -> str | None:
         """Why the workload has not rolled out ``version`` yet (None: it has)."""

@@ -22,7 +22,7 @@ from eksaddon.addons.base import (
     tag_shows,
 )
 from eksaddon.engine.events import RolloutProgressed
-from eksaddon.engine.waiting import backoff
+from eksaddon.engine.waiting import PollSchedule
 from eksaddon.errors import ApiError, EnvironmentProblemError, InputError, UpgradeStoppedError
 from eksaddon.gateways.protocols import ClusterInfo, KubernetesReader
 from eksaddon.matrix.model import Matrix, Workload, WorkloadKind
@@ -110,6 +110,7 @@ class RolloutCheck:
         rollout: Rollout | None = None
         failures = 0
         last_error: ApiError | None = None
+        schedule = PollSchedule(ctx.clock, ctx.poll_interval)
         while True:
             try:
                 rollout = self._assess(ctx, step)
@@ -135,8 +136,7 @@ class RolloutCheck:
                 if rollout.done:
                     self._check_settings(ctx, step)
                     return
-            wait = backoff(ctx.poll_interval, failures)
-            if ctx.clock.now() + wait > ctx.deadline:
+            if schedule.next(failures) > ctx.deadline:
                 stall = describe_stall(rollout) if rollout is not None else "no answer"
                 if last_error is not None:
                     stall = f"{stall} (last error: {last_error.one_line()})"
@@ -147,7 +147,7 @@ class RolloutCheck:
                     hint=f"check those nodes (kubectl describe pod -n {self.namespace} -l "
                     f"{self._selector(None)}), then rerun to resume",
                 )
-            ctx.clock.sleep(wait)
+            schedule.wait()
 
     def _check_settings(self, ctx: StepView, step: Step) -> None:
         if not self.expected or self.matrix is None:

@@ -7,6 +7,7 @@ with describe_addon (one call per poll) until ACTIVE with no health issues.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import NamedTuple, Protocol, TypeVar
 
@@ -42,6 +43,37 @@ class Clock(Protocol):
     def sleep(self, seconds: float) -> None: ...
 
 
+class PollSchedule:
+    """When the next poll is due: ``interval`` apart from the first, whatever each call takes.
+
+    Sleeping a full interval after every answer would make the period the interval plus the
+    call's time, so the poll that sees an update end would come later by the time of every call
+    made before it. Each poll is instead due an interval (or a backoff, after transient
+    failures) after the previous one was due; a tick that already passed (a call slower than
+    the interval) is skipped, never made up in a burst.
+    """
+
+    def __init__(self, clock: Clock, interval: float, *, first: float | None = None) -> None:
+        self.clock = clock
+        self.interval = interval
+        self.due = clock.now() if first is None else first  # when the coming poll is due
+
+    def next(self, failures: int = 0) -> float:
+        """Move on to the poll after the one just made (``failures``: consecutive transient
+        failures so far), and return when it is due."""
+        period = backoff(self.interval, failures)
+        due = self.due + period
+        late = self.clock.now() - due
+        if late > 0:
+            due += math.ceil(late / period) * period
+        self.due = due
+        return due
+
+    def wait(self) -> None:
+        """Sleep until the coming poll is due (at once if it already is)."""
+        self.clock.sleep(max(self.due - self.clock.now(), 0.0))
+
+
 class StepContext(NamedTuple):
     gateway: EksGateway
     cluster: str
@@ -55,8 +87,15 @@ class StepContext(NamedTuple):
     progress: Progress
 
 
-def follow_update(ctx: StepContext, update_id: str, *, resume_hint: str) -> UpdateState:
+def follow_update(
+    ctx: StepContext, update_id: str, *, resume_hint: str, sent_at: float | None = None
+) -> UpdateState:
     """Poll describe_update until the update ends or the deadline passes.
+
+    ``sent_at``: when UpdateAddon's answer (the update, just started) was recorded. Its first
+    poll is then one interval later, as that answer already said it is in progress, and the polls
+    keep to that grid: an update that takes N intervals is seen ended by the Nth poll. Without
+    it (an update found in flight by a rerun, of unknown age) the first poll is at once.
 
     A status botocore's model does not list ("Succeeded") stops the step at once: it is not
     "still in progress", and waiting it out would only hide it until the timeout.
@@ -81,6 +120,8 @@ def follow_update(ctx: StepContext, update_id: str, *, resume_hint: str) -> Upda
         report=report,
         waiting_for=f"update {update_id}",
         resume_hint=resume_hint,
+        # At the latest at the deadline: a step always gets to see its update once.
+        first=None if sent_at is None else min(sent_at + ctx.poll_interval, ctx.deadline),
     )
 
 
@@ -135,9 +176,14 @@ def _poll(
     report: Callable[[T], None],
     waiting_for: str,
     resume_hint: str,
+    first: float | None = None,
 ) -> T:
+    """``fetch`` on a :class:`PollSchedule` from ``first`` (default: at once) until ``done``."""
     last_error: ApiError | None = None
     failures = 0
+    schedule = PollSchedule(ctx.clock, ctx.poll_interval, first=first)
+    if first is not None:
+        schedule.wait()
     while True:
         try:
             state = fetch()
@@ -158,15 +204,14 @@ def _poll(
             report(state)
             if done(state):
                 return state
-        wait = backoff(ctx.poll_interval, failures)
-        if ctx.clock.now() + wait > ctx.deadline:
+        if schedule.next(failures) > ctx.deadline:
             cause = f" (last error: {last_error.one_line()})" if last_error else ""
             raise UpgradeStoppedError(
                 f"timed out waiting for {waiting_for} on cluster {ctx.cluster} "
                 f"(step {ctx.number} of {ctx.total}){cause}",
                 hint=resume_hint,
             )
-        ctx.clock.sleep(wait)
+        schedule.wait()
 
 
 def retrying(
@@ -246,15 +291,16 @@ def settled_addon(
                 f"{timeout:.0f}s for it to settle before planning"
             )
         )
+        schedule = PollSchedule(clock, poll_interval, first=started)
         while addon.status in SETTLING:
-            if clock.now() + poll_interval > started + timeout:
+            if schedule.next() > started + timeout:
                 raise EnvironmentProblemError(
                     f"{name} on cluster {cluster.name} is still {addon.status} after "
                     f"{timeout:.0f}s; nothing was changed",
                     hint="rerun once it has settled (`eksaddon status` shows it), or pass a "
                     "longer --timeout",
                 )
-            clock.sleep(poll_interval)
+            schedule.wait()
             previous, addon = addon.status, describe()
             if addon.status != previous:
                 progress(

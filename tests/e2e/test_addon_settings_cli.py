@@ -1,5 +1,6 @@
 """kube-proxy's and CoreDNS's settings kept across an upgrade and a migration, end to end: the
-installed CLI against the EKS stand-in and a real kube-apiserver.
+CLI as a process of its own (forked from the warm CLI server, tests/warm_cli.py) against the EKS
+stand-in and a real kube-apiserver.
 
 The stand-in rewrites the add-on's objects as EKS does when an add-on is created or updated: the
 build's image, and the ConfigMap from EKS's defaults plus the configuration values (a setting
@@ -32,12 +33,12 @@ from addon_objects import (
 )
 from moto.eks.models import eks_backends
 
+import warm_cli
 from standins.controller import DaemonSetController
 from standins.deployment_controller import DeploymentController
 from standins.eks_addons import AddonRecord
 from standins.kube import KubeApiServer, make_node
 from standins.server import StandInServer
-from tests_support import eksaddon_command
 
 CLUSTER = "prod"
 NODES = ("node-a", "node-b")
@@ -140,29 +141,13 @@ class Cluster:
         }
         common = ("--cluster", CLUSTER, "--yes", "--poll-interval", "0.1", "--timeout", "30")
         kube = ("--kubeconfig", self.kube.kubeconfig_path, "--context", self.kube.context)
-        return subprocess.run(
-            [*eksaddon_command(), *args, *common, *kube],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        return warm_cli.run([*args, *common, *kube], env=env, timeout=300)
 
     def read_only(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A command that changes nothing (status, check-compat): no --yes or timeouts."""
         env = {**self.eks.env(), **self.kube.env(), "EKSADDON_CACHE_DIR": str(self.tmp_path)}
         kube = ("--kubeconfig", self.kube.kubeconfig_path, "--context", self.kube.context)
-        return subprocess.run(
-            [*eksaddon_command(), *args, "--cluster", CLUSTER, *kube],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            stdin=subprocess.DEVNULL,
-        )
+        return warm_cli.run([*args, "--cluster", CLUSTER, *kube], env=env, timeout=300)
 
     def addon(self, name: str) -> AddonRecord:
         record = self.eks.standin.addon(CLUSTER, name)
@@ -300,11 +285,9 @@ def test_status_says_when_kubernetes_cannot_be_read(cluster: Cluster, tmp_path: 
     coredns_cluster(cluster, managed=False)
     missing = str(tmp_path / "no-kubeconfig")
     env = {**cluster.eks.env(), "EKSADDON_CACHE_DIR": str(tmp_path), "KUBECONFIG": missing}
-    done = subprocess.run(
-        [*eksaddon_command(), "status", "--cluster", CLUSTER, "--addon", "coredns", "-o", "json"],
-        env=env, capture_output=True, text=True, timeout=300, check=False,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
+    done = warm_cli.run(
+        ["status", "--cluster", CLUSTER, "--addon", "coredns", "-o", "json"], env=env, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["addon_type"] == "not-managed"

@@ -16,12 +16,12 @@ from xml.etree import ElementTree
 import pytest
 from addon_objects import bare_kube_proxy_daemonset
 
+import warm_cli
 from standins.catalogues import bundled_catalogue
 from standins.eks_addons import StandIn
 from standins.eks_upgrade import deprecated_api_insight, passing_insight
 from standins.kube import KubeApiServer
 from standins.server import StandInServer
-from tests_support import eksaddon_command
 
 GATE = ["check-compat", "--cluster", "prod", "--target-kubernetes-version", "1.30"]
 ADDONS = {
@@ -91,14 +91,8 @@ def gate(server: StandInServer, tmp_path: Path, *args: str) -> subprocess.Comple
             "KUBECONFIG": str(tmp_path / "no-kubeconfig"),
         }
     )
-    return subprocess.run(
-        [*eksaddon_command(), *GATE, *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    # A process of its own, forked from the warm CLI server (tests/warm_cli.py); stdin is ours.
+    return warm_cli.run([*GATE, *args], env=env, stdin=None, timeout=120)
 
 
 def by_code(findings: list[dict[str, Any]], code: str) -> list[dict[str, Any]]:
@@ -184,9 +178,8 @@ def test_the_gate_in_junit_and_a_fleet(prod: StandInServer, tmp_path: Path) -> N
     fleet_file.write_text("- name: prod\n  region: us-west-2\n- name: gone\n  region: us-west-2\n")
     env = prod.env()
     env["EKSADDON_CACHE_DIR"] = str(tmp_path / "cache")
-    fleet = subprocess.run(
+    fleet = warm_cli.run(
         [
-            *eksaddon_command(),
             "check-compat",
             "--clusters",
             str(fleet_file),
@@ -196,10 +189,8 @@ def test_the_gate_in_junit_and_a_fleet(prod: StandInServer, tmp_path: Path) -> N
             "json",
         ],
         env=env,
-        capture_output=True,
-        text=True,
+        stdin=None,
         timeout=120,
-        check=False,
     )
     assert fleet.returncode == 3, fleet.stderr  # the missing cluster is the worst outcome
     document = json.loads(fleet.stdout)

@@ -1,4 +1,5 @@
-"""Fleet checks through the installed CLI against the EKS stand-in: 200 clusters, and shards."""
+"""Fleet checks through the CLI against the EKS stand-in: 200 clusters, and shards. The CLI runs
+as a process of its own, forked from the warm CLI server (tests/warm_cli.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from typing import Any
 import pytest
 import yaml
 
+import warm_cli
 from standins.server import StandInServer
-from tests_support import Result, eksaddon_command
+from tests_support import Result
 
 FLEET = 200
 # The 200 clusters live in the worker's moto server, which every other test empties: under
@@ -43,15 +45,7 @@ def fleet(fleet_server: StandInServer) -> StandInServer:
 def run(server: StandInServer, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = server.env()
     env["EKSADDON_CACHE_DIR"] = str(tmp_path / "cache")
-    return subprocess.run(
-        [*eksaddon_command(), "check-compat", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    return warm_cli.run(["check-compat", *args], env=env, timeout=300)
 
 
 @pytest.fixture

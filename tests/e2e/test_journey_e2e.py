@@ -1,5 +1,7 @@
-"""``upgrade --all-addons`` and ``cluster-upgrade`` with the installed CLI against the EKS stand-in
-(moto + the add-on, insights and control-plane extensions of tests/standins), as subprocesses.
+"""``upgrade --all-addons`` and ``cluster-upgrade`` with the CLI against the EKS stand-in (moto +
+the add-on, insights and control-plane extensions of tests/standins), as processes of their own:
+forked from the warm CLI server (tests/warm_cli.py), and the installed console script for the
+runs SIGKILLed part-way.
 
 The cluster: Kubernetes 1.29 with vpc-cni, kube-proxy and CoreDNS at older builds, a managed node
 group.
@@ -40,6 +42,7 @@ from addon_objects import (
 )
 from moto.eks.models import eks_backends
 
+import warm_cli
 from standins.catalogues import bundled_catalogue
 from standins.controller import DaemonSetController
 from standins.deployment_controller import DeploymentController
@@ -90,7 +93,7 @@ def environment(eks: StandInServer, tmp_path: Path) -> dict[str, str]:
 
 
 class Cli:
-    """The installed CLI on cluster ``prod``: its environment and the flags every run takes."""
+    """The CLI on cluster ``prod``: its environment and the flags every run takes."""
 
     def __init__(self, env: dict[str, str], flags: tuple[str, ...]) -> None:
         self.env = env
@@ -100,18 +103,14 @@ class Cli:
         return [*eksaddon_command(), *args, "--cluster", "prod", *self.flags]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            self.command(args),
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-            stdin=subprocess.DEVNULL,
+        """A run forked from the warm CLI server."""
+        return warm_cli.run(
+            self.command(args)[len(eksaddon_command()) :], env=self.env, timeout=300
         )
 
     def kill_when(self, line: str, *args: str) -> list[str]:
-        """Start the CLI, SIGKILL it as soon as stderr shows ``line``; its stderr lines so far."""
+        """Start the installed CLI, SIGKILL it as soon as stderr shows ``line``; its stderr lines
+        so far."""
         process = subprocess.Popen(
             self.command(args),
             env=self.env,

@@ -1,4 +1,9 @@
-"""The installed CLI, as a subprocess, against the moto-based EKS stand-in on 127.0.0.1.
+"""The CLI as a process of its own, against the moto-based EKS stand-in on 127.0.0.1.
+
+Most runs fork from the warm CLI server (tests/warm_cli.py): the same entry point in a process
+of its own, without the imports and model reads of a fresh start. The installed console script
+itself is started for the whole v1.6 -> v1.18 journey and for the kill and SIGTERM cases, which
+strike the script's own process (and rerun it).
 
 The stand-in runs in this process (tests/standins/server.py), so faults are set and API calls
 counted directly, while the CLI reaches it over HTTP through AWS_ENDPOINT_URL_EKS.
@@ -14,6 +19,7 @@ from typing import Any
 
 import pytest
 
+import warm_cli
 from standins.server import StandInServer
 from tests_support import eksaddon_command
 
@@ -35,6 +41,11 @@ class Cli:
         )
 
     def run(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """A run forked from the warm CLI server."""
+        return warm_cli.run(args, env=self.env, timeout=timeout)
+
+    def installed(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """A run of the installed console script."""
         return subprocess.run(
             [*eksaddon_command(), *args],
             env=self.env,
@@ -85,7 +96,7 @@ def test_v1_6_3_reaches_v1_18_3_through_every_minor(cli: Cli) -> None:
     cli.server.put_addon(
         CLUSTER, "v1.6.3-eksbuild.2", configuration_values='{"env":{"WARM_IP_TARGET":"5"}}'
     )
-    result = cli.run(*UPGRADE, "-o", "json")
+    result = cli.installed(*UPGRADE, "-o", "json")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert [s["to"].split("-")[0] for s in document["plan"]["steps"]] == [
@@ -133,7 +144,7 @@ def test_a_kill_mid_step_and_a_rerun_do_not_send_the_step_twice(cli: Cli) -> Non
     standin.update_polls = 2
     for update in standin.updates():  # let the update the killed run started finish now
         update.polls_needed = update.polls + 1
-    result = cli.run(*UPGRADE)
+    result = cli.installed(*UPGRADE)
     assert result.returncode == 0, result.stderr
     assert standin.count("UpdateAddon") == 2  # one per step, across both runs
     assert f"following update {journal['steps'][0]['update_id']}" in result.stderr

@@ -9,13 +9,12 @@ the plan. No kubeconfig exists here, and none is needed: nothing is read from Ku
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 
 import pytest
 
+import warm_cli
 from standins.server import StandInServer
-from tests_support import eksaddon_command
 
 pytestmark = pytest.mark.slow
 
@@ -45,15 +44,7 @@ def run(server: StandInServer, base: Path, *args: str) -> tuple[int, str, str]:
             "KUBECONFIG": str(base / "no-kubeconfig"),
         }
     )
-    done = subprocess.run(
-        [*eksaddon_command(), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    done = warm_cli.run(args, env=env, timeout=120)  # a process of its own, forked warm
     return done.returncode, done.stdout, done.stderr
 
 

@@ -1,6 +1,6 @@
-"""The live view and the plain lines of `upgrade`/`install`, through the installed CLI against
-the EKS stand-in: on a pseudo-terminal (what pyte's VT emulator shows), on a pipe, with $CI set,
-and with --progress none."""
+"""The live view and the plain lines of `upgrade`/`install`, through the CLI against the EKS
+stand-in: on a pseudo-terminal (what pyte's VT emulator shows; the installed script), on a pipe
+(forked from the warm CLI server, tests/warm_cli.py), with $CI set, and with --progress none."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pty_terminal import COLUMNS, Terminal
 
+import warm_cli
 from reliability.world import World
 from standins.eks_addons import UpdateRecord
 from standins.kube import KubeApiServer
@@ -28,8 +29,12 @@ FORGED = "InProgress\n[1/1] done: v1.18.3-eksbuild.3 is ACTIVE (0s)"
 
 
 def upgrade_args(*extra: str, timeout: str = "20") -> list[str]:
+    """The installed script's command line (a terminal's runs start the script itself)."""
+    return [*eksaddon_command(), *upgrade_words(*extra, timeout=timeout)]
+
+
+def upgrade_words(*extra: str, timeout: str = "20") -> list[str]:
     return [
-        *eksaddon_command(),
         "upgrade",
         "--cluster",
         CLUSTER,
@@ -62,20 +67,18 @@ def env(server: StandInServer, tmp_path: Path) -> dict[str, str]:
     return environment
 
 
-def on_terminal(env: dict[str, str], *args: str, timeout: str = "20") -> Terminal:
-    return Terminal(upgrade_args(*args, timeout=timeout), env)
+def on_terminal(
+    env: dict[str, str], *args: str, timeout: str = "20", installed: bool = False
+) -> Terminal:
+    """The upgrade on the pty: forked from the warm CLI server, or the installed script."""
+    if installed:
+        return Terminal(upgrade_args(*args, timeout=timeout), env)
+    return Terminal(upgrade_words(*args, timeout=timeout), env, warm=warm_cli.shared())
 
 
-def piped(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        upgrade_args(*args),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+def piped(env: dict[str, str], *args: str, timeout: str = "20") -> subprocess.CompletedProcess[str]:
+    """On pipes, the contrast to the terminal: a run forked from the warm CLI server."""
+    return warm_cli.run(upgrade_words(*args, timeout=timeout), env=env, timeout=120)
 
 
 def rows_starting(terminal: Terminal, prefix: str) -> list[str]:
@@ -149,7 +152,8 @@ def test_an_interrupt_leaves_the_terminal_clean_and_the_resume_line_last(
 ) -> None:
     server.put_addon(CLUSTER, "v1.16.4-eksbuild.2")
     hold_updates(server)
-    terminal = on_terminal(env, "--yes")
+    # The installed script: the interrupt strikes the console script's own process.
+    terminal = on_terminal(env, "--yes", installed=True)
     try:
         terminal.wait_for("update InProgress")
         if how == "ctrl-c":
@@ -322,15 +326,7 @@ def test_a_forged_status_cannot_print_a_done_line_on_a_pipe(
 ) -> None:
     server.put_addon(CLUSTER, "v1.17.1-eksbuild.1")
     hold_updates(server)
-    result = subprocess.run(
-        upgrade_args("--yes", "--progress", "plain", timeout="1"),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    result = piped(env, "--yes", "--progress", "plain", timeout="1")
     assert result.returncode == 4, result.stderr
     lines = result.stderr.splitlines()
     assert not [line for line in lines if line.startswith("[1/1] done")], result.stderr
@@ -372,7 +368,7 @@ def test_the_rollout_shows_nodes_updated_and_the_nodes_behind(world: World) -> N
     args = world.upgrade_args()
     # Long enough for node-a to roll under load; node-b never does.
     args[args.index("--timeout") + 1] = "5"
-    terminal = Terminal([*eksaddon_command(), *args], environment)
+    terminal = Terminal(args, environment, warm=warm_cli.shared())
     try:
         text = terminal.wait_for("aws-node rollout: 1/2 nodes updated")
         (current,) = rows_starting(terminal, "▶ 1/2")
@@ -400,9 +396,9 @@ def test_a_fleet_check_shows_a_bar_on_a_terminal_and_nothing_on_a_pipe(
     for number in range(4):
         server.create_cluster(f"c{number}", "1.29")
         server.put_addon(f"c{number}", "v1.18.3-eksbuild.3")
-    command = [*eksaddon_command(), "check-compat", "--all-clusters", "-o", "json"]
+    words = ["check-compat", "--all-clusters", "-o", "json"]
     with (tmp_path / "report.json").open("wb") as report:
-        terminal = Terminal(command, env, stdout=report)
+        terminal = Terminal(words, env, stdout=report, warm=warm_cli.shared())
         try:
             assert terminal.wait() == 1
         finally:
@@ -412,12 +408,10 @@ def test_a_fleet_check_shows_a_bar_on_a_terminal_and_nothing_on_a_pipe(
     assert "5/5" in bar
     assert "1 failed · 0 not checked" in bar
     assert cursor_shown_at_the_end(terminal)
-    piped_run = subprocess.run(
-        command, env=env, capture_output=True, text=True, timeout=120, check=False
-    )
+    piped_run = warm_cli.run(words, env=env, stdin=None, timeout=120)
     assert piped_run.returncode == 1
     assert piped_run.stderr == ""
-    in_ci = Terminal(command, {**env, "CI": "true"})
+    in_ci = Terminal(words, {**env, "CI": "true"}, warm=warm_cli.shared())
     try:
         assert in_ci.wait() == 1
     finally:

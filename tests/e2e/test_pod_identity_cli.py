@@ -1,5 +1,6 @@
 """``--pod-identity-association`` on install and upgrade, and what ``status`` shows of it: the
-installed CLI against the EKS stand-in (omitted = kept, given = replaced)."""
+CLI as a process of its own (forked from the warm CLI server, tests/warm_cli.py) against the EKS
+stand-in (omitted = kept, given = replaced)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ from typing import Any
 
 import pytest
 
+import warm_cli
 from standins.server import StandInServer
-from tests_support import eksaddon_command
 
 CLUSTER = "prod"
 ADDON = "aws-ebs-csi-driver"
@@ -35,14 +36,8 @@ class Cli:
         )
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*eksaddon_command(), *args, "--cluster", CLUSTER, "--addon", ADDON],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-            stdin=subprocess.DEVNULL,
+        return warm_cli.run(
+            [*args, "--cluster", CLUSTER, "--addon", ADDON], env=self.env, timeout=120
         )
 
     def change(self, *args: str) -> subprocess.CompletedProcess[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -12,6 +13,7 @@ from eksaddon.engine import journal as journals
 from eksaddon.engine.events import Event, PlanReady, StepStarted
 from eksaddon.engine.journal import Journal
 from eksaddon.engine.upgrade import UpgradeOptions, Upgrader, UpgradeResult
+from eksaddon.engine.waiting import PollSchedule
 from eksaddon.errors import (
     AddonNotFoundError,
     EnvironmentProblemError,
@@ -434,7 +436,68 @@ def test_polls_back_off_while_the_api_fails_and_return_to_the_interval(
     eks.transient_errors["DescribeUpdate"] = 3
     clock = RecordingClock()
     upgrade_with(bundled, tmp_path, eks, clock, poll_interval=2)
-    assert clock.sleeps[:4] == [2, 4, 8, 2]
+    # The first DescribeUpdate is due an interval after UpdateAddon answered, then three
+    # failures double the wait, and the fourth answer brings it back to the interval.
+    assert clock.sleeps[:5] == [2, 2, 4, 8, 2]
+
+
+class SlowEks(FakeEks):
+    """An EKS whose every call takes ``seconds`` on ``clock``; DescribeUpdate's start times kept."""
+
+    def __init__(self, clock: RecordingClock, seconds: float, **options: Any) -> None:
+        super().__init__(**options)
+        self.clock, self.seconds = clock, seconds
+        self.answered: list[float] = []  # when each UpdateAddon answered
+        self.polled: list[float] = []  # when each DescribeUpdate was asked
+        self.sleeps_at_poll: list[int] = []  # how many sleeps came before each DescribeUpdate
+
+    def _count(self, operation: str) -> None:
+        if operation == "DescribeUpdate":
+            self.polled.append(self.clock.time)
+            self.sleeps_at_poll.append(len(self.clock.sleeps))
+        self.clock.time += self.seconds
+        super()._count(operation)
+        if operation == "UpdateAddon":
+            self.answered.append(self.clock.time)
+
+
+def test_an_update_is_polled_every_interval_from_its_answer_however_long_each_call_takes(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    # A poll due every 5 s from UpdateAddon's answer, each call taking 1 s: a full interval
+    # slept after each answer would ask at +0, +6, +12, +18 and see a 20 s update end at +24.
+    clock = RecordingClock()
+    eks = SlowEks(clock, 1.0, version="v1.17.1-eksbuild.1", polls_per_update=4)
+    assert upgrade_with(bundled, tmp_path, eks, clock).steps_done == 1
+    (answered,) = eks.answered
+    assert [t - answered for t in eks.polled] == [5.0, 10.0, 15.0, 20.0]
+
+
+def test_a_poll_slower_than_the_interval_skips_the_ticks_it_missed() -> None:
+    clock = FakeClock()
+    schedule = PollSchedule(clock, 5.0)  # the first poll due at once (0 s)
+    assert schedule.next() == 5.0
+    schedule.wait()
+    assert clock.time == 5.0
+    clock.sleep(12.0)  # that poll took 12 s: the ticks at 10 s and 15 s passed meanwhile
+    assert schedule.next() == 20.0, "the next tick on the grid, not a burst of missed ones"
+    schedule.wait()
+    assert clock.time == 20.0
+    assert schedule.next(failures=2) == 30.0, "after failures: the backoff from the last tick"
+
+
+def test_an_update_found_in_flight_is_polled_at_once(bundled: Matrix, tmp_path: Path) -> None:
+    clock = RecordingClock()
+    eks = SlowEks(clock, 1.0, version="v1.17.1-eksbuild.1")
+    eks.interrupt_after = ("DescribeUpdate", 1)
+    with pytest.raises(UpgradeInterruptedError):
+        upgrade_with(bundled, tmp_path, eks, clock)
+    eks.interrupt_after = None
+    slept = len(clock.sleeps)
+    assert upgrade_with(bundled, tmp_path, eks, clock).steps_done == 1
+    # The rerun's first DescribeUpdate comes before it sleeps at all: the update is of unknown
+    # age (it may well have ended meanwhile).
+    assert eks.sleeps_at_poll[1] == slept
 
 
 def test_update_in_progress_is_not_retried(bundled: Matrix, tmp_path: Path) -> None:

@@ -32,7 +32,6 @@ import pytest
 
 import eksaddon.gateways.kube
 from eksaddon.engine import journal as journals
-from reliability.warm_cli import WarmCli, warm_cli
 from reliability.world import (
     ADDONS_UNDER_TEST,
     CLUSTER,
@@ -48,6 +47,7 @@ from standins.kube import KubeApiServer, kube_apiserver, kube_fresh
 from standins.server import StandInServer, eks_server, eks_standin
 from tests_support import Result
 from virtual_clock import FastForwardClock
+from warm_cli import WarmCli, warm_cli
 
 __all__ = ["eks_server", "eks_standin", "kube_apiserver", "kube_fresh"]
 

@@ -34,7 +34,6 @@ from addon_objects import DEFAULT_COREFILE, EDITED_COREFILE, configmap, coredns_
 from moto.eks.models import eks_backends
 
 from eksaddon.engine.journal import Journal
-from reliability.warm_cli import WarmCli, WarmProcess
 from standins.catalogues import bundled_catalogue
 from standins.controller import DaemonSetController
 from standins.deployment_controller import DeploymentController
@@ -44,6 +43,7 @@ from standins.kube import KubeApiServer, make_node
 from standins.server import StandInServer
 from tests_support import daemonset, eksaddon_command
 from virtual_clock import FastForwardClock
+from warm_cli import WarmCli, WarmProcess
 
 CLUSTER = "prod"
 ADDON = "vpc-cni"

@@ -62,7 +62,7 @@ from .eks_errors import (
     encode_token,
 )
 from .eks_upgrade import ClusterUpdateRecord, ClusterUpgradeState
-from .keepalive import paced
+from .keepalive import paced, serving
 
 DEFAULT_REGION = "us-west-2"
 
@@ -788,6 +788,32 @@ class StandIn(ClusterUpgradeState):
             self.faulted.clear()
             self.history.clear()
 
+    def count_replayed(self, operation: str) -> bool:
+        """Count a request that the keep-alive server answers from its record (benchmarks) as
+        :meth:`take_fault` counts one served; False, and nothing counted, when a fault or a
+        rewrite is pending for the operation: the request is then served, to take it."""
+        with self.lock:
+            if self._faults.get(operation) or self._rewrites.get(operation):
+                return False
+            self.calls[operation] += 1
+            self.history.append(operation)
+            return True
+
+    def at_rest(self) -> bool:
+        """Whether a read's answer cannot change until a write: no fault or rewrite pending, no
+        add-on being created or updated, no control-plane update in progress (what replaying
+        recorded answers needs, see keepalive.KeepAliveServer.replay_answers)."""
+        with self.lock:
+            return (
+                not any(self._faults.values())
+                and not any(self._rewrites.values())
+                and all(
+                    record.status != "CREATING" and record.active_update is None
+                    for record in self._addons.values()
+                )
+                and self.cluster_updates_settled()
+            )
+
     def take_fault(self, operation: str) -> _Fault | None:
         """Record a request of `operation`; the injected fault to answer it with, if any."""
         with self.lock:
@@ -1500,7 +1526,10 @@ def _call_action(self: EKSResponse) -> TYPE_RESPONSE:
         served = _original_call_action(self)
     if fault is not None:
         return fault.response()
-    return served if rewrite is None else rewrite.apply(served)
+    if rewrite is None:
+        serving(operation)  # moto's answer as it is: the keep-alive server may record it
+        return served
+    return rewrite.apply(served)
 
 
 def _scope(self: EKSResponse) -> tuple[str, str]:

@@ -395,6 +395,11 @@ class ClusterUpgradeState:
                 self._finish_cluster_update(update)
             return update
 
+    def cluster_updates_settled(self) -> bool:
+        """No control-plane update is in progress (nothing a request's tick would move)."""
+        with self.lock:
+            return all(u.status != "InProgress" for u in self._cluster_updates.values())
+
     def tick(self) -> None:
         """Apply time-based progress to every control-plane update (on every request)."""
         with self.lock:

@@ -12,6 +12,14 @@ after its request arrived, moto's own processing included, as a real endpoint's 
 measured; with the latency added on top (werkzeug's server), the stand-in's CPU time, queued on its
 one interpreter lock, was counted as the network's. Requests whose body is not given by
 Content-Length (chunked uploads) are refused with 411: EKS's JSON calls never send one.
+
+For a benchmark's measured run it can replay recorded answers (:meth:`KeepAliveServer.
+record_answers`, then :meth:`~KeepAliveServer.replay_answers`): a real endpoint's CPU is not on the
+client's machine, but moto's ~2 ms a request is, on the same cores as the client and queued on
+the benchmark process's one interpreter lock, which delays answers past their latency. A read
+of a stand-in at rest (no fault pending, nothing in progress) answers the same bytes every time,
+so the answer recorded in a priming run is the one moto would give again; the stand-in still
+counts each replayed request as a call.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import time
 from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import BytesIO
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote
 
 # Which threads are serving a request this server paces: the stand-in adds no latency of its
@@ -33,6 +41,24 @@ _serving = threading.local()
 def paced() -> bool:
     """Whether the current thread serves a request whose answer this server paces."""
     return bool(getattr(_serving, "paced", False))
+
+
+def serving(operation: str) -> None:
+    """The stand-in names the operation of the request this thread serves, when moto's answer is
+    served as it is (no fault, no rewrite): only such an answer is recorded, and it keeps the name,
+    so that its replays are counted as calls of that operation."""
+    _serving.operation = operation
+
+
+# (access key and region of the signature, path with query): a signed EKS read, as recorded.
+ReadKey = tuple[str, str, str]
+
+
+class _Recorded(NamedTuple):
+    status: str
+    headers: list[tuple[str, str]]
+    data: bytes
+    operation: str  # the stand-in's name for it
 
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -66,11 +92,24 @@ class EksDispatch:
 
 def _eks_scope(authorization: str) -> str | None:
     """``region/eks`` from a SigV4 Authorization header of an EKS call, else None."""
+    parts = _credential(authorization)
+    return f"{parts[2]}/eks" if parts else None
+
+
+def _credential(authorization: str) -> list[str]:
+    """access key, date, region, "eks", "aws4_request" of an EKS call's SigV4 header, else []."""
     credential = authorization.split(",", 1)[0].split("Credential=", 1)
     parts = credential[1].split("/") if len(credential) == 2 else []
     if len(parts) == 5 and parts[3] == "eks" and parts[4] == "aws4_request":
-        return f"{parts[2]}/eks"
-    return None
+        return parts
+    return []
+
+
+def read_key(method: str, path: str, authorization: str) -> ReadKey | None:
+    """What identifies a signed EKS read (EKS reads are GETs; the account and region come from
+    the signature, the cluster and the query from the path), else None."""
+    parts = _credential(authorization) if method == "GET" else []
+    return (parts[0], parts[2], path) if parts else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -105,7 +144,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        status, headers, data = self._call(body)
+        status, headers, data = self._answered(body)
         remaining = self.server.latency() - (time.perf_counter() - arrived)
         if remaining > 0:
             self.server.sleep(remaining)
@@ -120,6 +159,26 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
+
+    def _answered(self, body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+        """moto's answer, or, while replaying, the recorded answer of the same read."""
+        server = self.server
+        if not (server.recording or server.replaying):
+            return self._call(body)
+        key = read_key(self.command, self.path, self.headers.get("Authorization") or "")
+        if self.command != "GET":
+            server.answers.clear()  # a write: what was recorded may no longer be the answer
+        recorded = server.answers.get(key) if key is not None and server.replaying else None
+        if recorded is not None and server.count_replayed(recorded.operation):
+            with server.counting:
+                server.replayed += 1
+            return recorded.status, recorded.headers, recorded.data
+        _serving.operation = None
+        status, headers, data = self._call(body)
+        operation = getattr(_serving, "operation", None)
+        if key is not None and server.recording and operation is not None:
+            server.answers[key] = _Recorded(status, headers, data, operation)
+        return status, headers, data
 
     def _call(self, body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
         path, _, query = self.path.partition("?")
@@ -182,15 +241,21 @@ class _Server(ThreadingHTTPServer):
         app: WsgiApp,
         latency: Callable[[], float],
         sleep: Callable[[float], None],
+        count_replayed: Callable[[str], bool],
     ) -> None:
         super().__init__(address, _Handler)
         self.app = app
         self.latency = latency
         self.sleep = sleep
+        self.count_replayed = count_replayed
         self.counting = threading.Lock()
         self.connections = 0  # accepted since the start
         self.in_flight = 0
         self.most_in_flight = 0  # requests being served at once, at most (a benchmark's shape)
+        self.recording = False
+        self.replaying = False
+        self.answers: dict[ReadKey, _Recorded] = {}
+        self.replayed = 0  # requests answered from the record
 
 
 class KeepAliveServer:
@@ -203,8 +268,11 @@ class KeepAliveServer:
         host: str = "127.0.0.1",
         latency: Callable[[], float],
         sleep: Callable[[float], None] = time.sleep,
+        count_replayed: Callable[[str], bool] = lambda operation: False,
     ) -> None:
-        self._server = _Server((host, 0), app, latency, sleep)
+        """``count_replayed(operation)``: count a request answered from the record as a call of
+        ``operation``; False when it must be served instead (say, a fault is pending for it)."""
+        self._server = _Server((host, 0), app, latency, sleep, count_replayed)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def start(self) -> None:
@@ -220,9 +288,34 @@ class KeepAliveServer:
         """The most requests served at once since the start or :meth:`reset_counts`."""
         return self._server.most_in_flight
 
+    @property
+    def replayed(self) -> int:
+        """Requests answered from the record since the start or :meth:`reset_counts`."""
+        return self._server.replayed
+
     def reset_counts(self) -> None:
         with self._server.counting:
             self._server.most_in_flight = self._server.in_flight
+            self._server.replayed = 0
+
+    def record_answers(self) -> None:
+        """From now on, remember the answer of every signed EKS read (what was recorded before
+        is dropped); any other request than a read drops the record."""
+        self._server.answers = {}
+        self._server.replaying = False
+        self._server.recording = True
+
+    def replay_answers(self) -> None:
+        """From now on, answer each recorded read from the record, paced as moto's answers; other
+        requests are served by moto (a write still drops the record). Only for a stand-in at rest
+        (no fault pending, no update or creation in progress): its reads' answers cannot change."""
+        self._server.recording = False
+        self._server.replaying = True
+
+    def forget_answers(self) -> None:
+        """Serve every request by moto again, and drop the record."""
+        self._server.recording = self._server.replaying = False
+        self._server.answers = {}
 
     def get_host_and_port(self) -> tuple[str, int]:
         host, port = self._server.server_address[:2]

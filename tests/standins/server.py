@@ -252,6 +252,7 @@ def start_server(
             EksDispatch(DomainDispatcherApplication(create_backend_app)),
             host=host,
             latency=lambda: active().latency,
+            count_replayed=lambda operation: active().count_replayed(operation),
         )
     else:
         server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)

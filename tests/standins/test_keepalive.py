@@ -12,7 +12,8 @@ import pytest
 from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-from .keepalive import EksDispatch, KeepAliveServer, _eks_scope
+from .eks_addons import active
+from .keepalive import EksDispatch, KeepAliveServer, _eks_scope, read_key
 from .server import (
     ACCESS_KEY_ID,
     SECRET_ACCESS_KEY,
@@ -137,3 +138,139 @@ def test_the_eks_application_is_found_once_per_region(served: StandInServer) -> 
 )
 def test_only_signed_eks_calls_are_remembered(header: str, scope: str | None) -> None:
     assert _eks_scope(header) == scope
+
+
+class _CountingApp:
+    """The stand-in's WSGI application, counting the requests that reach moto."""
+
+    def __init__(self) -> None:
+        self.app = EksDispatch(DomainDispatcherApplication(create_backend_app))
+        self.served = 0
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.served += 1
+        return self.app(environ, start_response)
+
+
+@pytest.fixture
+def recording(served: StandInServer) -> Iterator[tuple[KeepAliveServer, _CountingApp, Any]]:
+    """A keep-alive server of the stand-in that counts moto's requests, recording answers; a
+    client of it."""
+    app = _CountingApp()
+    server = KeepAliveServer(
+        app,
+        latency=lambda: 0.0,
+        count_replayed=lambda operation: active().count_replayed(operation),
+    )
+    server.start()
+    try:
+        server.record_answers()
+        once = Config(retries={"total_max_attempts": 1})
+        yield server, app, client_of(server, "eks", served.region, once)
+    finally:
+        server.stop()
+
+
+def test_a_recorded_read_is_replayed_and_counted_as_a_call(
+    served: StandInServer, recording: tuple[KeepAliveServer, _CountingApp, Any]
+) -> None:
+    server, app, client = recording
+    first = client.describe_cluster(name="prod")["cluster"]
+    server.replay_answers()
+    served.standin.reset_counters()
+    again = client.describe_cluster(name="prod")["cluster"]
+    assert again == first
+    assert app.served == 1  # the priming read only
+    assert server.replayed == 1
+    assert served.standin.calls["DescribeCluster"] == 1
+    assert served.standin.history == ["DescribeCluster"]
+    client.describe_addon(clusterName="prod", addonName="vpc-cni")  # never recorded: moto's
+    assert app.served == 2
+    server.forget_answers()
+    client.describe_cluster(name="prod")
+    assert app.served == 3
+
+
+def test_a_write_drops_the_record(
+    served: StandInServer, recording: tuple[KeepAliveServer, _CountingApp, Any]
+) -> None:
+    server, app, client = recording
+    client.describe_addon(clusterName="prod", addonName="vpc-cni")
+    client.update_addon(clusterName="prod", addonName="vpc-cni", addonVersion="v1.17.1-eksbuild.1")
+    server.replay_answers()
+    addon = client.describe_addon(clusterName="prod", addonName="vpc-cni")["addon"]
+    assert addon["status"] == "UPDATING"  # moto's answer now, not the one recorded before
+    assert server.replayed == 0
+    assert app.served == 3
+
+
+def test_a_pending_fault_is_served_not_replayed(
+    served: StandInServer, recording: tuple[KeepAliveServer, _CountingApp, Any]
+) -> None:
+    server, app, client = recording
+    client.describe_cluster(name="prod")
+    served.standin.inject_error(
+        "DescribeCluster", code="ServerException", status=500, message="injected"
+    )
+    assert not served.standin.at_rest()
+    server.replay_answers()
+    with pytest.raises(client.exceptions.ServerException):
+        client.describe_cluster(name="prod")
+    assert served.standin.at_rest()
+    client.describe_cluster(name="prod")  # the fault taken: the recorded answer again
+    assert (app.served, server.replayed) == (2, 1)
+    assert served.standin.calls["DescribeCluster"] == 3
+
+
+def test_a_faulted_answer_is_never_recorded(
+    served: StandInServer, recording: tuple[KeepAliveServer, _CountingApp, Any]
+) -> None:
+    server, app, client = recording
+    served.standin.inject_error(
+        "DescribeCluster", code="ServerException", status=500, message="injected"
+    )
+    with pytest.raises(client.exceptions.ServerException):
+        client.describe_cluster(name="prod")
+    server.replay_answers()
+    assert client.describe_cluster(name="prod")["cluster"]["name"] == "prod"
+    assert (app.served, server.replayed) == (2, 0)
+
+
+def test_an_update_in_progress_is_not_at_rest(served: StandInServer) -> None:
+    assert served.standin.at_rest()
+    client = served.client(retries={"total_max_attempts": 1})
+    client.update_addon(clusterName="prod", addonName="vpc-cni", addonVersion="v1.17.1-eksbuild.1")
+    assert not served.standin.at_rest()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "header", "key"),
+    [
+        (
+            "GET",
+            "/clusters/prod",
+            "AWS4-HMAC-SHA256 Credential=testing/20261202/us-west-2/eks/aws4_request, "
+            "SignedHeaders=host, Signature=abc",
+            ("testing", "us-west-2", "/clusters/prod"),
+        ),
+        (
+            "GET",
+            "/clusters/prod",
+            "AWS4-HMAC-SHA256 Credential=testing/20261202/eu-west-1/eks/aws4_request, "
+            "SignedHeaders=host, Signature=abc",
+            ("testing", "eu-west-1", "/clusters/prod"),
+        ),
+        (
+            "POST",
+            "/clusters/prod/addons/vpc-cni/update",
+            "AWS4-HMAC-SHA256 Credential=testing/20261202/us-west-2/eks/aws4_request, "
+            "SignedHeaders=host, Signature=abc",
+            None,
+        ),
+        ("GET", "/", "AWS testing:signature", None),
+    ],
+)
+def test_a_read_is_known_by_its_credentials_region_and_path(
+    method: str, path: str, header: str, key: tuple[str, str, str] | None
+) -> None:
+    assert read_key(method, path, header) == key
