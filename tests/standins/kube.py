@@ -97,7 +97,7 @@ DISABLED_ADMISSION = (
     "ResourceQuota",
     "LimitRanger",
 )
-# What makes one server cost ~5 s of CPU in a 6-minute run instead of ~15 s (docs/performance.md):
+# What makes one server cost ~7 s of CPU in a 6-minute run instead of ~16 s (docs/performance.md):
 # half the start-up (fewer groups) and a fifth of the idle CPU, which priority and fairness (its
 # configuration controller and flow schemas) and the watch cache (a reflector on etcd for every
 # resource) spent while the server waited between tests. Nothing reads through the watch cache:
