@@ -483,7 +483,7 @@ def test_a_poll_slower_than_the_interval_skips_the_ticks_it_missed() -> None:
     assert schedule.next() == 20.0, "the next tick on the grid, not a burst of missed ones"
     schedule.wait()
     assert clock.time == 20.0
-    assert schedule.next(failures=2) == 30.0, "after failures: the backoff from the last tick"
+    assert schedule.next(failures=2) == 30.0, "after failures: the backoff from the answer"
 
 
 def test_after_a_slow_transient_failure_the_next_poll_waits_its_full_backoff(
