@@ -48,9 +48,11 @@ class PollSchedule:
 
     Sleeping a full interval after every answer would make the period the interval plus the
     call's time, so the poll that sees an update end would come later by the time of every call
-    made before it. Each poll is instead due an interval (or a backoff, after transient
-    failures) after the previous one was due; a tick that already passed (a call slower than
-    the interval) is skipped, never made up in a burst.
+    made before it. Each poll is instead due an interval after the previous one was due; a tick
+    that already passed (a call slower than the interval) is skipped, never made up in a burst.
+    After transient failures the backoff counts from the failed answer instead: that call
+    already took the gateway's own retries (seconds, maybe more than a period), and a tick left
+    over from before it would ask a throttled API again next to at once.
     """
 
     def __init__(self, clock: Clock, interval: float, *, first: float | None = None) -> None:
@@ -62,10 +64,14 @@ class PollSchedule:
         """Move on to the poll after the one just made (``failures``: consecutive transient
         failures so far), and return when it is due."""
         period = backoff(self.interval, failures)
-        due = self.due + period
-        late = self.clock.now() - due
-        if late > 0:
-            due += math.ceil(late / period) * period
+        now = self.clock.now()
+        if failures:
+            due = now + period  # the grid goes on from here once an answer comes
+        else:
+            due = self.due + period
+            late = now - due
+            if late > 0:  # (a zero interval has no ticks to skip: due now)
+                due = due + math.ceil(late / period) * period if period > 0 else now
         self.due = due
         return due
 

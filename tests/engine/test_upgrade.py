@@ -483,7 +483,30 @@ def test_a_poll_slower_than_the_interval_skips_the_ticks_it_missed() -> None:
     assert schedule.next() == 20.0, "the next tick on the grid, not a burst of missed ones"
     schedule.wait()
     assert clock.time == 20.0
-    assert schedule.next(failures=2) == 30.0, "after failures: the backoff from the last tick"
+    assert schedule.next(failures=2) == 30.0, "after failures: the backoff from the answer"
+
+
+def test_after_a_slow_transient_failure_the_next_poll_waits_its_full_backoff(
+    bundled: Matrix, tmp_path: Path
+) -> None:
+    # A failed DescribeUpdate comes back after the gateway's own retries, here 4 s of a 5 s
+    # interval: the backoff is the API's rest from that answer, not what is left of a tick
+    # (1 s, then 6 s), which after a long run of throttled retries would be next to nothing.
+    clock = RecordingClock()
+    eks = SlowEks(clock, 4.0, version="v1.17.1-eksbuild.1")
+    eks.transient_errors["DescribeUpdate"] = 2
+    assert upgrade_with(bundled, tmp_path, eks, clock).steps_done == 1
+    failed_at = [t + 4.0 for t in eks.polled[:2]]  # when the two failures answered
+    assert [b - a for a, b in zip(failed_at, eks.polled[1:3], strict=True)] == [5.0, 10.0]
+
+
+def test_a_zero_interval_polls_again_at_once() -> None:
+    # Only the CLI insists on 0.05 s at least; the engine's own callers may pass 0.
+    clock = FakeClock()
+    schedule = PollSchedule(clock, 0.0)
+    clock.sleep(1.0)  # the first poll took 1 s
+    assert schedule.next() == 1.0
+    assert schedule.next(failures=1) == 1.0
 
 
 def test_an_update_found_in_flight_is_polled_at_once(bundled: Matrix, tmp_path: Path) -> None:

@@ -165,20 +165,45 @@ class _Handler(BaseHTTPRequestHandler):
         server = self.server
         if not (server.recording or server.replaying):
             return self._call(body)
-        key = read_key(self.command, self.path, self.headers.get("Authorization") or "")
         if self.command != "GET":
-            server.answers.clear()  # a write: what was recorded may no longer be the answer
+            return self._written(body)
+        key = read_key(self.command, self.path, self.headers.get("Authorization") or "")
         recorded = server.answers.get(key) if key is not None and server.replaying else None
         if recorded is not None and server.count_replayed(recorded.operation):
             with server.counting:
                 server.replayed += 1
             return recorded.status, recorded.headers, recorded.data
+        return self._read(key, body)
+
+    def _read(self, key: ReadKey | None, body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+        """moto's answer to a read, recorded while recording (a signed EKS read's, as it is)."""
+        server = self.server
+        with server.counting:
+            quiet = server.writing == 0
+            writes = server.writes
         _serving.operation = None
         status, headers, data = self._call(body)
         operation = getattr(_serving, "operation", None)
         if key is not None and server.recording and operation is not None:
-            server.answers[key] = _Recorded(status, headers, data, operation)
+            with server.counting:
+                # Only an answer no write overlapped: one made before a write and sent after it
+                # would be replayed as if the write had not happened.
+                if quiet and server.writes == writes:
+                    server.answers[key] = _Recorded(status, headers, data, operation)
         return status, headers, data
+
+    def _written(self, body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
+        """A write (any request but a read): what was recorded may no longer be the answer."""
+        server = self.server
+        with server.counting:
+            server.writes += 1
+            server.writing += 1
+            server.answers.clear()
+        try:
+            return self._call(body)
+        finally:
+            with server.counting:
+                server.writing -= 1
 
     def _call(self, body: bytes) -> tuple[str, list[tuple[str, str]], bytes]:
         path, _, query = self.path.partition("?")
@@ -256,6 +281,8 @@ class _Server(ThreadingHTTPServer):
         self.replaying = False
         self.answers: dict[ReadKey, _Recorded] = {}
         self.replayed = 0  # requests answered from the record
+        self.writes = 0  # writes begun while recording or replaying (a read's answer spans none)
+        self.writing = 0  # writes being served
 
 
 class KeepAliveServer:

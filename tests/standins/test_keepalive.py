@@ -3,6 +3,7 @@ paced from each request's arrival (tests/standins/keepalive.py)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -202,6 +203,57 @@ def test_a_write_drops_the_record(
     assert addon["status"] == "UPDATING"  # moto's answer now, not the one recorded before
     assert server.replayed == 0
     assert app.served == 3
+
+
+class _HoldingApp(_CountingApp):
+    """Holds the answer of its first GET, moto's already made, until :attr:`release` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.made, self.release = threading.Event(), threading.Event()
+        self.held = False
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        if environ["REQUEST_METHOD"] != "GET" or self.held:
+            return super().__call__(environ, start_response)
+        self.held = True
+        answer = list(super().__call__(environ, start_response))
+        self.made.set()
+        assert self.release.wait(60), "the test never released the held read"
+        return answer
+
+
+def test_a_read_answered_across_a_write_is_not_recorded(served: StandInServer) -> None:
+    # The read's answer is made before the write and sent after it: recorded, it would be
+    # replayed (ACTIVE) for an add-on that the write set UPDATING.
+    app = _HoldingApp()
+    server = KeepAliveServer(
+        app,
+        latency=lambda: 0.0,
+        count_replayed=lambda operation: active().count_replayed(operation),
+    )
+    server.start()
+    try:
+        server.record_answers()
+        once = Config(retries={"total_max_attempts": 1})
+        reader, writer = (client_of(server, "eks", served.region, once) for _ in range(2))
+        read = threading.Thread(
+            target=lambda: reader.describe_addon(clusterName="prod", addonName="vpc-cni")
+        )
+        read.start()
+        assert app.made.wait(60)
+        writer.update_addon(
+            clusterName="prod", addonName="vpc-cni", addonVersion="v1.17.1-eksbuild.1"
+        )
+        app.release.set()
+        read.join(60)
+        server.replay_answers()
+        addon = writer.describe_addon(clusterName="prod", addonName="vpc-cni")["addon"]
+        assert addon["status"] == "UPDATING"
+        assert server.replayed == 0
+    finally:
+        app.release.set()
+        server.stop()
 
 
 def test_a_pending_fault_is_served_not_replayed(
