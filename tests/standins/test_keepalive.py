@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -158,6 +159,16 @@ def recording(served: StandInServer) -> Iterator[tuple[KeepAliveServer, _Countin
     """A keep-alive server of the stand-in that counts moto's requests, recording answers; a
     client of it."""
     app = _CountingApp()
+    with _recording_server(app) as server:
+        yield server, app, client_of(server, "eks", served.region, ONCE)
+
+
+ONCE = Config(retries={"total_max_attempts": 1})
+
+
+@contextmanager
+def _recording_server(app: Any) -> Iterator[KeepAliveServer]:
+    """A started keep-alive server of ``app`` (no latency), recording answers; stopped after."""
     server = KeepAliveServer(
         app,
         latency=lambda: 0.0,
@@ -166,8 +177,7 @@ def recording(served: StandInServer) -> Iterator[tuple[KeepAliveServer, _Countin
     server.start()
     try:
         server.record_answers()
-        once = Config(retries={"total_max_attempts": 1})
-        yield server, app, client_of(server, "eks", served.region, once)
+        yield server
     finally:
         server.stop()
 
@@ -227,33 +237,25 @@ def test_a_read_answered_across_a_write_is_not_recorded(served: StandInServer) -
     # The read's answer is made before the write and sent after it: recorded, it would be
     # replayed (ACTIVE) for an add-on that the write set UPDATING.
     app = _HoldingApp()
-    server = KeepAliveServer(
-        app,
-        latency=lambda: 0.0,
-        count_replayed=lambda operation: active().count_replayed(operation),
-    )
-    server.start()
-    try:
-        server.record_answers()
-        once = Config(retries={"total_max_attempts": 1})
-        reader, writer = (client_of(server, "eks", served.region, once) for _ in range(2))
-        read = threading.Thread(
-            target=lambda: reader.describe_addon(clusterName="prod", addonName="vpc-cni")
-        )
-        read.start()
-        assert app.made.wait(60)
-        writer.update_addon(
-            clusterName="prod", addonName="vpc-cni", addonVersion="v1.17.1-eksbuild.1"
-        )
-        app.release.set()
-        read.join(60)
-        server.replay_answers()
-        addon = writer.describe_addon(clusterName="prod", addonName="vpc-cni")["addon"]
-        assert addon["status"] == "UPDATING"
-        assert server.replayed == 0
-    finally:
-        app.release.set()
-        server.stop()
+    with _recording_server(app) as server:
+        try:
+            reader, writer = (client_of(server, "eks", served.region, ONCE) for _ in range(2))
+            read = threading.Thread(
+                target=lambda: reader.describe_addon(clusterName="prod", addonName="vpc-cni")
+            )
+            read.start()
+            assert app.made.wait(60)
+            writer.update_addon(
+                clusterName="prod", addonName="vpc-cni", addonVersion="v1.17.1-eksbuild.1"
+            )
+            app.release.set()
+            read.join(60)
+            server.replay_answers()
+            addon = writer.describe_addon(clusterName="prod", addonName="vpc-cni")["addon"]
+            assert addon["status"] == "UPDATING"
+            assert server.replayed == 0
+        finally:
+            app.release.set()
 
 
 def test_a_pending_fault_is_served_not_replayed(
