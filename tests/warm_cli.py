@@ -30,7 +30,7 @@ import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,9 +56,6 @@ class WarmCli:
         self._started: queue.Queue[dict[str, Any]] = queue.Queue()
         self._ended: dict[int, int] = {}
         self._gone = False  # the server ended: no run it started will be reported any more
-        # CPU seconds (user + sys) of every run so far, as the server reaped them: what a
-        # measurement of the tests cannot see otherwise (the server's children are not ours).
-        self.cpu: dict[int, float] = {}
         self._end = threading.Condition()
         self._replies = threading.Thread(target=self._read_replies, daemon=True)
         self._replies.start()
@@ -69,7 +66,6 @@ class WarmCli:
             if "ended" in message:
                 with self._end:
                     self._ended[message["ended"]] = message["status"]
-                    self.cpu[message["ended"]] = message["cpu"]
                     self._end.notify_all()
             else:
                 self._started.put(message)
@@ -275,8 +271,3 @@ def run(
     """``subprocess.run([*eksaddon_command(), *argv], capture_output=True, text=True,
     check=False, stdin=stdin)``, the process forked from this test process's warm server."""
     return shared().run(argv, env=env, cwd=cwd, input=input, stdin=stdin, timeout=timeout)
-
-
-def warm_cli() -> Iterator[WarmCli]:
-    """A fixture's body: the test process's server (``shared``), for a module's cases."""
-    yield shared()

@@ -210,9 +210,8 @@ def serve(channel: socket.socket) -> tuple[dict[str, Any], list[int]] | None:
         for pidfd in (fd for fd in ready if fd in running):
             pid = running.pop(pidfd)
             os.close(pidfd)
-            _, status, usage = os.wait4(pid, 0)
-            cpu = usage.ru_utime + usage.ru_stime
-            send(channel, {"ended": pid, "status": status, "cpu": cpu})
+            _, status = os.waitpid(pid, 0)
+            send(channel, {"ended": pid, "status": status})
         if channel.fileno() not in ready:
             continue
         message, fds, _, _ = socket.recv_fds(channel, MAX_MESSAGE, 3)

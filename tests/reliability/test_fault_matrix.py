@@ -47,7 +47,7 @@ from standins.kube import KubeApiServer, kube_apiserver, kube_fresh
 from standins.server import StandInServer, eks_server, eks_standin
 from tests_support import Result
 from virtual_clock import FastForwardClock
-from warm_cli import WarmCli, warm_cli
+from warm_cli import WarmCli, shared
 
 __all__ = ["eks_server", "eks_standin", "kube_apiserver", "kube_fresh"]
 
@@ -487,8 +487,8 @@ def test_kube_fault(run: Run, world: World, point: str, kind: str, duration: str
 
 
 @pytest.fixture(scope="module")
-def warm() -> Iterator[WarmCli]:
-    yield from warm_cli()
+def warm() -> WarmCli:
+    return shared()  # this test process's server; the session's end stops it
 
 
 def installed_script(point: str, world: World) -> bool:
