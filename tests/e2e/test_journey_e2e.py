@@ -99,20 +99,19 @@ class Cli:
         self.env = env
         self.flags = flags
 
-    def command(self, args: tuple[str, ...]) -> list[str]:
-        return [*eksaddon_command(), *args, "--cluster", "prod", *self.flags]
+    def words(self, args: tuple[str, ...]) -> list[str]:
+        """The CLI's arguments (after the program's name) for ``args`` on this cluster."""
+        return [*args, "--cluster", "prod", *self.flags]
 
     def run(self, *args: str) -> subprocess.CompletedProcess[str]:
         """A run forked from the warm CLI server."""
-        return warm_cli.run(
-            self.command(args)[len(eksaddon_command()) :], env=self.env, timeout=300
-        )
+        return warm_cli.run(self.words(args), env=self.env, timeout=300)
 
     def kill_when(self, line: str, *args: str) -> list[str]:
         """Start the installed CLI, SIGKILL it as soon as stderr shows ``line``; its stderr lines
         so far."""
         process = subprocess.Popen(
-            self.command(args),
+            [*eksaddon_command(), *self.words(args)],
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
