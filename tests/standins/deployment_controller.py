@@ -91,13 +91,13 @@ class DeploymentController:
 
     def _step(self) -> bool:
         apps, core = k8s.AppsV1Api(self.api), k8s.CoreV1Api(self.api)
-        if self._unchanged(apps, core):
-            return False
-        self._settled = None
         response: Any = apps.read_namespaced_deployment(
             self.name, self.namespace, _preload_content=False
         )
         deployment: dict[str, Any] = json.loads(response.data)
+        if self._unchanged(deployment, core):
+            return False
+        self._settled = None
         spec, template = deployment["spec"], deployment["spec"]["template"]
         desired = int(spec.get("replicas", 1))
         template_hash = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).hexdigest()[
@@ -105,7 +105,7 @@ class DeploymentController:
         ]
         replica_set = f"{self.name}-{template_hash}"
         self._ensure_replica_set(apps, deployment, replica_set, template_hash, desired)
-        selector = ",".join(f"{k}={v}" for k, v in sorted(spec["selector"]["matchLabels"].items()))
+        selector = _label_selector(spec["selector"]["matchLabels"])
         pods = self._pods(core, selector)
         new = [p for p in pods if p["metadata"]["labels"].get("pod-template-hash") == template_hash]
         old = [p for p in pods if p not in new]
@@ -144,22 +144,17 @@ class DeploymentController:
             self.gave_up,
         )
 
-    def _unchanged(self, apps: Any, core: Any) -> bool:
+    def _unchanged(self, deployment: dict[str, Any], core: Any) -> bool:
         """Whether nothing moved since a step that changed nothing wrote its status: then a
         step would change nothing again and write the same status (the real controller writes
         none then either). A settled controller ticks at every sleep of the code under test
-        (the fast clock): three reads instead of a step's five reads and two or more writes."""
+        (the fast clock): three reads instead of a step's five reads and two or more writes.
+        ``deployment``: as just read, for the step that follows when something moved."""
         if self._settled is None:
             return False
-        response: Any = apps.read_namespaced_deployment(
-            self.name, self.namespace, _preload_content=False
-        )
-        deployment = json.loads(response.data)
         if deployment["metadata"]["resourceVersion"] != self._settled[0]:
             return False
-        selector = ",".join(
-            f"{k}={v}" for k, v in sorted(deployment["spec"]["selector"]["matchLabels"].items())
-        )
+        selector = _label_selector(deployment["spec"]["selector"]["matchLabels"])
         budgets = raw(self.api, "GET", PDB_PATH.format(namespace=self.namespace))["items"]
         return self._look(deployment, self._pods(core, selector), budgets) == self._settled
 
@@ -297,7 +292,7 @@ class DeploymentController:
         written = []
         for budget in raw(self.api, "GET", path)["items"]:
             labels = (budget["spec"].get("selector") or {}).get("matchLabels") or {}
-            selector = ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+            selector = _label_selector(labels)
             pods = json.loads(
                 core.list_namespaced_pod(
                     self.namespace, label_selector=selector, _preload_content=False
@@ -361,6 +356,11 @@ def _desired_healthy(spec: dict[str, Any], expected: int) -> int:
     if isinstance(value, str) and value.endswith("%"):
         return expected - math.ceil(expected * int(value[:-1]) / 100)
     return max(expected - int(value), 0)
+
+
+def _label_selector(labels: dict[str, str]) -> str:
+    """``matchLabels`` as a list call's label selector."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
 
 
 def _ready(pod: dict[str, Any]) -> bool:
