@@ -205,6 +205,28 @@ def test_a_settled_controller_writes_nothing_until_something_moves(world: World)
     assert [p.images["coredns"].rsplit(":", 1)[1] for p in pods] == [str(NEW)] * 2
 
 
+def test_a_template_changed_during_a_settling_step_is_still_rolled_out(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Self-check of the stand-in: EKS may change the template between the controller's read of
+    the Deployment and its status write; the status patch's answer then holds the new spec, and
+    a controller that took it as settled would never roll it out."""
+    controller = world.controller
+    write_status = controller._write_status
+
+    def template_changed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+        monkeypatch.setattr(controller, "_write_status", write_status)  # once
+        set_image(world.api, NEW)
+        return write_status(*args, **kwargs)
+
+    controller._settled = None  # the next tick is a full step (one that will change nothing)
+    monkeypatch.setattr(controller, "_write_status", template_changed_meanwhile)
+    controller.tick()
+    controller.settle()
+    pods = world.kube.pods("kube-system", "k8s-app=kube-dns")
+    assert [p.images["coredns"].rsplit(":", 1)[1] for p in pods] == [str(NEW)] * 2
+
+
 def test_a_rolling_update_is_followed_to_every_replica(world: World) -> None:
     create_budget(world.api, maxUnavailable=1)
     set_image(world.api, NEW)

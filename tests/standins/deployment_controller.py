@@ -122,7 +122,10 @@ class DeploymentController:
             changed = False
         written, pods = self._write_status(apps, core, deployment, selector, template_hash, desired)
         budgets = self._write_budgets(core)
-        if not changed:
+        # Settled only on the spec this step acted on: a template changed after the read (EKS
+        # updating the add-on meanwhile) is in the Deployment the status patch returns, and
+        # taken as settled its rollout would never start.
+        if not changed and _generation(written) == _generation(deployment):
             self._settled = self._look(written, pods, budgets)
         return changed
 
@@ -356,6 +359,10 @@ def _desired_healthy(spec: dict[str, Any], expected: int) -> int:
     if isinstance(value, str) and value.endswith("%"):
         return expected - math.ceil(expected * int(value[:-1]) / 100)
     return max(expected - int(value), 0)
+
+
+def _generation(obj: dict[str, Any]) -> object:
+    return obj["metadata"].get("generation")
 
 
 def _label_selector(labels: dict[str, str]) -> str:
