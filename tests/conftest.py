@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+import bytecode_cache  # noqa: F401 - first of ours: before eksaddon is imported
 from eksaddon.cli import main
 from eksaddon.matrix import Matrix, load_matrix
 from eksaddon.matrix.loader import BUNDLED_PACKAGE
